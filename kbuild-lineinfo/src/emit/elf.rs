@@ -1,0 +1,1 @@
+//! A relocatable ELF object carrying the vmlinux tables, written directly with `object`.

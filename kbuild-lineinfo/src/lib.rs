@@ -1,0 +1,50 @@
+//! Build-time address→`file:line` tables for the Linux kernel's `CONFIG_KALLSYMS_LINEINFO`.
+//!
+//! The crate is pure: it takes bytes (an ELF image with DWARF) and returns rows, tables and the
+//! bytes the kernel reads. It never prints, exits, reads the environment or touches files; the
+//! `kbuild-lineinfo` CLI owns all of that. `../shared/FORMAT.md` in the project is the contract:
+//!
+//! * [`rows`] and [`reloc`]: DWARF `.debug_line` → rows (vmlinux, and `ET_REL` modules with their
+//!   relocations applied).
+//! * [`paths`]: DWARF file entries → names that read like the kernel tree.
+//! * [`table`]: rows → [`table::LineTable`] (FORMAT.md §1 rules 3–6, file ids by first use).
+//! * [`leb128`], [`encode`]: the block delta compression of FORMAT.md §3.
+//! * [`layout`]: the v1 and v7 byte layouts; [`decode`]: the kernel's lookup, safe on any bytes.
+//! * [`emit`]: GNU as assembly and relocatable ELF objects carrying the tables.
+#![forbid(unsafe_code)]
+
+pub mod decode;
+pub mod emit;
+pub mod encode;
+pub mod error;
+pub mod layout;
+pub mod leb128;
+pub mod paths;
+pub mod reloc;
+pub mod rows;
+pub mod table;
+
+pub use error::{Error, ErrorKind, Result};
+pub use table::{Entry, LineTable};
+
+/// Which posting of the kernel series the output is for (FORMAT.md §3–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layout {
+    /// The first posting (2026-03-03): zig-zag deltas, one `.text`-only module blob.
+    V1,
+    /// The latest posting (2026-07-09): SLEB128 deltas, size symbols, per-section module blobs.
+    V7,
+}
+
+impl Layout {
+    /// The name used on the command line and in cache keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::V1 => "v1",
+            Layout::V7 => "v7",
+        }
+    }
+}
+
+/// Byte order of the target, taken from the input ELF; every table integer uses it.
+pub use object::Endianness as Endian;

@@ -1,0 +1,1 @@
+//! `ET_REL` relocations of debug sections (FORMAT.md §1, modules).

@@ -1,0 +1,1 @@
+//! DWARF `.debug_line` → rows (FORMAT.md §1).
