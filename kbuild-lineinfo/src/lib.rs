@@ -17,11 +17,13 @@ pub mod decode;
 pub mod emit;
 pub mod encode;
 pub mod error;
+pub mod extract;
 pub mod layout;
 pub mod leb128;
 pub mod paths;
 pub mod reloc;
 pub mod rows;
+pub mod input;
 pub mod table;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,1 +1,259 @@
-//! DWARF `.debug_line` → rows (FORMAT.md §1).
+//! DWARF `.debug_line` → rows (FORMAT.md §1 rules 1–3), merged into one sorted point stream.
+//!
+//! Every compilation unit's line program is walked with gimli (DWARF 2–5, 32- and 64-bit
+//! formats). Rows with line 0 or an unresolvable file are dropped (rule 1); within a sequence the
+//! last row at an address wins (rule 3); each sequence's end becomes a [`Point`] with no answer, so
+//! that after sorting, "the last point at or below A" is exactly rule 3's answer for A.
+
+use std::collections::HashMap;
+
+use gimli::{AttributeValue, EndianSlice, RunTimeEndian};
+
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::paths::Namer;
+use crate::Endian;
+
+type R<'a> = EndianSlice<'a, RunTimeEndian>;
+
+/// From `address` on, the code is at `names[file]:line`; `line == 0` means "no answer" (the end
+/// of a sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub address: u64,
+    pub file: u32,
+    pub line: u32,
+}
+
+impl Point {
+    pub fn is_end(&self) -> bool {
+        self.line == 0
+    }
+}
+
+/// All rows of one input.
+#[derive(Debug, Default)]
+pub struct Rows {
+    /// Sorted by address; at one address, ends first, then rows in line-program order, so the
+    /// last point at an address is the answer there.
+    pub points: Vec<Point>,
+    /// Interned names; `Point::file` indexes this.
+    pub names: Vec<Vec<u8>>,
+    /// Rows read with a line and a file (before any merging).
+    pub rows: u64,
+}
+
+/// The debug sections gimli needs, owned or borrowed.
+struct Sections<'data> {
+    info: std::borrow::Cow<'data, [u8]>,
+    abbrev: std::borrow::Cow<'data, [u8]>,
+    line: std::borrow::Cow<'data, [u8]>,
+    line_str: std::borrow::Cow<'data, [u8]>,
+    str: std::borrow::Cow<'data, [u8]>,
+    str_offsets: std::borrow::Cow<'data, [u8]>,
+}
+
+impl<'data> Sections<'data> {
+    fn load(input: &Input<'data>) -> Result<Self> {
+        Ok(Sections {
+            info: input.debug_section(".debug_info")?,
+            abbrev: input.debug_section(".debug_abbrev")?,
+            line: input.debug_section(".debug_line")?,
+            line_str: input.debug_section(".debug_line_str")?,
+            str: input.debug_section(".debug_str")?,
+            str_offsets: input.debug_section(".debug_str_offsets")?,
+        })
+    }
+
+    fn dwarf(&self, endian: RunTimeEndian) -> gimli::Dwarf<R<'_>> {
+        let load = |id: gimli::SectionId| -> std::result::Result<R<'_>, ()> {
+            let data: &[u8] = match id {
+                gimli::SectionId::DebugInfo => &self.info,
+                gimli::SectionId::DebugAbbrev => &self.abbrev,
+                gimli::SectionId::DebugLine => &self.line,
+                gimli::SectionId::DebugLineStr => &self.line_str,
+                gimli::SectionId::DebugStr => &self.str,
+                gimli::SectionId::DebugStrOffsets => &self.str_offsets,
+                _ => &[],
+            };
+            Ok(EndianSlice::new(data, endian))
+        };
+        let mut dwarf = gimli::Dwarf::load(load).unwrap_or_default();
+        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
+        dwarf
+    }
+}
+
+/// True when the input has line information at all.
+pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
+    Ok(!input.debug_section(".debug_line")?.is_empty()
+        && !input.debug_section(".debug_info")?.is_empty())
+}
+
+/// Reads every line program of `input` into one sorted point stream.
+pub fn read_rows(input: &Input<'_>, namer: &Namer) -> Result<Rows> {
+    let sections = Sections::load(input)?;
+    let endian = match input.endian() {
+        Endian::Little => RunTimeEndian::Little,
+        Endian::Big => RunTimeEndian::Big,
+    };
+    let dwarf = sections.dwarf(endian);
+    let mut reader = UnitReader { dwarf: &dwarf, namer, rows: Rows::default(), ids: HashMap::new() };
+    let mut units = dwarf.units();
+    let mut at = 0;
+    loop {
+        let header = match units.next() {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => return Err(Error::from(e).at(format!(".debug_info+{at:#x}"))),
+        };
+        let here = header.offset().0;
+        at = here + header.length_including_self();
+        reader
+            .read_unit(header)
+            .map_err(|e| e.at(format!("unit at .debug_info+{here:#x}")))?;
+    }
+    let mut rows = reader.rows;
+    // Stable: at one address, ends sort first and rows keep their program order.
+    rows.points.sort_by_key(|p| (p.address, !p.is_end()));
+    Ok(rows)
+}
+
+/// Guesses the kernel source tree as the directory holding `init/main.c` among the compilation
+/// units (every vmlinux has it), as DWARF names it; `None` when there is no such unit.
+pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
+    let sections = Sections::load(input)?;
+    let endian = match input.endian() {
+        Endian::Little => RunTimeEndian::Little,
+        Endian::Big => RunTimeEndian::Big,
+    };
+    let dwarf = sections.dwarf(endian);
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = dwarf.unit(header) else { continue };
+        let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else { continue };
+        let comp_dir = comp_dir.map(|c| c.slice()).unwrap_or(&[]);
+        let full = crate::paths::normalize(&crate::paths::join(comp_dir, b"", name.slice()));
+        if let Some(root) = full.strip_suffix(b"init/main.c") {
+            if root.is_empty() || root.ends_with(b"/") {
+                return Ok(Some(crate::paths::normalize(root)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+struct UnitReader<'a, 'd> {
+    dwarf: &'a gimli::Dwarf<R<'d>>,
+    namer: &'a Namer,
+    rows: Rows,
+    ids: HashMap<Vec<u8>, u32>,
+}
+
+/// Per-unit cache of file index → interned name id.
+const UNRESOLVED: u32 = u32::MAX;
+const INVALID: u32 = u32::MAX - 1;
+
+impl<'d> UnitReader<'_, 'd> {
+    fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
+        let unit = self.dwarf.unit(header)?;
+        let Some(program) = unit.line_program.clone() else {
+            return Ok(());
+        };
+        let comp_dir: Vec<u8> = match (&unit.comp_dir, program.header().version()) {
+            (Some(dir), _) => dir.slice().to_vec(),
+            (None, v) if v >= 5 => self
+                .dir_string(&unit, program.header().directory(0))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut cache: Vec<u32> = Vec::new();
+        let mut rows = program.rows();
+        let mut sequence_start = self.rows.points.len();
+        while let Some((header, row)) = rows.next_row()? {
+            let address = row.address();
+            if row.end_sequence() {
+                self.rows.points.push(Point { address, file: 0, line: 0 });
+                sequence_start = self.rows.points.len();
+                continue;
+            }
+            let Some(line) = row.line().and_then(|l| u32::try_from(l.get()).ok()) else {
+                continue;
+            };
+            let index = row.file_index();
+            let file = match cache.get(index as usize) {
+                Some(&id) if id != UNRESOLVED => id,
+                _ => {
+                    let id = self
+                        .resolve(&unit, header, index, &comp_dir)?
+                        .unwrap_or(INVALID);
+                    let slot = usize::try_from(index).unwrap_or(usize::MAX);
+                    if slot < 1 << 16 {
+                        if cache.len() <= slot {
+                            cache.resize(slot + 1, UNRESOLVED);
+                        }
+                        cache[slot] = id;
+                    }
+                    id
+                }
+            };
+            if file == INVALID {
+                continue;
+            }
+            self.rows.rows += 1;
+            let point = Point { address, file, line };
+            let in_sequence = self.rows.points.len() > sequence_start;
+            match self.rows.points.last_mut() {
+                // Rule 3: within a sequence, the last row at an address wins.
+                Some(last) if in_sequence && last.address == address => *last = point,
+                _ => self.rows.points.push(point),
+            }
+        }
+        Ok(())
+    }
+
+    /// The interned id of file `index` of this unit's line program, `None` if it cannot be
+    /// resolved.
+    fn resolve(
+        &mut self,
+        unit: &gimli::Unit<R<'d>>,
+        header: &gimli::LineProgramHeader<R<'d>>,
+        index: u64,
+        comp_dir: &[u8],
+    ) -> Result<Option<u32>> {
+        let Some(file) = header.file(index) else {
+            return Ok(None);
+        };
+        // Directory 0 is the compilation directory itself (DWARF 5 lists it, DWARF 4 implies it).
+        let dir = match file.directory_index() {
+            0 => Vec::new(),
+            _ => match self.dir_string(unit, file.directory(header)) {
+                Some(dir) => dir,
+                None => return Ok(None),
+            },
+        };
+        let Ok(name) = self.dwarf.attr_string(unit, file.path_name()) else {
+            return Ok(None);
+        };
+        let full = self.namer.name(comp_dir, &dir, name.slice());
+        if full.is_empty() || full.contains(&0) {
+            return Ok(None);
+        }
+        let next = self.rows.names.len() as u32;
+        let id = *self.ids.entry(full).or_insert_with_key(|k| {
+            self.rows.names.push(k.clone());
+            next
+        });
+        Ok(Some(id))
+    }
+
+    /// A directory entry's string; `None` when the entry or its string does not exist.
+    fn dir_string(
+        &self,
+        unit: &gimli::Unit<R<'d>>,
+        dir: Option<AttributeValue<R<'d>>>,
+    ) -> Option<Vec<u8>> {
+        let s = self.dwarf.attr_string(unit, dir?).ok()?;
+        Some(s.slice().to_vec())
+    }
+}

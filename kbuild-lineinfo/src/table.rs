@@ -26,5 +26,196 @@ pub struct LineTable {
     pub files: Vec<Vec<u8>>,
 }
 
+use crate::error::{ErrorKind, Result};
+use crate::rows::Point;
+
 /// The largest number of file names one table may hold (file ids are 16-bit in the kernel).
 pub const MAX_FILES: usize = 65535;
+
+/// What [`build`] did, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Entries forced at a symbol start (rule 6) that rule 5 would have dropped or that no row
+    /// provided.
+    pub symbol_entries: u64,
+    /// Points whose offset from the region start does not fit in u32 (skipped, never wrapped).
+    pub offset_overflow: u64,
+}
+
+/// Builds the table of the region `[start, end)` of an address space (FORMAT.md §1 rules 3–6).
+///
+/// `points` is sorted as [`Rows::points`](crate::rows::Rows) promises (the last point at an
+/// address is the answer there; an end point means no answer); `names` are the names `points`
+/// refer to; `symbols` are sorted text symbol starts. Offsets are `address - start`.
+pub fn build(
+    points: &[Point],
+    names: &[Vec<u8>],
+    symbols: &[u64],
+    start: u64,
+    end: u64,
+) -> Result<(LineTable, BuildStats)> {
+    let mut builder = Builder {
+        start,
+        table: LineTable::default(),
+        local: vec![u32::MAX; names.len()],
+        names,
+        last: None,
+        stats: BuildStats::default(),
+    };
+    let mut p = points.partition_point(|x| x.address < start);
+    let mut s = symbols.partition_point(|&x| x < start);
+    // The answer in effect where the region starts, from a row below it, gets an entry at the
+    // start like a symbol would: the kernel finds nothing below the first entry.
+    let mut current = p.checked_sub(1).map(|i| points[i]).filter(|x| !x.is_end());
+    if let Some(point) = current {
+        if start < end && points.get(p).map(|x| x.address) != Some(start) {
+            builder.offer(start, point, true, false)?;
+        }
+    }
+    loop {
+        let next_point = points.get(p).map(|x| x.address).filter(|&a| a < end);
+        let next_symbol = symbols.get(s).copied().filter(|&a| a < end);
+        let Some(at) = next_point.into_iter().chain(next_symbol).min() else {
+            break;
+        };
+        let from_row = next_point == Some(at);
+        if from_row {
+            while p < points.len() && points[p].address == at {
+                p += 1;
+            }
+            current = Some(points[p - 1]).filter(|x| !x.is_end());
+        }
+        let forced = next_symbol == Some(at);
+        if forced {
+            s += 1;
+        }
+        if let Some(point) = current {
+            builder.offer(at, point, forced, from_row)?;
+        }
+    }
+    Ok((builder.table, builder.stats))
+}
+
+struct Builder<'a> {
+    start: u64,
+    table: LineTable,
+    /// Name id (index into `names`) → file id in this table, `u32::MAX` when not used yet.
+    local: Vec<u32>,
+    names: &'a [Vec<u8>],
+    /// (name id, line) of the last entry kept.
+    last: Option<(u32, u32)>,
+    stats: BuildStats,
+}
+
+impl Builder<'_> {
+    /// Adds an entry at `at` unless rule 5 drops it; `forced` (a symbol start) overrides rule 5.
+    fn offer(&mut self, at: u64, point: Point, forced: bool, from_row: bool) -> Result<()> {
+        let Ok(offset) = u32::try_from(at - self.start) else {
+            self.stats.offset_overflow += 1;
+            return Ok(());
+        };
+        let key = (point.file, point.line);
+        let repeat = self.last == Some(key);
+        if repeat && !forced {
+            return Ok(());
+        }
+        if self.table.entries.last().is_some_and(|e| e.offset == offset) {
+            return Ok(());
+        }
+        if forced && (repeat || !from_row) {
+            self.stats.symbol_entries += 1;
+        }
+        let file = self.file_id(point.file)?;
+        self.table.entries.push(Entry { offset, file, line: point.line });
+        self.last = Some(key);
+        Ok(())
+    }
+
+    /// File ids by first use (FORMAT.md §2).
+    fn file_id(&mut self, name: u32) -> Result<u32> {
+        let slot = &mut self.local[name as usize];
+        if *slot == u32::MAX {
+            if self.table.files.len() == MAX_FILES {
+                return Err(ErrorKind::TooManyFiles(MAX_FILES + 1).into());
+            }
+            *slot = self.table.files.len() as u32;
+            self.table.files.push(self.names[name as usize].clone());
+        }
+        Ok(*slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(address: u64, file: u32, line: u32) -> Point {
+        Point { address, file, line }
+    }
+
+    fn names(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| format!("f{i}.c").into_bytes()).collect()
+    }
+
+    fn offsets(t: &LineTable) -> Vec<(u32, u32, u32)> {
+        t.entries.iter().map(|e| (e.offset, e.file, e.line)).collect()
+    }
+
+    #[test]
+    fn last_point_wins_and_repeats_collapse() {
+        // Sorted as rows::read_rows sorts: ends first at an address.
+        let points = [
+            pt(0x100, 1, 10),
+            pt(0x104, 1, 10), // repeat of the previous answer: dropped
+            pt(0x108, 1, 11),
+            pt(0x108, 0, 5), // later row at the same address wins
+            pt(0x110, 0, 0), // end of sequence
+            pt(0x110, 1, 20), // next sequence starts where the last ended
+            pt(0x120, 0, 0),
+        ];
+        let (t, stats) = build(&points, &names(2), &[], 0x100, 0x200).unwrap();
+        // File ids by first use: name 1 → 0, name 0 → 1.
+        assert_eq!(offsets(&t), [(0, 0, 10), (8, 1, 5), (0x10, 0, 20)]);
+        assert_eq!(t.files, [b"f1.c".to_vec(), b"f0.c".to_vec()]);
+        assert_eq!(stats, BuildStats::default());
+    }
+
+    #[test]
+    fn symbol_starts_get_entries() {
+        let points = [pt(0x100, 0, 7), pt(0x140, 0, 0), pt(0x200, 0, 7), pt(0x210, 0, 0)];
+        // 0x120: inside a sequence, no row there; 0x100: has a row; 0x180: in a gap (no answer);
+        // 0x200: a row that rule 5 would drop (same file:line as the previous kept entry).
+        let symbols = [0x100, 0x120, 0x180, 0x200];
+        let (t, stats) = build(&points, &names(1), &symbols, 0x100, 0x1000).unwrap();
+        assert_eq!(offsets(&t), [(0, 0, 7), (0x20, 0, 7), (0x100, 0, 7)]);
+        assert_eq!(stats.symbol_entries, 2);
+    }
+
+    #[test]
+    fn region_clips_and_enters_with_the_answer_in_effect() {
+        let points = [pt(0x0f0, 0, 3), pt(0x110, 0, 4), pt(0x130, 0, 0), pt(0x300, 0, 9)];
+        let (t, _) = build(&points, &names(1), &[], 0x100, 0x120).unwrap();
+        assert_eq!(offsets(&t), [(0, 0, 3), (0x10, 0, 4)]);
+        // Nothing in effect at the start (after an end point): no entry there.
+        let (t, _) = build(&points, &names(1), &[], 0x200, 0x400).unwrap();
+        assert_eq!(offsets(&t), [(0x100, 0, 9)]);
+    }
+
+    #[test]
+    fn offsets_beyond_u32_are_counted_not_wrapped() {
+        let points = [pt(0x10, 0, 1), pt(0x1_0000_0010, 0, 2)];
+        let (t, stats) = build(&points, &names(1), &[], 0x10, u64::MAX).unwrap();
+        assert_eq!(offsets(&t), [(0, 0, 1)]);
+        assert_eq!(stats.offset_overflow, 1);
+    }
+
+    #[test]
+    fn too_many_files_is_an_error() {
+        let n = MAX_FILES + 1;
+        let points: Vec<Point> = (0..n as u32).map(|i| pt(u64::from(i) * 4, i, 1)).collect();
+        let e = build(&points, &names(n), &[], 0, u64::MAX).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooManyFiles(65536));
+        let (t, _) = build(&points[..MAX_FILES], &names(n), &[], 0, u64::MAX).unwrap();
+        assert_eq!(t.files.len(), MAX_FILES);
+    }
+}

@@ -1,0 +1,148 @@
+//! Whole inputs → tables: the vmlinux table (`[_text, _etext)`, offsets from `_text`) and the
+//! per-section tables of a module (FORMAT.md §1).
+
+use crate::error::{ErrorKind, Result};
+use crate::input::{CodeSection, Input};
+use crate::paths::Namer;
+use crate::rows::{self, Rows};
+use crate::table::{self, BuildStats, LineTable};
+use crate::Endian;
+
+/// Options that change the content of tables (every one of them belongs in a cache key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Options {
+    /// The kernel source tree as the compiler saw it; names are made relative to it.
+    pub srctree: Option<Vec<u8>>,
+}
+
+/// Figures about one extraction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Rows read from the line programs (with a line and a file).
+    pub rows: u64,
+    /// Entries in the table(s).
+    pub entries: u64,
+    /// File names in the table(s), summed over tables.
+    pub files: u64,
+    /// Entries added or kept at symbol starts (rule 6).
+    pub symbol_entries: u64,
+    /// Rows skipped because their offset does not fit in u32.
+    pub offset_overflow: u64,
+}
+
+impl Stats {
+    fn add(&mut self, table: &LineTable, built: BuildStats) {
+        self.entries += table.entries.len() as u64;
+        self.files += table.files.len() as u64;
+        self.symbol_entries += built.symbol_entries;
+        self.offset_overflow += built.offset_overflow;
+    }
+}
+
+/// The vmlinux table and what the emitters need to know about the input.
+#[derive(Debug)]
+pub struct Vmlinux {
+    pub table: LineTable,
+    pub stats: Stats,
+    pub endian: Endian,
+    /// The value of `_text`.
+    pub text: u64,
+    /// The end of the covered range (`_etext`, or the end of `_text`'s section).
+    pub etext: u64,
+    /// The source tree names were made relative to (given or found), if any.
+    pub srctree: Option<Vec<u8>>,
+}
+
+/// Builds the vmlinux table from a linked image with DWARF.
+pub fn vmlinux(data: &[u8], options: &Options) -> Result<Vmlinux> {
+    let input = Input::parse(data)?;
+    let text = input.symbol("_text").ok_or(ErrorKind::MissingSymbol("_text"))?;
+    let etext = match input.symbol("_etext") {
+        Some(etext) => etext,
+        None => section_end_of(&input, text)?,
+    };
+    if !rows::has_line_info(&input)? {
+        return Err(ErrorKind::Invalid("no DWARF line information (.debug_line)".into()).into());
+    }
+    let srctree = match &options.srctree {
+        Some(dir) => Some(dir.clone()),
+        None => rows::guess_srctree(&input)?,
+    };
+    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()))?;
+    let symbols = input.text_symbol_starts();
+    let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
+    let mut stats = Stats { rows: rows.rows, ..Stats::default() };
+    stats.add(&table, built);
+    Ok(Vmlinux { table, stats, endian: input.endian(), text, etext, srctree })
+}
+
+fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {
+    input
+        .code_sections()
+        .into_iter()
+        .find(|s| s.address <= address && address < s.address + s.size)
+        .map(|s| s.address + s.size)
+        .ok_or_else(|| {
+            ErrorKind::Invalid(format!(
+                "no `_etext` and `_text` ({address:#x}) is in no executable section"
+            ))
+            .into()
+        })
+}
+
+/// The table of one code section of a module; offsets are from the section start.
+#[derive(Debug, Clone)]
+pub struct SectionTable {
+    pub section: CodeSection,
+    pub table: LineTable,
+}
+
+/// Every code section's table of a relocatable object.
+#[derive(Debug)]
+pub struct Module {
+    /// One per code section with at least one entry, in section header order.
+    pub sections: Vec<SectionTable>,
+    pub stats: Stats,
+    pub endian: Endian,
+    pub is_64: bool,
+    pub e_machine: object::elf::Machine,
+}
+
+impl Module {
+    /// The table of the section named `name`, if it has entries.
+    pub fn section(&self, name: &str) -> Option<&SectionTable> {
+        self.sections.iter().find(|s| s.section.name == name)
+    }
+}
+
+/// Builds the per-section tables of a module (`ET_REL`); `None` when it has no line information
+/// (such a module is left alone).
+pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
+    let input = Input::parse(data)?;
+    if !input.is_relocatable() {
+        return Err(ErrorKind::Invalid("not a relocatable object (ET_REL)".into()).into());
+    }
+    if !rows::has_line_info(&input)? {
+        return Ok(None);
+    }
+    let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()))?;
+    let symbols = input.text_symbol_starts();
+    let mut stats = Stats { rows: rows.rows, ..Stats::default() };
+    let mut sections = Vec::new();
+    for section in input.code_sections() {
+        let end = section.address + section.size;
+        let (table, built) =
+            table::build(&rows.points, &rows.names, &symbols, section.address, end)?;
+        stats.add(&table, built);
+        if !table.entries.is_empty() {
+            sections.push(SectionTable { section, table });
+        }
+    }
+    Ok(Some(Module {
+        sections,
+        stats,
+        endian: input.endian(),
+        is_64: input.is_64(),
+        e_machine: input.e_machine(),
+    }))
+}

@@ -1,0 +1,245 @@
+//! One input ELF file as this crate sees it: an address space, debug sections, text symbols.
+//!
+//! A linked image (vmlinux) is used as it is. A relocatable object (`.ko`, `ET_REL`) has every
+//! section at address 0, so each allocated section is given a distinct *synthetic* base address,
+//! laid out one after the other as a linker would, and every debug section is relocated against
+//! those bases ([`crate::reloc`]). An address then names one place in one section; [`Input::place`]
+//! maps it back to (section, offset).
+
+use std::borrow::Cow;
+
+use object::read::elf::{ElfFile32, ElfFile64};
+use object::{
+    Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionFlags,
+    SectionIndex, SectionKind, SymbolKind, SymbolSection,
+};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::reloc;
+use crate::Endian;
+
+/// The first synthetic base: not 0, so that no real code sits at DWARF's tombstone address.
+const FIRST_BASE: u64 = 0x1000;
+
+/// An allocated section with code, in the input's address space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSection {
+    pub name: String,
+    pub index: usize,
+    /// Start address (synthetic for `ET_REL`).
+    pub address: u64,
+    pub size: u64,
+}
+
+/// A parsed input file.
+#[derive(Debug)]
+pub struct Input<'data> {
+    file: object::File<'data>,
+    endian: Endian,
+    e_machine: object::elf::Machine,
+    /// Per section index: the base added to its symbols' values (`ET_REL` only).
+    bases: Vec<Option<u64>>,
+}
+
+impl<'data> Input<'data> {
+    /// Parses an ELF file (32 or 64 bit, either byte order).
+    pub fn parse(data: &'data [u8]) -> Result<Self> {
+        let kind = object::FileKind::parse(data)?;
+        let (file, e_machine) = match kind {
+            object::FileKind::Elf32 => {
+                let elf = ElfFile32::<object::Endianness>::parse(data)?;
+                let m = elf.elf_header().e_machine.get(elf.endian());
+                (object::File::Elf32(elf), m)
+            }
+            object::FileKind::Elf64 => {
+                let elf = ElfFile64::<object::Endianness>::parse(data)?;
+                let m = elf.elf_header().e_machine.get(elf.endian());
+                (object::File::Elf64(elf), m)
+            }
+            other => {
+                return Err(ErrorKind::Elf(format!("not an ELF file ({other:?})")).into());
+            }
+        };
+        let endian = if file.is_little_endian() { Endian::Little } else { Endian::Big };
+        let mut input = Input { file, endian, e_machine, bases: Vec::new() };
+        if input.is_relocatable() {
+            input.bases = synthetic_bases(&input.file);
+        }
+        Ok(input)
+    }
+
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    pub fn is_64(&self) -> bool {
+        self.file.is_64()
+    }
+
+    pub fn e_machine(&self) -> object::elf::Machine {
+        self.e_machine
+    }
+
+    /// True for `ET_REL` (modules and objects).
+    pub fn is_relocatable(&self) -> bool {
+        self.file.kind() == object::ObjectKind::Relocatable
+    }
+
+    /// The address of a symbol value defined in `section`.
+    fn address(&self, section: Option<SectionIndex>, value: u64) -> u64 {
+        let base = section
+            .and_then(|s| self.bases.get(s.0).copied().flatten())
+            .unwrap_or(0);
+        base.wrapping_add(value)
+    }
+
+    /// The value of the symbol `name` (its address in this input's space).
+    pub fn symbol(&self, name: &str) -> Option<u64> {
+        self.file
+            .symbols()
+            .find(|s| s.name_bytes().ok() == Some(name.as_bytes()))
+            .map(|s| self.address(s.section_index(), s.address()))
+    }
+
+    /// Allocated sections holding code, in section header order.
+    pub fn code_sections(&self) -> Vec<CodeSection> {
+        self.file
+            .sections()
+            .filter(|s| is_code(s))
+            .map(|s| CodeSection {
+                name: s.name().unwrap_or("").to_string(),
+                index: s.index().0,
+                address: self.address(Some(s.index()), s.address()),
+                size: s.size(),
+            })
+            .collect()
+    }
+
+    /// Sorted, distinct start addresses of the symbols kallsyms sees as text: function and
+    /// untyped symbols defined in executable sections (not section, file or ARM mapping symbols).
+    pub fn text_symbol_starts(&self) -> Vec<u64> {
+        let code: Vec<bool> = {
+            let mut v = vec![false; self.file.sections().map(|s| s.index().0 + 1).max().unwrap_or(0)];
+            for s in self.file.sections().filter(|s| is_code(s)) {
+                v[s.index().0] = true;
+            }
+            v
+        };
+        let mut starts: Vec<u64> = self
+            .file
+            .symbols()
+            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
+            .filter(|s| !s.name_bytes().is_ok_and(|n| n.starts_with(b"$") || n.is_empty()))
+            .filter_map(|s| match s.section() {
+                SymbolSection::Section(i) if code.get(i.0) == Some(&true) => {
+                    Some(self.address(Some(i), s.address()))
+                }
+                _ => None,
+            })
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        starts
+    }
+
+    /// The bytes of debug section `name` (e.g. `.debug_line`), decompressed and, for `ET_REL`,
+    /// with its relocations applied. A missing section is empty.
+    pub fn debug_section(&self, name: &str) -> Result<Cow<'data, [u8]>> {
+        let Some(section) = self.file.section_by_name(name) else {
+            return Ok(Cow::Borrowed(&[]));
+        };
+        let data = section
+            .uncompressed_data()
+            .map_err(|e| Error::new(ErrorKind::Elf(e.to_string())).at(name.to_string()))?;
+        if !self.is_relocatable() || section.relocations().next().is_none() {
+            return Ok(data);
+        }
+        let mut data = data.into_owned();
+        self.relocate(&section, &mut data).map_err(|e| e.at(name.to_string()))?;
+        Ok(Cow::Owned(data))
+    }
+
+    fn relocate(&self, section: &object::Section<'data, '_>, data: &mut [u8]) -> Result<()> {
+        let is_64 = self.file.is_64();
+        for (offset, r) in section.relocations() {
+            let RelocationFlags::Elf { r_type } = r.flags() else {
+                return Err(ErrorKind::Relocation("not an ELF relocation".into()).into());
+            };
+            let op = reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
+                ErrorKind::Relocation(format!(
+                    "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
+                    r_type.0,
+                    machine_name(self.e_machine)
+                ))
+            })?;
+            let target = match r.target() {
+                RelocationTarget::Symbol(i) => {
+                    let sym = self.file.symbol_by_index(i).map_err(|_| {
+                        ErrorKind::Relocation(format!(
+                            "relocation at offset {offset:#x} names symbol {} which does not exist",
+                            i.0
+                        ))
+                    })?;
+                    self.address(sym.section_index(), sym.address())
+                }
+                RelocationTarget::Section(i) => self.address(Some(i), 0),
+                _ => 0,
+            };
+            let value = target.wrapping_add(r.addend() as u64);
+            reloc::apply(data, offset, op, value, r.has_implicit_addend(), self.endian)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_code(s: &object::Section<'_, '_>) -> bool {
+    let exec = match s.flags() {
+        SectionFlags::Elf { sh_flags, .. } => {
+            sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0
+                && sh_flags.0 & object::elf::SHF_ALLOC.0 != 0
+        }
+        _ => s.kind() == SectionKind::Text,
+    };
+    exec && s.size() > 0
+}
+
+/// Lays out every allocated section of a relocatable object one after the other, aligned.
+fn synthetic_bases(file: &object::File<'_>) -> Vec<Option<u64>> {
+    let count = file.sections().map(|s| s.index().0 + 1).max().unwrap_or(0);
+    let mut bases = vec![None; count];
+    let mut next = FIRST_BASE;
+    for s in file.sections() {
+        let alloc = match s.flags() {
+            SectionFlags::Elf { sh_flags, .. } => sh_flags.0 & object::elf::SHF_ALLOC.0 != 0,
+            _ => false,
+        };
+        if !alloc {
+            continue;
+        }
+        let align = s.align().max(1);
+        next = next.div_ceil(align).saturating_mul(align);
+        bases[s.index().0] = Some(next);
+        // Keep a gap so that an address one past the end of a section is in no other section.
+        next = next.saturating_add(s.size()).saturating_add(16);
+    }
+    bases
+}
+
+/// A readable name of an ELF machine, for messages.
+pub fn machine_name(e_machine: object::elf::Machine) -> String {
+    use object::elf::*;
+    let name = match e_machine {
+        EM_X86_64 => "x86-64",
+        EM_386 => "i386",
+        EM_AARCH64 => "AArch64",
+        EM_ARM => "ARM",
+        EM_RISCV => "RISC-V",
+        EM_S390 => "s390",
+        EM_PPC => "PowerPC",
+        EM_PPC64 => "PowerPC64",
+        EM_LOONGARCH => "LoongArch",
+        EM_MIPS => "MIPS",
+        _ => return format!("e_machine {}", e_machine.0),
+    };
+    name.to_string()
+}
