@@ -15,6 +15,19 @@ pub struct Options {
     pub srctree: Option<Vec<u8>>,
 }
 
+/// How to run an extraction; never changes the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effort {
+    /// Threads to read compilation units on (the caller holds that many job slots).
+    pub threads: usize,
+}
+
+impl Default for Effort {
+    fn default() -> Self {
+        Effort { threads: 1 }
+    }
+}
+
 /// Figures about one extraction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -54,7 +67,7 @@ pub struct Vmlinux {
 }
 
 /// Builds the vmlinux table from a linked image with DWARF.
-pub fn vmlinux(data: &[u8], options: &Options) -> Result<Vmlinux> {
+pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux> {
     let input = Input::parse(data)?;
     let text = input.symbol("_text").ok_or(ErrorKind::MissingSymbol("_text"))?;
     let etext = match input.symbol("_etext") {
@@ -68,7 +81,7 @@ pub fn vmlinux(data: &[u8], options: &Options) -> Result<Vmlinux> {
         Some(dir) => Some(dir.clone()),
         None => rows::guess_srctree(&input)?,
     };
-    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()))?;
+    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
     let symbols = input.text_symbol_starts();
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
     let mut stats = Stats { rows: rows.rows, ..Stats::default() };
@@ -125,7 +138,7 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     if !rows::has_line_info(&input)? {
         return Ok(None);
     }
-    let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()))?;
+    let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()), 1)?;
     let symbols = input.text_symbol_starts();
     let mut stats = Stats { rows: rows.rows, ..Stats::default() };
     let mut sections = Vec::new();

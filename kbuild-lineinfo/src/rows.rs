@@ -90,33 +90,112 @@ pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
         && !input.debug_section(".debug_info")?.is_empty())
 }
 
-/// Reads every line program of `input` into one sorted point stream.
-pub fn read_rows(input: &Input<'_>, namer: &Namer) -> Result<Rows> {
+/// Reads every line program of `input` into one sorted point stream, on `threads` threads
+/// (the result does not depend on the number).
+pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Rows> {
     let sections = Sections::load(input)?;
     let endian = match input.endian() {
         Endian::Little => RunTimeEndian::Little,
         Endian::Big => RunTimeEndian::Big,
     };
-    let dwarf = sections.dwarf(endian);
-    let mut reader = UnitReader { dwarf: &dwarf, namer, rows: Rows::default(), ids: HashMap::new() };
-    let mut units = dwarf.units();
-    let mut at = 0;
-    loop {
-        let header = match units.next() {
-            Ok(Some(h)) => h,
-            Ok(None) => break,
-            Err(e) => return Err(Error::from(e).at(format!(".debug_info+{at:#x}"))),
-        };
-        let here = header.offset().0;
-        at = here + header.length_including_self();
-        reader
-            .read_unit(header)
-            .map_err(|e| e.at(format!("unit at .debug_info+{here:#x}")))?;
-    }
-    let mut rows = reader.rows;
+    let chunks = split_units(&sections.dwarf(endian), threads.max(1))?;
+    let parts: Vec<Result<Rows>> = if chunks.len() <= 1 {
+        chunks.iter().map(|c| read_chunk(&sections, endian, namer, c)).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|c| scope.spawn(|| read_chunk(&sections, endian, namer, c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut rows = merge(parts)?;
     // Stable: at one address, ends sort first and rows keep their program order.
     rows.points.sort_by_key(|p| (p.address, !p.is_end()));
     Ok(rows)
+}
+
+/// Splits the units into at most `n` runs of about equal size, in section order.
+fn split_units(dwarf: &gimli::Dwarf<R<'_>>, n: usize) -> Result<Vec<Vec<usize>>> {
+    let mut units = dwarf.units();
+    let mut all = Vec::new();
+    let mut at = 0;
+    loop {
+        match units.next() {
+            Ok(Some(h)) => {
+                all.push((h.offset().0, h.length_including_self()));
+                at = h.offset().0 + h.length_including_self();
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Error::from(e).at(format!(".debug_info+{at:#x}"))),
+        }
+    }
+    let total: usize = all.iter().map(|u| u.1).sum();
+    let per = total / n + 1;
+    let mut chunks = vec![Vec::new()];
+    let mut size = 0;
+    for (offset, len) in all {
+        if size >= per && chunks.len() < n {
+            chunks.push(Vec::new());
+            size = 0;
+        }
+        chunks.last_mut().expect("never empty").push(offset);
+        size += len;
+    }
+    Ok(chunks)
+}
+
+fn read_chunk(
+    sections: &Sections<'_>,
+    endian: RunTimeEndian,
+    namer: &Namer,
+    units: &[usize],
+) -> Result<Rows> {
+    let dwarf = sections.dwarf(endian);
+    let mut reader = UnitReader { dwarf: &dwarf, namer, rows: Rows::default(), ids: HashMap::new() };
+    for &offset in units {
+        let header = dwarf
+            .debug_info
+            .header_from_offset(gimli::DebugInfoOffset(offset))
+            .map_err(|e| Error::from(e).at(format!(".debug_info+{offset:#x}")))?;
+        reader
+            .read_unit(header)
+            .map_err(|e| e.at(format!("unit at .debug_info+{offset:#x}")))?;
+    }
+    Ok(reader.rows)
+}
+
+/// Concatenates per-chunk rows in chunk order, interning names into one table.
+fn merge(parts: Vec<Result<Rows>>) -> Result<Rows> {
+    let mut merged = Rows::default();
+    let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+    for part in parts {
+        let part = part?;
+        let map: Vec<u32> = part
+            .names
+            .into_iter()
+            .map(|name| {
+                let next = merged.names.len() as u32;
+                *ids.entry(name).or_insert_with_key(|k| {
+                    merged.names.push(k.clone());
+                    next
+                })
+            })
+            .collect();
+        merged.rows += part.rows;
+        merged.points.reserve(part.points.len());
+        merged.points.extend(part.points.into_iter().map(|mut p| {
+            if !p.is_end() {
+                p.file = map[p.file as usize];
+            }
+            p
+        }));
+    }
+    Ok(merged)
 }
 
 /// Guesses the kernel source tree as the directory holding `init/main.c` among the compilation

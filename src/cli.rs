@@ -1,0 +1,120 @@
+//! Command-line arguments: one subcommand per job a kernel build needs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build-time address→file:line tables for Linux kernels (CONFIG_KALLSYMS_LINEINFO).
+///
+/// Reads DWARF .debug_line from vmlinux and modules and writes the tables the kernel prints
+/// `(file.c:123)` from. Drop-in for scripts/gen_lineinfo and scripts/gen-mod-lineinfo.sh.
+#[derive(Debug, Parser)]
+#[command(name = "kbuild-lineinfo", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tables for vmlinux: an ELF object (-o X.o) or GNU as source (-o X.S, -o -, no -o).
+    Vmlinux(VmlinuxArgs),
+    /// Embed .mod_lineinfo in each module, in place (unchanged modules are not rewritten).
+    Module(ModuleArgs),
+    /// Print file:line for addresses, using only the tables embedded in FILE.
+    Lookup(LookupArgs),
+    /// Classic interface of scripts/gen_lineinfo: assembly on stdout, summary on stderr.
+    #[command(name = "gen_lineinfo")]
+    GenLineinfo(GenLineinfoArgs),
+    /// Classic interface of scripts/gen-mod-lineinfo.sh: embed into one .ko.
+    #[command(name = "gen-mod-lineinfo")]
+    GenModLineinfo(GenModLineinfoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    V1,
+    V7,
+}
+
+impl From<LayoutArg> for kbuild_lineinfo::Layout {
+    fn from(l: LayoutArg) -> Self {
+        match l {
+            LayoutArg::V1 => kbuild_lineinfo::Layout::V1,
+            LayoutArg::V7 => kbuild_lineinfo::Layout::V7,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TableOptions {
+    /// Table layout: v1 (first posting) or v7 (latest posting).
+    #[arg(long, value_enum, default_value = "v1")]
+    pub layout: LayoutArg,
+    /// Kernel source tree as the compiler saw it; names are printed relative to it.
+    /// Default: found from DWARF (vmlinux), else each unit's compilation directory.
+    #[arg(long, value_name = "DIR")]
+    pub srctree: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VmlinuxArgs {
+    #[command(flatten)]
+    pub table: TableOptions,
+    /// Output: *.o → ELF object; *.S, - or none → assembly on stdout.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Write the empty stub for the first link instead (all counts 0).
+    #[arg(long, conflicts_with = "vmlinux")]
+    pub stub: bool,
+    /// ELF whose class, byte order and machine the stub object copies (default: x86-64).
+    #[arg(long, value_name = "ELF", requires = "stub")]
+    pub like: Option<PathBuf>,
+    /// The linked image with DWARF (.tmp_vmlinux1 in a kernel build).
+    #[arg(required_unless_present = "stub")]
+    pub vmlinux: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModuleArgs {
+    #[command(flatten)]
+    pub table: TableOptions,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub silent: bool,
+    /// Modules (.ko) to update in place.
+    #[arg(required = true, value_name = "KO")]
+    pub modules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("image").required(true).args(["vmlinux", "module"]))]
+pub struct LookupArgs {
+    /// A linked vmlinux carrying the tables (ADDR absolute) or a table object (ADDR = offset
+    /// from _text).
+    #[arg(long, value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
+    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF or 0xOFF (in .text).
+    #[arg(long, value_name = "KO")]
+    pub module: Option<PathBuf>,
+    /// Addresses (hex, 0x…) or module queries.
+    #[arg(required = true, value_name = "ADDR")]
+    pub queries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenLineinfoArgs {
+    /// FILE is a module: print the assembly of its .mod_lineinfo blob.
+    #[arg(long)]
+    pub module: bool,
+    #[command(flatten)]
+    pub table: TableOptions,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenModLineinfoArgs {
+    #[command(flatten)]
+    pub table: TableOptions,
+    pub module: PathBuf,
+}

@@ -1,0 +1,79 @@
+//! The classic interfaces of the series' tools, for trees that call them by name:
+//! `scripts/gen_lineinfo [--module] FILE > out.S` and `scripts/gen-mod-lineinfo.sh KO`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use kbuild_lineinfo::{emit, extract, Layout};
+
+use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs};
+use crate::modules::lineinfo::{self, Done};
+
+/// `gen_lineinfo` invoked under its own name.
+pub fn gen_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
+    #[derive(Parser)]
+    #[command(name = "gen_lineinfo")]
+    struct Classic {
+        #[command(flatten)]
+        args: GenLineinfoArgs,
+    }
+    let argv = std::iter::once(OsString::from("gen_lineinfo")).chain(args.iter().cloned());
+    gen_lineinfo(&Classic::parse_from(argv).args)
+}
+
+/// `gen-mod-lineinfo.sh` invoked under its own name.
+pub fn gen_mod_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
+    #[derive(Parser)]
+    #[command(name = "gen-mod-lineinfo")]
+    struct Classic {
+        #[command(flatten)]
+        args: GenModLineinfoArgs,
+    }
+    let argv = std::iter::once(OsString::from("gen-mod-lineinfo")).chain(args.iter().cloned());
+    gen_mod_lineinfo(&Classic::parse_from(argv).args)
+}
+
+/// Assembly on stdout, one summary line on stderr, exit 1 on error (as the C tool).
+pub fn gen_lineinfo(args: &GenLineinfoArgs) -> Result<ExitCode> {
+    if !args.module {
+        let summary = super::vmlinux::generate(&args.file, &args.table, None)?;
+        eprintln!("{summary}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let layout = Layout::from(args.table.layout);
+    let data = crate::mmap::map(&args.file)?;
+    let module = extract::module(&data, &super::extract_options(&args.table))
+        .with_context(|| args.file.display().to_string())?;
+    let sections = match &module {
+        Some(m) => lineinfo::sections_for(m, layout)?,
+        None => Vec::new(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for s in &sections {
+        emit::asm::write_section(&s.name, s.align, &s.data, &mut out)?;
+    }
+    out.flush()?;
+    let entries = module.map_or(0, |m| m.stats.entries);
+    eprintln!("lineinfo: {}: {entries} entries", args.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Embeds into one module; a module without DWARF is left alone and is not an error.
+pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
+    let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
+    let layout = Layout::from(args.table.layout);
+    let done = lineinfo::process(&args.module, &super::extract_options(&args.table), layout)?;
+    if verbose {
+        let what = match done {
+            Done::NoDebugInfo => "no DWARF line information, left alone".to_string(),
+            Done::Unchanged(s) => format!("up to date ({} entries)", s.entries),
+            Done::Updated(s) => format!("{} entries embedded", s.entries),
+        };
+        eprintln!("lineinfo: {}: {what}", args.module.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,132 @@
+//! `kbuild-lineinfo lookup`: answer addresses from the embedded tables only, as the kernel would.
+//!
+//! No DWARF is read: this is how tests and users check what a build will print.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use kbuild_lineinfo::decode::{Found, TableView};
+use kbuild_lineinfo::input::Input;
+use kbuild_lineinfo::{image, layout};
+use object::{Object, ObjectSection};
+
+use crate::cli::LookupArgs;
+
+pub fn run(args: &LookupArgs) -> Result<ExitCode> {
+    let answers = match (&args.vmlinux, &args.module) {
+        (Some(path), _) => vmlinux(path, &args.queries),
+        (None, Some(path)) => module(path, &args.queries),
+        (None, None) => unreachable!("clap requires --vmlinux or --module"),
+    }
+    .with_context(|| {
+        let p = args.vmlinux.as_ref().or(args.module.as_ref()).expect("one is set");
+        p.display().to_string()
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (query, found) in args.queries.iter().zip(answers) {
+        match found {
+            Some((file, line)) => writeln!(out, "{query} {}:{line}", String::from_utf8_lossy(&file))?,
+            None => writeln!(out, "{query} ??")?,
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+type Answer = Option<(Vec<u8>, u32)>;
+
+fn parse_hex(s: &str) -> Result<u64> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    u64::from_str_radix(digits, 16).with_context(|| format!("`{s}` is not a hex address"))
+}
+
+fn owned(found: Option<Found<'_>>) -> Answer {
+    found.map(|f| (f.file.to_vec(), f.line))
+}
+
+/// The vmlinux table view of an image, whichever layout it carries.
+fn vmlinux_view<'a>(data: &'a [u8], symbols: &'a image::SymbolBytes<'a>) -> Result<TableView<'a>> {
+    let input = Input::parse(data)?;
+    let endian = input.endian();
+    let get = |name: &str| symbols.get(name);
+    let view = if symbols.get("lineinfo_data_size").is_some() {
+        layout::v7::vmlinux_view(get, endian)
+    } else {
+        layout::v1::vmlinux_view(get, endian)
+    };
+    view.context("no lineinfo tables (lineinfo_* symbols missing or inconsistent)")
+}
+
+fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
+    let data = crate::mmap::map(path)?;
+    let symbols = image::vmlinux_symbols(&data)?;
+    let view = vmlinux_view(&data, &symbols)?;
+    let input = Input::parse(&data)?;
+    let linked = !input.is_relocatable();
+    let (text, starts) = if linked {
+        let text = input.symbol("_text").context("no `_text` symbol")?;
+        (text, input.text_symbol_starts())
+    } else {
+        (0, Vec::new())
+    };
+    queries
+        .iter()
+        .map(|q| {
+            let address = parse_hex(q)?;
+            // The kernel: below _text or 4 GiB past it, no answer.
+            let Some(offset) = address.checked_sub(text).and_then(|o| u32::try_from(o).ok()) else {
+                return Ok(None);
+            };
+            if !linked {
+                return Ok(owned(view.lookup(offset)));
+            }
+            // The symbol-start guard: the symbol kallsyms would resolve starts at or below.
+            let i = starts.partition_point(|&s| s <= address);
+            let Some(start) = i.checked_sub(1).map(|i| starts[i]) else {
+                return Ok(None);
+            };
+            let start = u32::try_from(start - text.min(start)).unwrap_or(0);
+            Ok(owned(view.lookup_guarded(offset, start)))
+        })
+        .collect()
+}
+
+fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
+    let data = crate::mmap::map(path)?;
+    let input = Input::parse(&data)?;
+    let file = object::File::parse(&*data)?;
+    let Some(blob) = file.section_by_name(".mod_lineinfo") else {
+        bail!("no .mod_lineinfo section");
+    };
+    let blob = blob.data()?;
+    let view = layout::v1::parse_module_blob(blob, input.endian())
+        .context(".mod_lineinfo: not a valid v1 blob")?;
+    let sections = input.code_sections();
+    let starts = input.text_symbol_starts();
+    queries
+        .iter()
+        .map(|q| {
+            let (name, off) = match q.rsplit_once('+') {
+                Some((name, off)) => (name, parse_hex(off)?),
+                None => (".text", parse_hex(q)?),
+            };
+            if name != ".text" {
+                return Ok(None);
+            }
+            let Some(section) = sections.iter().find(|s| s.name == name) else {
+                return Ok(None);
+            };
+            let Ok(offset) = u32::try_from(off) else { return Ok(None) };
+            let address = section.address + off;
+            let i = starts.partition_point(|&s| s <= address);
+            let start = match i.checked_sub(1).map(|i| starts[i]) {
+                Some(s) if s >= section.address => (s - section.address) as u32,
+                _ => return Ok(None),
+            };
+            Ok(owned(view.lookup_guarded(offset, start)))
+        })
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! One function per subcommand; shared helpers for writing outputs.
+
+pub mod classic;
+pub mod lookup;
+pub mod module;
+pub mod vmlinux;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, TableOptions};
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Vmlinux(args) => vmlinux::run(&args),
+        Command::Module(args) => module::run(&args),
+        Command::Lookup(args) => lookup::run(&args),
+        Command::GenLineinfo(args) => classic::gen_lineinfo(&args),
+        Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
+    }
+}
+
+/// True when the error is a closed stdout pipe (`kbuild-lineinfo … | head`): not a failure.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The library options from the command line.
+pub fn extract_options(table: &TableOptions) -> kbuild_lineinfo::extract::Options {
+    use std::os::unix::ffi::OsStrExt;
+    kbuild_lineinfo::extract::Options {
+        srctree: table.srctree.as_ref().map(|p| p.as_os_str().as_bytes().to_vec()),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, renamed over
+/// `path` once complete, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kbuild-lineinfo.")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    // Outputs are ordinary build products: rw-r--r-- subject to the umask, like the compiler's.
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot replace", path.display()))?;
+    Ok(())
+}

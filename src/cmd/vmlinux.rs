@@ -1,0 +1,102 @@
+//! `kbuild-lineinfo vmlinux`: the vmlinux tables as an ELF object or as assembly.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use kbuild_lineinfo::emit::{self, Target};
+use kbuild_lineinfo::encode::{self, EncodedTable};
+use kbuild_lineinfo::layout::{self, Item};
+use kbuild_lineinfo::{extract, Endian, Layout};
+
+use crate::cli::VmlinuxArgs;
+
+pub fn run(args: &VmlinuxArgs) -> Result<ExitCode> {
+    let layout = Layout::from(args.table.layout);
+    let output = args.output.as_deref();
+    if args.stub {
+        let target = match &args.like {
+            Some(path) => target_of(path)?,
+            None => Target::host_default(),
+        };
+        let items = items(&EncodedTable::default(), layout, target.endian);
+        write_output(output, &items, &target)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = args.vmlinux.as_deref().expect("clap requires VMLINUX without --stub");
+    let summary = generate(path, &args.table, output)?;
+    eprintln!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `path`, builds its tables and writes them to `output`; returns the one-line summary.
+pub fn generate(
+    path: &Path,
+    table: &crate::cli::TableOptions,
+    output: Option<&Path>,
+) -> Result<String> {
+    let layout = Layout::from(table.layout);
+    let data = crate::mmap::map(path)?;
+    let v = extract::vmlinux(&data, &super::extract_options(table))
+        .with_context(|| path.display().to_string())?;
+    let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
+    let encoded = encode::encode(&v.table, layout);
+    let items = items(&encoded, layout, v.endian);
+    write_output(output, &items, &target)?;
+    let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
+    let s = &v.stats;
+    let mut summary = format!(
+        "lineinfo: {}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries",
+        path.display(),
+        s.rows,
+        s.entries,
+        s.files,
+        bytes,
+        bytes as f64 / s.entries.max(1) as f64,
+        s.symbol_entries,
+    );
+    if s.offset_overflow > 0 {
+        summary += &format!(
+            "\nlineinfo: warning: {} rows lie 4 GiB or more past _text and were skipped",
+            s.offset_overflow
+        );
+    }
+    Ok(summary)
+}
+
+/// The symbols of `layout` for an encoded table.
+pub fn items(encoded: &EncodedTable, layout: Layout, endian: Endian) -> Vec<Item> {
+    match layout {
+        Layout::V1 => layout::v1::vmlinux_items(encoded, endian),
+        Layout::V7 => layout::v7::vmlinux_items(encoded, endian),
+    }
+}
+
+fn target_of(path: &Path) -> Result<Target> {
+    let data = crate::mmap::map(path)?;
+    Target::from_elf(&data).with_context(|| path.display().to_string())
+}
+
+/// `*.o` → ELF object; anything else (`*.S`, `-`, none) → assembly.
+fn write_output(output: Option<&Path>, items: &[Item], target: &Target) -> Result<()> {
+    match output {
+        Some(path) if path.extension().is_some_and(|e| e == "o") => {
+            let bytes = emit::elf::write_object(items, target)
+                .with_context(|| format!("{}: cannot build the object", path.display()))?;
+            super::write_atomic(path, &bytes)
+        }
+        Some(path) if path != Path::new("-") => {
+            let mut text = Vec::new();
+            emit::asm::write_items(items, &mut text)?;
+            super::write_atomic(path, &text)
+        }
+        _ => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            emit::asm::write_items(items, &mut out)?;
+            out.flush().context("stdout")?;
+            Ok(())
+        }
+    }
+}
