@@ -17,6 +17,7 @@ pub mod decode;
 pub mod emit;
 pub mod encode;
 pub mod error;
+pub mod image;
 pub mod layout;
 pub mod leb128;
 pub mod paths;
