@@ -194,5 +194,265 @@ fn is_text_start<S: SectionHeader>(
 }
 
 fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
-    section.sh_flags(endian).0 & u64::from(elf::SHF_EXECINSTR.0) != 0
+    section.sh_flags(endian).0 & elf::SHF_EXECINSTR.0 != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use object::write::elf::{FileHeader as Header, SectionHeader as Shdr, Sym as WSym, Writer};
+
+    use super::*;
+
+    struct Section {
+        name: &'static [u8],
+        nobits: bool,
+        flags: u32,
+        addr: u64,
+        data: Vec<u8>,
+    }
+
+    /// (name, section index or `SHN_*`, value, `STT_*`); all global.
+    type Symbol = (&'static [u8], u16, u64, u8);
+
+    /// A hand-made ELF file: the sections after the null section, then `.symtab`, `.strtab`,
+    /// `.shstrtab`. File offsets are unrelated to addresses, as in a real image.
+    fn build(
+        e_type: u16,
+        machine: u16,
+        endian: Endian,
+        is_64: bool,
+        sections: &[Section],
+        symbols: &[Symbol],
+    ) -> Vec<u8> {
+        let mut buffer = Vec::new();
+        let mut w = Writer::new(endian, is_64, &mut buffer);
+        w.reserve_file_header();
+        let names: Vec<_> = sections
+            .iter()
+            .map(|s| (w.add_section_name(s.name), w.reserve_section_index()))
+            .collect();
+        w.reserve_null_symbol_index();
+        let strings: Vec<_> = symbols
+            .iter()
+            .map(|s| {
+                w.reserve_symbol_index(None);
+                w.add_string(s.0)
+            })
+            .collect();
+        w.reserve_symtab_section_index();
+        w.reserve_strtab_section_index();
+        w.reserve_shstrtab_section_index();
+        let offsets: Vec<u64> = sections
+            .iter()
+            .map(|s| w.reserve(s.data.len() as u64 * u64::from(!s.nobits), 16))
+            .collect();
+        w.reserve_symtab();
+        w.reserve_strtab().unwrap();
+        w.reserve_shstrtab().unwrap();
+        w.reserve_section_headers();
+        w.write_file_header(&Header {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_type: elf::FileType(e_type),
+            e_machine: elf::Machine(machine),
+            e_entry: 0,
+            e_flags: elf::FileFlags(0),
+        })
+        .unwrap();
+        for s in sections.iter().filter(|s| !s.nobits) {
+            w.write_align(16);
+            w.write(&s.data);
+        }
+        w.write_null_symbol();
+        for (s, &name) in symbols.iter().zip(&strings) {
+            w.write_symbol(&WSym {
+                section: None,
+                st_name: w.string_offset(Some(name)),
+                st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::SymbolType(s.3)),
+                st_other: elf::SymbolOther(0),
+                st_shndx: elf::SymbolSection(s.1),
+                st_value: s.2,
+                st_size: 0,
+            });
+        }
+        w.write_strtab();
+        w.write_shstrtab();
+        w.write_null_section_header();
+        for ((s, (name, _)), offset) in sections.iter().zip(&names).zip(offsets) {
+            w.write_section_header(&Shdr {
+                sh_name: w.section_name_offset(Some(*name)),
+                sh_type: if s.nobits {
+                    elf::SHT_NOBITS
+                } else {
+                    elf::SHT_PROGBITS
+                },
+                sh_flags: elf::SectionFlags(u64::from(s.flags)),
+                sh_addr: s.addr,
+                sh_offset: offset,
+                sh_size: s.data.len() as u64,
+                sh_link: 0,
+                sh_info: 0,
+                sh_addralign: 16,
+                sh_entsize: 0,
+            });
+        }
+        w.write_symtab_section_header(1);
+        w.write_strtab_section_header();
+        w.write_shstrtab_section_header();
+        buffer
+    }
+
+    const ALLOC: u32 = elf::SHF_ALLOC.0 as u32;
+    const EXEC: u32 = ALLOC | elf::SHF_EXECINSTR.0 as u32;
+    const NOTYPE: u8 = elf::STT_NOTYPE.0;
+    const FUNC: u8 = elf::STT_FUNC.0;
+    const OBJECT: u8 = elf::STT_OBJECT.0;
+    const ABS: u16 = 0xfff1;
+
+    /// `.text` at 0x1000 (0x100 bytes), `.rodata` at 0x2000 holding 0..16, `.bss` at 0x3000.
+    fn sections() -> Vec<Section> {
+        let section = |name, nobits, flags, addr, data| Section {
+            name,
+            nobits,
+            flags,
+            addr,
+            data,
+        };
+        vec![
+            section(&b".text"[..], false, EXEC, 0x1000, vec![0x90; 0x100]),
+            section(b".rodata", false, ALLOC, 0x2000, (0..16).collect()),
+            section(
+                b".bss",
+                true,
+                ALLOC | elf::SHF_WRITE.0 as u32,
+                0x3000,
+                vec![0; 16],
+            ),
+        ]
+    }
+
+    fn symbols() -> Vec<Symbol> {
+        vec![
+            (b"_text", 1, 0x1000, NOTYPE),
+            (b"f", 1, 0x1010, FUNC),
+            (b"f_alias", 1, 0x1010, FUNC),
+            (b"$x", 1, 0x1020, NOTYPE),
+            (b".Ltmp1", 1, 0x1030, NOTYPE),
+            (b"obj_in_text", 1, 0x1040, OBJECT),
+            (b"_etext", 1, 0x1100, NOTYPE),
+            (b"table", 2, 0x2004, OBJECT),
+            (b"func_in_rodata", 2, 0x2008, FUNC),
+            (b"zeros", 3, 0x3000, OBJECT),
+            (b"absolute", ABS, 0x1050, NOTYPE),
+            (b"undefined", 0, 0, NOTYPE),
+            (b"beyond", 2, 0x2011, OBJECT),
+        ]
+    }
+
+    #[test]
+    fn symbol_bytes_map_addresses_through_their_section() {
+        for (endian, is_64) in [
+            (Endian::Little, true),
+            (Endian::Big, true),
+            (Endian::Little, false),
+            (Endian::Big, false),
+        ] {
+            let data = build(2, 62, endian, is_64, &sections(), &symbols());
+            let symbols = SymbolBytes::parse(&data).unwrap();
+            let rodata: Vec<u8> = (0..16).collect();
+            assert_eq!(
+                symbols.get("table"),
+                Some(&rodata[4..]),
+                "{endian:?} {is_64}"
+            );
+            assert_eq!(symbols.get("func_in_rodata"), Some(&rodata[8..]));
+            assert_eq!(symbols.get("f").map(<[u8]>::len), Some(0xf0));
+            assert_eq!(symbols.get("_etext"), Some(&[][..]));
+            assert_eq!(symbols.get("zeros"), None, "SHT_NOBITS");
+            assert_eq!(symbols.get("absolute"), None);
+            assert_eq!(symbols.get("undefined"), None);
+            assert_eq!(symbols.get("beyond"), None, "outside its section");
+            assert_eq!(symbols.get("missing"), None);
+        }
+    }
+
+    #[test]
+    fn symbol_bytes_of_a_relocatable_object_use_section_offsets() {
+        let mut sections = sections();
+        sections[1].addr = 0x500; // ignored in ET_REL
+        let data = build(
+            1,
+            62,
+            Endian::Big,
+            false,
+            &sections,
+            &[(b"table", 2, 4, OBJECT)],
+        );
+        let rodata: Vec<u8> = (0..16).collect();
+        assert_eq!(
+            SymbolBytes::parse(&data).unwrap().get("table"),
+            Some(&rodata[4..])
+        );
+    }
+
+    #[test]
+    fn text_symbols_are_what_kallsyms_sees() {
+        for (endian, is_64) in [(Endian::Little, true), (Endian::Big, false)] {
+            let data = build(2, 62, endian, is_64, &sections(), &symbols());
+            let text = text_symbols(&data).unwrap();
+            assert_eq!(
+                (text.text, text.etext, text.text_section_end),
+                (Some(0x1000), Some(0x1100), Some(0x1100))
+            );
+            assert_eq!(text.addresses(), [0x1000, 0x1010, 0x1100]);
+            assert_eq!(text.in_section(1), [0x1000, 0x1010, 0x1100]);
+            assert_eq!(text.in_section(2), [0u64; 0]);
+        }
+    }
+
+    #[test]
+    fn missing_bounds_are_none() {
+        let data = build(
+            2,
+            62,
+            Endian::Little,
+            true,
+            &sections(),
+            &[(b"f", 1, 0x1010, FUNC)],
+        );
+        let text = text_symbols(&data).unwrap();
+        assert_eq!(
+            (text.text, text.etext, text.text_section_end),
+            (None, None, None)
+        );
+        assert_eq!(text.addresses(), [0x1010]);
+    }
+
+    #[test]
+    fn arm_thumb_bit_is_cleared_from_functions_only() {
+        let symbols = [
+            (&b"thumb_fn"[..], 1, 0x1011, FUNC),
+            (b"label", 1, 0x1021, NOTYPE),
+        ];
+        let data = build(
+            2,
+            elf::EM_ARM.0,
+            Endian::Little,
+            false,
+            &sections(),
+            &symbols,
+        );
+        assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1010, 0x1021]);
+        let data = build(2, 62, Endian::Little, false, &sections(), &symbols);
+        assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1011, 0x1021]);
+    }
+
+    #[test]
+    fn not_elf_is_an_error() {
+        let err = SymbolBytes::parse(b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad ELF"), "{err}");
+        assert!(text_symbols(&[0x7f, b'E', b'L', b'F', 2]).is_err());
+    }
 }

@@ -53,9 +53,12 @@ fn push_ascii(bytes: &[u8], line: &mut Vec<u8>) {
     line.extend_from_slice(b"\t.ascii \"");
     for &b in bytes {
         match b {
-            b'"' | b'\\' | b'?' | 0..=0x1f | 0x7f..=0xff => {
-                line.extend_from_slice(&[b'\\', b'0' + (b >> 6), b'0' + (b >> 3 & 7), b'0' + (b & 7)])
-            }
+            b'"' | b'\\' | b'?' | 0..=0x1f | 0x7f..=0xff => line.extend_from_slice(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + (b >> 3 & 7),
+                b'0' + (b & 7),
+            ]),
             _ => line.push(b),
         }
     }

@@ -170,8 +170,20 @@ mod tests {
     /// A minimal ELF header: ident + e_type/e_machine/e_version + class-dependent rest.
     fn header(class: u8, data: u8, machine: u16, flags: u32) -> Vec<u8> {
         let big = data == 2;
-        let u16b = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-        let u32b = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let u16b = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u32b = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         let mut h = vec![0x7f, b'E', b'L', b'F', class, data, 1, 3];
         h.resize(16, 0);
         h.extend(u16b(1)); // e_type = ET_REL
@@ -200,7 +212,10 @@ mod tests {
             }
         );
         let t = Target::from_elf(&header(1, 1, 3, 7)).unwrap();
-        assert_eq!((t.endian, t.is_64, t.e_machine, t.e_flags), (Endian::Little, false, 3, 7));
+        assert_eq!(
+            (t.endian, t.is_64, t.e_machine, t.e_flags),
+            (Endian::Little, false, 3, 7)
+        );
     }
 
     #[test]
