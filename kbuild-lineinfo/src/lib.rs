@@ -18,6 +18,7 @@ pub mod emit;
 pub mod encode;
 pub mod error;
 pub mod extract;
+pub mod image;
 pub mod layout;
 pub mod leb128;
 pub mod paths;

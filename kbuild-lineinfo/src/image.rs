@@ -1,0 +1,458 @@
+//! Reading back from an ELF image: the bytes behind a symbol (the tables linked into a vmlinux, or
+//! an object written by [`crate::emit`]) and the text symbols the kernel's symbol-start guard
+//! sees (FORMAT.md §1 rule 6, §5).
+//!
+//! Works on linked images (`ET_EXEC`, `ET_DYN`: a symbol's value is an address) and on relocatable
+//! objects (`ET_REL`: it is an offset within the symbol's section), ELF32 and ELF64, either byte
+//! order. It reads the static symbol table (`.symtab`) only.
+use object::elf;
+use object::read::elf::{ElfFile, ElfFile32, ElfFile64, FileHeader, SectionHeader, Sym};
+use object::FileKind;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::Endian;
+
+/// The bytes of an image's symbols: from a symbol's start to the end of its section.
+#[derive(Debug)]
+pub struct SymbolBytes<'a> {
+    file: Image<'a>,
+}
+
+#[derive(Debug)]
+enum Image<'a> {
+    Elf32(ElfFile32<'a, Endian>),
+    Elf64(ElfFile64<'a, Endian>),
+}
+
+impl<'a> Image<'a> {
+    fn parse(data: &'a [u8]) -> Result<Image<'a>> {
+        match FileKind::parse(data)? {
+            FileKind::Elf32 => Ok(Image::Elf32(ElfFile32::parse(data)?)),
+            FileKind::Elf64 => Ok(Image::Elf64(ElfFile64::parse(data)?)),
+            kind => Err(Error::new(ErrorKind::Elf(format!(
+                "expected an ELF file, found {kind:?}"
+            )))),
+        }
+    }
+}
+
+impl<'a> SymbolBytes<'a> {
+    /// Parses the ELF headers of `data`; symbols are looked up on demand.
+    pub fn parse(data: &'a [u8]) -> Result<SymbolBytes<'a>> {
+        Ok(SymbolBytes {
+            file: Image::parse(data)?,
+        })
+    }
+
+    /// The bytes from the start of the first defined symbol called `name` to the end of its
+    /// section. `None` when there is no such symbol, it is absolute or common, its section holds
+    /// no file bytes (`SHT_NOBITS`), or its value lies outside its section.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        match &self.file {
+            Image::Elf32(file) => symbol_bytes(file, name.as_bytes()),
+            Image::Elf64(file) => symbol_bytes(file, name.as_bytes()),
+        }
+    }
+}
+
+fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
+    file: &ElfFile<'a, H>,
+    name: &[u8],
+) -> Option<&'a [u8]> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
+    let (index, symbol) = symbols
+        .enumerate()
+        .find(|(_, s)| !s.is_undefined(endian) && symbols.symbol_name(endian, s) == Ok(name))?;
+    let section_index = symbols.symbol_section(endian, symbol, index).ok()??;
+    let section = file.elf_section_table().section(section_index).ok()?;
+    if section.sh_type(endian) == elf::SHT_NOBITS {
+        return None;
+    }
+    let value: u64 = symbol.st_value(endian).into();
+    let offset = if file.elf_header().e_type(endian) == elf::ET_REL {
+        value
+    } else {
+        value.checked_sub(section.sh_addr(endian).into())?
+    };
+    let data = section.data(endian, file.data()).ok()?;
+    data.get(usize::try_from(offset).ok()?..)
+}
+
+/// What an image says about its text: the bounds of the core kernel text and every text symbol
+/// start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextSymbols {
+    /// The value of `_text`, when defined.
+    pub text: Option<u64>,
+    /// The value of `_etext`, when defined.
+    pub etext: Option<u64>,
+    /// The end (address + size) of the executable section holding `_text`: the stand-in for a
+    /// missing `_etext` (FORMAT.md §1).
+    pub text_section_end: Option<u64>,
+    /// Every text symbol start, sorted by value then section, without duplicates.
+    pub starts: Vec<TextStart>,
+}
+
+/// The start of one text symbol: a function or untyped symbol defined in an executable section,
+/// as kallsyms sees it (ARM mapping symbols `$a`/`$t`/`$x`/`$d` and `.L` local labels are left out;
+/// the Thumb bit of ARM function symbols is cleared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TextStart {
+    /// An address in a linked image; an offset within `section` in an `ET_REL` object.
+    pub value: u64,
+    /// The ELF section index of the symbol's section.
+    pub section: usize,
+}
+
+impl TextSymbols {
+    /// The sorted, distinct start addresses of a linked image.
+    pub fn addresses(&self) -> Vec<u64> {
+        let mut addresses: Vec<u64> = self.starts.iter().map(|s| s.value).collect();
+        addresses.dedup();
+        addresses
+    }
+
+    /// The sorted start offsets within one section of an `ET_REL` object.
+    pub fn in_section(&self, section: usize) -> Vec<u64> {
+        self.starts
+            .iter()
+            .filter(|s| s.section == section)
+            .map(|s| s.value)
+            .collect()
+    }
+}
+
+/// Reads `_text`, `_etext` and the text symbol starts of an ELF image.
+pub fn text_symbols(data: &[u8]) -> Result<TextSymbols> {
+    match Image::parse(data)? {
+        Image::Elf32(file) => read_text_symbols(&file),
+        Image::Elf64(file) => read_text_symbols(&file),
+    }
+}
+
+fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> Result<TextSymbols> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
+    let sections = file.elf_section_table();
+    let is_arm = file.elf_header().e_machine(endian) == elf::EM_ARM;
+    let mut text = TextSymbols::default();
+    for (index, symbol) in symbols.enumerate() {
+        if symbol.is_undefined(endian) {
+            continue;
+        }
+        let Some(section_index) = symbols.symbol_section(endian, symbol, index)? else {
+            continue;
+        };
+        let section = sections.section(section_index)?;
+        let name = symbols.symbol_name(endian, symbol)?;
+        let value: u64 = symbol.st_value(endian).into();
+        note_bounds(&mut text, name, value, section, endian);
+        if is_text_start(name, symbol, section, endian) {
+            let thumb = is_arm && symbol.st_type() == elf::STT_FUNC;
+            text.starts.push(TextStart {
+                value: if thumb { value & !1 } else { value },
+                section: section_index.0,
+            });
+        }
+    }
+    text.starts.sort_unstable();
+    text.starts.dedup();
+    Ok(text)
+}
+
+fn note_bounds<S: SectionHeader>(
+    text: &mut TextSymbols,
+    name: &[u8],
+    value: u64,
+    section: &S,
+    endian: S::Endian,
+) {
+    match name {
+        b"_text" if text.text.is_none() => {
+            text.text = Some(value);
+            if is_executable(section, endian) {
+                let start: u64 = section.sh_addr(endian).into();
+                let size: u64 = section.sh_size(endian).into();
+                text.text_section_end = start.checked_add(size);
+            }
+        }
+        b"_etext" if text.etext.is_none() => text.etext = Some(value),
+        _ => {}
+    }
+}
+
+fn is_text_start<S: SectionHeader>(
+    name: &[u8],
+    symbol: &impl Sym,
+    section: &S,
+    endian: S::Endian,
+) -> bool {
+    let typed = matches!(symbol.st_type(), elf::STT_FUNC | elf::STT_NOTYPE);
+    let label = name.is_empty() || name.starts_with(b"$") || name.starts_with(b".L");
+    typed && !label && is_executable(section, endian)
+}
+
+fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
+    section.sh_flags(endian).0 & elf::SHF_EXECINSTR.0 != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use object::write::elf::{FileHeader as Header, SectionHeader as Shdr, Sym as WSym, Writer};
+
+    use super::*;
+
+    struct Section {
+        name: &'static [u8],
+        nobits: bool,
+        flags: u32,
+        addr: u64,
+        data: Vec<u8>,
+    }
+
+    /// (name, section index or `SHN_*`, value, `STT_*`); all global.
+    type Symbol = (&'static [u8], u16, u64, u8);
+
+    /// A hand-made ELF file: the sections after the null section, then `.symtab`, `.strtab`,
+    /// `.shstrtab`. File offsets are unrelated to addresses, as in a real image.
+    fn build(
+        e_type: u16,
+        machine: u16,
+        endian: Endian,
+        is_64: bool,
+        sections: &[Section],
+        symbols: &[Symbol],
+    ) -> Vec<u8> {
+        let mut buffer = Vec::new();
+        let mut w = Writer::new(endian, is_64, &mut buffer);
+        w.reserve_file_header();
+        let names: Vec<_> = sections
+            .iter()
+            .map(|s| (w.add_section_name(s.name), w.reserve_section_index()))
+            .collect();
+        w.reserve_null_symbol_index();
+        let strings: Vec<_> = symbols
+            .iter()
+            .map(|s| {
+                w.reserve_symbol_index(None);
+                w.add_string(s.0)
+            })
+            .collect();
+        w.reserve_symtab_section_index();
+        w.reserve_strtab_section_index();
+        w.reserve_shstrtab_section_index();
+        let offsets: Vec<u64> = sections
+            .iter()
+            .map(|s| w.reserve(s.data.len() as u64 * u64::from(!s.nobits), 16))
+            .collect();
+        w.reserve_symtab();
+        w.reserve_strtab().unwrap();
+        w.reserve_shstrtab().unwrap();
+        w.reserve_section_headers();
+        w.write_file_header(&Header {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_type: elf::FileType(e_type),
+            e_machine: elf::Machine(machine),
+            e_entry: 0,
+            e_flags: elf::FileFlags(0),
+        })
+        .unwrap();
+        for s in sections.iter().filter(|s| !s.nobits) {
+            w.write_align(16);
+            w.write(&s.data);
+        }
+        w.write_null_symbol();
+        for (s, &name) in symbols.iter().zip(&strings) {
+            w.write_symbol(&WSym {
+                section: None,
+                st_name: w.string_offset(Some(name)),
+                st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::SymbolType(s.3)),
+                st_other: elf::SymbolOther(0),
+                st_shndx: elf::SymbolSection(s.1),
+                st_value: s.2,
+                st_size: 0,
+            });
+        }
+        w.write_strtab();
+        w.write_shstrtab();
+        w.write_null_section_header();
+        for ((s, (name, _)), offset) in sections.iter().zip(&names).zip(offsets) {
+            w.write_section_header(&Shdr {
+                sh_name: w.section_name_offset(Some(*name)),
+                sh_type: if s.nobits {
+                    elf::SHT_NOBITS
+                } else {
+                    elf::SHT_PROGBITS
+                },
+                sh_flags: elf::SectionFlags(u64::from(s.flags)),
+                sh_addr: s.addr,
+                sh_offset: offset,
+                sh_size: s.data.len() as u64,
+                sh_link: 0,
+                sh_info: 0,
+                sh_addralign: 16,
+                sh_entsize: 0,
+            });
+        }
+        w.write_symtab_section_header(1);
+        w.write_strtab_section_header();
+        w.write_shstrtab_section_header();
+        buffer
+    }
+
+    const ALLOC: u32 = elf::SHF_ALLOC.0 as u32;
+    const EXEC: u32 = ALLOC | elf::SHF_EXECINSTR.0 as u32;
+    const NOTYPE: u8 = elf::STT_NOTYPE.0;
+    const FUNC: u8 = elf::STT_FUNC.0;
+    const OBJECT: u8 = elf::STT_OBJECT.0;
+    const ABS: u16 = 0xfff1;
+
+    /// `.text` at 0x1000 (0x100 bytes), `.rodata` at 0x2000 holding 0..16, `.bss` at 0x3000.
+    fn sections() -> Vec<Section> {
+        let section = |name, nobits, flags, addr, data| Section {
+            name,
+            nobits,
+            flags,
+            addr,
+            data,
+        };
+        vec![
+            section(&b".text"[..], false, EXEC, 0x1000, vec![0x90; 0x100]),
+            section(b".rodata", false, ALLOC, 0x2000, (0..16).collect()),
+            section(
+                b".bss",
+                true,
+                ALLOC | elf::SHF_WRITE.0 as u32,
+                0x3000,
+                vec![0; 16],
+            ),
+        ]
+    }
+
+    fn symbols() -> Vec<Symbol> {
+        vec![
+            (b"_text", 1, 0x1000, NOTYPE),
+            (b"f", 1, 0x1010, FUNC),
+            (b"f_alias", 1, 0x1010, FUNC),
+            (b"$x", 1, 0x1020, NOTYPE),
+            (b".Ltmp1", 1, 0x1030, NOTYPE),
+            (b"obj_in_text", 1, 0x1040, OBJECT),
+            (b"_etext", 1, 0x1100, NOTYPE),
+            (b"table", 2, 0x2004, OBJECT),
+            (b"func_in_rodata", 2, 0x2008, FUNC),
+            (b"zeros", 3, 0x3000, OBJECT),
+            (b"absolute", ABS, 0x1050, NOTYPE),
+            (b"undefined", 0, 0, NOTYPE),
+            (b"beyond", 2, 0x2011, OBJECT),
+        ]
+    }
+
+    #[test]
+    fn symbol_bytes_map_addresses_through_their_section() {
+        for (endian, is_64) in [
+            (Endian::Little, true),
+            (Endian::Big, true),
+            (Endian::Little, false),
+            (Endian::Big, false),
+        ] {
+            let data = build(2, 62, endian, is_64, &sections(), &symbols());
+            let symbols = SymbolBytes::parse(&data).unwrap();
+            let rodata: Vec<u8> = (0..16).collect();
+            assert_eq!(
+                symbols.get("table"),
+                Some(&rodata[4..]),
+                "{endian:?} {is_64}"
+            );
+            assert_eq!(symbols.get("func_in_rodata"), Some(&rodata[8..]));
+            assert_eq!(symbols.get("f").map(<[u8]>::len), Some(0xf0));
+            assert_eq!(symbols.get("_etext"), Some(&[][..]));
+            assert_eq!(symbols.get("zeros"), None, "SHT_NOBITS");
+            assert_eq!(symbols.get("absolute"), None);
+            assert_eq!(symbols.get("undefined"), None);
+            assert_eq!(symbols.get("beyond"), None, "outside its section");
+            assert_eq!(symbols.get("missing"), None);
+        }
+    }
+
+    #[test]
+    fn symbol_bytes_of_a_relocatable_object_use_section_offsets() {
+        let mut sections = sections();
+        sections[1].addr = 0x500; // ignored in ET_REL
+        let data = build(
+            1,
+            62,
+            Endian::Big,
+            false,
+            &sections,
+            &[(b"table", 2, 4, OBJECT)],
+        );
+        let rodata: Vec<u8> = (0..16).collect();
+        assert_eq!(
+            SymbolBytes::parse(&data).unwrap().get("table"),
+            Some(&rodata[4..])
+        );
+    }
+
+    #[test]
+    fn text_symbols_are_what_kallsyms_sees() {
+        for (endian, is_64) in [(Endian::Little, true), (Endian::Big, false)] {
+            let data = build(2, 62, endian, is_64, &sections(), &symbols());
+            let text = text_symbols(&data).unwrap();
+            assert_eq!(
+                (text.text, text.etext, text.text_section_end),
+                (Some(0x1000), Some(0x1100), Some(0x1100))
+            );
+            assert_eq!(text.addresses(), [0x1000, 0x1010, 0x1100]);
+            assert_eq!(text.in_section(1), [0x1000, 0x1010, 0x1100]);
+            assert_eq!(text.in_section(2), [0u64; 0]);
+        }
+    }
+
+    #[test]
+    fn missing_bounds_are_none() {
+        let data = build(
+            2,
+            62,
+            Endian::Little,
+            true,
+            &sections(),
+            &[(b"f", 1, 0x1010, FUNC)],
+        );
+        let text = text_symbols(&data).unwrap();
+        assert_eq!(
+            (text.text, text.etext, text.text_section_end),
+            (None, None, None)
+        );
+        assert_eq!(text.addresses(), [0x1010]);
+    }
+
+    #[test]
+    fn arm_thumb_bit_is_cleared_from_functions_only() {
+        let symbols = [
+            (&b"thumb_fn"[..], 1, 0x1011, FUNC),
+            (b"label", 1, 0x1021, NOTYPE),
+        ];
+        let data = build(
+            2,
+            elf::EM_ARM.0,
+            Endian::Little,
+            false,
+            &sections(),
+            &symbols,
+        );
+        assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1010, 0x1021]);
+        let data = build(2, 62, Endian::Little, false, &sections(), &symbols);
+        assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1011, 0x1021]);
+    }
+
+    #[test]
+    fn not_elf_is_an_error() {
+        let err = SymbolBytes::parse(b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad ELF"), "{err}");
+        assert!(text_symbols(&[0x7f, b'E', b'L', b'F', 2]).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! The emitters against the real toolchain: `gcc -c` of the assembly must give the same `.rodata`
+//! and symbols as the directly written object, and the object must link with `ld` into an image
+//! from which [`image`] reads the tables back. Skipped, with the reason printed, when `gcc` is
+//! missing.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kbuild_lineinfo::emit::{asm, elf, Target};
+use kbuild_lineinfo::image::{text_symbols, SymbolBytes};
+use kbuild_lineinfo::layout::Item;
+use object::read::{Object, ObjectSection, ObjectSymbol};
+
+fn item(symbol: &'static str, align: u32, bytes: Vec<u8>) -> Item {
+    Item {
+        symbol,
+        align,
+        bytes,
+    }
+}
+
+fn le(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A deterministic byte stream that covers every byte value.
+fn noise(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// The v1 symbols with odd-sized arrays, plus items that stress the assembly: every byte value,
+/// text that means something to the C preprocessor, and a wider alignment.
+fn items() -> Vec<Item> {
+    let mut every_byte: Vec<u8> = (0..=255).collect();
+    every_byte.extend(noise(3001, 0x9e37_79b9_7f4a_7c15));
+    let cpp_bait = b"??=??/\n#define x 1\n/* not a comment */ // nor this\n\"'\\0\\\\".to_vec();
+    vec![
+        item("lineinfo_num_entries", 4, le(&[70])),
+        item("lineinfo_num_files", 4, le(&[3])),
+        item("lineinfo_num_blocks", 4, le(&[2])),
+        item("lineinfo_block_addrs", 4, le(&[0x10, 0x2000])),
+        item("lineinfo_block_offsets", 4, le(&[0, 131])),
+        item("lineinfo_data", 1, every_byte),
+        item("lineinfo_file_offsets", 4, le(&[0, 8, 15])),
+        item("lineinfo_filenames", 1, b"fs/a.c\0\0b.h\0\0\0c\0".to_vec()),
+        item("test_cpp_bait", 1, cpp_bait),
+        item("test_wide", 16, vec![0xaa; 3]),
+        item("test_empty_last", 8, vec![]),
+    ]
+}
+
+/// The empty stub: every count 0, every array empty.
+fn stub_items() -> Vec<Item> {
+    vec![
+        item("lineinfo_num_entries", 4, le(&[0])),
+        item("lineinfo_num_files", 4, le(&[0])),
+        item("lineinfo_num_blocks", 4, le(&[0])),
+        item("lineinfo_block_addrs", 4, vec![]),
+        item("lineinfo_block_offsets", 4, vec![]),
+        item("lineinfo_data", 1, vec![]),
+        item("lineinfo_file_offsets", 4, vec![]),
+        item("lineinfo_filenames", 1, vec![]),
+    ]
+}
+
+fn have_gcc() -> bool {
+    let found = Command::new("gcc").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped: `gcc` is not installed");
+    }
+    found
+}
+
+/// Runs a command, failing the test with its command line and stderr when it fails; returns stderr.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{cmd:?} failed: {stderr}");
+    stderr
+}
+
+fn assemble(dir: &Path, items: &[Item]) -> PathBuf {
+    let source = dir.join("tables.S");
+    let mut text = Vec::new();
+    asm::write_items(items, &mut text).unwrap();
+    std::fs::write(&source, text).unwrap();
+    let object = dir.join("tables-gcc.o");
+    run(Command::new("gcc")
+        .arg("-c")
+        .arg(&source)
+        .arg("-o")
+        .arg(&object));
+    object
+}
+
+/// `.rodata` (bytes, alignment) and (name, offset, size, global, kind) of its symbols.
+type Rodata = (
+    Vec<u8>,
+    u64,
+    Vec<(String, u64, u64, bool, object::SymbolKind)>,
+);
+
+fn rodata(data: &[u8]) -> Rodata {
+    let file = object::File::parse(data).unwrap();
+    let section = file.section_by_name(".rodata").expect(".rodata");
+    let mut symbols: Vec<_> = file
+        .symbols()
+        .filter(|s| s.section_index() == Some(section.index()))
+        .filter(|s| s.kind() != object::SymbolKind::Section)
+        .map(|s| {
+            let name = s.name().unwrap().to_owned();
+            (name, s.address(), s.size(), s.is_global(), s.kind())
+        })
+        .collect();
+    symbols.sort_by_key(|s| (s.1, s.0.clone()));
+    (section.data().unwrap().to_vec(), section.align(), symbols)
+}
+
+fn check_same_as_gcc(items: &[Item]) {
+    let dir = tempfile::tempdir().unwrap();
+    let gcc = std::fs::read(assemble(dir.path(), items)).unwrap();
+    let ours = elf::write_object(items, &Target::host_default()).unwrap();
+    let (ours, theirs) = (rodata(&ours), rodata(&gcc));
+    assert_eq!(ours.0, theirs.0, ".rodata bytes");
+    assert_eq!(ours.1, theirs.1, ".rodata alignment");
+    assert_eq!(ours.2, theirs.2, ".rodata symbols");
+    assert_eq!(ours.2.len(), items.len());
+    let gcc = object::File::parse(&*gcc).unwrap();
+    assert!(gcc.section_by_name(".note.GNU-stack").is_some());
+}
+
+#[test]
+fn assembly_and_object_agree() {
+    if have_gcc() {
+        check_same_as_gcc(&items());
+    }
+}
+
+#[test]
+fn assembly_and_object_agree_on_the_empty_stub() {
+    if have_gcc() {
+        check_same_as_gcc(&stub_items());
+    }
+}
+
+/// A text section with `_text`, two functions, a local label and `_etext`, for the linker.
+const START_S: &str = "\t.section .note.GNU-stack, \"\"
+\t.text
+\t.globl _start, _text, _etext
+\t.type _start, @function
+_text:
+_start:
+\tnop
+\t.type helper, @function
+helper:
+\tnop
+.Llocal:
+\tnop
+\tret
+\t.balign 16
+_etext:
+";
+
+/// Links `tables` with a tiny `_start` (extra flags choose ET_EXEC or ET_DYN) and checks that
+/// every item reads back from the image, `ld` has nothing to warn about, and the text symbols are
+/// what `nm` lists.
+fn check_link(tables: &[u8], items: &[Item], flags: &[&str], e_type: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let (start, object, image) = (
+        dir.path().join("start.S"),
+        dir.path().join("tables.o"),
+        dir.path().join("image"),
+    );
+    std::fs::write(&start, START_S).unwrap();
+    std::fs::write(&object, tables).unwrap();
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-nostdlib", "-Wl,--fatal-warnings"]).args(flags);
+    let stderr = run(cmd.arg(&start).arg(&object).arg("-o").arg(&image));
+    assert_eq!(stderr, "", "the link warned");
+    let data = std::fs::read(&image).unwrap();
+    assert_eq!(u16::from_le_bytes([data[16], data[17]]), e_type, "e_type");
+
+    let symbols = SymbolBytes::parse(&data).unwrap();
+    for item in items {
+        let bytes = symbols
+            .get(item.symbol)
+            .unwrap_or_else(|| panic!("{}", item.symbol));
+        assert_eq!(&bytes[..item.bytes.len()], item.bytes, "{}", item.symbol);
+    }
+    assert_eq!(symbols.get("no_such_symbol"), None);
+
+    let nm = nm_text(&image);
+    assert!(
+        nm.contains_key("helper") && !nm.contains_key(".Llocal"),
+        "{nm:?}"
+    );
+    let text = text_symbols(&data).unwrap();
+    assert_eq!(text.text, Some(nm["_text"]));
+    assert_eq!(text.etext, Some(nm["_etext"]));
+    let mut expected: Vec<u64> = nm.values().copied().collect();
+    expected.sort_unstable();
+    expected.dedup();
+    assert_eq!(text.addresses(), expected);
+}
+
+/// `nm`'s text symbols (types t and T) by name.
+fn nm_text(image: &Path) -> std::collections::HashMap<String, u64> {
+    let out = Command::new("nm").arg(image).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (value, kind, name) = (f.next()?, f.next()?, f.next()?);
+            let text = kind.eq_ignore_ascii_case("t");
+            text.then(|| (name.to_owned(), u64::from_str_radix(value, 16).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn object_links_into_an_executable_and_reads_back() {
+    if have_gcc() {
+        let items = items();
+        let tables = elf::write_object(&items, &Target::host_default()).unwrap();
+        check_link(&tables, &items, &["-static", "-no-pie"], 2);
+        check_link(&tables, &items, &["-static-pie"], 3);
+    }
+}
+
+#[test]
+fn empty_stub_links_and_reads_back() {
+    if have_gcc() {
+        let items = stub_items();
+        let tables = elf::write_object(&items, &Target::host_default()).unwrap();
+        check_link(&tables, &items, &["-static", "-no-pie"], 2);
+    }
+}
+
+/// The object read back before linking: symbol values are section offsets in `ET_REL`.
+#[test]
+fn relocatable_object_reads_back() {
+    let items = items();
+    let tables = elf::write_object(&items, &Target::host_default()).unwrap();
+    let symbols = SymbolBytes::parse(&tables).unwrap();
+    for item in &items {
+        let bytes = symbols.get(item.symbol).unwrap();
+        assert_eq!(&bytes[..item.bytes.len()], item.bytes, "{}", item.symbol);
+    }
+    assert_eq!(symbols.get("test_empty_last"), Some(&[][..]));
+}
+
+fn best_of_3(cmd: &mut Command) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            run(cmd);
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// Full-size tables (5.4 MB, like the Debian cloud vmlinux): the assembly must still give the
+/// object's bytes. Prints how long `gcc -c` and `as` take; run with `--ignored --nocapture`.
+#[test]
+#[ignore = "slow: assembles a 20 MB file"]
+fn full_size_assembly_agrees_and_is_cheap() {
+    if !have_gcc() {
+        return;
+    }
+    // LEB128-like: mostly small values, some continuation bytes.
+    let data: Vec<u8> = noise(5_200_000, 7)
+        .into_iter()
+        .map(|b| if b < 180 { b % 32 } else { b })
+        .collect();
+    let blocks: Vec<u32> = (0..22_300).map(|i| i * 97).collect();
+    let names: Vec<u8> = (0..3565)
+        .flat_map(|i| format!("drivers/x/file{i}.c\0").into_bytes())
+        .collect();
+    let offsets: Vec<u32> = (0..3565).map(|i| i * 20).collect();
+    let mut items = stub_items();
+    items[3].bytes = le(&blocks);
+    items[4].bytes = le(&blocks);
+    items[5].bytes = data;
+    items[6].bytes = le(&offsets);
+    items[7].bytes = names;
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let object = assemble(dir.path(), &items);
+    eprintln!("write + first gcc -c: {:?}", start.elapsed());
+    let source = dir.path().join("tables.S");
+    let size = std::fs::metadata(&source).unwrap().len();
+    let gcc = best_of_3(
+        Command::new("gcc")
+            .arg("-c")
+            .arg(&source)
+            .arg("-o")
+            .arg(&object),
+    );
+    let out = dir.path().join("tables-as.o");
+    let gas = best_of_3(Command::new("as").arg(&source).arg("-o").arg(&out));
+    let table_bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
+    eprintln!("{table_bytes} table bytes, {size} bytes of assembly: gcc -c {gcc:?}, as {gas:?}");
+
+    let ours = elf::write_object(&items, &Target::host_default()).unwrap();
+    assert_eq!(rodata(&ours), rodata(&std::fs::read(&object).unwrap()));
+}
