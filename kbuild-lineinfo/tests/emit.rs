@@ -168,22 +168,18 @@ helper:
 _etext:
 ";
 
-/// Links `tables` with a tiny `_start` (extra flags choose ET_EXEC or ET_DYN) and checks that
-/// every item reads back from the image, `ld` has nothing to warn about, and the text symbols are
-/// what `nm` lists.
-fn check_link(tables: &[u8], items: &[Item], flags: &[&str], e_type: u16) {
+/// Links `tables` with a tiny `_start` using the commands `link` gives for (start.S, tables.o,
+/// image), and checks that `ld` has nothing to warn about, that every item reads back from the
+/// image and that the text symbols are what `nm` lists.
+fn check_link(tables: &[u8], items: &[Item], link: &[Command], e_type: u16) {
     let dir = tempfile::tempdir().unwrap();
-    let (start, object, image) = (
-        dir.path().join("start.S"),
-        dir.path().join("tables.o"),
-        dir.path().join("image"),
-    );
-    std::fs::write(&start, START_S).unwrap();
-    std::fs::write(&object, tables).unwrap();
-    let mut cmd = Command::new("gcc");
-    cmd.args(["-nostdlib", "-Wl,--fatal-warnings"]).args(flags);
-    let stderr = run(cmd.arg(&start).arg(&object).arg("-o").arg(&image));
-    assert_eq!(stderr, "", "the link warned");
+    std::fs::write(dir.path().join("start.S"), START_S).unwrap();
+    std::fs::write(dir.path().join("tables.o"), tables).unwrap();
+    for mut cmd in link.iter().map(|c| clone_in(c, dir.path())) {
+        let stderr = run(&mut cmd);
+        assert_eq!(stderr, "", "{cmd:?} warned");
+    }
+    let image = dir.path().join("image");
     let data = std::fs::read(&image).unwrap();
     assert_eq!(u16::from_le_bytes([data[16], data[17]]), e_type, "e_type");
 
@@ -211,6 +207,20 @@ fn check_link(tables: &[u8], items: &[Item], flags: &[&str], e_type: u16) {
 }
 
 /// `nm`'s text symbols (types t and T) by name.
+/// `cmd` to run in `dir`.
+fn clone_in(cmd: &Command, dir: &Path) -> Command {
+    let mut clone = Command::new(cmd.get_program());
+    clone.args(cmd.get_args()).current_dir(dir);
+    clone
+}
+
+fn gcc_link(flags: &[&str]) -> [Command; 1] {
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-nostdlib", "-Wl,--fatal-warnings"]).args(flags);
+    gcc.args(["start.S", "tables.o", "-o", "image"]);
+    [gcc]
+}
+
 fn nm_text(image: &Path) -> std::collections::HashMap<String, u64> {
     let out = Command::new("nm").arg(image).output().unwrap();
     String::from_utf8(out.stdout)
@@ -230,8 +240,8 @@ fn object_links_into_an_executable_and_reads_back() {
     if have_gcc() {
         let items = items();
         let tables = elf::write_object(&items, &Target::host_default()).unwrap();
-        check_link(&tables, &items, &["-static", "-no-pie"], 2);
-        check_link(&tables, &items, &["-static-pie"], 3);
+        check_link(&tables, &items, &gcc_link(&["-static", "-no-pie"]), 2);
+        check_link(&tables, &items, &gcc_link(&["-static-pie"]), 3);
     }
 }
 
@@ -240,8 +250,39 @@ fn empty_stub_links_and_reads_back() {
     if have_gcc() {
         let items = stub_items();
         let tables = elf::write_object(&items, &Target::host_default()).unwrap();
-        check_link(&tables, &items, &["-static", "-no-pie"], 2);
+        check_link(&tables, &items, &gcc_link(&["-static", "-no-pie"]), 2);
     }
+}
+
+/// ELF32: `as --32` and `ld -m elf_i386`, when binutils has the i386 emulation.
+#[test]
+fn object_links_for_i386() {
+    let emulations = Command::new("ld").arg("-V").output();
+    let stdout = emulations.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if !stdout.as_deref().unwrap_or("").contains("elf_i386") {
+        eprintln!("skipped: `ld -V` lists no elf_i386 emulation");
+        return;
+    }
+    let target = Target {
+        is_64: false,
+        e_machine: 3, // EM_386
+        ..Target::host_default()
+    };
+    let items = items();
+    let tables = elf::write_object(&items, &target).unwrap();
+    let mut assemble = Command::new("as");
+    assemble.args(["--32", "start.S", "-o", "start.o"]);
+    let mut link = Command::new("ld");
+    link.args([
+        "-m",
+        "elf_i386",
+        "--fatal-warnings",
+        "start.o",
+        "tables.o",
+        "-o",
+        "image",
+    ]);
+    check_link(&tables, &items, &[assemble, link], 2);
 }
 
 /// The object read back before linking: symbol values are section offsets in `ET_REL`.
