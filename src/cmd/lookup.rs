@@ -62,7 +62,7 @@ fn vmlinux_view<'a>(data: &'a [u8], symbols: &'a image::SymbolBytes<'a>) -> Resu
 
 fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
-    let symbols = image::vmlinux_symbols(&data)?;
+    let symbols = image::SymbolBytes::parse(&data)?;
     let view = vmlinux_view(&data, &symbols)?;
     let input = Input::parse(&data)?;
     let linked = !input.is_relocatable();

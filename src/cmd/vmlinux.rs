@@ -38,7 +38,8 @@ pub fn generate(
 ) -> Result<String> {
     let layout = Layout::from(table.layout);
     let data = crate::mmap::map(path)?;
-    let v = extract::vmlinux(&data, &super::extract_options(table))
+    let effort = extract::Effort { threads: 2 };
+    let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;
     let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
     let encoded = encode::encode(&v.table, layout);
