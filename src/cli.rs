@@ -97,8 +97,8 @@ pub struct LookupArgs {
     /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF or 0xOFF (in .text).
     #[arg(long, value_name = "KO")]
     pub module: Option<PathBuf>,
-    /// Addresses (hex, 0x…) or module queries.
-    #[arg(required = true, value_name = "ADDR")]
+    /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
+    #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,
 }
 

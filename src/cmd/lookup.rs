@@ -15,9 +15,19 @@ use object::{Object, ObjectSection};
 use crate::cli::LookupArgs;
 
 pub fn run(args: &LookupArgs) -> Result<ExitCode> {
+    let queries = if args.queries.is_empty() {
+        std::io::stdin()
+            .lines()
+            .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
+            .map(|l| l.map(|l| l.trim().to_string()))
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("standard input")?
+    } else {
+        args.queries.clone()
+    };
     let answers = match (&args.vmlinux, &args.module) {
-        (Some(path), _) => vmlinux(path, &args.queries),
-        (None, Some(path)) => module(path, &args.queries),
+        (Some(path), _) => vmlinux(path, &queries),
+        (None, Some(path)) => module(path, &queries),
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
     .with_context(|| {
@@ -26,7 +36,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for (query, found) in args.queries.iter().zip(answers) {
+    for (query, found) in queries.iter().zip(answers) {
         match found {
             Some((file, line)) => writeln!(out, "{query} {}:{line}", String::from_utf8_lossy(&file))?,
             None => writeln!(out, "{query} ??")?,
