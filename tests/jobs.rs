@@ -38,7 +38,10 @@ impl Dir {
     /// The selftest command line (as a recipe) running `jobs` jobs of `sleep_ms`.
     fn selftest(&self, jobs: usize, sleep_ms: u64) -> String {
         let trace = self.trace();
-        format!("{BIN} __jobs-selftest --jobs {jobs} --sleep-ms {sleep_ms} --trace {}", trace.display())
+        format!(
+            "{BIN} __jobs-selftest --jobs {jobs} --sleep-ms {sleep_ms} --trace {}",
+            trace.display()
+        )
     }
 
     /// The (start, end) of every traced job; panics on a job that never recorded its end.
@@ -77,14 +80,24 @@ fn max_overlap(intervals: &[(u128, u128)]) -> usize {
 #[test]
 fn max_overlap_oracle_counts_concurrent_intervals() {
     assert_eq!(max_overlap(&[]), 0);
-    assert_eq!(max_overlap(&[(0, 10), (10, 20)]), 1, "touching intervals do not overlap");
+    assert_eq!(
+        max_overlap(&[(0, 10), (10, 20)]),
+        1,
+        "touching intervals do not overlap"
+    );
     assert_eq!(max_overlap(&[(0, 10), (5, 20), (6, 7), (30, 40)]), 3);
 }
 
 /// A command with no make or jobserver variables inherited from whoever runs the tests.
 fn clean(program: &str) -> Command {
     let mut cmd = Command::new(program);
-    for var in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CARGO_MAKEFLAGS", "MAKEOVERRIDES"] {
+    for var in [
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "CARGO_MAKEFLAGS",
+        "MAKEOVERRIDES",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -101,8 +114,16 @@ fn make(dir: &Dir, jobs: usize, rules: &[(&str, String)]) -> Output {
         text += &format!(".PHONY: {target}\n{target}:\n\t{recipe}\n");
     }
     fs::write(dir.path().join("Makefile"), text).unwrap();
-    let out = clean("make").arg(format!("-j{jobs}")).current_dir(dir.path()).output().unwrap();
-    assert!(out.status.success(), "make -j{jobs} failed:\n{}", stderr(&out));
+    let out = clean("make")
+        .arg(format!("-j{jobs}"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "make -j{jobs} failed:\n{}",
+        stderr(&out)
+    );
     out
 }
 
@@ -118,7 +139,10 @@ fn warnings(out: &Output) -> usize {
 fn assert_quiet(out: &Output) {
     let err = stderr(out);
     for word in ["warning", "jobserver", "token", "INTERNAL"] {
-        assert!(!err.to_lowercase().contains(&word.to_lowercase()), "{word:?} in stderr:\n{err}");
+        assert!(
+            !err.to_lowercase().contains(&word.to_lowercase()),
+            "{word:?} in stderr:\n{err}"
+        );
     }
 }
 
@@ -126,14 +150,19 @@ fn assert_quiet(out: &Output) {
 fn plus_recipes_never_exceed_make_j() {
     for jobs in [1, 2, 4] {
         let dir = Dir::new();
-        let rules: Vec<_> = ["a", "b", "c"].map(|t| (t, format!("+{}", dir.selftest(4, 150)))).into();
+        let rules: Vec<_> = ["a", "b", "c"]
+            .map(|t| (t, format!("+{}", dir.selftest(4, 150))))
+            .into();
         let out = make(&dir, jobs, &rules);
         assert_quiet(&out);
         let intervals = dir.intervals();
         assert_eq!(intervals.len(), 12);
         let overlap = max_overlap(&intervals);
         eprintln!("make -j{jobs}, 3 recipes x 4 jobs: max overlap {overlap}");
-        assert!(overlap <= jobs, "make -j{jobs} but {overlap} jobs ran at once");
+        assert!(
+            overlap <= jobs,
+            "make -j{jobs} but {overlap} jobs ran at once"
+        );
         if jobs > 1 {
             assert!(overlap >= 2, "make -j{jobs} but jobs never overlapped");
         }
@@ -147,9 +176,15 @@ fn one_process_uses_every_slot_of_make_j4() {
     assert_quiet(&out);
     let overlap = max_overlap(&dir.intervals());
     eprintln!("make -j4, 1 recipe x 8 jobs: max overlap {overlap}");
-    assert!((3..=4).contains(&overlap), "expected 4 (3 at worst on a loaded machine), got {overlap}");
+    assert!(
+        (3..=4).contains(&overlap),
+        "expected 4 (3 at worst on a loaded machine), got {overlap}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("results: 0 1 2 3 4 5 6 7\n"), "results out of input order:\n{stdout}");
+    assert!(
+        stdout.contains("results: 0 1 2 3 4 5 6 7\n"),
+        "results out of input order:\n{stdout}"
+    );
     assert_eq!(stdout.matches("  LINEINFO [M] selftest/job").count(), 8);
 }
 
@@ -158,7 +193,10 @@ fn recipe_without_plus_warns_once_and_runs_serially() {
     let dir = Dir::new();
     let out = make(&dir, 4, &[("noplus", dir.selftest(3, 50))]);
     assert_eq!(warnings(&out), 1, "stderr:\n{}", stderr(&out));
-    assert!(stderr(&out).contains("prefix the recipe"), "the warning must name the fix");
+    assert!(
+        stderr(&out).contains("prefix the recipe"),
+        "the warning must name the fix"
+    );
     assert_eq!(max_overlap(&dir.intervals()), 1);
     assert_eq!(dir.intervals().len(), 3);
 }
@@ -183,7 +221,11 @@ impl Fifo {
         let path = dir.path().join("jobserver.fifo");
         let status = Command::new("mkfifo").arg(&path).status().unwrap();
         assert!(status.success());
-        let mut keep = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let mut keep = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         keep.write_all(&vec![b'+'; tokens]).unwrap();
         Fifo { path, _keep: keep }
     }
@@ -219,7 +261,13 @@ impl Fifo {
 fn selftest_cmd(dir: &Dir, jobs: usize, sleep_ms: u64) -> Command {
     let mut cmd = clean(BIN);
     let trace = dir.trace();
-    cmd.args(["__jobs-selftest", "--jobs", &jobs.to_string(), "--sleep-ms", &sleep_ms.to_string()]);
+    cmd.args([
+        "__jobs-selftest",
+        "--jobs",
+        &jobs.to_string(),
+        "--sleep-ms",
+        &sleep_ms.to_string(),
+    ]);
     cmd.arg("--trace").arg(trace);
     cmd
 }
@@ -229,22 +277,37 @@ fn fifo_jobserver_limits_jobs_and_gets_every_token_back() {
     let dir = Dir::new();
     let fifo = Fifo::new(&dir, 2);
     assert_eq!(fifo.tokens(), 2, "the oracle must see the preloaded tokens");
-    let out = selftest_cmd(&dir, 9, 100).env("MAKEFLAGS", fifo.makeflags(3)).output().unwrap();
+    let out = selftest_cmd(&dir, 9, 100)
+        .env("MAKEFLAGS", fifo.makeflags(3))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_quiet(&out);
     let overlap = max_overlap(&dir.intervals());
-    assert!((2..=3).contains(&overlap), "-j3 fifo: {overlap} jobs at once");
+    assert!(
+        (2..=3).contains(&overlap),
+        "-j3 fifo: {overlap} jobs at once"
+    );
     assert_eq!(fifo.tokens(), 2, "every token must be back in the fifo");
 }
 
 #[test]
 fn missing_fifo_warns_and_runs_serially() {
     let dir = Dir::new();
-    let makeflags = format!("-j4 --jobserver-auth=fifo:{}/absent.fifo", dir.path().display());
-    let out = selftest_cmd(&dir, 3, 50).env("MAKEFLAGS", makeflags).output().unwrap();
+    let makeflags = format!(
+        "-j4 --jobserver-auth=fifo:{}/absent.fifo",
+        dir.path().display()
+    );
+    let out = selftest_cmd(&dir, 3, 50)
+        .env("MAKEFLAGS", makeflags)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(warnings(&out), 1, "stderr:\n{}", stderr(&out));
-    assert!(stderr(&out).contains("absent.fifo"), "the warning must name the fifo");
+    assert!(
+        stderr(&out).contains("absent.fifo"),
+        "the warning must name the fifo"
+    );
     assert_eq!(max_overlap(&dir.intervals()), 1);
 }
 
@@ -260,17 +323,30 @@ fn interrupt_mid_batch(signal: &str, code: i32) {
         .unwrap();
     let started = Instant::now();
     while dir.traced_jobs() < 4 {
-        assert!(started.elapsed() < Duration::from_secs(20), "jobs never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "jobs never started"
+        );
         thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(fifo.tokens(), 0, "4 jobs running must hold all 3 tokens");
     let sent = Instant::now();
-    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(code), "stderr:\n{}", stderr(&out));
-    assert!(sent.elapsed() < Duration::from_secs(4), "running jobs must see interrupted()");
-    assert_eq!(dir.intervals().len(), 4, "no job may start after the signal");
+    assert!(
+        sent.elapsed() < Duration::from_secs(4),
+        "running jobs must see interrupted()"
+    );
+    assert_eq!(
+        dir.intervals().len(),
+        4,
+        "no job may start after the signal"
+    );
     assert_eq!(fifo.tokens(), 3, "every token must be back in the fifo");
 }
 
@@ -282,4 +358,19 @@ fn sigint_mid_batch_exits_130_with_all_tokens_back() {
 #[test]
 fn sigterm_mid_batch_exits_143_with_all_tokens_back() {
     interrupt_mid_batch("-TERM", 143);
+}
+
+#[test]
+fn own_limit_from_j_without_make() {
+    let dir = Dir::new();
+    let out = selftest_cmd(&dir, 6, 150).arg("-j3").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_quiet(&out);
+    let overlap = max_overlap(&dir.intervals());
+    assert!(
+        (2..=3).contains(&overlap),
+        "-j3 without make: {overlap} jobs at once"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("results: 0 1 2 3 4 5\n"), "{stdout}");
 }

@@ -48,7 +48,10 @@ pub fn encode(key: &Key, payload: &[u8]) -> Vec<u8> {
 pub fn decode<'a>(key: &Key, file: &'a [u8]) -> Result<&'a [u8], Corrupt> {
     let corrupt = |why: String| Err(Corrupt(why));
     if file.len() < HEADER_LEN {
-        return corrupt(format!("expected {HEADER_LEN} header bytes, found {}", file.len()));
+        return corrupt(format!(
+            "expected {HEADER_LEN} header bytes, found {}",
+            file.len()
+        ));
     }
     let (header, payload) = file.split_at(HEADER_LEN);
     if header[..8] != MAGIC {
@@ -63,7 +66,10 @@ pub fn decode<'a>(key: &Key, file: &'a [u8]) -> Result<&'a [u8], Corrupt> {
     }
     let len = u64::from_le_bytes(header[44..52].try_into().unwrap_or_default());
     if len != payload.len() as u64 {
-        return corrupt(format!("payload of {len} bytes announced, {} present", payload.len()));
+        return corrupt(format!(
+            "payload of {len} bytes announced, {} present",
+            payload.len()
+        ));
     }
     if header[52..84] != blake3::hash(payload).as_bytes()[..] {
         return corrupt(format!("checksum mismatch over {len} payload bytes"));
@@ -102,11 +108,17 @@ mod tests {
         bad_format[8] = 2;
         let cases: [(&[u8], &str); 6] = [
             (&file[..10], "expected 84 header bytes, found 10"),
-            (&file[..file.len() - 1], "payload of 11 bytes announced, 10 present"),
+            (
+                &file[..file.len() - 1],
+                "payload of 11 bytes announced, 10 present",
+            ),
             (&flipped, "checksum mismatch over 11 payload bytes"),
             (&bad_magic, "bad magic"),
             (&bad_format, "entry format 2, expected 1"),
-            (&encode(&key(2), b"table bytes"), "entry belongs to another key"),
+            (
+                &encode(&key(2), b"table bytes"),
+                "entry belongs to another key",
+            ),
         ];
         for (bytes, why) in cases {
             let err = decode(&key(1), bytes).unwrap_err().to_string();

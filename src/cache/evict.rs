@@ -47,20 +47,28 @@ pub(super) fn evict(dir: &Path, cap: u64, keep: &Path) -> u64 {
 
 /// The entry files of `dir` with size and last use; stale temp files are removed on the way.
 fn scan(dir: &Path) -> Vec<Found> {
-    let Ok(listing) = fs::read_dir(dir) else { return Vec::new() };
+    let Ok(listing) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let now = SystemTime::now();
     let mut found = Vec::new();
     for dirent in listing.flatten() {
         let name = dirent.file_name();
         let name = name.to_string_lossy();
-        let Ok(meta) = dirent.metadata() else { continue }; // raced with a removal
+        let Ok(meta) = dirent.metadata() else {
+            continue;
+        }; // raced with a removal
         let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         if name.starts_with(TEMP_PREFIX) {
             if now.duration_since(used).is_ok_and(|age| age > STALE_TEMP) {
                 let _ = fs::remove_file(dirent.path());
             }
         } else if name.ends_with(ENTRY_SUFFIX) && meta.is_file() {
-            found.push(Found { path: dirent.path(), len: meta.len(), used });
+            found.push(Found {
+                path: dirent.path(),
+                len: meta.len(),
+                used,
+            });
         }
     }
     found
@@ -74,7 +82,12 @@ mod tests {
         let path = dir.join(format!("{name}{ENTRY_SUFFIX}"));
         fs::write(&path, vec![0; len]).unwrap();
         let used = SystemTime::now() - Duration::from_secs(age_s);
-        fs::File::options().append(true).open(&path).unwrap().set_modified(used).unwrap();
+        fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(used)
+            .unwrap();
         path
     }
 
@@ -89,7 +102,10 @@ mod tests {
         // 1200 > 1000: remove until <= 900, i.e. only "old".
         assert_eq!(evict(dir.path(), 1000, &new), 800);
         assert!(!old.exists() && mid.exists() && new.exists());
-        assert!(other.exists(), "files that are not entries are never touched");
+        assert!(
+            other.exists(),
+            "files that are not entries are never touched"
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Key {
     }
 
     /// Lower-case hex of the digest: the entry's file name.
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -146,9 +146,17 @@ mod tests {
     fn every_input_changes_the_key() {
         let id = Identity::BuildId(vec![1, 2, 3]);
         let base = Key::new(&id, "v7", &[("srctree", b"/src")]);
-        assert_eq!(base, Key::new(&id, "v7", &[("srctree", b"/src")]), "deterministic");
+        assert_eq!(
+            base,
+            Key::new(&id, "v7", &[("srctree", b"/src")]),
+            "deterministic"
+        );
         let others = [
-            Key::new(&Identity::BuildId(vec![1, 2, 4]), "v7", &[("srctree", b"/src")]),
+            Key::new(
+                &Identity::BuildId(vec![1, 2, 4]),
+                "v7",
+                &[("srctree", b"/src")],
+            ),
             Key::new(&id, "v1", &[("srctree", b"/src")]),
             Key::new(&id, "v7", &[("srctree", b"/src2")]),
             Key::new(&id, "v7", &[("objtree", b"/src")]),
@@ -172,7 +180,9 @@ mod tests {
     #[test]
     fn non_elf_input_is_identified_by_content() {
         assert_eq!(build_id(b"not an elf file"), None);
-        let Identity::Content(digest) = Identity::of(b"abc") else { panic!("expected a hash") };
+        let Identity::Content(digest) = Identity::of(b"abc") else {
+            panic!("expected a hash")
+        };
         assert_eq!(digest, *blake3::hash(b"abc").as_bytes());
     }
 

@@ -53,14 +53,20 @@ impl Cache {
     /// and a disabled cache.
     pub fn open(dir: Option<PathBuf>, cap_bytes: u64) -> Cache {
         let Some(dir) = dir.or_else(default_dir) else {
-            warn("no cache directory (set KBUILD_LINEINFO_CACHE or HOME); continuing without cache");
+            warn(
+                "no cache directory (set KBUILD_LINEINFO_CACHE or HOME); continuing without cache",
+            );
             return Cache::disabled();
         };
         match probe(&dir) {
-            Ok(()) => Cache { store: Some(Store::new(dir, cap_bytes)) },
+            Ok(()) => Cache {
+                store: Some(Store::new(dir, cap_bytes)),
+            },
             Err(e) => {
                 let dir = dir.display();
-                warn(format_args!("cache directory {dir} is not writable ({e}); continuing without cache"));
+                warn(format_args!(
+                    "cache directory {dir} is not writable ({e}); continuing without cache"
+                ));
                 Cache::disabled()
             }
         }
@@ -88,7 +94,10 @@ impl Cache {
                 Some(payload.to_vec())
             }
             Err(why) => {
-                warn(format_args!("corrupt cache entry {} ({why}); removing it", path.display()));
+                warn(format_args!(
+                    "corrupt cache entry {} ({why}); removing it",
+                    path.display()
+                ));
                 let _ = fs::remove_file(&path);
                 None
             }
@@ -98,7 +107,9 @@ impl Cache {
     /// Stores `payload` under `key`, replacing any entry atomically, then evicts old entries if
     /// the directory exceeds its cap. Failures give one warning and disable further writes.
     pub fn put(&self, key: &Key, payload: &[u8]) {
-        let Some(store) = self.store.as_ref() else { return };
+        let Some(store) = self.store.as_ref() else {
+            return;
+        };
         if !store.writable.load(Ordering::Relaxed) {
             return;
         }
@@ -111,7 +122,9 @@ impl Cache {
             Err(e) => {
                 if store.writable.swap(false, Ordering::Relaxed) {
                     let dir = store.dir.display();
-                    warn(format_args!("cannot write cache entry in {dir} ({e}); no further writes"));
+                    warn(format_args!(
+                        "cannot write cache entry in {dir} ({e}); no further writes"
+                    ));
                 }
             }
         }
@@ -120,7 +133,12 @@ impl Cache {
 
 impl Store {
     fn new(dir: PathBuf, cap: u64) -> Store {
-        Store { dir, cap, writable: AtomicBool::new(true), size: Mutex::new(None) }
+        Store {
+            dir,
+            cap,
+            writable: AtomicBool::new(true),
+            size: Mutex::new(None),
+        }
     }
 
     fn path(&self, key: &Key) -> PathBuf {
@@ -129,7 +147,9 @@ impl Store {
 
     /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
     fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
-        let mut temp = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(&self.dir)?;
+        let mut temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)?;
         temp.write_all(bytes)?;
         temp.persist(self.path(key)).map_err(|e| e.error)?;
         Ok(())
@@ -150,7 +170,11 @@ impl Store {
 /// The default cache directory: `$KBUILD_LINEINFO_CACHE`, else `$XDG_CACHE_HOME/kbuild-lineinfo`,
 /// else `~/.cache/kbuild-lineinfo`. Relative `XDG_CACHE_HOME` is ignored (XDG spec).
 pub fn default_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = var("KBUILD_LINEINFO_CACHE") {
         return Some(dir);
     }
@@ -163,7 +187,9 @@ pub fn default_dir() -> Option<PathBuf> {
 /// Creates `dir` and checks that a file can be created in it.
 fn probe(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)?;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
     Ok(())
 }
 
@@ -223,7 +249,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(Some(dir.path().to_path_buf()), 100);
         cache.put(&key(1), &[0; 17]);
-        assert_eq!(cache.get(&key(1)), None, "84 + 17 bytes exceed a 100-byte cap");
+        assert_eq!(
+            cache.get(&key(1)),
+            None,
+            "84 + 17 bytes exceed a 100-byte cap"
+        );
         cache.put(&key(1), &[0; 16]);
         assert_eq!(cache.get(&key(1)).map(|p| p.len()), Some(16));
     }

@@ -48,7 +48,9 @@ pub fn main(args: &Args) -> i32 {
 fn run(args: &Args) -> io::Result<i32> {
     if let Op::BuildId { file } = &args.op {
         let id = build_id(&std::fs::read(file)?);
-        let hex = id.map_or("none".to_string(), |id| id.iter().map(|b| format!("{b:02x}")).collect());
+        let hex = id.map_or("none".to_string(), |id| {
+            id.iter().map(|b| format!("{b:02x}")).collect()
+        });
         println!("{hex}");
         return Ok(0);
     }
@@ -64,7 +66,10 @@ fn run(args: &Args) -> io::Result<i32> {
             None => return Ok(1),
         },
         Op::Path { name } => {
-            let dir = cache.dir().map(|d| d.display().to_string()).unwrap_or_default();
+            let dir = cache
+                .dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
             println!("{dir}/{}.entry", key(name).to_hex());
         }
         Op::BuildId { .. } => {}

@@ -103,9 +103,14 @@ impl Slots {
             return (Slots::serial(why), None);
         }
         match Client::new(limit - 1) {
-            Ok(client) => (Slots::new(Some(client), limit, format!("{limit} jobs ({why})")), None),
+            Ok(client) => (
+                Slots::new(Some(client), limit, format!("{limit} jobs ({why})")),
+                None,
+            ),
             Err(e) => {
-                let note = format!("cannot create a jobserver for {limit} jobs ({e}); running one job at a time");
+                let note = format!(
+                    "cannot create a jobserver for {limit} jobs ({e}); running one job at a time"
+                );
                 (Slots::serial("no own jobserver"), Some(Warning(note)))
             }
         }
@@ -117,7 +122,12 @@ impl Slots {
     }
 
     pub(super) fn new(client: Option<Client>, cap: usize, origin: String) -> Slots {
-        Slots { client, cap: cap.max(1), budget: memory::default_budget(), origin }
+        Slots {
+            client,
+            cap: cap.max(1),
+            budget: memory::default_budget(),
+            origin,
+        }
     }
 
     /// Replaces the memory budget (bytes) for the summed cost estimates of running jobs.

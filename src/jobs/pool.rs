@@ -74,7 +74,11 @@ fn largest_first<T>(items: Vec<T>, cost: impl Fn(&T) -> u64) -> VecDeque<Pending
     let mut pending: Vec<Pending<T>> = items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| Pending { index, cost: cost(&item), item })
+        .map(|(index, item)| Pending {
+            index,
+            cost: cost(&item),
+            item,
+        })
         .collect();
     pending.sort_by(|a, b| b.cost.cmp(&a.cost).then(a.index.cmp(&b.index)));
     pending.into()
@@ -168,7 +172,9 @@ impl<T: Send> Coordinator<T> {
             match rx.recv_timeout(POLL) {
                 Ok(event) => self.handle(event),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => unreachable!("the coordinator holds a sender"),
+                Err(RecvTimeoutError::Disconnected) => {
+                    unreachable!("the coordinator holds a sender")
+                }
             }
         }
         self.spare.clear();
@@ -188,8 +194,14 @@ impl<T: Send> Coordinator<T> {
         T: 'scope,
     {
         while self.running < self.cap && (self.implicit_free || !self.spare.is_empty()) {
-            let Some(job) = self.next_fitting() else { break };
-            let token = if self.implicit_free { None } else { self.spare.pop() };
+            let Some(job) = self.next_fitting() else {
+                break;
+            };
+            let token = if self.implicit_free {
+                None
+            } else {
+                self.spare.pop()
+            };
             self.implicit_free &= token.is_some();
             self.running += 1;
             self.memory += job.cost;
@@ -217,7 +229,9 @@ impl<T: Send> Coordinator<T> {
             .min(self.cap.saturating_sub(self.running))
             .saturating_sub(usize::from(self.implicit_free));
         self.spare.truncate(extra);
-        let Some(helper) = self.helper.as_ref().filter(|_| !self.tokens_broken) else { return };
+        let Some(helper) = self.helper.as_ref().filter(|_| !self.tokens_broken) else {
+            return;
+        };
         while self.requested + self.spare.len() < extra {
             helper.request_token();
             self.requested += 1;
@@ -299,15 +313,24 @@ mod tests {
         let ends = Mutex::new(Vec::new());
         let items: Vec<u64> = (0..8).collect();
         // Later items sleep less, so they end first.
-        let out = run(&slots(4), items, |_| 1, |i| {
-            thread::sleep(Duration::from_millis(10 * (8 - i)));
-            ends.lock().unwrap().push(i);
-            i * 10
-        })
+        let out = run(
+            &slots(4),
+            items,
+            |_| 1,
+            |i| {
+                thread::sleep(Duration::from_millis(10 * (8 - i)));
+                ends.lock().unwrap().push(i);
+                i * 10
+            },
+        )
         .unwrap();
         assert_eq!(out, vec![0, 10, 20, 30, 40, 50, 60, 70]);
         let ends = ends.into_inner().unwrap();
-        assert_ne!(ends, (0..8).collect::<Vec<_>>(), "the test must reorder completions");
+        assert_ne!(
+            ends,
+            (0..8).collect::<Vec<_>>(),
+            "the test must reorder completions"
+        );
     }
 
     #[test]
@@ -320,7 +343,13 @@ mod tests {
     #[test]
     fn serial_slots_run_one_job_at_a_time() {
         let overlap = Overlap::default();
-        run(&Slots::serial("test"), vec![(); 5], |_| 1, |()| overlap.during(5)).unwrap();
+        run(
+            &Slots::serial("test"),
+            vec![(); 5],
+            |_| 1,
+            |()| overlap.during(5),
+        )
+        .unwrap();
         assert_eq!(overlap.max.load(Ordering::SeqCst), 1);
     }
 
@@ -329,10 +358,15 @@ mod tests {
         let overlap = Overlap::default();
         let slots = slots(4).with_budget(100);
         // Each job costs 60: two never fit together; the 500 one exceeds the budget alone.
-        let out = run(&slots, vec![60, 60, 500, 60], |c| *c, |c| {
-            overlap.during(10);
-            c
-        })
+        let out = run(
+            &slots,
+            vec![60, 60, 500, 60],
+            |c| *c,
+            |c| {
+                overlap.during(10);
+                c
+            },
+        )
         .unwrap();
         assert_eq!(out, vec![60, 60, 500, 60]);
         assert_eq!(overlap.max.load(Ordering::SeqCst), 1);
@@ -343,10 +377,15 @@ mod tests {
         let client = jobserver::Client::new(3).unwrap();
         let slots = Slots::new(Some(client.clone()), 4, "test".into());
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            run(&slots, (0..10).collect(), |_| 1, |i: u32| {
-                thread::sleep(Duration::from_millis(5));
-                assert_ne!(i, 3, "job 3 fails");
-            })
+            run(
+                &slots,
+                (0..10).collect(),
+                |_| 1,
+                |i: u32| {
+                    thread::sleep(Duration::from_millis(5));
+                    assert_ne!(i, 3, "job 3 fails");
+                },
+            )
         }));
         assert!(result.is_err(), "the job's panic must reach the caller");
         assert_eq!(client.available().unwrap(), 3, "every token is back");

@@ -52,7 +52,10 @@ impl Progress {
     pub fn new(verbosity: Verbosity, total: u64) -> Progress {
         let bar_fits = verbosity == Verbosity::Normal && io::stdout().is_terminal();
         if bar_fits && !under_make() {
-            return Progress { verbosity, sink: Sink::Bar(bar(total)) };
+            return Progress {
+                verbosity,
+                sink: Sink::Bar(bar(total)),
+            };
         }
         Progress::to_writer(verbosity, Box::new(io::stdout()))
     }
@@ -97,7 +100,10 @@ impl Progress {
         match &self.sink {
             Sink::Lines(out) => {
                 let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = out.0.write_all(text.as_bytes()).and_then(|()| out.0.flush());
+                let _ = out
+                    .0
+                    .write_all(text.as_bytes())
+                    .and_then(|()| out.0.flush());
             }
             Sink::Bar(bar) => bar.println(text.trim_end()),
             Sink::Silent => {}
@@ -152,7 +158,10 @@ mod tests {
 
     #[test]
     fn modules_get_the_m_tag_and_vmlinux_does_not() {
-        assert_eq!(processed_line(Path::new("drivers/foo.ko")), "  LINEINFO [M] drivers/foo.ko\n");
+        assert_eq!(
+            processed_line(Path::new("drivers/foo.ko")),
+            "  LINEINFO [M] drivers/foo.ko\n"
+        );
         assert_eq!(processed_line(Path::new("vmlinux")), "  LINEINFO vmlinux\n");
     }
 
@@ -189,7 +198,10 @@ mod tests {
         let text = text(&out);
         assert_eq!(text.lines().count(), 800);
         for line in text.lines() {
-            assert!(line.starts_with("  LINEINFO [M] drivers/t") && line.ends_with(".ko"), "{line:?}");
+            assert!(
+                line.starts_with("  LINEINFO [M] drivers/t") && line.ends_with(".ko"),
+                "{line:?}"
+            );
         }
     }
 }

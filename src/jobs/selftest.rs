@@ -58,11 +58,16 @@ pub fn main(args: &Args) -> i32 {
     };
     let progress = Progress::new(verbosity, args.jobs as u64);
     progress.verbose(format_args!("jobs: {slots}"));
-    let outcome = run(&slots, (0..args.jobs).collect(), |_| args.cost, |job| {
-        let traced = trace_job(&args.trace, job, Duration::from_millis(args.sleep_ms));
-        progress.processed(Path::new(&format!("selftest/job{job}.ko")));
-        traced.map(|()| job)
-    });
+    let outcome = run(
+        &slots,
+        (0..args.jobs).collect(),
+        |_| args.cost,
+        |job| {
+            let traced = trace_job(&args.trace, job, Duration::from_millis(args.sleep_ms));
+            progress.processed(Path::new(&format!("selftest/job{job}.ko")));
+            traced.map(|()| job)
+        },
+    );
     progress.finish();
     match outcome {
         Ok(results) => report(&results),
@@ -102,5 +107,7 @@ fn trace_job(dir: &Path, job: usize, sleep: Duration) -> std::io::Result<()> {
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }

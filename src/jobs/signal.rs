@@ -96,6 +96,9 @@ mod tests {
     fn exit_codes_follow_the_shell_convention() {
         assert_eq!(Interrupted { signal: SIGINT }.exit_code(), 130);
         assert_eq!(Interrupted { signal: SIGTERM }.exit_code(), 143);
-        assert_eq!(Interrupted { signal: SIGTERM }.to_string(), "interrupted by SIGTERM");
+        assert_eq!(
+            Interrupted { signal: SIGTERM }.to_string(),
+            "interrupted by SIGTERM"
+        );
     }
 }
