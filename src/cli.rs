@@ -29,6 +29,12 @@ pub enum Command {
     /// Classic interface of scripts/gen-mod-lineinfo.sh: embed into one .ko.
     #[command(name = "gen-mod-lineinfo")]
     GenModLineinfo(GenModLineinfoArgs),
+    /// Dummy jobs through the job machinery (for tests under make).
+    #[command(name = "__jobs-selftest", hide = true)]
+    JobsSelftest(crate::jobs::selftest::Args),
+    /// Raw access to the build-id cache (for tests).
+    #[command(name = "__cache-selftest", hide = true)]
+    CacheSelftest(crate::cache::selftest::Args),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,9 @@
 //! `kbuild-lineinfo`: parse arguments, run one subcommand, report the error chain.
 
+mod cache;
 mod cli;
 mod cmd;
+mod jobs;
 mod mmap;
 mod modules;
 

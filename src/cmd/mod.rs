@@ -21,7 +21,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lookup(args) => lookup::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
+        Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
+        Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// True when the error is a closed stdout pipe (`kbuild-lineinfo … | head`): not a failure.

@@ -1,0 +1,260 @@
+//! The build-id cache: results of earlier runs, keyed by object identity and options.
+//!
+//! One flat directory of entry files named `<key hex>.entry` ([`entry`] format). Writes go to a
+//! temp file in the same directory and are renamed into place, so readers and concurrent writers
+//! (other processes of a parallel build) only ever see complete entries. A corrupt entry is a
+//! miss with one warning and is removed. Hits refresh the entry's mtime; [`evict`] keeps the
+//! directory under a size cap by removing least recently used entries. The cache never fails a
+//! build: I/O problems become one warning on stderr and the cache steps aside.
+
+mod entry;
+mod evict;
+mod key;
+pub mod selftest;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+pub use key::{build_id, Identity, Key, CACHE_VERSION};
+
+/// Default size cap of the cache directory: 1 GiB.
+pub const DEFAULT_CAP: u64 = 1 << 30;
+
+/// Suffix of entry files; anything else in the directory is left alone (except our temp files).
+const ENTRY_SUFFIX: &str = ".entry";
+/// Prefix of temp files being written.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A cache directory, or a disabled cache (`--no-cache`, or no usable directory).
+/// Shared by reference between jobs; all methods take `&self`.
+#[derive(Debug)]
+pub struct Cache {
+    store: Option<Store>,
+}
+
+#[derive(Debug)]
+struct Store {
+    dir: PathBuf,
+    cap: u64,
+    /// Cleared after the first failed write: one warning, then no more writes.
+    writable: AtomicBool,
+    /// Estimated bytes in the directory; `None` until the first scan.
+    size: Mutex<Option<u64>>,
+}
+
+impl Cache {
+    /// Opens (creating it if needed) the cache in `dir`, else in [`default_dir`].
+    ///
+    /// Never fails: a directory that cannot be created or written gives one warning on stderr
+    /// and a disabled cache.
+    pub fn open(dir: Option<PathBuf>, cap_bytes: u64) -> Cache {
+        let Some(dir) = dir.or_else(default_dir) else {
+            warn(
+                "no cache directory (set KBUILD_LINEINFO_CACHE or HOME); continuing without cache",
+            );
+            return Cache::disabled();
+        };
+        match probe(&dir) {
+            Ok(()) => Cache {
+                store: Some(Store::new(dir, cap_bytes)),
+            },
+            Err(e) => {
+                let dir = dir.display();
+                warn(format_args!(
+                    "cache directory {dir} is not writable ({e}); continuing without cache"
+                ));
+                Cache::disabled()
+            }
+        }
+    }
+
+    /// A cache that always misses and stores nothing (`--no-cache`).
+    pub fn disabled() -> Cache {
+        Cache { store: None }
+    }
+
+    /// The directory in use, `None` when disabled.
+    pub fn dir(&self) -> Option<&Path> {
+        self.store.as_ref().map(|s| s.dir.as_path())
+    }
+
+    /// The cached payload for `key`. A missing entry is `None`; so is a corrupt one, after a
+    /// warning and its removal. A hit refreshes the entry's mtime (its LRU age).
+    pub fn get(&self, key: &Key) -> Option<Vec<u8>> {
+        let store = self.store.as_ref()?;
+        let path = store.path(key);
+        let bytes = fs::read(&path).ok()?;
+        match entry::decode(key, &bytes) {
+            Ok(payload) => {
+                touch(&path);
+                Some(payload.to_vec())
+            }
+            Err(why) => {
+                warn(format_args!(
+                    "corrupt cache entry {} ({why}); removing it",
+                    path.display()
+                ));
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Stores `payload` under `key`, replacing any entry atomically, then evicts old entries if
+    /// the directory exceeds its cap. Failures give one warning and disable further writes.
+    pub fn put(&self, key: &Key, payload: &[u8]) {
+        let Some(store) = self.store.as_ref() else {
+            return;
+        };
+        if !store.writable.load(Ordering::Relaxed) {
+            return;
+        }
+        let file = entry::encode(key, payload);
+        if file.len() as u64 > store.cap {
+            return; // could never stay under the cap
+        }
+        match store.write(key, &file) {
+            Ok(()) => store.account(file.len() as u64, &store.path(key)),
+            Err(e) => {
+                if store.writable.swap(false, Ordering::Relaxed) {
+                    let dir = store.dir.display();
+                    warn(format_args!(
+                        "cannot write cache entry in {dir} ({e}); no further writes"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    fn new(dir: PathBuf, cap: u64) -> Store {
+        Store {
+            dir,
+            cap,
+            writable: AtomicBool::new(true),
+            size: Mutex::new(None),
+        }
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        self.dir.join(format!("{}{ENTRY_SUFFIX}", key.to_hex()))
+    }
+
+    /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
+    fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
+        let mut temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)?;
+        temp.write_all(bytes)?;
+        temp.persist(self.path(key)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Adds a new entry's size to the estimate; past the cap, rescans and evicts (never `keep`).
+    fn account(&self, added: u64, keep: &Path) {
+        let mut size = self.size.lock().unwrap_or_else(|e| e.into_inner());
+        let estimate = size.map(|s| s + added);
+        if estimate.is_some_and(|s| s <= self.cap) {
+            *size = estimate;
+            return;
+        }
+        *size = Some(evict::evict(&self.dir, self.cap, keep));
+    }
+}
+
+/// The default cache directory: `$KBUILD_LINEINFO_CACHE`, else `$XDG_CACHE_HOME/kbuild-lineinfo`,
+/// else `~/.cache/kbuild-lineinfo`. Relative `XDG_CACHE_HOME` is ignored (XDG spec).
+pub fn default_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = var("KBUILD_LINEINFO_CACHE") {
+        return Some(dir);
+    }
+    if let Some(xdg) = var("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
+        return Some(xdg.join("kbuild-lineinfo"));
+    }
+    var("HOME").map(|home| home.join(".cache").join("kbuild-lineinfo"))
+}
+
+/// Creates `dir` and checks that a file can be created in it.
+fn probe(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
+    Ok(())
+}
+
+/// Marks an entry as just used; failure only makes it look older.
+fn touch(path: &Path) {
+    if let Ok(file) = File::options().append(true).open(path) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+}
+
+/// The cache's only output: one line on stderr.
+fn warn(msg: impl std::fmt::Display) {
+    eprintln!("kbuild-lineinfo: warning: {msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Key {
+        Key::new(&Identity::BuildId(vec![n]), "v7", &[])
+    }
+
+    #[test]
+    fn miss_then_hit() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path().join("c")), DEFAULT_CAP);
+        assert_eq!(cache.get(&key(1)), None);
+        cache.put(&key(1), b"abc");
+        assert_eq!(cache.get(&key(1)).as_deref(), Some(&b"abc"[..]));
+        assert_eq!(cache.get(&key(2)), None);
+    }
+
+    #[test]
+    fn corrupt_entry_is_a_miss_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path().to_path_buf()), DEFAULT_CAP);
+        cache.put(&key(1), b"abc");
+        let path = cache.store.as_ref().unwrap().path(&key(1));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[entry::HEADER_LEN] ^= 0x40;
+        fs::write(&path, bytes).unwrap();
+        assert_eq!(cache.get(&key(1)), None);
+        assert!(!path.exists(), "corrupt entry must be removed");
+    }
+
+    #[test]
+    fn disabled_cache_stores_nothing() {
+        let cache = Cache::disabled();
+        cache.put(&key(1), b"abc");
+        assert_eq!(cache.get(&key(1)), None);
+        assert_eq!(cache.dir(), None);
+    }
+
+    #[test]
+    fn oversized_payload_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(Some(dir.path().to_path_buf()), 100);
+        cache.put(&key(1), &[0; 17]);
+        assert_eq!(
+            cache.get(&key(1)),
+            None,
+            "84 + 17 bytes exceed a 100-byte cap"
+        );
+        cache.put(&key(1), &[0; 16]);
+        assert_eq!(cache.get(&key(1)).map(|p| p.len()), Some(16));
+    }
+}

@@ -1,0 +1,360 @@
+//! The build-id cache, driven through the real binary's hidden `__cache-selftest`, so that
+//! several processes share one cache directory as in a parallel kernel build.
+//!
+//! Oracles: the payload bytes the test wrote, the files in the cache directory, the warnings on
+//! stderr, and `readelf -n` for build-ids of objects compiled and linked at test time.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
+
+/// Runs one cache operation in `dir` with a size `cap`, feeding `stdin`.
+fn cache(dir: &Path, cap: u64, op: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["__cache-selftest", "--dir"])
+        .arg(dir)
+        .args(["--cap", &cap.to_string()])
+        .args(op)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const CAP: u64 = 1 << 30;
+
+fn put(dir: &Path, name: &str, payload: &[u8]) -> Output {
+    let out = cache(dir, CAP, &["put", name], payload);
+    assert!(out.status.success(), "put {name}: {}", stderr(&out));
+    out
+}
+
+/// `Some(payload)` on a hit, `None` on a miss.
+fn get(dir: &Path, name: &str) -> (Option<Vec<u8>>, Output) {
+    let out = cache(dir, CAP, &["get", name], b"");
+    let hit = match out.status.code() {
+        Some(0) => Some(out.stdout.clone()),
+        Some(1) => None,
+        other => panic!("get {name}: exit {other:?}: {}", stderr(&out)),
+    };
+    (hit, out)
+}
+
+fn entry_path(dir: &Path, name: &str) -> PathBuf {
+    let out = cache(dir, CAP, &["path", name], b"");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn warnings(out: &Output) -> usize {
+    stderr(out).matches("kbuild-lineinfo: warning").count()
+}
+
+/// Total bytes of the entry files in `dir`.
+fn entries_size(dir: &Path) -> u64 {
+    let entries = fs::read_dir(dir).unwrap().map(|e| e.unwrap());
+    let entries = entries.filter(|e| e.file_name().to_string_lossy().ends_with(".entry"));
+    entries.map(|e| e.metadata().unwrap().len()).sum()
+}
+
+#[test]
+fn miss_then_hit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new/cache");
+    let (hit, out) = get(&dir, "vmlinux");
+    assert_eq!(hit, None);
+    assert_eq!(
+        warnings(&out),
+        0,
+        "a plain miss is silent: {}",
+        stderr(&out)
+    );
+    let out = put(&dir, "vmlinux", b"lineinfo tables");
+    assert_eq!(warnings(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        get(&dir, "vmlinux").0.as_deref(),
+        Some(&b"lineinfo tables"[..])
+    );
+    assert_eq!(get(&dir, "other.ko").0, None, "another key misses");
+}
+
+/// Damages the entry of `name` with `damage`, then checks: miss, one warning, entry removed,
+/// and a new put makes it hit again.
+fn corrupt_entry_is_a_miss(damage: impl Fn(&mut Vec<u8>)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let payload: Vec<u8> = (0..=255).collect();
+    put(dir, "foo.ko", &payload);
+    let path = entry_path(dir, "foo.ko");
+    let mut bytes = fs::read(&path).unwrap();
+    damage(&mut bytes);
+    fs::write(&path, bytes).unwrap();
+
+    let (hit, out) = get(dir, "foo.ko");
+    assert_eq!(hit, None, "a corrupt entry must not be returned");
+    assert_eq!(warnings(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&path.display().to_string()),
+        "the warning names the entry"
+    );
+    assert!(!path.exists(), "the corrupt entry is removed");
+    let (_, again) = get(dir, "foo.ko");
+    assert_eq!(warnings(&again), 0, "only one warning per corrupt entry");
+
+    put(dir, "foo.ko", &payload);
+    assert_eq!(
+        get(dir, "foo.ko").0,
+        Some(payload),
+        "the entry is rewritten and hits"
+    );
+}
+
+#[test]
+fn flipped_payload_byte_is_a_miss_with_a_warning() {
+    corrupt_entry_is_a_miss(|bytes| *bytes.last_mut().unwrap() ^= 0x01);
+}
+
+#[test]
+fn flipped_header_byte_is_a_miss_with_a_warning() {
+    corrupt_entry_is_a_miss(|bytes| bytes[50] ^= 0x80); // inside the length field
+}
+
+#[test]
+fn truncated_entry_is_a_miss_with_a_warning() {
+    corrupt_entry_is_a_miss(|bytes| bytes.truncate(bytes.len() - 7));
+}
+
+#[test]
+fn header_only_entry_is_a_miss_with_a_warning() {
+    corrupt_entry_is_a_miss(|bytes| bytes.truncate(20));
+}
+
+#[test]
+fn tiny_cap_evicts_least_recently_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Each entry: 84 header bytes + 200 payload = 284; three fit in 1000, four do not.
+    let cap = 1000;
+    let pause = || thread::sleep(Duration::from_millis(20)); // distinct mtimes
+    for name in ["a", "b", "c"] {
+        let out = cache(dir, cap, &["put", name], &[name.as_bytes()[0]; 200]);
+        assert!(out.status.success());
+        assert!(entries_size(dir) <= cap);
+        pause();
+    }
+    let out = cache(dir, cap, &["get", "a"], b""); // a becomes the most recently used
+    assert_eq!(out.status.code(), Some(0));
+    pause();
+    let out = cache(dir, cap, &["put", "d"], &[b'd'; 200]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        entries_size(dir) <= cap,
+        "{} bytes over a cap of {cap}",
+        entries_size(dir)
+    );
+    let present = |n| entry_path(dir, n).exists();
+    assert!(!present("b"), "b was the least recently used");
+    assert!(present("a") && present("c") && present("d"));
+    assert_eq!(get(dir, "a").0, Some(vec![b'a'; 200]));
+}
+
+#[test]
+fn concurrent_writers_of_one_key_never_leave_a_corrupt_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let payload = |w: u8| vec![w; 1 << 20]; // 1 MiB, so writes are not atomic by luck
+    let valid: Vec<Vec<u8>> = (0..4).map(payload).collect();
+    thread::scope(|s| {
+        for w in 0..4u8 {
+            s.spawn(move || {
+                for _ in 0..8 {
+                    let out = put(dir, "shared.ko", &payload(w));
+                    assert_eq!(warnings(&out), 0, "writer {w}: {}", stderr(&out));
+                }
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..24 {
+                let (hit, out) = get(dir, "shared.ko");
+                assert_eq!(
+                    warnings(&out),
+                    0,
+                    "reader saw a damaged entry: {}",
+                    stderr(&out)
+                );
+                if let Some(hit) = hit {
+                    assert!(valid.contains(&hit), "a mix of writes: {} bytes", hit.len());
+                }
+            }
+        });
+    });
+    let (hit, _) = get(dir, "shared.ko");
+    assert!(valid.contains(&hit.expect("the last write is readable")));
+    let leftovers: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+}
+
+/// Checks the "unusable directory" behaviour: one warning per process, misses, success.
+fn continues_without_cache(dir: &Path) {
+    let out = put(dir, "foo.ko", b"payload");
+    assert_eq!(warnings(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("continuing without cache"),
+        "{}",
+        stderr(&out)
+    );
+    let (hit, out) = get(dir, "foo.ko");
+    assert_eq!(hit, None);
+    assert_eq!(warnings(&out), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn cache_dir_under_a_regular_file_warns_and_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    fs::write(&file, b"").unwrap();
+    continues_without_cache(&file.join("cache"));
+}
+
+#[test]
+fn read_only_cache_dir_warns_and_continues() {
+    if fs::metadata("/proc/self").unwrap().uid() == 0 {
+        eprintln!("skipped: root ignores directory permissions");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ro");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    continues_without_cache(&dir);
+}
+
+/// Compiles C at test time; the build-id oracle is `readelf -n`.
+struct Elf {
+    tmp: tempfile::TempDir,
+}
+
+impl Elf {
+    fn new() -> Elf {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(
+            tmp.path().join("a.c"),
+            "int f(int x) { return x + 1; }\nint main(void) { return f(1); }\n",
+        )
+        .unwrap();
+        Elf { tmp }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(self.tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    }
+
+    /// Our build-id of `name`, as printed by the selftest (hex or `none`).
+    fn ours(&self, name: &str) -> String {
+        let out = Command::new(BIN)
+            .args(["__cache-selftest", "build-id"])
+            .arg(self.path(name))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// `readelf -n`'s build-id of `name`, or `none`.
+    fn readelf(&self, name: &str) -> String {
+        let out = Command::new("readelf")
+            .arg("-n")
+            .arg(self.path(name))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let id = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Build ID: "));
+        id.map_or("none".to_string(), str::to_string)
+    }
+}
+
+#[test]
+fn build_id_of_executables_and_relocatable_modules_matches_readelf() {
+    let elf = Elf::new();
+    elf.run("gcc", &["-g", "-c", "a.c", "-o", "a.o"]);
+    elf.run("ld", &["-r", "--build-id=sha1", "a.o", "-o", "mod.ko"]);
+    elf.run("gcc", &["-g", "-Wl,--build-id=sha1", "a.c", "-o", "exe"]);
+    elf.run("gcc", &["-g", "-Wl,--build-id=none", "a.c", "-o", "noid"]);
+    for name in ["mod.ko", "exe"] {
+        let ours = elf.ours(name);
+        assert_eq!(ours.len(), 40, "{name}: sha1 build-id expected, got {ours}");
+        assert_eq!(ours, elf.readelf(name), "{name}");
+    }
+    assert_eq!(elf.ours("a.o"), "none");
+    assert_eq!(elf.ours("noid"), "none");
+    assert_eq!(elf.readelf("noid"), "none", "oracle agrees there is none");
+}
+
+#[test]
+fn build_id_found_after_other_notes_in_a_merged_notes_section() {
+    // vmlinux merges all notes into one `.notes` SHT_NOTE section; the build-id may come later.
+    let elf = Elf::new();
+    let asm = r#"
+        .section .notes, "a", @note
+        .balign 4
+        .long 6, 4, 1          # namesz "Linux\0", descsz, type
+        .asciz "Linux"
+        .balign 4
+        .long 0x01020304
+        .long 4, 8, 3          # namesz "GNU\0", descsz, NT_GNU_BUILD_ID
+        .asciz "GNU"
+        .byte 0xde, 0xad, 0xbe, 0xef, 0x00, 0x11, 0x22, 0x33
+    "#;
+    fs::write(elf.path("notes.s"), asm).unwrap();
+    elf.run("gcc", &["-c", "notes.s", "-o", "notes.o"]);
+    assert_eq!(
+        elf.readelf("notes.o"),
+        "deadbeef00112233",
+        "oracle reads the hand-made note"
+    );
+    assert_eq!(elf.ours("notes.o"), "deadbeef00112233");
+}
+
+#[test]
+fn build_id_from_pt_note_when_section_headers_are_gone() {
+    let elf = Elf::new();
+    elf.run("gcc", &["-g", "-Wl,--build-id=sha1", "a.c", "-o", "exe"]);
+    let expected = elf.readelf("exe");
+    let mut bytes = fs::read(elf.path("exe")).unwrap();
+    assert_eq!(&bytes[..5], b"\x7fELF\x02", "64-bit ELF expected");
+    bytes[0x28..0x30].fill(0); // e_shoff
+    bytes[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+    fs::write(elf.path("nosections"), bytes).unwrap();
+    assert_eq!(
+        elf.readelf("nosections"),
+        expected,
+        "oracle falls back to PT_NOTE too"
+    );
+    assert_eq!(elf.ours("nosections"), expected);
+}
