@@ -21,7 +21,8 @@ pub fn gen_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
         args: GenLineinfoArgs,
     }
     let argv = std::iter::once(OsString::from("gen_lineinfo")).chain(args.iter().cloned());
-    gen_lineinfo(&Classic::parse_from(argv).args)
+    let args = Classic::parse_from(argv).args;
+    gen_lineinfo(&args, &super::connect(None))
 }
 
 /// `gen-mod-lineinfo.sh` invoked under its own name.
@@ -37,9 +38,9 @@ pub fn gen_mod_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
 }
 
 /// Assembly on stdout, one summary line on stderr, exit 1 on error (as the C tool).
-pub fn gen_lineinfo(args: &GenLineinfoArgs) -> Result<ExitCode> {
+pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
     if !args.module {
-        let summary = super::vmlinux::generate(&args.file, &args.table, None)?;
+        let summary = super::vmlinux::generate(&args.file, &args.table, None, slots)?;
         eprintln!("{summary}");
         return Ok(ExitCode::SUCCESS);
     }

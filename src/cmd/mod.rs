@@ -16,10 +16,10 @@ use crate::cli::{Cli, Command, TableOptions};
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Vmlinux(args) => vmlinux::run(&args),
+        Command::Vmlinux(args) => vmlinux::run(&args, &connect(None)),
         Command::Module(args) => module::run(&args),
         Command::Lookup(args) => lookup::run(&args),
-        Command::GenLineinfo(args) => classic::gen_lineinfo(&args),
+        Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
         Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
@@ -28,6 +28,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Joins make's jobserver (or sets an own limit of `jobs`) before any file is opened; prints
+/// the one warning an unusable jobserver deserves.
+pub fn connect(jobs: Option<usize>) -> crate::jobs::Slots {
+    let (slots, warning) = crate::jobs::connect(jobs);
+    if let Some(w) = warning {
+        eprintln!("kbuild-lineinfo: warning: {w}");
+    }
+    slots
 }
 
 /// True when the error is a closed stdout pipe (`kbuild-lineinfo … | head`): not a failure.

@@ -12,7 +12,7 @@ use kbuild_lineinfo::{extract, Endian, Layout};
 
 use crate::cli::VmlinuxArgs;
 
-pub fn run(args: &VmlinuxArgs) -> Result<ExitCode> {
+pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
     let layout = Layout::from(args.table.layout);
     let output = args.output.as_deref();
     if args.stub {
@@ -25,7 +25,7 @@ pub fn run(args: &VmlinuxArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let path = args.vmlinux.as_deref().expect("clap requires VMLINUX without --stub");
-    let summary = generate(path, &args.table, output)?;
+    let summary = generate(path, &args.table, output, slots)?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
@@ -35,12 +35,16 @@ pub fn generate(
     path: &Path,
     table: &crate::cli::TableOptions,
     output: Option<&Path>,
+    slots: &crate::jobs::Slots,
 ) -> Result<String> {
     let layout = Layout::from(table.layout);
     let data = crate::mmap::map(path)?;
-    let effort = extract::Effort { threads: 2 };
+    // A second thread only with a second job slot, held until the tables are built.
+    let token = slots.try_token();
+    let effort = extract::Effort { threads: 1 + usize::from(token.is_some()) };
     let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;
+    drop(token);
     let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
     let encoded = encode::encode(&v.table, layout);
     let items = items(&encoded, layout, v.endian);

@@ -141,6 +141,12 @@ impl Slots {
         self.client.as_ref().filter(|_| self.cap > 1)
     }
 
+    /// A token for one extra thread if one is free right now (never waits). Held for as long
+    /// as the thread runs; dropping it gives it back.
+    pub fn try_token(&self) -> Option<jobserver::Acquired> {
+        self.client()?.try_acquire().ok().flatten()
+    }
+
     /// Most jobs that may run at once, implicit slot included (at least 1).
     pub fn cap(&self) -> usize {
         self.cap
