@@ -50,7 +50,7 @@ impl<'a> Module<'a> {
             0 => first.size,
             n => u64::from(n),
         };
-        let table_size = count.checked_mul(c.shdr_size()).unwrap_or(u64::MAX);
+        let table_size = count.saturating_mul(c.shdr_size());
         let table = slice(data, header.shoff, table_size, "section header table")?;
         let shstrndx = match u32::from(header.shstrndx) {
             SHN_XINDEX => first.link as usize,

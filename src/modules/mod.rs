@@ -1,0 +1,2 @@
+//! The module step: line tables for each `.ko`, embedded as sections ([`embed`]).
+pub mod embed;
