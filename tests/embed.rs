@@ -563,3 +563,98 @@ fn full_disk_leaves_the_old_file_and_no_temporary() {
         );
     }
 }
+
+// ---- benchmark on a copy of a real module tree (never on the corpus itself) ----
+
+/// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test embed
+/// bench_module_tree -- --ignored --nocapture` times each strategy over every `.ko` below the
+/// directory with 2 threads, like the module step at `-j2`. It modifies the files.
+#[test]
+#[ignore = "benchmark: needs KBUILD_LINEINFO_BENCH_DIR, a scratch copy of a module tree"]
+fn bench_module_tree() {
+    let Ok(root) = std::env::var("KBUILD_LINEINFO_BENCH_DIR") else {
+        return;
+    };
+    let mut files = Vec::new();
+    collect_modules(Path::new(&root), &mut files);
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    // Untimed: which sections each module gets (anchors only for sections it has).
+    let plans: Vec<_> = files
+        .iter()
+        .map(|f| (f.clone(), bench_sections(f)))
+        .collect();
+    let missing = plans.iter().filter(|p| p.1.is_none()).count();
+    eprintln!(
+        "{} modules, {:.2} GB, {missing} without section symbols",
+        files.len(),
+        bytes as f64 / 1e9
+    );
+    let plans: Vec<_> = plans
+        .into_iter()
+        .filter_map(|(f, s)| Some((f, s?)))
+        .collect();
+    for (label, strategy, seed) in [
+        ("in-place, first embed", Strategy::InPlace, 0u8),
+        ("in-place, up to date", Strategy::InPlace, 0),
+        ("in-place, replace", Strategy::InPlace, 1),
+        ("rewrite, replace", Strategy::Rewrite, 2),
+        ("rewrite, up to date", Strategy::Rewrite, 2),
+    ] {
+        let t = Instant::now();
+        let outcomes = std::thread::scope(|s| {
+            let halves = plans.chunks(plans.len().div_ceil(2));
+            let jobs: Vec<_> = halves
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(f, secs)| {
+                                let mut secs = secs.clone();
+                                secs.iter_mut().for_each(|n| n.data[0] = seed);
+                                embed_file_with(f, &secs, &[], strategy).unwrap()
+                            })
+                            .filter(|o| *o == Outcome::Updated)
+                            .count()
+                    })
+                })
+                .collect();
+            jobs.into_iter().map(|j| j.join().unwrap()).sum::<usize>()
+        });
+        let took = t.elapsed();
+        let per = took.as_secs_f64() * 1e3 / plans.len() as f64;
+        eprintln!(
+            "{label:24} {:6.2} s  {per:.3} ms/module  {outcomes} updated",
+            took.as_secs_f64()
+        );
+    }
+}
+
+fn collect_modules(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect_modules(&p, out);
+        } else if p.extension().is_some_and(|x| x == "ko") {
+            out.push(p);
+        }
+    }
+}
+
+/// v7-like sections for a module: a 16 KiB `.mod_lineinfo` anchored at `.text` and a 1 KiB
+/// `.init.mod_lineinfo` anchored at `.init.text` when present; None when anchors cannot be made.
+fn bench_sections(path: &Path) -> Option<Vec<NewSection>> {
+    let bytes = std::fs::read(path).unwrap();
+    let f = object::File::parse(&*bytes).ok()?;
+    let mut out = Vec::new();
+    for (name, target, len) in [
+        (".mod_lineinfo", ".text", 16 << 10),
+        (".init.mod_lineinfo", ".init.text", 1 << 10),
+    ] {
+        if f.section_by_name(target).is_some() {
+            out.push(blob(name, len, 1, &[(8, target)], 8));
+        }
+    }
+    embed_sections(&bytes, &out, &[]).ok().map(|_| out)
+}
