@@ -17,8 +17,8 @@
 //!
 //! Anchors are relocated against the target section's `STT_SECTION` symbol. When `.symtab` has
 //! none, that is an error: adding one would renumber every symbol of every relocation section.
-//! The modules: [`raw`] (ELF fields), [`module`] (a parsed view), [`anchor`] (relocation types
-//! per machine), [`plan`] (the new layout).
+//! The modules: `raw` (ELF fields), `module` (a parsed view), `anchor` (relocation types
+//! per machine), `plan` (the new layout).
 
 mod anchor;
 mod module;
