@@ -14,6 +14,7 @@ use crate::Endian;
 
 pub mod asm;
 pub mod elf;
+pub mod ko;
 
 /// The ELF identity of the objects we write: copied from the input so that `ld` links them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

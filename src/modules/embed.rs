@@ -1,0 +1,198 @@
+//! Putting new sections into a `.ko` on disk, so that a crash or `kill -9` at any moment leaves
+//! either the old module or the new one, and an up-to-date module is not touched at all.
+//!
+//! The bytes come from [`kbuild_lineinfo::emit::ko::embed_sections`]; this file owns the file
+//! handling. The default, [`Strategy::InPlace`], applies the library's [`Patch`] in place: write
+//! the tail into bytes the current ELF header does not refer to, then commit by rewriting the ELF
+//! header (one write inside the first page, which a signal cannot split), then truncate. Killed
+//! before the commit, the module is the old one as every ELF reader sees it (at most with
+//! unreferenced bytes, which the next run cuts); killed after, it is the new one. Mode, owner,
+//! links and inode stay as they are, and no byte of the module's kept sections is rewritten.
+//! [`Strategy::Rewrite`] writes the whole new image to a temporary file and renames it over the
+//! module: byte-exact old-or-new at every moment, at the price of copying the file.
+use anyhow::{anyhow, bail, Context, Result};
+use kbuild_lineinfo::emit::ko::{embed_sections, Embedded, NewSection, Patch};
+use std::fs::{File, Metadata, OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+/// What [`embed_file`] did to the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The module already held exactly these sections; the file was not opened for writing.
+    Unchanged,
+    /// The module was changed.
+    Updated,
+}
+
+/// How the new module replaces the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Append, then commit by rewriting the ELF header (the default, see the module docs).
+    InPlace,
+    /// Write a temporary file next to the module and rename it over the module.
+    Rewrite,
+}
+
+/// Adds `new` to the module at `path`, dropping sections named in `remove` or `new`; see
+/// [`kbuild_lineinfo::emit::ko::embed_sections`]. Every error names the file.
+pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Outcome> {
+    embed_file_with(path, new, remove, Strategy::InPlace)
+}
+
+/// [`embed_file`] with a chosen [`Strategy`].
+pub fn embed_file_with(
+    path: &Path,
+    new: &[NewSection],
+    remove: &[&str],
+    strategy: Strategy,
+) -> Result<Outcome> {
+    let name = path.display();
+    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("{name}: cannot stat"))?;
+    if !meta.is_file() {
+        bail!("{name}: not a regular file");
+    }
+    let map = map_file(&file).with_context(|| format!("{name}: cannot map"))?;
+    let embedded = embed_sections(&map, new, remove).map_err(|e| anyhow!("{name}: {e}"))?;
+    let patch = match embedded {
+        Embedded::UpToDate { len } if len == meta.len() => return Ok(Outcome::Unchanged),
+        Embedded::UpToDate { len } => {
+            drop(map);
+            cut_leftovers(path, &meta, len)?;
+            return Ok(Outcome::Updated);
+        }
+        Embedded::Update(patch) => patch,
+    };
+    match strategy {
+        Strategy::InPlace => {
+            drop(map);
+            apply_in_place(path, &meta, &patch)?
+        }
+        Strategy::Rewrite => rewrite(path, &meta, &patch.image(&map))?,
+    }
+    Ok(Outcome::Updated)
+}
+
+/// The whole file, read-only. An empty file cannot be mapped and is not a module either.
+fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is only read. Another process truncating the module while we read it
+    // would fault (SIGBUS); build systems do not modify a module while a step on it runs, and
+    // our own writes happen only after this map is dropped (in-place) or go to another file.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+/// Opens the module for writing after checking it may be written and is still the same file.
+fn open_for_write(path: &Path, meta: &Metadata) -> Result<File> {
+    let name = path.display();
+    if meta.permissions().readonly() {
+        bail!(
+            "{name}: file is read-only (mode {:o}), not modified",
+            meta.mode() & 0o7777
+        );
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{name}: cannot open for writing"))?;
+    let now = file
+        .metadata()
+        .with_context(|| format!("{name}: cannot stat"))?;
+    if (now.dev(), now.ino(), now.len()) != (meta.dev(), meta.ino(), meta.len()) {
+        bail!("{name}: file changed while it was being read, not modified");
+    }
+    Ok(file)
+}
+
+/// Truncates bytes an interrupted update left after the module's referenced end.
+fn cut_leftovers(path: &Path, meta: &Metadata, len: u64) -> Result<()> {
+    let file = open_for_write(path, meta)?;
+    let name = path.display();
+    file.set_len(len)
+        .with_context(|| format!("{name}: cannot truncate to {len} bytes"))
+}
+
+/// Tail, then the header (the commit), then the length. On a failed tail write the file is
+/// cut back to its old length, so a full disk leaves the old module.
+fn apply_in_place(path: &Path, meta: &Metadata, patch: &Patch) -> Result<()> {
+    let name = path.display();
+    let file = open_for_write(path, meta)?;
+    if let Err(e) = file.write_all_at(&patch.tail, patch.tail_offset) {
+        let restored = match file.metadata() {
+            Ok(m) if m.len() > meta.len() => file.set_len(meta.len()).is_ok(),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let state = if restored {
+            "module left unchanged"
+        } else {
+            "module unchanged as ELF"
+        };
+        return Err(e).with_context(|| {
+            let n = patch.tail.len();
+            format!(
+                "{name}: cannot write {n} bytes at offset {:#x} ({state})",
+                patch.tail_offset
+            )
+        });
+    }
+    file.write_all_at(&patch.header, 0).with_context(|| {
+        format!("{name}: cannot write the ELF header (module unchanged as ELF)")
+    })?;
+    if patch.len() != file.metadata().map(|m| m.len()).unwrap_or(0) {
+        let len = patch.len();
+        file.set_len(len)
+            .with_context(|| format!("{name}: updated, but cannot truncate to {len} bytes"))?;
+    }
+    Ok(())
+}
+
+/// Writes `image` to a temporary file in the module's directory with the module's mode and
+/// owner, then renames it over the module. The temporary file is removed on any error.
+fn rewrite(path: &Path, meta: &Metadata, image: &[u8]) -> Result<()> {
+    let name = path.display();
+    if meta.permissions().readonly() {
+        bail!(
+            "{name}: file is read-only (mode {:o}), not modified",
+            meta.mode() & 0o7777
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lineinfo-")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "{name}: cannot create a temporary file in {}",
+                dir.display()
+            )
+        })?;
+    tmp.write_all(image).with_context(|| {
+        format!(
+            "{name}: cannot write {} bytes to {}",
+            image.len(),
+            tmp.path().display()
+        )
+    })?;
+    copy_owner_and_mode(tmp.as_file(), meta)
+        .with_context(|| format!("{name}: cannot copy owner and mode"))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{name}: cannot rename the new module into place"))?;
+    Ok(())
+}
+
+/// Gives `file` the owner (when we may: running as root) and permission bits of `meta`.
+fn copy_owner_and_mode(file: &File, meta: &Metadata) -> std::io::Result<()> {
+    let ours = file.metadata()?;
+    if ours.uid() == 0 && (ours.uid(), ours.gid()) != (meta.uid(), meta.gid()) {
+        std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    file.set_permissions(Permissions::from_mode(meta.mode() & 0o7777))
+}

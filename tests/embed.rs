@@ -1,0 +1,660 @@
+//! Embedding sections into module-like objects built at test time with `cc -c -g` and `ld -r`,
+//! checked with binutils (`readelf`, `objdump`, `ld`) and `object` as independent oracles.
+//!
+//! The CLI has no subcommand for this step yet, so the file handling is compiled in directly
+//! (`#[path]`). Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
+//! binary with the ignored test `child_embed`, which embeds what the environment asks for.
+#[path = "../src/modules/embed.rs"]
+#[allow(dead_code)]
+mod embed;
+
+use embed::{embed_file, embed_file_with, Outcome, Strategy};
+use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
+use object::read::{Object, ObjectSection};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SHF_ALLOC: u64 = 2;
+const CHILD_PATH: &str = "KBUILD_LINEINFO_TEST_EMBED_PATH";
+const CHILD_STRATEGY: &str = "KBUILD_LINEINFO_TEST_EMBED_STRATEGY";
+const CHILD_BLOB: &str = "KBUILD_LINEINFO_TEST_EMBED_BLOB";
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `m.ko` from two C files: `.text` functions in both, one `.init.text` function; `extra` is
+/// more C for the first file. `m32` builds an i386 module.
+fn build_module(dir: &Path, extra: &str, m32: bool) -> PathBuf {
+    let a = format!(
+        "int helper(int x) {{ return x * 3 + 1; }}\n\
+         __attribute__((section(\".init.text\"))) int init_module(void) {{ return helper(2); }}\n{extra}"
+    );
+    let b = "int exit_value(int x) { if (x > 2) return x - 2; return x + 7; }\n";
+    let arch: &[&str] = if m32 { &["-m32"] } else { &[] };
+    for (name, src) in [("a", a.as_str()), ("b", b)] {
+        std::fs::write(dir.join(format!("{name}.c")), src).unwrap();
+        run(Command::new("cc")
+            .args(arch)
+            .args(["-c", "-g", "-O1", "-fno-pic", "-o"])
+            .arg(dir.join(format!("{name}.o")))
+            .arg(dir.join(format!("{name}.c"))));
+    }
+    let ko = dir.join("m.ko");
+    let emul: &[&str] = if m32 { &["-m", "elf_i386"] } else { &[] };
+    run(Command::new("ld")
+        .args(emul)
+        .arg("-r")
+        .arg("-o")
+        .arg(&ko)
+        .arg(dir.join("a.o"))
+        .arg(dir.join("b.o")));
+    ko
+}
+
+fn blob(name: &str, len: usize, seed: u8, anchors: &[(u64, &str)], size: u8) -> NewSection {
+    let mut data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    let relocations = anchors
+        .iter()
+        .map(|&(offset, target)| {
+            data[offset as usize..][..usize::from(size)].fill(0);
+            AnchorReloc {
+                offset,
+                size,
+                target_section: target.into(),
+            }
+        })
+        .collect();
+    NewSection {
+        name: name.into(),
+        data,
+        align: 4,
+        flags: SHF_ALLOC,
+        relocations,
+    }
+}
+
+/// Every section of `old` has the same header fields and bytes at the same index in `new`
+/// (`.shstrtab` may only grow at its end).
+fn assert_sections_kept(old: &[u8], new: &[u8]) {
+    let (a, b) = (
+        object::File::parse(old).unwrap(),
+        object::File::parse(new).unwrap(),
+    );
+    for s in a.sections() {
+        let t = b.section_by_index(s.index()).unwrap();
+        let name = s.name().unwrap();
+        assert_eq!(name, t.name().unwrap());
+        let (x, y) = (s.data().unwrap(), t.data().unwrap());
+        if name == ".shstrtab" {
+            assert!(y.starts_with(x));
+            continue;
+        }
+        assert_eq!(x, y, "{name} bytes");
+        assert_eq!(s.file_range(), t.file_range(), "{name} moved");
+        let fields =
+            |s: &object::read::Section| (s.kind(), s.flags(), s.address(), s.size(), s.align());
+        assert_eq!(fields(&s), fields(&t), "{name} header");
+    }
+}
+
+/// Runs a binutils tool that must succeed without printing warnings.
+fn clean_tool(tool: &str, args: &[&str], file: &Path) -> String {
+    let out = run(Command::new(tool).args(args).arg(file));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.trim().is_empty(), "{tool} {args:?} warns: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn embedded_section_is_exact_and_everything_else_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    let old = std::fs::read(&ko).unwrap();
+    let new = [blob(".mod_lineinfo", 133, 5, &[], 8)];
+    assert_eq!(
+        embed_file(&ko, &new, &[".mod_lineinfo"]).unwrap(),
+        Outcome::Updated
+    );
+    let bytes = std::fs::read(&ko).unwrap();
+    assert_sections_kept(&old, &bytes);
+    let f = object::File::parse(&*bytes).unwrap();
+    let s = f.section_by_name(".mod_lineinfo").unwrap();
+    assert_eq!(s.data().unwrap(), &new[0].data[..]);
+    assert!(s.align() >= 4);
+    assert_eq!(
+        f.sections().count(),
+        object::File::parse(&*old).unwrap().sections().count() + 1
+    );
+
+    let sections = clean_tool("readelf", &["-SW"], &ko);
+    let line = sections
+        .lines()
+        .find(|l| l.contains(" .mod_lineinfo "))
+        .unwrap();
+    let fields: Vec<&str> = line.split(']').nth(1).unwrap().split_whitespace().collect();
+    // Name Type Address Off Size ES Flg Lk Inf Al
+    assert_eq!(fields.len(), 10, "{line}");
+    assert_eq!(
+        (fields[1], fields[6], fields[9]),
+        ("PROGBITS", "A", "4"),
+        "{line}"
+    );
+    clean_tool("readelf", &["-a", "-W"], &ko);
+    clean_tool("objdump", &["-d"], &ko);
+    run(Command::new("ld")
+        .arg("-r")
+        .arg("-o")
+        .arg(dir.path().join("again.o"))
+        .arg(&ko));
+}
+
+#[test]
+fn second_run_is_unchanged_and_does_not_touch_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    let new = [blob(".mod_lineinfo", 64, 1, &[(8, ".text")], 8)];
+    assert_eq!(embed_file(&ko, &new, &[]).unwrap(), Outcome::Updated);
+    let once = std::fs::read(&ko).unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(1000);
+    std::fs::File::options()
+        .write(true)
+        .open(&ko)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    assert_eq!(embed_file(&ko, &new, &[]).unwrap(), Outcome::Unchanged);
+    assert_eq!(std::fs::read(&ko).unwrap(), once);
+    assert_eq!(std::fs::metadata(&ko).unwrap().modified().unwrap(), past);
+}
+
+#[test]
+fn alternating_replacements_keep_one_section_and_bounded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    let start = std::fs::metadata(&ko).unwrap().len();
+    let mut sizes = Vec::new();
+    for round in 0..10u8 {
+        let len = if round % 2 == 0 { 5000 } else { 700 };
+        let new = [blob(".mod_lineinfo", len, round, &[], 8)];
+        assert_eq!(embed_file(&ko, &new, &[]).unwrap(), Outcome::Updated);
+        let bytes = std::fs::read(&ko).unwrap();
+        let f = object::File::parse(&*bytes).unwrap();
+        assert_eq!(
+            f.sections()
+                .filter(|s| s.name() == Ok(".mod_lineinfo"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            f.section_by_name(".mod_lineinfo").unwrap().data().unwrap(),
+            &new[0].data[..]
+        );
+        sizes.push(bytes.len() as u64);
+    }
+    assert!(
+        sizes.iter().all(|&s| s <= start + 2 * 5000 + 8192),
+        "{start} → {sizes:?}"
+    );
+    clean_tool("readelf", &["-a", "-W"], &ko);
+}
+
+/// A linker script that places the covered sections at known addresses.
+const LINK_SCRIPT: &str = "SECTIONS {
+  . = 0x10000; .text : { *(.text) }
+  . = 0x20000; .init.text : { *(.init.text) }
+  . = 0x30000; .mod_lineinfo : { *(.mod_lineinfo) }
+  . = 0x40000; .init.mod_lineinfo : { *(.init.mod_lineinfo) }
+}";
+
+fn v7_sections(size: u8) -> [NewSection; 2] {
+    [
+        blob(".mod_lineinfo", 40, 1, &[(8, ".text")], size),
+        blob(".init.mod_lineinfo", 40, 2, &[(8, ".init.text")], size),
+    ]
+}
+
+/// Links `ko` with [`LINK_SCRIPT`] and returns the anchors' linked values.
+fn linked_anchors(dir: &Path, ko: &Path, emul: &[&str], size: usize) -> Vec<u64> {
+    std::fs::write(dir.join("link.ld"), LINK_SCRIPT).unwrap();
+    let out = dir.join("linked");
+    run(Command::new("ld")
+        .args(emul)
+        .args(["-T"])
+        .arg(dir.join("link.ld"))
+        .args(["--unresolved-symbols=ignore-all", "-e", "0", "-o"])
+        .arg(&out)
+        .arg(ko));
+    let bytes = std::fs::read(&out).unwrap();
+    let f = object::File::parse(&*bytes).unwrap();
+    [".mod_lineinfo", ".init.mod_lineinfo"]
+        .iter()
+        .map(|name| {
+            let data = f.section_by_name(name).unwrap().data().unwrap();
+            let mut word = [0u8; 8];
+            word[..size].copy_from_slice(&data[8..8 + size]);
+            u64::from_le_bytes(word)
+        })
+        .collect()
+}
+
+#[test]
+fn anchors_link_to_the_section_addresses_x86_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    embed_file(&ko, &v7_sections(8), &[]).unwrap();
+    let relocs = clean_tool("readelf", &["-rW"], &ko);
+    let section = relocs
+        .split("Relocation section '.rela.mod_lineinfo'")
+        .nth(1)
+        .unwrap();
+    let first = section.lines().nth(2).unwrap();
+    assert!(
+        first.contains("R_X86_64_64") && first.trim_end().ends_with(".text + 0"),
+        "{first}"
+    );
+    let init = relocs
+        .split("Relocation section '.rela.init.mod_lineinfo'")
+        .nth(1)
+        .unwrap();
+    assert!(
+        init.lines()
+            .nth(2)
+            .unwrap()
+            .trim_end()
+            .ends_with(".init.text + 0"),
+        "{init}"
+    );
+    assert_eq!(linked_anchors(dir.path(), &ko, &[], 8), [0x10000, 0x20000]);
+}
+
+#[test]
+fn anchors_link_to_the_section_addresses_i386_rel() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = Command::new("cc")
+        .args(["-m32", "-x", "c", "-c", "-o", "/dev/null", "-"])
+        .stdin(Stdio::null())
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("skipped: `cc -m32` does not work here (library unit tests cover ELF32 REL)");
+        return;
+    }
+    let ko = build_module(dir.path(), "", true);
+    embed_file(&ko, &v7_sections(4), &[]).unwrap();
+    let relocs = clean_tool("readelf", &["-rW"], &ko);
+    let section = relocs
+        .split("Relocation section '.rel.mod_lineinfo'")
+        .nth(1)
+        .unwrap();
+    let first = section.lines().nth(2).unwrap();
+    assert!(
+        first.contains("R_386_32") && first.trim_end().ends_with(".text"),
+        "{first}"
+    );
+    assert_eq!(
+        linked_anchors(dir.path(), &ko, &["-m", "elf_i386"], 4),
+        [0x10000, 0x20000]
+    );
+}
+
+#[test]
+fn read_only_and_missing_files_are_clear_errors() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    let old = std::fs::read(&ko).unwrap();
+    std::fs::set_permissions(&ko, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let new = [blob(".mod_lineinfo", 16, 1, &[], 8)];
+    for strategy in [Strategy::InPlace, Strategy::Rewrite] {
+        let e = format!(
+            "{:#}",
+            embed_file_with(&ko, &new, &[], strategy).unwrap_err()
+        );
+        assert!(
+            e.contains(&ko.display().to_string()) && e.contains("read-only"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        assert_eq!(std::fs::read(&ko).unwrap(), old);
+        assert_eq!(
+            std::fs::metadata(&ko).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+    }
+    let gone = dir.path().join("gone.ko");
+    let e = format!("{:#}", embed_file(&gone, &new, &[]).unwrap_err());
+    assert!(
+        e.contains(&gone.display().to_string()) && e.contains("No such file"),
+        "{e}"
+    );
+    std::fs::write(&gone, b"not an ELF file at all").unwrap();
+    let e = format!("{:#}", embed_file(&gone, &new, &[]).unwrap_err());
+    assert!(e.starts_with(&gone.display().to_string()), "{e}");
+}
+
+#[test]
+fn rewrite_strategy_keeps_mode_and_gives_the_same_bytes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    std::fs::set_permissions(&ko, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let old = std::fs::read(&ko).unwrap();
+    let new = v7_sections(8);
+    let want = embed_sections(&old, &new, &[]).unwrap().image(&old);
+    assert_eq!(
+        embed_file_with(&ko, &new, &[], Strategy::Rewrite).unwrap(),
+        Outcome::Updated
+    );
+    assert_eq!(std::fs::read(&ko).unwrap(), want);
+    assert_eq!(
+        std::fs::metadata(&ko).unwrap().permissions().mode() & 0o7777,
+        0o640
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        5,
+        "a stray temporary file"
+    );
+}
+
+// ---- tests in a child process ----
+
+/// The blob a child embeds: `CHILD_BLOB` bytes with an anchor against `.text`.
+fn child_sections(len: usize) -> Vec<NewSection> {
+    vec![blob(".mod_lineinfo", len, 3, &[(8, ".text")], 8)]
+}
+
+/// Not a test: the body of a child process started by the tests below.
+#[test]
+#[ignore = "run as a child process by kill_9_* and full_disk_*"]
+fn child_embed() {
+    let Ok(path) = std::env::var(CHILD_PATH) else {
+        return;
+    };
+    let strategy = match std::env::var(CHILD_STRATEGY).as_deref() {
+        Ok("rewrite") => Strategy::Rewrite,
+        _ => Strategy::InPlace,
+    };
+    let len = std::env::var(CHILD_BLOB).unwrap().parse().unwrap();
+    let sections = child_sections(len);
+    println!("READY");
+    let t = Instant::now();
+    let result = embed_file_with(Path::new(&path), &sections, &[], strategy);
+    let micros = t.elapsed().as_micros();
+    match result {
+        Ok(outcome) => println!("CHILD-OK {outcome:?} {micros}"),
+        Err(e) => {
+            eprintln!("CHILD-ERROR {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn child(path: &Path, strategy: &str, blob: usize, limit_kib: Option<u64>) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match limit_kib {
+        // `trap "" XFSZ` makes writes past the limit fail with EFBIG instead of killing.
+        Some(kib) => {
+            let mut c = Command::new("sh");
+            c.args([
+                "-c",
+                &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""),
+            ])
+            .arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "child_embed",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_PATH, path)
+    .env(CHILD_STRATEGY, strategy)
+    .env(CHILD_BLOB, blob.to_string())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// A module of several MB: a large initialised array in `.data`.
+fn big_module(dir: &Path) -> PathBuf {
+    build_module(dir, "int big_table[1 << 20] = { 1, 2, 3 };\n", false)
+}
+
+/// Referenced bytes (ELF header, section headers, section data) of `file` equal those of `want`.
+fn same_as_elf(file: &[u8], want: &[u8]) -> bool {
+    let (Ok(a), Ok(b)) = (object::File::parse(file), object::File::parse(want)) else {
+        return false;
+    };
+    let ehdr = 64.min(file.len());
+    file[..ehdr] == want[..ehdr]
+        && a.sections().count() == b.sections().count()
+        && a.sections().zip(b.sections()).all(|(s, t)| {
+            (s.name(), s.file_range(), s.data(), s.flags())
+                == (t.name(), t.file_range(), t.data(), t.flags())
+        })
+}
+
+fn kill_9_during_embedding(strategy: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = big_module(dir.path());
+    let old = std::fs::read(&pristine).unwrap();
+    let blob = 3 << 20;
+    let new = embed_sections(&old, &child_sections(blob), &[])
+        .unwrap()
+        .image(&old);
+    let ko = dir.path().join("victim.ko");
+    // One undisturbed run for the timing of the embedding itself.
+    std::fs::write(&ko, &old).unwrap();
+    let out = child(&ko, strategy, blob, None).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let micros: u64 = stdout
+        .split("CHILD-OK Updated ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let full = Duration::from_micros(micros);
+    assert_eq!(std::fs::read(&ko).unwrap(), new);
+
+    let (mut seed, mut counts) = (0x9e37_79b9_7f4a_7c15u64, [0usize; 4]);
+    for round in 0..60 {
+        std::fs::write(&ko, &old).unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = full.mul_f64((seed % 1000) as f64 / 800.0);
+        let mut c = child(&ko, strategy, blob, None).spawn().unwrap();
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(c.stdout.take().unwrap());
+        while !line.contains("READY") {
+            line.clear();
+            assert!(
+                std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0,
+                "child ended early"
+            );
+        }
+        std::thread::sleep(delay);
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+        let now = std::fs::read(&ko).unwrap();
+        let state = if now == old {
+            0
+        } else if now == new {
+            3
+        } else if same_as_elf(&now, &old) {
+            1 // old module, unreferenced bytes after it
+        } else if now.starts_with(&new) && same_as_elf(&now, &new) {
+            2 // new module, old bytes not yet cut
+        } else {
+            panic!(
+                "round {round} ({delay:?}): {} bytes, neither old nor new",
+                now.len()
+            );
+        };
+        counts[state] += 1;
+        if strategy == "rewrite" {
+            assert!(state == 0 || state == 3, "round {round}: state {state}");
+        }
+        // The next run finishes the job exactly.
+        embed_file_with(&ko, &child_sections(blob), &[], Strategy::InPlace).unwrap();
+        assert_eq!(
+            std::fs::read(&ko).unwrap(),
+            new,
+            "round {round}: after recovery"
+        );
+    }
+    eprintln!(
+        "{strategy}: run {full:?}; old {}, old+tail {}, new+leftover {}, new {}",
+        counts[0], counts[1], counts[2], counts[3]
+    );
+}
+
+#[test]
+fn kill_9_in_place_leaves_old_or_new() {
+    kill_9_during_embedding("in-place");
+}
+
+#[test]
+fn kill_9_rewrite_leaves_old_or_new() {
+    kill_9_during_embedding("rewrite");
+}
+
+#[test]
+fn full_disk_leaves_the_old_file_and_no_temporary() {
+    for strategy in ["in-place", "rewrite"] {
+        let dir = tempfile::tempdir().unwrap();
+        let ko = big_module(dir.path());
+        let old = std::fs::read(&ko).unwrap();
+        let entries = std::fs::read_dir(dir.path()).unwrap().count();
+        // Below the module's size in both 512- and 1024-byte units: nothing may grow.
+        let limit = old.len() as u64 / 1024;
+        let out = child(&ko, strategy, 64 << 10, Some(limit))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{strategy}: {out:?}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("CHILD-ERROR"))
+            .unwrap_or_else(|| panic!("{err}"));
+        assert!(
+            line.contains(&ko.display().to_string()) && line.contains("File too large"),
+            "{line}"
+        );
+        assert_eq!(std::fs::read(&ko).unwrap(), old, "{strategy}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            entries,
+            "{strategy}: temporary left"
+        );
+    }
+}
+
+// ---- benchmark on a copy of a real module tree (never on the corpus itself) ----
+
+/// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test embed
+/// bench_module_tree -- --ignored --nocapture` times each strategy over every `.ko` below the
+/// directory with 2 threads, like the module step at `-j2`. It modifies the files.
+#[test]
+#[ignore = "benchmark: needs KBUILD_LINEINFO_BENCH_DIR, a scratch copy of a module tree"]
+fn bench_module_tree() {
+    let Ok(root) = std::env::var("KBUILD_LINEINFO_BENCH_DIR") else {
+        return;
+    };
+    let mut files = Vec::new();
+    collect_modules(Path::new(&root), &mut files);
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    // Untimed: which sections each module gets (anchors only for sections it has).
+    let plans: Vec<_> = files
+        .iter()
+        .map(|f| (f.clone(), bench_sections(f)))
+        .collect();
+    let missing = plans.iter().filter(|p| p.1.is_none()).count();
+    eprintln!(
+        "{} modules, {:.2} GB, {missing} without section symbols",
+        files.len(),
+        bytes as f64 / 1e9
+    );
+    let plans: Vec<_> = plans
+        .into_iter()
+        .filter_map(|(f, s)| Some((f, s?)))
+        .collect();
+    for (label, strategy, seed) in [
+        ("in-place, first embed", Strategy::InPlace, 0u8),
+        ("in-place, up to date", Strategy::InPlace, 0),
+        ("in-place, replace", Strategy::InPlace, 1),
+        ("rewrite, replace", Strategy::Rewrite, 2),
+        ("rewrite, up to date", Strategy::Rewrite, 2),
+    ] {
+        let t = Instant::now();
+        let outcomes = std::thread::scope(|s| {
+            let halves = plans.chunks(plans.len().div_ceil(2));
+            let jobs: Vec<_> = halves
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(f, secs)| {
+                                let mut secs = secs.clone();
+                                secs.iter_mut().for_each(|n| n.data[0] = seed);
+                                embed_file_with(f, &secs, &[], strategy).unwrap()
+                            })
+                            .filter(|o| *o == Outcome::Updated)
+                            .count()
+                    })
+                })
+                .collect();
+            jobs.into_iter().map(|j| j.join().unwrap()).sum::<usize>()
+        });
+        let took = t.elapsed();
+        let per = took.as_secs_f64() * 1e3 / plans.len() as f64;
+        eprintln!(
+            "{label:24} {:6.2} s  {per:.3} ms/module  {outcomes} updated",
+            took.as_secs_f64()
+        );
+    }
+}
+
+fn collect_modules(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect_modules(&p, out);
+        } else if p.extension().is_some_and(|x| x == "ko") {
+            out.push(p);
+        }
+    }
+}
+
+/// v7-like sections for a module: a 16 KiB `.mod_lineinfo` anchored at `.text` and a 1 KiB
+/// `.init.mod_lineinfo` anchored at `.init.text` when present; None when anchors cannot be made.
+fn bench_sections(path: &Path) -> Option<Vec<NewSection>> {
+    let bytes = std::fs::read(path).unwrap();
+    let f = object::File::parse(&*bytes).ok()?;
+    let mut out = Vec::new();
+    for (name, target, len) in [
+        (".mod_lineinfo", ".text", 16 << 10),
+        (".init.mod_lineinfo", ".init.text", 1 << 10),
+    ] {
+        if f.section_by_name(target).is_some() {
+            out.push(blob(name, len, 1, &[(8, target)], 8));
+        }
+    }
+    embed_sections(&bytes, &out, &[]).ok().map(|_| out)
+}
