@@ -80,6 +80,12 @@ pub fn read_uleb128(data: &[u8], pos: &mut usize) -> Option<u32> {
 /// 5 bytes, or does not fit in 32 bits (the bits above bit 31 must repeat the sign bit).
 #[inline]
 pub fn read_sleb128(data: &[u8], pos: &mut usize) -> Option<i32> {
+    let first = *data.get(*pos)?;
+    if first & CONTINUE == 0 {
+        *pos += 1;
+        // Sign-extend the 7 payload bits.
+        return Some(i32::from((first << 1) as i8 >> 1));
+    }
     let (raw, len) = read_raw(data, *pos)?;
     let bits = 7 * len as u32;
     // Sign-extend from the last payload bit read (bits <= 35, so the shift stays in range).

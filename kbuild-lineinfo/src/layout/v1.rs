@@ -1,7 +1,7 @@
 //! Layout v1 (the series' first posting, 2026-03-03): vmlinux symbols (FORMAT.md §4.1) and the
 //! `.text`-only module blob `.mod_lineinfo` (FORMAT.md §4.2).
 //!
-//! Writers take an [`EncodedTable`] (encoded with [`Layout::V1`](crate::Layout::V1), zig-zag
+//! Writers take an [`EncodedTable`] (encoded with [`Layout::V1`], zig-zag
 //! deltas); readers find the arrays again and return a [`TableView`], validating sizes as the
 //! v1 kernel does (with checked arithmetic where the kernel's u32 sums could wrap).
 

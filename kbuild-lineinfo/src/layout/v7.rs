@@ -1,7 +1,7 @@
 //! Layout v7 (the series' latest posting, 2026-07-09): vmlinux symbols with the two size symbols
 //! (FORMAT.md §4.1) and per-section module blobs with relocated anchors (FORMAT.md §4.3).
 //!
-//! Writers take [`EncodedTable`]s encoded with [`Layout::V7`](crate::Layout::V7) (SLEB128
+//! Writers take [`EncodedTable`]s encoded with [`Layout::V7`] (SLEB128
 //! deltas). A module blob is a root (count, zero), one 16-byte descriptor per covered section
 //! with entries, then one self-describing sub-table per descriptor, each header exactly at its
 //! `table_offset` and 4-aligned. Anchors are left zero in the bytes; [`ModuleBlob::anchors`]
