@@ -21,6 +21,8 @@ pub enum Command {
     Vmlinux(VmlinuxArgs),
     /// Embed .mod_lineinfo in each module, in place (unchanged modules are not rewritten).
     Module(ModuleArgs),
+    /// Batch: every module of modules.order (and vmlinux) under make's jobserver, with a cache.
+    Modules(ModulesArgs),
     /// Print file:line for addresses, using only the tables embedded in FILE.
     Lookup(LookupArgs),
     /// Classic interface of scripts/gen_lineinfo: assembly on stdout, summary on stderr.
@@ -91,6 +93,56 @@ pub struct ModuleArgs {
     /// Modules (.ko) to update in place.
     #[arg(required = true, value_name = "KO")]
     pub modules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchLayout {
+    V1,
+    V7,
+    /// From the tree's include/linux/mod_lineinfo.h; v1 outside a configured tree.
+    Auto,
+}
+
+#[derive(Debug, Args)]
+pub struct ModulesArgs {
+    /// The object tree (O=); modules.order paths are relative to it.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub objtree: PathBuf,
+    /// The list of modules (default: OBJTREE/modules.order).
+    #[arg(long, value_name = "FILE")]
+    pub order: Option<PathBuf>,
+    /// Kernel source tree as the compiler saw it (default: from the object tree).
+    #[arg(long, value_name = "DIR")]
+    pub srctree: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub layout: BatchLayout,
+    /// Jobs at once when make's jobserver is not there (default: the CPUs; 1 under plain make).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Cache directory (default: $KBUILD_LINEINFO_CACHE, else $XDG_CACHE_HOME/kbuild-lineinfo).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Cache size cap in MiB (least recently used entries go first).
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub cache_size: u64,
+    /// Run even if the tree's config does not enable CONFIG_KALLSYMS_LINEINFO_MODULES.
+    #[arg(long)]
+    pub force: bool,
+    /// Also build the vmlinux tables from this image (needs -o).
+    #[arg(long, value_name = "FILE", requires = "output")]
+    pub vmlinux: Option<PathBuf>,
+    /// Output of the vmlinux tables (*.o or *.S).
+    #[arg(short, long, value_name = "OUT", requires = "vmlinux")]
+    pub output: Option<PathBuf>,
+    /// Print nothing but errors (make -s).
+    #[arg(short, long)]
+    pub silent: bool,
+    /// Explain every decision (as V=1).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

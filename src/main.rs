@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    jobs::ignore_file_size_signal();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let invoked_as = args
         .first()

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-pub use key::{build_id, Identity, Key, CACHE_VERSION};
+pub use key::{build_id, Identity, Key};
 
 /// Default size cap of the cache directory: 1 GiB.
 pub const DEFAULT_CAP: u64 = 1 << 30;

@@ -3,6 +3,7 @@
 pub mod classic;
 pub mod lookup;
 pub mod module;
+pub mod modules;
 pub mod vmlinux;
 
 use std::io::Write;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Vmlinux(args) => vmlinux::run(&args, &connect(None)),
         Command::Module(args) => module::run(&args),
+        Command::Modules(args) => modules::run(&args, &connect(args.jobs)),
         Command::Lookup(args) => lookup::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),

@@ -16,8 +16,7 @@ mod progress;
 pub mod selftest;
 mod signal;
 
-pub use jobserver::{connect, Slots, Warning};
-pub use memory::default_budget;
+pub use jobserver::{connect, Slots};
 pub use pool::run;
 pub use progress::{Progress, Verbosity};
-pub use signal::{interrupted, Interrupted};
+pub use signal::{ignore_file_size_signal, interrupted};

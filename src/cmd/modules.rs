@@ -1,0 +1,214 @@
+//! `kbuild-lineinfo modules`: the batch mode. Every module of `modules.order` (and optionally
+//! vmlinux) as jobs within make's jobserver, each module from the build-id cache when possible.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use kbuild_lineinfo::Layout;
+
+use crate::cache::Cache;
+use crate::cli::{BatchLayout, LayoutArg, ModulesArgs, TableOptions};
+use crate::jobs::{self, Progress, Slots, Verbosity};
+use crate::modules::batch::{Batch, What};
+use crate::modules::{kbuild, order};
+
+/// Peak memory of a module job, as a multiple of the file size (maps plus rows).
+const MODULE_COST_FACTOR: u64 = 3;
+/// Peak memory of the vmlinux job (measured ~230 MB on a distribution kernel), with margin.
+const VMLINUX_COST: u64 = 400 << 20;
+
+enum Job {
+    Vmlinux(PathBuf, PathBuf),
+    /// The path to open, and the name as listed (what `LINEINFO [M]` prints).
+    Module(PathBuf, PathBuf),
+}
+
+#[derive(Default)]
+struct Tally {
+    processed: AtomicU64,
+    cached: AtomicU64,
+    unchanged: AtomicU64,
+    no_dwarf: AtomicU64,
+    failed: AtomicU64,
+    entries: AtomicU64,
+}
+
+pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
+    let start = Instant::now();
+    let verbosity = verbosity(args);
+    let tree = kbuild::inspect(&args.objtree);
+    let say = |msg: String| {
+        if verbosity == Verbosity::Verbose {
+            eprintln!("lineinfo: {msg}");
+        }
+    };
+    say(format!("{}: {}", args.objtree.display(), describe(&tree)));
+    say(format!("jobs: {slots}"));
+    if tree.configured && !tree.modules_enabled && !args.force && args.vmlinux.is_none() {
+        say("CONFIG_KALLSYMS_LINEINFO_MODULES is not set: nothing to do (--force overrides)".into());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let layout = match (args.layout, tree.layout) {
+        (BatchLayout::V1, _) => Layout::V1,
+        (BatchLayout::V7, _) => Layout::V7,
+        (BatchLayout::Auto, Some(l)) => l,
+        (BatchLayout::Auto, None) => Layout::V1,
+    };
+    let srctree = args.srctree.clone().or(tree.srctree.clone());
+    say(format!(
+        "layout {}, source tree {}",
+        layout.name(),
+        srctree.as_deref().map_or("(from DWARF)".into(), |p| p.display().to_string())
+    ));
+    let table = TableOptions {
+        layout: match layout {
+            Layout::V1 => LayoutArg::V1,
+            Layout::V7 => LayoutArg::V7,
+        },
+        srctree: srctree.clone(),
+    };
+    let options = super::extract_options(&table);
+
+    let mut work = Vec::new();
+    if let (Some(vmlinux), Some(out)) = (&args.vmlinux, &args.output) {
+        work.push(Job::Vmlinux(vmlinux.clone(), out.clone()));
+    }
+    let modules_wanted = !tree.configured || tree.modules_enabled || args.force;
+    if modules_wanted {
+        let order_path = args.order.clone().unwrap_or_else(|| args.objtree.join("modules.order"));
+        let text = std::fs::read_to_string(&order_path)
+            .with_context(|| format!("{}: cannot read", order_path.display()))?;
+        let listed = order::parse(&text);
+        say(format!("{}: {} modules", order_path.display(), listed.len()));
+        work.extend(listed.into_iter().map(|m| Job::Module(order::resolve(&args.objtree, &m), m)));
+    }
+
+    let cache = if args.no_cache {
+        Cache::disabled()
+    } else {
+        Cache::open(args.cache_dir.clone(), args.cache_size << 20)
+    };
+    say(format!(
+        "cache: {}",
+        cache.dir().map_or("disabled".into(), |d| d.display().to_string())
+    ));
+    let batch = Batch { cache: &cache, options: &options, layout };
+    let progress = Progress::new(verbosity, work.len() as u64);
+    let tally = Tally::default();
+    let cost = |job: &Job| match job {
+        Job::Vmlinux(..) => VMLINUX_COST,
+        Job::Module(path, _) => std::fs::metadata(path).map_or(0, |m| m.len() * MODULE_COST_FACTOR),
+    };
+    let outcome = jobs::run(slots, work, cost, |job| match job {
+        Job::Vmlinux(path, out) => {
+            let r = super::vmlinux::generate(&path, &table, Some(&out), slots);
+            report_vmlinux(&path, r, &progress, &tally)
+        }
+        Job::Module(path, name) => {
+            if jobs::interrupted() {
+                return;
+            }
+            let r = batch.process(&path);
+            report_module(&name, r, &progress, &tally)
+        }
+    });
+    progress.finish();
+    if let Err(interrupted) = outcome {
+        eprintln!("kbuild-lineinfo: interrupted; modules already done are complete, the rest untouched");
+        return Ok(ExitCode::from(interrupted.exit_code() as u8));
+    }
+    let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    say(format!(
+        "{} processed ({} from cache), {} up to date, {} without DWARF, {} failed; {} entries; {:.2} s",
+        t(&tally.processed),
+        t(&tally.cached),
+        t(&tally.unchanged),
+        t(&tally.no_dwarf),
+        t(&tally.failed),
+        t(&tally.entries),
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(if t(&tally.failed) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn verbosity(args: &ModulesArgs) -> Verbosity {
+    let env_v = std::env::var("V").or_else(|_| std::env::var("KBUILD_VERBOSE"));
+    if args.silent || make_is_silent() {
+        Verbosity::Silent
+    } else if args.verbose || env_v.is_ok_and(|v| v.contains('1')) {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+/// `make -s`: the first word of MAKEFLAGS holds the single-letter flags, `s` among them.
+fn make_is_silent() -> bool {
+    std::env::var("MAKEFLAGS").is_ok_and(|f| {
+        f.split_whitespace()
+            .next()
+            .is_some_and(|w| !w.starts_with('-') && w.contains('s'))
+    })
+}
+
+fn describe(tree: &kbuild::Tree) -> String {
+    if !tree.configured {
+        return "not a configured Kbuild tree (no include/config/auto.conf): processing as listed".into();
+    }
+    format!(
+        "configured Kbuild tree, CONFIG_KALLSYMS_LINEINFO_MODULES {}",
+        if tree.modules_enabled { "=y" } else { "not set" }
+    )
+}
+
+fn report_module(
+    path: &Path,
+    r: Result<crate::modules::batch::Done>,
+    progress: &Progress,
+    tally: &Tally,
+) {
+    match r {
+        Ok(done) => {
+            if done.cached {
+                tally.cached.fetch_add(1, Ordering::Relaxed);
+            }
+            match done.what {
+                What::Updated(s) => {
+                    tally.processed.fetch_add(1, Ordering::Relaxed);
+                    tally.entries.fetch_add(s.entries, Ordering::Relaxed);
+                    progress.processed(path);
+                }
+                What::Unchanged(s) => {
+                    tally.unchanged.fetch_add(1, Ordering::Relaxed);
+                    tally.entries.fetch_add(s.entries, Ordering::Relaxed);
+                    progress.verbose(format_args!("{}: up to date", path.display()));
+                }
+                What::NoDebugInfo => {
+                    tally.no_dwarf.fetch_add(1, Ordering::Relaxed);
+                    progress.verbose(format_args!("{}: no DWARF line information, left alone", path.display()));
+                }
+            }
+        }
+        Err(e) => {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            eprintln!("kbuild-lineinfo: {e:#}");
+        }
+    }
+}
+
+fn report_vmlinux(path: &Path, r: Result<String>, progress: &Progress, tally: &Tally) {
+    match r {
+        Ok(summary) => {
+            tally.processed.fetch_add(1, Ordering::Relaxed);
+            progress.processed(path);
+            progress.verbose(summary);
+        }
+        Err(e) => {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            eprintln!("kbuild-lineinfo: {e:#}");
+        }
+    }
+}

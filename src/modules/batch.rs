@@ -1,0 +1,78 @@
+//! One module of a batch: from the cache when its build-id was seen, else from DWARF; then
+//! embedded in place (a module that already carries the same sections is not rewritten).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use kbuild_lineinfo::extract::{self, Stats};
+use kbuild_lineinfo::Layout;
+
+use super::cached::{self, Record};
+use super::embed::{self, Outcome};
+use super::lineinfo::{sections_for, OWNED_SECTIONS};
+use crate::cache::{Cache, Identity, Key};
+
+/// Everything a module job needs besides the module.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    pub cache: &'a Cache,
+    pub options: &'a extract::Options,
+    pub layout: Layout,
+}
+
+/// What happened to one module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// Taken from the cache (no DWARF read).
+    pub cached: bool,
+    pub what: What,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    NoDebugInfo,
+    Unchanged(Stats),
+    Updated(Stats),
+}
+
+impl Batch<'_> {
+    /// The cache key of a module: its identity, the layout, and every option that changes
+    /// the output (see [`Key::new`]).
+    fn key(&self, identity: &Identity) -> Key {
+        let srctree = self.options.srctree.as_deref().unwrap_or(b"");
+        Key::new(identity, self.layout.name(), &[("srctree", srctree)])
+    }
+
+    pub fn process(&self, path: &Path) -> Result<Done> {
+        let (record, cached) = {
+            let data = crate::mmap::map(path)?;
+            let key = self.key(&Identity::of(&data));
+            match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
+                Some(record) => (record, true),
+                None => {
+                    let record = self.compute(&data).with_context(|| path.display().to_string())?;
+                    self.cache.put(&key, &cached::encode(&record));
+                    (record, false)
+                }
+            }
+        };
+        let what = match record {
+            Record::NoDebugInfo => What::NoDebugInfo,
+            Record::Sections { sections, stats } => {
+                match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
+                    Outcome::Unchanged => What::Unchanged(stats),
+                    Outcome::Updated => What::Updated(stats),
+                }
+            }
+        };
+        Ok(Done { cached, what })
+    }
+
+    fn compute(&self, data: &[u8]) -> Result<Record> {
+        let Some(module) = extract::module(data, self.options)? else {
+            return Ok(Record::NoDebugInfo);
+        };
+        let sections = sections_for(&module, self.layout)?;
+        Ok(Record::Sections { sections, stats: module.stats })
+    }
+}

@@ -1,0 +1,109 @@
+//! What a Kbuild object tree says about this step: is it configured, is the step enabled, where
+//! is the source tree, which layout does the tree's kernel read.
+//!
+//! An object tree is *configured* when it has `include/config/auto.conf`. Anything else (an
+//! unpacked distribution module tree with its `modules.order`) is processed as listed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kbuild_lineinfo::Layout;
+
+/// The facts read from an object tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// `include/config/auto.conf` exists.
+    pub configured: bool,
+    /// `CONFIG_KALLSYMS_LINEINFO_MODULES=y` in `auto.conf`.
+    pub modules_enabled: bool,
+    /// The source tree: the objtree's `source` link (O= builds), the directory its generated
+    /// `Makefile` includes, else the objtree itself when it holds the kernel sources.
+    pub srctree: Option<PathBuf>,
+    /// The layout the tree's `include/linux/mod_lineinfo.h` describes, if it has one.
+    pub layout: Option<Layout>,
+}
+
+/// Reads what `objtree` says; never fails (missing facts are `false`/`None`).
+pub fn inspect(objtree: &Path) -> Tree {
+    let auto_conf = fs::read_to_string(objtree.join("include/config/auto.conf")).ok();
+    let configured = auto_conf.is_some();
+    let modules_enabled = auto_conf
+        .as_deref()
+        .is_some_and(|c| c.lines().any(|l| l.trim() == "CONFIG_KALLSYMS_LINEINFO_MODULES=y"));
+    let srctree = if configured { find_srctree(objtree) } else { None };
+    let layout = srctree.as_deref().and_then(header_layout);
+    Tree { configured, modules_enabled, srctree, layout }
+}
+
+fn find_srctree(objtree: &Path) -> Option<PathBuf> {
+    if let Ok(target) = fs::read_link(objtree.join("source")) {
+        return Some(objtree.join(target));
+    }
+    // O= builds generate `Makefile` as: include /path/to/linux/Makefile
+    if let Ok(makefile) = fs::read_to_string(objtree.join("Makefile")) {
+        if let Some(path) = makefile
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("include "))
+            .find_map(|p| p.trim().strip_suffix("/Makefile"))
+        {
+            return Some(PathBuf::from(path));
+        }
+    }
+    objtree.join("Kconfig").is_file().then(|| objtree.to_path_buf())
+}
+
+/// v7's header describes per-section descriptors (with an anchor) and the init blob; v1's does
+/// not.
+pub fn header_layout(srctree: &Path) -> Option<Layout> {
+    let header = fs::read_to_string(srctree.join("include/linux/mod_lineinfo.h")).ok()?;
+    let v7 = header.contains("anchor") || header.contains("init.mod_lineinfo");
+    Some(if v7 { Layout::V7 } else { Layout::V1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unconfigured_tree_has_no_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = inspect(dir.path());
+        assert_eq!(t, Tree { configured: false, modules_enabled: false, srctree: None, layout: None });
+    }
+
+    #[test]
+    fn configured_o_build_finds_source_and_layout() {
+        let src = tempfile::tempdir().unwrap();
+        let obj = tempfile::tempdir().unwrap();
+        fs::create_dir_all(src.path().join("include/linux")).unwrap();
+        fs::write(
+            src.path().join("include/linux/mod_lineinfo.h"),
+            "struct mod_lineinfo_desc { u64 anchor; u32 size; u32 table_offset; };\n",
+        )
+        .unwrap();
+        fs::create_dir_all(obj.path().join("include/config")).unwrap();
+        fs::write(
+            obj.path().join("include/config/auto.conf"),
+            "CONFIG_MODULES=y\nCONFIG_KALLSYMS_LINEINFO_MODULES=y\n",
+        )
+        .unwrap();
+        fs::write(obj.path().join("Makefile"), format!("include {}/Makefile\n", src.path().display()))
+            .unwrap();
+        let t = inspect(obj.path());
+        assert!(t.configured && t.modules_enabled);
+        assert_eq!(t.srctree.as_deref(), Some(src.path()));
+        assert_eq!(t.layout, Some(Layout::V7));
+    }
+
+    #[test]
+    fn disabled_step_is_seen() {
+        let obj = tempfile::tempdir().unwrap();
+        fs::create_dir_all(obj.path().join("include/config")).unwrap();
+        fs::write(obj.path().join("include/config/auto.conf"), "# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n")
+            .unwrap();
+        fs::write(obj.path().join("Kconfig"), "").unwrap();
+        let t = inspect(obj.path());
+        assert!(t.configured && !t.modules_enabled);
+        assert_eq!(t.srctree.as_deref(), Some(obj.path()));
+    }
+}
