@@ -52,6 +52,7 @@ impl Cli {
         let mut args = vmlinux_args(layout, srctree);
         args.extend(["-o".into(), out.into(), input.into()]);
         self.run(args);
+        assert_written(out, "vmlinux");
     }
 
     /// `vmlinux [--layout L] [--srctree D] INPUT`: the assembly on stdout.
@@ -66,6 +67,7 @@ impl Cli {
         let mut args = vmlinux_args(layout, None);
         args.extend(["--stub".into(), "-o".into(), out.into()]);
         self.run(args);
+        assert_written(out, "vmlinux --stub");
     }
 
     /// `module [--layout L] [--srctree D] KO...` (rewrites the files in place).
@@ -108,6 +110,12 @@ impl Cli {
         }
         out
     }
+}
+
+/// A subcommand that exited 0 must have written its output.
+fn assert_written(out: &Path, what: &str) {
+    let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    assert!(len > 0, "kbuild-lineinfo {what} exited 0 but wrote nothing to {}", out.display());
 }
 
 fn vmlinux_args(layout: Option<&str>, srctree: Option<&str>) -> Vec<OsString> {

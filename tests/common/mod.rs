@@ -13,6 +13,7 @@ pub mod build;
 pub mod cli;
 pub mod dwarfdump;
 pub mod elf;
+pub mod report;
 pub mod symbolizer;
 pub mod tools;
 
@@ -20,3 +21,4 @@ pub use answer::{check_name_shape, normalize, Answer, Expect, Verdict};
 pub use build::{BuildStyle, Compress, DwarfVersion, Variant, Workspace};
 pub use cli::{Cli, Lookup};
 pub use dwarfdump::LineOracle;
+pub use report::Report;
