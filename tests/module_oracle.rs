@@ -24,7 +24,11 @@ const SHF_ALLOC: u64 = 2;
 const MIN_AGREEMENT: f64 = 0.999;
 
 /// Oracle-link addresses of the covered sections (tests/fixtures/module.ld).
-const PLACED: [(&str, u64); 3] = [(".text", 0x100000), (".init.text", 0x200000), (".exit.text", 0x300000)];
+const PLACED: [(&str, u64); 3] = [
+    (".text", 0x100000),
+    (".init.text", 0x200000),
+    (".exit.text", 0x300000),
+];
 
 fn base(name: &'static str) -> Variant {
     Variant {
@@ -115,7 +119,11 @@ fn check_module(v: Variant) {
 
     let once = std::fs::read(&ko).expect("read .ko");
     cli.module(v.layout, srctree.as_deref(), &[&ko]);
-    assert!(once == std::fs::read(&ko).expect("read .ko"), "{}: second run changed the .ko", v.name);
+    assert!(
+        once == std::fs::read(&ko).expect("read .ko"),
+        "{}: second run changed the .ko",
+        v.name
+    );
 
     let expect = Expect::new(&[ws.tree_root(&v)]);
     compare_section(&cli, &v, &expect, &ko, &orig, &linked, ".text");
@@ -150,16 +158,28 @@ fn check_sections(ko: &Path, v: &Variant) {
         4
     };
     for name in &wanted {
-        let s = elf::section(ko, name).unwrap_or_else(|| panic!("{}: no {name} in the .ko", v.name));
+        let s =
+            elf::section(ko, name).unwrap_or_else(|| panic!("{}: no {name} in the .ko", v.name));
         assert_eq!(s.sh_type, SHT_PROGBITS, "{}: {name} type", v.name);
-        assert_eq!(s.sh_flags, SHF_ALLOC, "{}: {name} flags must be SHF_ALLOC only", v.name);
-        assert!(s.align >= min_align, "{}: {name} aligned to {}", v.name, s.align);
+        assert_eq!(
+            s.sh_flags, SHF_ALLOC,
+            "{}: {name} flags must be SHF_ALLOC only",
+            v.name
+        );
+        assert!(
+            s.align >= min_align,
+            "{}: {name} aligned to {}",
+            v.name,
+            s.align
+        );
         assert!(s.size >= 24, "{}: {name} only {} bytes", v.name, s.size);
     }
     if v.layout == Some("v7") {
         let names = elf::section_names(ko);
         assert!(
-            names.iter().any(|n| n == ".rela.mod_lineinfo" || n == ".rel.mod_lineinfo"),
+            names
+                .iter()
+                .any(|n| n == ".rela.mod_lineinfo" || n == ".rel.mod_lineinfo"),
             "{}: v7 needs a relocation section for the anchors: {names:?}",
             v.name
         );
@@ -172,7 +192,11 @@ fn check_sections(ko: &Path, v: &Variant) {
         .unwrap_or_else(|| panic!("{}: readelf does not list .mod_lineinfo:\n{text}", v.name));
     assert!(line.contains("PROGBITS"), "{}: readelf: {line}", v.name);
     let fields: Vec<&str> = line.split_whitespace().collect();
-    assert!(fields.contains(&"A"), "{}: readelf flags are not just A: {line}", v.name);
+    assert!(
+        fields.contains(&"A"),
+        "{}: readelf flags are not just A: {line}",
+        v.name
+    );
 }
 
 /// v1 blob header (FORMAT.md 4.2): counts consistent with the oracle.
@@ -180,15 +204,33 @@ fn check_header(ws: &Workspace, v: &Variant, ko: &Path, linked: &Path) {
     if v.layout == Some("v7") {
         return;
     }
-    let blob = elf::section(ko, ".mod_lineinfo").expect(".mod_lineinfo").data;
+    let blob = elf::section(ko, ".mod_lineinfo")
+        .expect(".mod_lineinfo")
+        .data;
     let u32_at = |i: usize| u32::from_le_bytes(blob[i..i + 4].try_into().expect("4 bytes"));
-    let (entries, files, names_size, blocks, data_size, reserved) =
-        (u32_at(0), u32_at(4), u32_at(8), u32_at(12), u32_at(16), u32_at(20));
-    assert!(entries > 64, "{}: only {entries} entries: fixture too small", v.name);
+    let (entries, files, names_size, blocks, data_size, reserved) = (
+        u32_at(0),
+        u32_at(4),
+        u32_at(8),
+        u32_at(12),
+        u32_at(16),
+        u32_at(20),
+    );
+    assert!(
+        entries > 64,
+        "{}: only {entries} entries: fixture too small",
+        v.name
+    );
     assert_eq!(blocks, entries.div_ceil(64), "{}: blocks of 64", v.name);
     assert_eq!(reserved, 0, "{}: reserved header word", v.name);
-    let total = 24 + 8 * blocks as usize + data_size as usize + 4 * files as usize + names_size as usize;
-    assert!(blob.len() >= total, "{}: blob {} bytes, header says {total}", v.name, blob.len());
+    let total =
+        24 + 8 * blocks as usize + data_size as usize + 4 * files as usize + names_size as usize;
+    assert!(
+        blob.len() >= total,
+        "{}: blob {} bytes, header says {total}",
+        v.name,
+        blob.len()
+    );
 
     let text = elf::section(linked, ".text").expect(".text");
     let expect = Expect::new(&[ws.tree_root(v)]);
@@ -200,15 +242,36 @@ fn check_header(ws: &Workspace, v: &Variant, ko: &Path, linked: &Path) {
         .collect();
     names.sort();
     names.dedup();
-    assert_eq!(files as usize, names.len(), "{}: num_files vs referenced names {names:?}", v.name);
+    assert_eq!(
+        files as usize,
+        names.len(),
+        "{}: num_files vs referenced names {names:?}",
+        v.name
+    );
 }
 
 /// Every offset of `section` the oracle answers, via `SECTION+0xOFF`.
-fn compare_section(cli: &Cli, v: &Variant, expect: &Expect, ko: &Path, orig: &Path, linked: &Path, section: &str) {
-    let base = PLACED.iter().find(|(n, _)| *n == section).expect("placed").1;
+fn compare_section(
+    cli: &Cli,
+    v: &Variant,
+    expect: &Expect,
+    ko: &Path,
+    orig: &Path,
+    linked: &Path,
+    section: &str,
+) {
+    let base = PLACED
+        .iter()
+        .find(|(n, _)| *n == section)
+        .expect("placed")
+        .1;
     let placed = elf::section(linked, section).expect("section in oracle link");
     let size = elf::section(orig, section).expect("section in .ko").size;
-    assert_eq!((placed.addr, placed.size), (base, size), "{section} not where module.ld puts it");
+    assert_eq!(
+        (placed.addr, placed.size),
+        (base, size),
+        "{section} not where module.ld puts it"
+    );
 
     let addrs: Vec<u64> = (base..base + size).collect();
     let oracle = symbolize(linked, &addrs);
@@ -227,7 +290,10 @@ fn compare_section(cli: &Cli, v: &Variant, expect: &Expect, ko: &Path, orig: &Pa
         .filter(|s| s.st_type == STT_FUNC && got[s.value as usize].answer.is_none())
         .map(|s| format!("{} ({section}+0x{:x})", s.name, s.value))
         .collect();
-    assert!(unannotated.is_empty(), "{title}: function starts printed ??: {unannotated:?}");
+    assert!(
+        unannotated.is_empty(),
+        "{title}: function starts printed ??: {unannotated:?}"
+    );
 }
 
 /// A bare `0xOFF` means `.text+0xOFF`.
@@ -238,7 +304,11 @@ fn check_bare_offsets(cli: &Cli, v: &Variant, ko: &Path, orig: &Path) {
     let a = cli.lookup_module(ko, &bare);
     let b = cli.lookup_module(ko, &named);
     for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x.answer, y.answer, "{}: {} and {} differ", v.name, x.query, y.query);
+        assert_eq!(
+            x.answer, y.answer,
+            "{}: {} and {} differ",
+            v.name, x.query, y.query
+        );
     }
 }
 

@@ -27,7 +27,11 @@ fn variant(name: &'static str, dwarf: DwarfVersion, style: BuildStyle) -> Varian
 /// addresses both answered, and how many lie inside some sequence.
 fn cross_check(linked: &Path, addrs: &[u64]) -> (usize, usize) {
     let oracle = LineOracle::from_file(linked);
-    assert!(oracle.row_count() > 50, "fixture has only {} rows", oracle.row_count());
+    assert!(
+        oracle.row_count() > 50,
+        "fixture has only {} rows",
+        oracle.row_count()
+    );
     let sym = symbolize(linked, addrs);
     let mut both = 0;
     let mut problems = Vec::new();
@@ -55,7 +59,10 @@ fn cross_check(linked: &Path, addrs: &[u64]) -> (usize, usize) {
         problems.len(),
         &problems[..problems.len().min(20)]
     );
-    let covered = addrs.iter().filter(|&&a| oracle.containing(a).next().is_some()).count();
+    let covered = addrs
+        .iter()
+        .filter(|&&a| oracle.containing(a).next().is_some())
+        .count();
     (both, covered)
 }
 
@@ -69,15 +76,26 @@ fn vmlinux_range(linked: &Path) -> Vec<u64> {
 fn dwarfdump_oracle_agrees_with_symbolizer_on_mini_vmlinux() {
     for v in [
         variant("dwarf4-o=", DwarfVersion::V4, BuildStyle::OutOfTree),
-        variant("dwarf5-prefix-map", DwarfVersion::V5, BuildStyle::PrefixMapped),
+        variant(
+            "dwarf5-prefix-map",
+            DwarfVersion::V5,
+            BuildStyle::PrefixMapped,
+        ),
     ] {
         let ws = Workspace::new();
         let objs = ws.compile_all(&v, &VMLINUX_UNITS);
         let linked = ws.link_vmlinux(&v, &objs, &[], "vmlinux.plain");
         let addrs = vmlinux_range(&linked);
         let (both, covered) = cross_check(&linked, &addrs);
-        eprintln!("{}: {both} of {covered} covered addresses answered by both oracles", v.name);
-        assert!(both * 10 >= covered * 9, "{}: too few answers ({both} of {covered})", v.name);
+        eprintln!(
+            "{}: {both} of {covered} covered addresses answered by both oracles",
+            v.name
+        );
+        assert!(
+            both * 10 >= covered * 9,
+            "{}: too few answers ({both} of {covered})",
+            v.name
+        );
     }
 }
 
@@ -95,7 +113,10 @@ fn dwarfdump_oracle_agrees_with_symbolizer_on_module_link() {
     }
     let (both, covered) = cross_check(&linked, &addrs);
     eprintln!("module: {both} of {covered} covered addresses answered by both oracles");
-    assert!(both * 10 >= covered * 9, "too few answers ({both} of {covered})");
+    assert!(
+        both * 10 >= covered * 9,
+        "too few answers ({both} of {covered})"
+    );
 }
 
 #[test]
@@ -103,9 +124,15 @@ fn fixture_names_resolve_to_the_tree() {
     // The names the oracle reports, after mapping, are the fixture paths:
     // proves the Expect mapping for each build style.
     for (v, root) in [
-        (variant("in-tree", DwarfVersion::V5, BuildStyle::InTree), None),
+        (
+            variant("in-tree", DwarfVersion::V5, BuildStyle::InTree),
+            None,
+        ),
         (variant("o=", DwarfVersion::V4, BuildStyle::OutOfTree), None),
-        (variant("prefix", DwarfVersion::V5, BuildStyle::PrefixMapped), Some(build::PREFIX_MAP_TARGET)),
+        (
+            variant("prefix", DwarfVersion::V5, BuildStyle::PrefixMapped),
+            Some(build::PREFIX_MAP_TARGET),
+        ),
     ] {
         let ws = Workspace::new();
         let objs = ws.compile_all(&v, &VMLINUX_UNITS);

@@ -131,12 +131,20 @@ fn stub_defines_every_symbol_with_zero_counts() {
         for file in [&obj, &asm_obj] {
             let what = format!("stub {tag} {}", file.display());
             check_table_symbols(file, layout, &what);
-            let mut counts = vec!["lineinfo_num_entries", "lineinfo_num_files", "lineinfo_num_blocks"];
+            let mut counts = vec![
+                "lineinfo_num_entries",
+                "lineinfo_num_files",
+                "lineinfo_num_blocks",
+            ];
             if layout == Some("v7") {
                 counts.extend(V7_EXTRA_SYMBOLS);
             }
             for name in counts {
-                assert_eq!(elf::u32_at_symbol(file, name), Some(0), "{what}: {name} must be 0");
+                assert_eq!(
+                    elf::u32_at_symbol(file, name),
+                    Some(0),
+                    "{what}: {name} must be 0"
+                );
             }
         }
     }
@@ -236,7 +244,11 @@ fn assert_text_unmoved(link1: &Path, link2: &Path) {
     for name in [".text", ".init.text", ".exit.text"] {
         let a = elf::section(link1, name).expect("section in link 1");
         let b = elf::section(link2, name).expect("section in link 2");
-        assert_eq!((a.addr, a.size), (b.addr, b.size), "{name} moved between links");
+        assert_eq!(
+            (a.addr, a.size),
+            (b.addr, b.size),
+            "{name} moved between links"
+        );
         assert!(a.data == b.data, "{name} contents differ between links");
     }
     let syms = |f: &Path| -> Vec<(String, u64)> {
@@ -251,7 +263,13 @@ fn assert_text_unmoved(link1: &Path, link2: &Path) {
     assert_eq!(syms(link1), syms(link2), "text symbols moved between links");
 }
 
-fn check_against_oracle(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links, oracle: &LineOracle) {
+fn check_against_oracle(
+    ws: &Workspace,
+    cli: &Cli,
+    v: &Variant,
+    links: &Links,
+    oracle: &LineOracle,
+) {
     let lo = elf::symbol_value(&links.link1, "_text").expect("_text");
     let hi = elf::symbol_value(&links.link1, "_etext").expect("_etext");
     let text: Vec<u64> = (lo..hi).collect();
@@ -267,14 +285,23 @@ fn check_against_oracle(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links, o
         .filter(|s| s.st_type == STT_FUNC && (lo..hi).contains(&s.value))
         .map(|s| s.value)
         .collect();
-    assert!(funcs.len() >= 10, "{}: only {} functions in the fixture", v.name, funcs.len());
+    assert!(
+        funcs.len() >= 10,
+        "{}: only {} functions in the fixture",
+        v.name,
+        funcs.len()
+    );
     let mut report = Report::default();
     for (&a, l) in text.iter().zip(&got) {
         // The kernel's guard: an address before the first function has no
         // symbol to resolve to; the brief compares only addresses inside one.
         let inside_function = funcs.first().is_some_and(|&f| a >= f);
         let answer = oracle.answer(a);
-        let oracle_answer = if inside_function { answer.as_ref() } else { None };
+        let oracle_answer = if inside_function {
+            answer.as_ref()
+        } else {
+            None
+        };
         report.add(&expect, &l.query, oracle_answer, l.answer.as_ref());
     }
     report.assert_perfect(&format!("{} [_text, _etext)", v.name));
@@ -285,7 +312,11 @@ fn check_against_oracle(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links, o
         .filter(|&&f| got[(f - lo) as usize].answer.is_none())
         .map(|f| format!("0x{f:x}"))
         .collect();
-    assert!(unannotated.is_empty(), "{}: function starts printed ??: {unannotated:?}", v.name);
+    assert!(
+        unannotated.is_empty(),
+        "{}: function starts printed ??: {unannotated:?}",
+        v.name
+    );
 
     check_init_exit_unannotated(cli, v, links);
 }
@@ -333,8 +364,17 @@ fn check_table_object(ws: &Workspace, v: &Variant, links: &Links, oracle: &LineO
         "{}: num_files must count each referenced name once: {names:?}",
         v.name
     );
-    assert_eq!(read("lineinfo_num_blocks"), entries.div_ceil(64), "{}: blocks of 64", v.name);
-    assert!(entries > 64, "{}: fixture too small to span two blocks ({entries})", v.name);
+    assert_eq!(
+        read("lineinfo_num_blocks"),
+        entries.div_ceil(64),
+        "{}: blocks of 64",
+        v.name
+    );
+    assert!(
+        entries > 64,
+        "{}: fixture too small to span two blocks ({entries})",
+        v.name
+    );
 }
 
 fn check_determinism(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links) {
@@ -344,8 +384,20 @@ fn check_determinism(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links) {
     let again_s = ws.path("tables-again.S");
     cli.vmlinux(v.layout, srctree.as_deref(), &links.link1, &again_s);
     let read = |p: &Path| std::fs::read(p).expect("read output");
-    assert!(read(&links.tables_o) == read(&again_o), "{}: .o output not deterministic", v.name);
-    assert!(read(&links.tables_s) == read(&again_s), "{}: .S output not deterministic", v.name);
+    assert!(
+        read(&links.tables_o) == read(&again_o),
+        "{}: .o output not deterministic",
+        v.name
+    );
+    assert!(
+        read(&links.tables_s) == read(&again_s),
+        "{}: .S output not deterministic",
+        v.name
+    );
     let stdout = cli.vmlinux_stdout(v.layout, srctree.as_deref(), &links.link1);
-    assert!(stdout == read(&links.tables_s), "{}: stdout differs from the .S file", v.name);
+    assert!(
+        stdout == read(&links.tables_s),
+        "{}: stdout differs from the .S file",
+        v.name
+    );
 }

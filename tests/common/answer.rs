@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn normalize_folds_dot_and_dotdot() {
         assert_eq!(normalize("/a/b/../c/./d.c"), "/a/c/d.c");
-        assert_eq!(normalize("arch/x86/kvm/../../../virt/kvm/kvm_main.c"), "virt/kvm/kvm_main.c");
+        assert_eq!(
+            normalize("arch/x86/kvm/../../../virt/kvm/kvm_main.c"),
+            "virt/kvm/kvm_main.c"
+        );
         assert_eq!(normalize("../src/a.c"), "../src/a.c");
         assert_eq!(normalize("/../a.c"), "/a.c");
         assert_eq!(normalize("a//b/"), "a/b");

@@ -11,7 +11,12 @@ use std::process::Command;
 use tempfile::TempDir;
 
 /// Compilation units of the mini vmlinux.
-pub const VMLINUX_UNITS: [&str; 4] = ["drivers/foo/a.c", "drivers/foo/b.c", "kernel/c.c", "lib/d.c"];
+pub const VMLINUX_UNITS: [&str; 4] = [
+    "drivers/foo/a.c",
+    "drivers/foo/b.c",
+    "kernel/c.c",
+    "lib/d.c",
+];
 /// Compilation units merged into the module-like `.ko`.
 pub const MODULE_UNITS: [&str; 3] = ["drivers/foo/a.c", "drivers/foo/b.c", "lib/d.c"];
 /// Where `-fdebug-prefix-map` maps the source tree in the `PrefixMapped` style.
@@ -121,7 +126,12 @@ impl Workspace {
         let out = self.path("obj").join(unit).with_extension("o");
         std::fs::create_dir_all(out.parent().expect("parent")).expect("create obj dir");
         let (cwd, file, include, gen) = match v.style {
-            BuildStyle::InTree => (src.clone(), unit.to_string(), "include".to_string(), "kernel/generated.c".to_string()),
+            BuildStyle::InTree => (
+                src.clone(),
+                unit.to_string(),
+                "include".to_string(),
+                "kernel/generated.c".to_string(),
+            ),
             BuildStyle::OutOfTree => (
                 self.path("build"),
                 format!("../src/{unit}"),
@@ -136,10 +146,15 @@ impl Workspace {
             ),
         };
         let mut cmd = Command::new(compiler());
-        cmd.current_dir(&cwd).args(c_flags(v)).arg(format!("-I{include}"));
+        cmd.current_dir(&cwd)
+            .args(c_flags(v))
+            .arg(format!("-I{include}"));
         cmd.arg(format!("-DFIXTURE_GEN_FILE=\"{gen}\""));
         if v.style == BuildStyle::PrefixMapped {
-            cmd.arg(format!("-fdebug-prefix-map={}={PREFIX_MAP_TARGET}", src.display()));
+            cmd.arg(format!(
+                "-fdebug-prefix-map={}={PREFIX_MAP_TARGET}",
+                src.display()
+            ));
         }
         run(cmd.args(["-c", &file, "-o"]).arg(&out));
         out
@@ -152,7 +167,13 @@ impl Workspace {
     /// Links `objs` + `extra` (the lineinfo stub or tables) with
     /// `mini-vmlinux.ld` into `name`; the debug sections of the result are
     /// compressed as `v` says.
-    pub fn link_vmlinux(&self, v: &Variant, objs: &[PathBuf], extra: &[&Path], name: &str) -> PathBuf {
+    pub fn link_vmlinux(
+        &self,
+        v: &Variant,
+        objs: &[PathBuf],
+        extra: &[&Path],
+        name: &str,
+    ) -> PathBuf {
         let out = self.path(name);
         let mut cmd = Command::new("ld");
         cmd.args(["-z", "noexecstack", "-T"])
@@ -188,7 +209,14 @@ impl Workspace {
     pub fn link_module_oracle(&self, ko: &Path, name: &str) -> PathBuf {
         let out = self.path(name);
         run(Command::new("ld")
-            .args(["--unresolved-symbols=ignore-all", "-z", "noexecstack", "-e", "0", "-T"])
+            .args([
+                "--unresolved-symbols=ignore-all",
+                "-z",
+                "noexecstack",
+                "-e",
+                "0",
+                "-T",
+            ])
             .arg(self.src().join("module.ld"))
             .arg("-o")
             .arg(&out)
@@ -210,7 +238,11 @@ impl Workspace {
     /// Assembles a `.S` with the C compiler, as the kernel does.
     pub fn assemble(&self, s: &Path, name: &str) -> PathBuf {
         let out = self.path(name);
-        run(Command::new(compiler()).arg("-c").arg(s).arg("-o").arg(&out));
+        run(Command::new(compiler())
+            .arg("-c")
+            .arg(s)
+            .arg("-o")
+            .arg(&out));
         out
     }
 }
@@ -218,9 +250,16 @@ impl Workspace {
 /// Flags common to every fixture compile under `v`: optimised, freestanding,
 /// non-PIC code like the kernel's, with the requested DWARF.
 fn c_flags(v: &Variant) -> Vec<String> {
-    let mut f: Vec<String> = ["-O2", "-g", "-Wall", "-fno-pie", "-fno-stack-protector", "-ffreestanding"]
-        .map(String::from)
-        .to_vec();
+    let mut f: Vec<String> = [
+        "-O2",
+        "-g",
+        "-Wall",
+        "-fno-pie",
+        "-fno-stack-protector",
+        "-ffreestanding",
+    ]
+    .map(String::from)
+    .to_vec();
     f.push("-fno-asynchronous-unwind-tables".into());
     if cfg!(target_arch = "x86_64") {
         f.push("-fcf-protection=none".into());

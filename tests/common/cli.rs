@@ -56,7 +56,12 @@ impl Cli {
     }
 
     /// `vmlinux [--layout L] [--srctree D] INPUT`: the assembly on stdout.
-    pub fn vmlinux_stdout(&self, layout: Option<&str>, srctree: Option<&str>, input: &Path) -> Vec<u8> {
+    pub fn vmlinux_stdout(
+        &self,
+        layout: Option<&str>,
+        srctree: Option<&str>,
+        input: &Path,
+    ) -> Vec<u8> {
         let mut args = vmlinux_args(layout, srctree);
         args.push(input.into());
         self.run(args).stdout
@@ -115,7 +120,11 @@ impl Cli {
 /// A subcommand that exited 0 must have written its output.
 fn assert_written(out: &Path, what: &str) {
     let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    assert!(len > 0, "kbuild-lineinfo {what} exited 0 but wrote nothing to {}", out.display());
+    assert!(
+        len > 0,
+        "kbuild-lineinfo {what} exited 0 but wrote nothing to {}",
+        out.display()
+    );
 }
 
 fn vmlinux_args(layout: Option<&str>, srctree: Option<&str>) -> Vec<OsString> {

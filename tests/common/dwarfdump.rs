@@ -137,7 +137,11 @@ fn quoted(line: &str) -> Option<String> {
         start = q;
         break;
     }
-    Some(line[start + 1..end].replace("\\\"", "\"").replace("\\\\", "\\"))
+    Some(
+        line[start + 1..end]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\"),
+    )
 }
 
 fn parse_hex(s: &str) -> Option<u64> {
@@ -161,10 +165,7 @@ fn parse_comp_dirs(info: &str) -> HashMap<u64, String> {
         } else if t.starts_with("DW_AT_comp_dir") {
             dir = quoted(t);
         } else if t.starts_with("DW_AT_stmt_list") {
-            stmt = t
-                .split(['(', ')'])
-                .nth(1)
-                .and_then(parse_hex);
+            stmt = t.split(['(', ')']).nth(1).and_then(parse_hex);
         }
     }
     flush(&mut dir, &mut stmt);
@@ -312,9 +313,10 @@ Address            Line   Column File   ISA Discriminator Flags
 
     #[test]
     fn dwarf5_directory_zero_is_an_entry() {
-        let line = LINE4
-            .replace("version: 4", "version: 5")
-            .replace("include_directories[  1]", "include_directories[  0] = \"/b5\"\ninclude_directories[  1]");
+        let line = LINE4.replace("version: 4", "version: 5").replace(
+            "include_directories[  1]",
+            "include_directories[  0] = \"/b5\"\ninclude_directories[  1]",
+        );
         let o = LineOracle::parse(INFO, &line);
         assert_eq!(o.answer(0x100c).unwrap().file, "/b5/a.c");
         assert_eq!(o.answer(0x1000).unwrap().file, "/build/include/linux/h.h");

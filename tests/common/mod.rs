@@ -13,6 +13,7 @@ pub mod build;
 pub mod cli;
 pub mod dwarfdump;
 pub mod elf;
+pub mod elfwrite;
 pub mod report;
 pub mod symbolizer;
 pub mod tools;

@@ -18,7 +18,13 @@ pub struct Report {
 
 impl Report {
     /// Records one query: `what` names it in messages (e.g. `0x1000010`).
-    pub fn add(&mut self, expect: &Expect, what: &str, oracle: Option<&Answer>, ours: Option<&Answer>) {
+    pub fn add(
+        &mut self,
+        expect: &Expect,
+        what: &str,
+        oracle: Option<&Answer>,
+        ours: Option<&Answer>,
+    ) {
         if let Some(u) = ours {
             if let Some(why) = check_name_shape(&u.file) {
                 self.bad_names.push(format!("{what}: {u}: {why}"));
@@ -65,7 +71,11 @@ impl Report {
             self.no_oracle,
             100.0 * self.agreement()
         );
-        for (name, list) in [("missing", &self.missing), ("differ", &self.differ), ("bad names", &self.bad_names)] {
+        for (name, list) in [
+            ("missing", &self.missing),
+            ("differ", &self.differ),
+            ("bad names", &self.bad_names),
+        ] {
             for line in list.iter().take(SHOWN) {
                 let _ = writeln!(s, "  {name}: {line}");
             }
@@ -100,5 +110,8 @@ fn show(a: Option<&Answer>) -> String {
 }
 
 fn expected(expect: &Expect, a: Option<&Answer>) -> String {
-    a.map_or_else(|| "??".to_string(), |a| format!("{}:{}", expect.name(&a.file), a.line))
+    a.map_or_else(
+        || "??".to_string(),
+        |a| format!("{}:{}", expect.name(&a.file), a.line),
+    )
 }

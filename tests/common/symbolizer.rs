@@ -24,7 +24,10 @@ pub fn symbolize(obj: &Path, addrs: &[u64]) -> Vec<Option<Answer>> {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("llvm-symbolizer output");
-    writer.join().expect("writer thread").expect("write addresses");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("write addresses");
     assert!(
         out.status.success(),
         "{} failed: {}",
