@@ -238,8 +238,8 @@ fn assert_compressed_as_asked(v: &Variant, link1: &Path) {
     assert_eq!(got, want, "{}: .debug_line compression of link 1", v.name);
 }
 
-/// Text bytes and text symbols are the same in both links: linking the real
-/// tables instead of the stub must not move code.
+/// Text sections and symbols are at the same addresses in both links: the real
+/// tables linked instead of the stub must not move code.
 fn assert_text_unmoved(link1: &Path, link2: &Path) {
     for name in [".text", ".init.text", ".exit.text"] {
         let a = elf::section(link1, name).expect("section in link 1");
@@ -249,7 +249,8 @@ fn assert_text_unmoved(link1: &Path, link2: &Path) {
             (b.addr, b.size),
             "{name} moved between links"
         );
-        assert!(a.data == b.data, "{name} contents differ between links");
+        // Contents may differ (code addressing data placed after .rodata);
+        // addresses may not.
     }
     let syms = |f: &Path| -> Vec<(String, u64)> {
         let mut v: Vec<_> = elf::symbols(f)

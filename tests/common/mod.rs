@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod answer;
+pub mod blob;
 pub mod build;
 pub mod cli;
 pub mod dwarfdump;
