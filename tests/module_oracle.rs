@@ -125,6 +125,7 @@ fn check_module(v: Variant) {
         "{}: second run changed the .ko",
         v.name
     );
+    check_batch_matches_single(&ws, &cli, &v, &orig, &once);
 
     let expect = Expect::new(&[ws.tree_root(&v)]);
     compare_section(&cli, &v, &expect, &ko, &orig, &linked, ".text");
@@ -146,6 +147,45 @@ fn assert_compressed_as_asked(v: &Variant, ko: &Path) {
         Compress::Zstd => Some(CompressionFormat::Zstandard),
     };
     assert_eq!(got, want, "{}: .debug_info compression of the .ko", v.name);
+}
+
+/// Several `.ko` in one invocation get the same bytes as one at a time.
+fn check_batch_matches_single(ws: &Workspace, cli: &Cli, v: &Variant, orig: &Path, once: &[u8]) {
+    let copies: Vec<_> = (0..3).map(|i| ws.path(&format!("batch{i}.ko"))).collect();
+    for c in &copies {
+        std::fs::copy(orig, c).expect("copy .ko");
+    }
+    let refs: Vec<&Path> = copies.iter().map(|c| c.as_path()).collect();
+    cli.module(v.layout, ws.srctree_arg(v).as_deref(), &refs);
+    for c in &copies {
+        assert!(
+            std::fs::read(c).expect("read") == once,
+            "{}: batch run of {} differs from single run",
+            v.name,
+            c.display()
+        );
+    }
+}
+
+/// A module without DWARF is left alone: exit 0, same bytes, no section.
+#[test]
+fn module_without_debug_info_is_left_alone() {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let obj = ws.path("nodebug.o");
+    run(Command::new(common::tools::compiler())
+        .current_dir(ws.src())
+        .args(["-O2", "-Iinclude", "-c", "drivers/foo/a.c", "-o"])
+        .arg(&obj));
+    let ko = ws.path("nodebug.ko");
+    run(Command::new("ld").args(["-r", "-o"]).arg(&ko).arg(&obj));
+    let before = std::fs::read(&ko).expect("read");
+    cli.module(None, None, &[&ko]);
+    assert!(
+        std::fs::read(&ko).expect("read") == before,
+        "a .ko without DWARF was rewritten"
+    );
+    assert!(elf::section(&ko, ".mod_lineinfo").is_none());
 }
 
 /// `.mod_lineinfo` (and for v7 `.init.mod_lineinfo` and the relocation

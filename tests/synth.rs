@@ -227,6 +227,17 @@ fn write_dwarf(encoding: Encoding, endian: RunTimeEndian, seqs: &[Seq]) -> Vec<(
 }
 
 fn build_input(t: Target, version: u16, format: Format, seqs: &[Seq]) -> Vec<u8> {
+    build_input_without(t, version, format, seqs, &[])
+}
+
+/// `build_input` minus the symbols named in `omit`.
+fn build_input_without(
+    t: Target,
+    version: u16,
+    format: Format,
+    seqs: &[Seq],
+    omit: &[&str],
+) -> Vec<u8> {
     let encoding = Encoding {
         format,
         version,
@@ -266,7 +277,7 @@ fn build_input(t: Target, version: u16, format: Format, seqs: &[Seq]) -> Vec<u8>
         st_type,
         global,
     };
-    let symbols = vec![
+    let mut symbols = vec![
         sym("_text", TEXT, 0, STT_NOTYPE, true),
         sym("_etext", TEXT + TEXT_SIZE, 0, STT_NOTYPE, true),
         sym("f_a", TEXT, 0, STT_FUNC, true),
@@ -276,6 +287,7 @@ fn build_input(t: Target, version: u16, format: Format, seqs: &[Seq]) -> Vec<u8>
         sym("f_c", TEXT + 0x100, 0, STT_FUNC, true),
         sym("init_fn", INIT, 1, STT_FUNC, true),
     ];
+    symbols.retain(|s| !omit.contains(&s.name.as_str()));
     elfwrite::write_exec(t, &sections, &symbols)
 }
 
@@ -472,4 +484,61 @@ fn synthetic_inputs_read_back_with_llvm_dwarfdump() {
             }
         }
     }
+}
+
+/// Without `_etext` the covered range ends with the section holding `_text`,
+/// here the same place: the same table.
+#[test]
+fn missing_etext_falls_back_to_the_end_of_text() {
+    let seqs = sequences();
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let with = ws.path("with.elf");
+    let without = ws.path("without.elf");
+    std::fs::write(
+        &with,
+        build_input(elfwrite::X86_64, 5, Format::Dwarf32, &seqs),
+    )
+    .expect("write");
+    std::fs::write(
+        &without,
+        build_input_without(elfwrite::X86_64, 5, Format::Dwarf32, &seqs, &["_etext"]),
+    )
+    .expect("write");
+    let (a, b) = (ws.path("a.o"), ws.path("b.o"));
+    cli.vmlinux(None, None, &with, &a);
+    cli.vmlinux(None, None, &without, &b);
+    assert!(
+        std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"),
+        "tables differ without _etext"
+    );
+}
+
+/// Without `_text` there is no base for offsets: an error naming the file.
+#[test]
+fn missing_text_symbol_is_an_error_naming_the_file() {
+    let seqs = sequences();
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let input = ws.path("no-text-symbol.elf");
+    std::fs::write(
+        &input,
+        build_input_without(elfwrite::S390X, 4, Format::Dwarf32, &seqs, &["_text"]),
+    )
+    .expect("write");
+    let out = common::tools::try_run(
+        cli.command()
+            .args(["vmlinux", "-o"])
+            .arg(ws.path("t.o"))
+            .arg(&input),
+    );
+    assert!(
+        !out.status.success(),
+        "vmlinux on an input without _text must fail"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no-text-symbol.elf"),
+        "error does not name the file: {stderr}"
+    );
 }

@@ -401,4 +401,10 @@ fn check_determinism(ws: &Workspace, cli: &Cli, v: &Variant, links: &Links) {
         "{}: stdout differs from the .S file",
         v.name
     );
+    let dash = cli.vmlinux_stdout_dash(v.layout, srctree.as_deref(), &links.link1);
+    assert!(
+        dash == read(&links.tables_s),
+        "{}: `-o -` differs from the .S file",
+        v.name
+    );
 }

@@ -67,6 +67,18 @@ impl Cli {
         self.run(args).stdout
     }
 
+    /// `vmlinux [--layout L] [--srctree D] -o - INPUT`: the assembly on stdout.
+    pub fn vmlinux_stdout_dash(
+        &self,
+        layout: Option<&str>,
+        srctree: Option<&str>,
+        input: &Path,
+    ) -> Vec<u8> {
+        let mut args = vmlinux_args(layout, srctree);
+        args.extend(["-o".into(), "-".into(), input.into()]);
+        self.run(args).stdout
+    }
+
     /// `vmlinux [--layout L] --stub -o OUT`.
     pub fn stub(&self, layout: Option<&str>, out: &Path) {
         let mut args = vmlinux_args(layout, None);
