@@ -12,7 +12,7 @@ pub fn map(path: &Path) -> Result<Mmap> {
     map_file(&file).with_context(|| format!("{}: cannot map", path.display()))
 }
 
-fn map_file(file: &File) -> std::io::Result<Mmap> {
+pub fn map_file(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the map is read-only and private to this process. Kbuild does not rewrite an input
     // while a later step reads it; if another process truncated the file anyway, reads past the
     // new end would fault, which is the documented hazard of file maps. Every output is written to

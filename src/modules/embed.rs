@@ -79,12 +79,10 @@ pub fn embed_file_with(
     Ok(Outcome::Updated)
 }
 
-/// The whole file, read-only. An empty file cannot be mapped and is not a module either.
+/// The whole file, read-only (our writes happen only after the map is dropped, or go to another
+/// file).
 fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: the map is only read. Another process truncating the module while we read it
-    // would fault (SIGBUS); build systems do not modify a module while a step on it runs, and
-    // our own writes happen only after this map is dropped (in-place) or go to another file.
-    unsafe { memmap2::Mmap::map(file) }
+    crate::mmap::map_file(file)
 }
 
 /// Opens the module for writing after checking it may be written and is still the same file.
