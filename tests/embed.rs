@@ -4,12 +4,12 @@
 //! The CLI has no subcommand for this step yet, so the file handling is compiled in directly
 //! (`#[path]`). Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
 //! binary with the ignored test `child_embed`, which embeds what the environment asks for.
-#[path = "../src/mmap.rs"]
-#[allow(dead_code)]
-mod mmap;
 #[path = "../src/modules/embed.rs"]
 #[allow(dead_code)]
 mod embed;
+#[path = "../src/mmap.rs"]
+#[allow(dead_code)]
+mod mmap;
 
 use embed::{embed_file, embed_file_with, Outcome, Strategy};
 use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};

@@ -77,6 +77,14 @@ fn module_zstd() {
 }
 
 #[test]
+fn module_legacy_zdebug() {
+    check_module(Variant {
+        compress: Compress::ZlibGnu,
+        ..base("module-zdebug")
+    });
+}
+
+#[test]
 fn module_layout_v7() {
     check_module(Variant {
         layout: Some("v7"),
@@ -140,11 +148,21 @@ fn check_module(v: Variant) {
 }
 
 fn assert_compressed_as_asked(v: &Variant, ko: &Path) {
+    let link_or_ko = ko;
     let got = elf::debug_compression(ko, ".debug_info");
     let want = match v.compress {
         Compress::None => None,
         Compress::Zlib => Some(CompressionFormat::Zlib),
         Compress::Zstd => Some(CompressionFormat::Zstandard),
+        Compress::ZlibGnu => {
+            let names = elf::section_names(link_or_ko);
+            assert!(
+                names.iter().any(|n| n.starts_with(".zdebug_")),
+                "{}: no .zdebug_* sections",
+                v.name
+            );
+            Some(CompressionFormat::Zlib)
+        }
     };
     assert_eq!(got, want, "{}: .debug_info compression of the .ko", v.name);
 }

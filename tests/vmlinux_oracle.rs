@@ -89,6 +89,15 @@ fn dwarf5_zstd() {
 }
 
 #[test]
+fn dwarf4_legacy_zdebug() {
+    check_variant(Variant {
+        dwarf: DwarfVersion::V4,
+        compress: Compress::ZlibGnu,
+        ..base("dwarf4-zdebug")
+    });
+}
+
+#[test]
 fn dwarf64_format() {
     check_variant(Variant {
         dwarf64: true,
@@ -192,7 +201,7 @@ fn check_variant(v: Variant) {
     let cli = Cli::new(ws.root());
     let links = build_links(&ws, &cli, &v);
     let plain = match v.compress {
-        Compress::Zstd => ws.decompressed(&links.link1, "vmlinux.1.plain"),
+        Compress::Zstd | Compress::ZlibGnu => ws.decompressed(&links.link1, "vmlinux.1.plain"),
         _ => links.link1.clone(),
     };
     let oracle = LineOracle::from_file(&plain);
@@ -229,11 +238,21 @@ fn build_links(ws: &Workspace, cli: &Cli, v: &Variant) -> Links {
 }
 
 fn assert_compressed_as_asked(v: &Variant, link1: &Path) {
+    let link_or_ko = link1;
     let got = elf::debug_compression(link1, ".debug_line");
     let want = match v.compress {
         Compress::None => None,
         Compress::Zlib => Some(CompressionFormat::Zlib),
         Compress::Zstd => Some(CompressionFormat::Zstandard),
+        Compress::ZlibGnu => {
+            let names = elf::section_names(link_or_ko);
+            assert!(
+                names.iter().any(|n| n.starts_with(".zdebug_")),
+                "{}: no .zdebug_* sections",
+                v.name
+            );
+            Some(CompressionFormat::Zlib)
+        }
     };
     assert_eq!(got, want, "{}: .debug_line compression of link 1", v.name);
 }

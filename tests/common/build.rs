@@ -35,6 +35,8 @@ pub enum Compress {
     Zlib,
     /// zstd-compressed debug sections, written by `objcopy` (gcc 12 has no `-gz=zstd`).
     Zstd,
+    /// Legacy GNU compression: `.zdebug_*` sections (`objcopy --compress-debug-sections=zlib-gnu`).
+    ZlibGnu,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,8 +188,10 @@ impl Workspace {
             cmd.arg("--compress-debug-sections=zlib");
         }
         run(&mut cmd);
-        if v.compress == Compress::Zstd {
-            compress_in_place(&out, "zstd");
+        match v.compress {
+            Compress::Zstd => compress_in_place(&out, "zstd"),
+            Compress::ZlibGnu => compress_in_place(&out, "zlib-gnu"),
+            _ => {}
         }
         out
     }
@@ -200,6 +204,7 @@ impl Workspace {
             Compress::None => {}
             Compress::Zlib => compress_in_place(&out, "zlib"),
             Compress::Zstd => compress_in_place(&out, "zstd"),
+            Compress::ZlibGnu => compress_in_place(&out, "zlib-gnu"),
         }
         out
     }
