@@ -1,0 +1,152 @@
+//! The classic interfaces of the series' tools, as a tree that calls them by name uses them:
+//! `gen_lineinfo FILE > out.S` (also when the binary is installed as `gen_lineinfo`),
+//! `gen_lineinfo --module KO`, and `gen-mod-lineinfo KO` (the contract of gen-mod-lineinfo.sh).
+
+mod common;
+
+use common::build::{MODULE_UNITS, VMLINUX_UNITS};
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn base() -> Variant {
+    Variant {
+        name: "classic",
+        dwarf: DwarfVersion::V5,
+        dwarf64: false,
+        compress: Compress::None,
+        style: BuildStyle::InTree,
+        pass_srctree: false,
+        layout: None,
+    }
+}
+
+/// The bytes of section `name` of an object, via objcopy (an independent reader).
+fn section_bytes(obj: &Path, name: &str) -> Vec<u8> {
+    let out = obj.with_extension("section.bin");
+    tools::run(
+        Command::new("objcopy")
+            .args(["-O", "binary", "--only-section", name])
+            .arg(obj)
+            .arg(&out),
+    );
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn gen_lineinfo_prints_assembly_and_one_summary_line() {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let v = base();
+    let objs = ws.compile_all(&v, &VMLINUX_UNITS);
+    let stub = ws.path("stub.o");
+    cli.stub(None, &stub);
+    let vmlinux = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
+
+    let classic = cli.run([Path::new("gen_lineinfo"), &vmlinux]);
+    let stderr = String::from_utf8(classic.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one summary line, got: {stderr}");
+    assert!(stderr.contains("entries"), "{stderr}");
+    let s = ws.path("modern.S");
+    cli.vmlinux(None, None, &vmlinux, &s);
+    assert_eq!(
+        classic.stdout,
+        std::fs::read(&s).unwrap(),
+        "gen_lineinfo stdout differs from -o X.S"
+    );
+
+    // Installed under the classic name: same bytes.
+    let link = ws.path("gen_lineinfo");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kbuild-lineinfo"), &link).unwrap();
+    let out = tools::run(Command::new(&link).arg(&vmlinux));
+    assert_eq!(out.stdout, classic.stdout);
+
+    // Errors: exit 1, one line naming the file.
+    let missing = ws.path("no-such-vmlinux");
+    let out = Command::new(&link).arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-vmlinux"), "{err}");
+}
+
+#[test]
+fn gen_lineinfo_module_assembles_to_the_embedded_blob() {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let v = base();
+    let objs = ws.compile_all(&v, &MODULE_UNITS);
+    let ko = ws.link_module(&v, &objs, "m.ko");
+    let original = std::fs::read(&ko).unwrap();
+
+    let out = cli.run([Path::new("gen_lineinfo"), Path::new("--module"), &ko]);
+    assert_eq!(
+        std::fs::read(&ko).unwrap(),
+        original,
+        "gen_lineinfo --module must not touch the module"
+    );
+    let s = ws.path("blob.S");
+    std::fs::write(&s, &out.stdout).unwrap();
+    let assembled = ws.assemble(&s, "blob.o");
+
+    cli.module(None, None, &[&ko]);
+    let embedded = section_bytes(&ko, ".mod_lineinfo");
+    assert!(embedded.len() > 24, "blob too small: {}", embedded.len());
+    assert_eq!(section_bytes(&assembled, ".mod_lineinfo"), embedded);
+}
+
+#[test]
+fn gen_mod_lineinfo_keeps_the_script_contract() {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let v = base();
+    let objs = ws.compile_all(&v, &MODULE_UNITS);
+    let ko = ws.link_module(&v, &objs, "m.ko");
+
+    // No DWARF: exit 0, file untouched.
+    let bare = ws.path("bare.ko");
+    tools::run(
+        Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(&ko)
+            .arg(&bare),
+    );
+    let before = std::fs::read(&bare).unwrap();
+    let out = cli
+        .command()
+        .args(["gen-mod-lineinfo"])
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    assert_eq!(std::fs::read(&bare).unwrap(), before);
+
+    // With DWARF: the section appears; KBUILD_VERBOSE=1 says what happened; twice = once.
+    let out = cli
+        .command()
+        .env("KBUILD_VERBOSE", "1")
+        .arg("gen-mod-lineinfo")
+        .arg(&ko)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("m.ko") && err.contains("entries"), "{err}");
+    let once = std::fs::read(&ko).unwrap();
+    assert!(!section_bytes(&ko, ".mod_lineinfo").is_empty());
+    cli.run([Path::new("gen-mod-lineinfo"), &ko]);
+    assert_eq!(
+        std::fs::read(&ko).unwrap(),
+        once,
+        "a second run must change nothing"
+    );
+
+    // Exactly one argument, as the script takes.
+    let out = cli.command().arg("gen-mod-lineinfo").output().unwrap();
+    assert!(!out.status.success());
+}
