@@ -113,7 +113,9 @@ fn build_module(dir: &Path, m32: bool) -> Option<PathBuf> {
 }
 
 fn embed(ko: &Path) {
-    run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo")).args(["module", "--layout", "v7"]).arg(ko));
+    run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+        .args(["module", "--layout", "v7"])
+        .arg(ko));
 }
 
 /// Builds, embeds, and checks every byte of every covered section against the oracle.
@@ -208,8 +210,11 @@ fn uncovered_sections_are_counted_and_left_out() {
 
     // Only `.sched.text`: no blob at all.
     let lone = dir.path().join("lone.c");
-    std::fs::write(&lone, "__attribute__((section(\".sched.text\"))) int f(int x) { return x + 1; }\n")
-        .unwrap();
+    std::fs::write(
+        &lone,
+        "__attribute__((section(\".sched.text\"))) int f(int x) { return x + 1; }\n",
+    )
+    .unwrap();
     let lone_ko = dir.path().join("lone.ko");
     run(Command::new("cc").args(["-c", "-g", "-O2"]).arg(&lone).arg("-o").arg(&lone_ko));
     let before = std::fs::read(&lone_ko).unwrap();

@@ -269,10 +269,8 @@ pub fn compare(
     let addresses: Vec<u64> =
         samples.iter().map(|s| base_of(&sections[s.section]) + s.offset).collect();
     let oracle = symbolize(&linked_original, &addresses);
-    let queries: Vec<String> = samples
-        .iter()
-        .map(|s| format!("{}+{:#x}", sections[s.section].name, s.offset))
-        .collect();
+    let queries: Vec<String> =
+        samples.iter().map(|s| format!("{}+{:#x}", sections[s.section].name, s.offset)).collect();
     let ours = lookup(embedded, &queries);
 
     let mut tally = Tally { samples: samples.len() as u64, ..Tally::default() };

@@ -143,7 +143,9 @@ pub fn module_blob(sections: &[CoveredSection], endian: Endian, is_64: bool) -> 
     if covered.is_empty() {
         return None;
     }
-    let shared = covered.windows(2).all(|w| same_names(w[0].table, w[1].table));
+    let shared = covered
+        .windows(2)
+        .all(|w| same_names(w[0].table, w[1].table));
     let mut bytes = Vec::new();
     put_u32(&mut bytes, u32::try_from(covered.len()).ok()?, endian);
     put_u32(&mut bytes, 0, endian);
@@ -540,8 +542,16 @@ mod tests {
     fn shared_names_written_once() {
         let exit = LineTable {
             entries: vec![
-                Entry { offset: 0, file: 0, line: 7 },
-                Entry { offset: 4, file: 1, line: 8 },
+                Entry {
+                    offset: 0,
+                    file: 0,
+                    line: 7,
+                },
+                Entry {
+                    offset: 4,
+                    file: 1,
+                    line: 8,
+                },
             ],
             files: vec![b"x.c".to_vec(), b"lib/bb.h".to_vec()],
         };
@@ -552,9 +562,14 @@ mod tests {
         let encoded: Vec<_> = shared.iter().map(|t| encode(t, Layout::V7)).collect();
         let empty = EncodedTable::default();
         for endian in [Endian::Little, Endian::Big] {
-            let blob = module_blob(&sections(&encoded[0], &encoded[1], &empty), endian, true).unwrap();
+            let blob =
+                module_blob(&sections(&encoded[0], &encoded[1], &empty), endian, true).unwrap();
             let names = b"a.c\0lib/bb.h\0x.c\0";
-            let count = blob.bytes.windows(names.len()).filter(|w| w == names).count();
+            let count = blob
+                .bytes
+                .windows(names.len())
+                .filter(|w| w == names)
+                .count();
             assert_eq!(count, 1, "names once");
             // The names end the blob, right after their offsets (aligned 4).
             let files_at = blob.bytes.len() - names.len() - 12;
@@ -571,7 +586,8 @@ mod tests {
                 assert_eq!(&view.unwrap().decode_all().unwrap(), table);
             }
             // Sub-table 1 follows sub-table 0's stream directly (no names in between).
-            let h0 = Header::read(&blob.bytes[parsed[0].0.table_offset as usize..], endian).unwrap();
+            let h0 =
+                Header::read(&blob.bytes[parsed[0].0.table_offset as usize..], endian).unwrap();
             let end0 = parsed[0].0.table_offset + h0.data_offset + h0.data_size;
             assert_eq!(parsed[1].0.table_offset, end0.next_multiple_of(4));
         }
@@ -764,7 +780,7 @@ mod tests {
                 prop_assert_eq!(view.unwrap().decode_all().unwrap(), (*table).clone());
             }
             for (i, a) in blob.anchors.iter().enumerate() {
-                let at = (8 + 16 * i) as usize;
+                let at = 8 + 16 * i;
                 prop_assert_eq!(a.size, 4);
                 let value = (i as u64 + 1) << 31;
                 let value = if big { value.to_be_bytes() } else { value.to_le_bytes() };
