@@ -41,6 +41,9 @@ pub struct Stats {
     pub symbol_entries: u64,
     /// Rows skipped because their offset does not fit in u32.
     pub offset_overflow: u64,
+    /// Entries of code sections the layout does not cover (counted in `entries`, not
+    /// embedded); set by the layout step, 0 from [`module`] itself.
+    pub uncovered_entries: u64,
 }
 
 impl Stats {

@@ -96,6 +96,39 @@ pub fn build(
     Ok((builder.table, builder.stats))
 }
 
+/// Gives `tables` one shared list of names (FORMAT.md §6: no file table repeated per section).
+///
+/// Ids are assigned by first use walking the tables in the order given, then each table's
+/// entries by offset, so the result is deterministic and holds no unreferenced name. Every
+/// returned table has the same `files` (the shared list); each entry keeps its name and line.
+/// A name may be unreferenced in one table but is referenced in the group. More than
+/// [`MAX_FILES`] names in all is an error.
+pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    let mut ids: std::collections::HashMap<&[u8], u32> = std::collections::HashMap::new();
+    let mut shared = Vec::with_capacity(tables.len());
+    for table in tables {
+        let mut entries = Vec::with_capacity(table.entries.len());
+        for e in &table.entries {
+            let name = &table.files[e.file as usize][..];
+            let next = files.len();
+            let file = *ids.entry(name).or_insert_with(|| {
+                files.push(name.to_vec());
+                next as u32
+            });
+            if files.len() > MAX_FILES {
+                return Err(ErrorKind::TooManyFiles(files.len()).into());
+            }
+            entries.push(Entry { file, ..*e });
+        }
+        shared.push(entries);
+    }
+    Ok(shared
+        .into_iter()
+        .map(|entries| LineTable { entries, files: files.clone() })
+        .collect())
+}
+
 struct Builder<'a> {
     start: u64,
     table: LineTable,
@@ -207,6 +240,59 @@ mod tests {
         let (t, stats) = build(&points, &names(1), &[], 0x10, u64::MAX).unwrap();
         assert_eq!(offsets(&t), [(0, 0, 1)]);
         assert_eq!(stats.offset_overflow, 1);
+    }
+
+    fn table(entries: &[(u32, &str, u32)]) -> LineTable {
+        let mut t = LineTable::default();
+        for &(offset, name, line) in entries {
+            let file = match t.files.iter().position(|f| f == name.as_bytes()) {
+                Some(i) => i,
+                None => {
+                    t.files.push(name.as_bytes().to_vec());
+                    t.files.len() - 1
+                }
+            } as u32;
+            t.entries.push(Entry { offset, file, line });
+        }
+        t
+    }
+
+    fn named(t: &LineTable) -> Vec<(u32, &str, u32)> {
+        let name = |e: &Entry| std::str::from_utf8(&t.files[e.file as usize]).unwrap();
+        t.entries.iter().map(|e| (e.offset, name(e), e.line)).collect()
+    }
+
+    #[test]
+    fn shared_files_by_first_use_across_tables() {
+        let a = table(&[(0, "a.c", 1), (4, "h.h", 2), (8, "a.c", 3)]);
+        let b = table(&[(0, "b.c", 9), (2, "h.h", 4), (6, "a.c", 5)]);
+        let empty = LineTable::default();
+        let shared = share_files(&[&a, &empty, &b]).unwrap();
+        assert_eq!(shared.len(), 3);
+        let names: Vec<&[u8]> = shared[0].files.iter().map(|f| &f[..]).collect();
+        assert_eq!(names, [&b"a.c"[..], b"h.h", b"b.c"]);
+        assert!(shared.iter().all(|t| t.files == shared[0].files));
+        assert_eq!(offsets(&shared[2]), [(0, 2, 9), (2, 1, 4), (6, 0, 5)]);
+        // Same names and lines as before.
+        assert_eq!(named(&shared[0]), named(&a));
+        assert_eq!(named(&shared[2]), named(&b));
+        assert!(shared[1].entries.is_empty());
+    }
+
+    #[test]
+    fn shared_files_limit() {
+        let many = |from: usize| LineTable {
+            entries: (0..MAX_FILES / 2 + 1)
+                .map(|i| Entry { offset: i as u32, file: i as u32, line: 1 })
+                .collect(),
+            files: (0..MAX_FILES / 2 + 1)
+                .map(|i| format!("f{}.c", i + from).into_bytes())
+                .collect(),
+        };
+        let (a, b) = (many(0), many(MAX_FILES));
+        let e = share_files(&[&a, &b]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooManyFiles(MAX_FILES + 1));
+        assert_eq!(share_files(&[&a, &a]).unwrap()[1].files.len(), MAX_FILES / 2 + 1);
     }
 
     #[test]

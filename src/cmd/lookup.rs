@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use kbuild_lineinfo::decode::{Found, TableView};
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::{image, layout};
-use object::{Object, ObjectSection};
+use kbuild_lineinfo::{image, layout, Endian};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 use crate::cli::LookupArgs;
 
@@ -104,16 +104,68 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
         .collect()
 }
 
+/// The module tables of a `.ko`, whichever layout it carries.
+enum ModuleTables<'a> {
+    /// One table over `.text`.
+    V1(TableView<'a>),
+    /// The v7 blobs, each with its anchors filled in with the covered sections' addresses in
+    /// `Input`'s (synthetic) address space, as the loader's relocation pass would.
+    V7(Vec<Vec<u8>>),
+}
+
+/// Finds `.mod_lineinfo` (and `.init.mod_lineinfo`): v7 when there is an init blob or the blob
+/// carries relocations (its anchors), else v1.
+fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<ModuleTables<'a>> {
+    let blobs: Vec<_> = V7_BLOBS.iter().filter_map(|n| file.section_by_name(n)).collect();
+    let Some(first) = blobs.first() else {
+        bail!("no .mod_lineinfo or .init.mod_lineinfo section");
+    };
+    let v7 = blobs.len() > 1
+        || first.name() == Ok(".init.mod_lineinfo")
+        || first.relocations().next().is_some();
+    if !v7 {
+        let view = layout::v1::parse_module_blob(first.data()?, input.endian())
+            .context(".mod_lineinfo: not a valid v1 blob")?;
+        return Ok(ModuleTables::V1(view));
+    }
+    let sections = input.code_sections();
+    let mut relocated = Vec::new();
+    for blob in blobs {
+        let name = blob.name().unwrap_or("?").to_string();
+        let mut bytes = blob.data()?.to_vec();
+        for (offset, reloc) in blob.relocations() {
+            let object::RelocationTarget::Symbol(symbol) = reloc.target() else {
+                bail!("{name}: relocation at {offset:#x} does not name a symbol");
+            };
+            let section = file.symbol_by_index(symbol)?.section_index();
+            let Some(target) = sections.iter().find(|s| Some(s.index) == section.map(|i| i.0)) else {
+                bail!("{name}: relocation at {offset:#x} does not name a code section");
+            };
+            // The descriptor's u64 anchor (32-bit targets relocate one half of it).
+            let at = usize::try_from(offset)?;
+            let at = at - (at.checked_sub(8).context("relocation in the blob root")? % 16);
+            let value = match input.endian() {
+                Endian::Little => target.address.to_le_bytes(),
+                Endian::Big => target.address.to_be_bytes(),
+            };
+            bytes
+                .get_mut(at..at + 8)
+                .with_context(|| format!("{name}: relocation at {offset:#x} past the blob"))?
+                .copy_from_slice(&value);
+        }
+        relocated.push(bytes);
+    }
+    Ok(ModuleTables::V7(relocated))
+}
+
+const V7_BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
+
+/// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
 fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
     let file = object::File::parse(&*data)?;
-    let Some(blob) = file.section_by_name(".mod_lineinfo") else {
-        bail!("no .mod_lineinfo section");
-    };
-    let blob = blob.data()?;
-    let view = layout::v1::parse_module_blob(blob, input.endian())
-        .context(".mod_lineinfo: not a valid v1 blob")?;
+    let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
     let starts = input.text_symbol_starts();
     queries
@@ -123,9 +175,6 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
                 Some((name, off)) => (name, parse_hex(off)?),
                 None => (".text", parse_hex(q)?),
             };
-            if name != ".text" {
-                return Ok(None);
-            }
             let Some(section) = sections.iter().find(|s| s.name == name) else {
                 return Ok(None);
             };
@@ -136,7 +185,15 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
                 Some(s) if s >= section.address => (s - section.address) as u32,
                 _ => return Ok(None),
             };
-            Ok(owned(view.lookup_guarded(offset, start)))
+            let found = match &tables {
+                ModuleTables::V1(_) if name != ".text" => None,
+                ModuleTables::V1(view) => view.lookup_guarded(offset, start),
+                ModuleTables::V7(blobs) => blobs
+                    .iter()
+                    .find_map(|b| layout::v7::lookup(b, input.endian(), address))
+                    .filter(|f| f.entry_offset >= start),
+            };
+            Ok(owned(found))
         })
         .collect()
 }

@@ -34,6 +34,8 @@ struct Tally {
     no_dwarf: AtomicU64,
     failed: AtomicU64,
     entries: AtomicU64,
+    /// Entries in code sections the layout does not cover (not embedded).
+    uncovered: AtomicU64,
 }
 
 pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
@@ -122,13 +124,15 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     }
     let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
     say(format!(
-        "{} processed ({} from cache), {} up to date, {} without DWARF, {} failed; {} entries; {:.2} s",
+        "{} processed ({} from cache), {} up to date, {} without DWARF, {} failed; {} entries, \
+         {} of them in uncovered code sections (not embedded); {:.2} s",
         t(&tally.processed),
         t(&tally.cached),
         t(&tally.unchanged),
         t(&tally.no_dwarf),
         t(&tally.failed),
         t(&tally.entries),
+        t(&tally.uncovered),
         start.elapsed().as_secs_f64()
     ));
     Ok(if t(&tally.failed) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -179,11 +183,13 @@ fn report_module(
                 What::Updated(s) => {
                     tally.processed.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
+                    tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
                     progress.processed(path);
                 }
                 What::Unchanged(s) => {
                     tally.unchanged.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
+                    tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
                     progress.verbose(format_args!("{}: up to date", path.display()));
                 }
                 What::NoDebugInfo => {

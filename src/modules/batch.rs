@@ -9,7 +9,7 @@ use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};
 use super::embed::{self, Outcome};
-use super::lineinfo::{sections_for, OWNED_SECTIONS};
+use super::lineinfo::{prepare, OWNED_SECTIONS};
 use crate::cache::{Cache, Identity, Key};
 
 /// Everything a module job needs besides the module.
@@ -72,7 +72,7 @@ impl Batch<'_> {
         let Some(module) = extract::module(data, self.options)? else {
             return Ok(Record::NoDebugInfo);
         };
-        let sections = sections_for(&module, self.layout)?;
-        Ok(Record::Sections { sections, stats: module.stats })
+        let (sections, stats) = prepare(&module, self.layout)?;
+        Ok(Record::Sections { sections, stats })
     }
 }

@@ -13,13 +13,24 @@ pub enum Record {
     Sections { sections: Vec<NewSection>, stats: Stats },
 }
 
+/// The tag of [`Record::Sections`]; 1 was the format before `uncovered_entries` (now a miss).
+const RECORD_SECTIONS: u8 = 2;
+
 pub fn encode(record: &Record) -> Vec<u8> {
     let mut out = Vec::new();
     match record {
         Record::NoDebugInfo => out.push(0),
         Record::Sections { sections, stats } => {
-            out.push(1);
-            for v in [stats.rows, stats.entries, stats.files, stats.symbol_entries, stats.offset_overflow] {
+            out.push(RECORD_SECTIONS);
+            let figures = [
+                stats.rows,
+                stats.entries,
+                stats.files,
+                stats.symbol_entries,
+                stats.offset_overflow,
+                stats.uncovered_entries,
+            ];
+            for v in figures {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             put_len(&mut out, sections.len());
@@ -45,13 +56,14 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
     let mut r = Reader(bytes);
     let record = match r.u8()? {
         0 => Record::NoDebugInfo,
-        1 => {
+        RECORD_SECTIONS => {
             let stats = Stats {
                 rows: r.u64()?,
                 entries: r.u64()?,
                 files: r.u64()?,
                 symbol_entries: r.u64()?,
                 offset_overflow: r.u64()?,
+                uncovered_entries: r.u64()?,
             };
             let mut sections = Vec::new();
             for _ in 0..r.len()? {
@@ -123,7 +135,7 @@ mod tests {
                 flags: 2,
                 relocations: vec![AnchorReloc { offset: 8, size: 8, target_section: ".text".into() }],
             }],
-            stats: Stats { rows: 10, entries: 5, files: 2, symbol_entries: 1, offset_overflow: 0 },
+            stats: Stats { rows: 10, entries: 5, files: 2, symbol_entries: 1, offset_overflow: 0, uncovered_entries: 3 },
         };
         let bytes = encode(&record);
         assert_eq!(decode(&bytes), Some(record));

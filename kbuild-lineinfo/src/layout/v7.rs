@@ -129,6 +129,12 @@ pub fn vmlinux_view<'a>(
 /// A module blob for `sections`, in the order given (see [`COVERED_PERSISTENT`],
 /// [`COVERED_INIT`]). Sections whose table is empty get no descriptor; `None` when none is
 /// left, or when the blob would not fit the u32 offsets (4 GiB).
+///
+/// When every sub-table carries the same names (tables encoded after
+/// [`share_files`](crate::table::share_files)), the names are written once, after the last
+/// sub-table, and every header points there (FORMAT.md §6: no file table repeated per
+/// section). Each header's offsets stay positive and within the blob, which is all the kernel
+/// checks; with one sub-table the bytes are the same either way.
 pub fn module_blob(sections: &[CoveredSection], endian: Endian, is_64: bool) -> Option<ModuleBlob> {
     let covered: Vec<_> = sections
         .iter()
@@ -137,6 +143,9 @@ pub fn module_blob(sections: &[CoveredSection], endian: Endian, is_64: bool) -> 
     if covered.is_empty() {
         return None;
     }
+    let shared = covered
+        .windows(2)
+        .all(|w| same_names(w[0].table, w[1].table));
     let mut bytes = Vec::new();
     put_u32(&mut bytes, u32::try_from(covered.len()).ok()?, endian);
     put_u32(&mut bytes, 0, endian);
@@ -146,17 +155,39 @@ pub fn module_blob(sections: &[CoveredSection], endian: Endian, is_64: bool) -> 
         0,
     );
     let mut anchors = Vec::with_capacity(covered.len());
+    let mut headers = Vec::with_capacity(covered.len());
     for (i, section) in covered.iter().enumerate() {
         pad_to_4(&mut bytes);
         let table_offset = u32::try_from(bytes.len()).ok()?;
-        write_sub_table(&mut bytes, section.table, endian)?;
+        write_sub_table(&mut bytes, section.table, endian, !shared)?;
+        headers.push(table_offset);
         let at = (ROOT_SIZE + DESCRIPTOR_SIZE * i as u64) as usize;
         bytes[at + 8..at + 12].copy_from_slice(&u32_bytes(section.size, endian));
         bytes[at + 12..at + 16].copy_from_slice(&u32_bytes(table_offset, endian));
         anchors.push(anchor(at as u64, endian, is_64, section.name));
     }
+    if shared {
+        pad_to_4(&mut bytes);
+        let files_at = u32::try_from(bytes.len()).ok()?;
+        let t = covered[0].table;
+        put_u32s(&mut bytes, &t.file_offsets, endian);
+        bytes.extend_from_slice(&t.filenames);
+        let files_size = 4 * t.num_files();
+        for header in headers {
+            let files_offset = files_at - header;
+            let at = header as usize;
+            bytes[at + 28..at + 32].copy_from_slice(&u32_bytes(files_offset, endian));
+            let names_offset = files_offset.checked_add(files_size)?;
+            bytes[at + 36..at + 40].copy_from_slice(&u32_bytes(names_offset, endian));
+        }
+    }
     u32::try_from(bytes.len()).ok()?;
     Some(ModuleBlob { bytes, anchors })
+}
+
+/// Whether two tables carry byte-identical name arrays.
+fn same_names(a: &EncodedTable, b: &EncodedTable) -> bool {
+    a.file_offsets == b.file_offsets && a.filenames == b.filenames
 }
 
 /// The relocation for the descriptor at `at` (see [`Anchor`]).
@@ -255,18 +286,21 @@ impl Header {
 }
 
 /// Appends one sub-table at `out`'s end (which must be 4-aligned, as the header's offsets
-/// assume): header, block arrays, stream, padding, name offsets, names.
-fn write_sub_table(out: &mut Vec<u8>, t: &EncodedTable, endian: Endian) -> Option<()> {
+/// assume): header, block arrays, stream, then, with `names`, padding, name offsets, names.
+/// Without `names` the caller writes them elsewhere and fixes the header's two name offsets.
+fn write_sub_table(out: &mut Vec<u8>, t: &EncodedTable, endian: Endian, names: bool) -> Option<()> {
     let start = out.len();
     let header = Header::of(t)?;
     put_u32s(out, &header.fields(), endian);
     put_u32s(out, &t.block_addrs, endian);
     put_u32s(out, &t.block_offsets, endian);
     out.extend_from_slice(&t.data);
-    pad_to_4(out);
-    debug_assert_eq!(out.len() - start, header.files_offset as usize);
-    put_u32s(out, &t.file_offsets, endian);
-    out.extend_from_slice(&t.filenames);
+    if names {
+        pad_to_4(out);
+        debug_assert_eq!(out.len() - start, header.files_offset as usize);
+        put_u32s(out, &t.file_offsets, endian);
+        out.extend_from_slice(&t.filenames);
+    }
     Some(())
 }
 
@@ -502,6 +536,63 @@ mod tests {
         );
     }
 
+    /// Tables sharing their names: one copy after the last sub-table, every header pointing at
+    /// it, and the kernel's checks pass for each sub-table.
+    #[test]
+    fn shared_names_written_once() {
+        let exit = LineTable {
+            entries: vec![
+                Entry {
+                    offset: 0,
+                    file: 0,
+                    line: 7,
+                },
+                Entry {
+                    offset: 4,
+                    file: 1,
+                    line: 8,
+                },
+            ],
+            files: vec![b"x.c".to_vec(), b"lib/bb.h".to_vec()],
+        };
+        let text = small_table();
+        let shared = crate::table::share_files(&[&text, &exit]).unwrap();
+        let names: Vec<&[u8]> = shared[0].files.iter().map(|f| &f[..]).collect();
+        assert_eq!(names, [&b"a.c"[..], b"lib/bb.h", b"x.c"]);
+        let encoded: Vec<_> = shared.iter().map(|t| encode(t, Layout::V7)).collect();
+        let empty = EncodedTable::default();
+        for endian in [Endian::Little, Endian::Big] {
+            let blob =
+                module_blob(&sections(&encoded[0], &encoded[1], &empty), endian, true).unwrap();
+            let names = b"a.c\0lib/bb.h\0x.c\0";
+            let count = blob
+                .bytes
+                .windows(names.len())
+                .filter(|w| w == names)
+                .count();
+            assert_eq!(count, 1, "names once");
+            // The names end the blob, right after their offsets (aligned 4).
+            let files_at = blob.bytes.len() - names.len() - 12;
+            assert_eq!(files_at % 4, 0);
+            let parsed = parse_module_blob(&blob.bytes, endian);
+            assert_eq!(parsed.len(), 2);
+            for ((d, view), table) in parsed.iter().zip(&shared) {
+                assert_eq!(d.table_offset % 4, 0);
+                let h = Header::read(&blob.bytes[d.table_offset as usize..], endian).unwrap();
+                assert_eq!(d.table_offset + h.files_offset, files_at as u32);
+                assert_eq!(h.filenames_offset, h.files_offset + 12);
+                assert_eq!((h.num_files, h.files_size, h.filenames_size), (3, 12, 17));
+                assert!(h.data_offset + h.data_size <= h.files_offset);
+                assert_eq!(&view.unwrap().decode_all().unwrap(), table);
+            }
+            // Sub-table 1 follows sub-table 0's stream directly (no names in between).
+            let h0 =
+                Header::read(&blob.bytes[parsed[0].0.table_offset as usize..], endian).unwrap();
+            let end0 = parsed[0].0.table_offset + h0.data_offset + h0.data_size;
+            assert_eq!(parsed[1].0.table_offset, end0.next_multiple_of(4));
+        }
+    }
+
     #[test]
     fn no_entries_no_blob() {
         let empty = EncodedTable::default();
@@ -663,6 +754,42 @@ mod tests {
                 for pick in &picks {
                     let offset = pick % (1 << 30);
                     let address = ((i as u64 + 1) << 32) + u64::from(offset);
+                    prop_assert_eq!(answer(lookup(&blob.bytes, endian, address)), expected(table, offset));
+                }
+            }
+        }
+
+        #[test]
+        fn shared_blob_round_trip(tables in arb_sections(), big: bool, picks in prop::collection::vec(any::<u32>(), 8)) {
+            let endian = if big { Endian::Big } else { Endian::Little };
+            let refs: Vec<_> = tables.iter().collect();
+            let Ok(shared) = crate::table::share_files(&refs) else { return Ok(()) };
+            let encoded: Vec<_> = shared.iter().map(|t| encode(t, Layout::V7)).collect();
+            let sections: Vec<_> = encoded.iter().zip(COVERED).map(|(table, name)| {
+                CoveredSection { name, size: 1 << 30, table }
+            }).collect();
+            let kept: Vec<_> = shared.iter().filter(|t| !t.entries.is_empty()).collect();
+            let Some(mut blob) = module_blob(&sections, endian, false) else {
+                prop_assert!(kept.is_empty());
+                return Ok(());
+            };
+            let parsed = parse_module_blob(&blob.bytes, endian);
+            prop_assert_eq!(parsed.len(), kept.len());
+            for ((d, view), table) in parsed.iter().zip(&kept) {
+                prop_assert_eq!(d.table_offset % 4, 0);
+                prop_assert_eq!(view.unwrap().decode_all().unwrap(), (*table).clone());
+            }
+            for (i, a) in blob.anchors.iter().enumerate() {
+                let at = 8 + 16 * i;
+                prop_assert_eq!(a.size, 4);
+                let value = (i as u64 + 1) << 31;
+                let value = if big { value.to_be_bytes() } else { value.to_le_bytes() };
+                blob.bytes[at..at + 8].copy_from_slice(&value);
+            }
+            for (i, table) in kept.iter().enumerate() {
+                for pick in &picks {
+                    let offset = pick % (1 << 30);
+                    let address = ((i as u64 + 1) << 31) + u64::from(offset);
                     prop_assert_eq!(answer(lookup(&blob.bytes, endian, address)), expected(table, offset));
                 }
             }

@@ -1,0 +1,186 @@
+//! Real data: every module of the Debian cloud kernel with layout v7 (FORMAT.md §4.3), then a
+//! sample of 30 modules checked against the oracle of `v7_oracle` (a full `ld` link of the
+//! original module at fixed section addresses, asked with `llvm-symbolizer --no-inlines`).
+//!
+//! Needs the corpus: `KBUILD_LINEINFO_MODULES_DIR` (the module tree) and
+//! `KBUILD_LINEINFO_MODULES_ORDER` (its modules.order). Without them the test says so and does
+//! nothing; with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` a missing corpus is a failure. The corpus is
+//! never modified: the batch runs on a copy.
+
+mod v7_oracle;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use v7_oracle::{Rng, Sample, Tally};
+
+/// Modules always in the sample; the rest is drawn from modules.order with a fixed seed.
+const FIXED: [&str; 7] = [
+    "arch/x86/kvm/kvm.ko",
+    "arch/x86/kvm/kvm-intel.ko",
+    "arch/x86/kvm/kvm-amd.ko",
+    "fs/xfs/xfs.ko",
+    "fs/btrfs/btrfs.ko",
+    "net/nsh/nsh.ko",
+    "net/sched/cls_flower.ko",
+];
+const SAMPLE_MODULES: usize = 30;
+/// Addresses per module, spread over its covered sections by size (at least 100 per section).
+const ADDRESSES: u64 = 2_000;
+/// Far apart, so that no module's sections (plus orphans placed after them) overlap.
+const BASES: v7_oracle::Bases = [0x1000_0000, 0x2000_0000, 0x3000_0000, 0x4000_0000];
+
+fn corpus() -> Option<(PathBuf, PathBuf)> {
+    let dir = std::env::var_os("KBUILD_LINEINFO_MODULES_DIR");
+    let order = std::env::var_os("KBUILD_LINEINFO_MODULES_ORDER");
+    match (dir, order) {
+        (Some(d), Some(o)) => Some((d.into(), o.into())),
+        _ if std::env::var_os("KBUILD_LINEINFO_REQUIRE_CORPUS").is_some() => panic!(
+            "KBUILD_LINEINFO_REQUIRE_CORPUS is set but KBUILD_LINEINFO_MODULES_DIR or \
+             KBUILD_LINEINFO_MODULES_ORDER is not"
+        ),
+        _ => {
+            eprintln!(
+                "skipped: set KBUILD_LINEINFO_MODULES_DIR and KBUILD_LINEINFO_MODULES_ORDER \
+                 to the Debian cloud modules"
+            );
+            None
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg("-r").arg(from).arg(to).status().unwrap();
+    assert!(status.success(), "cp -r {} {}", from.display(), to.display());
+}
+
+/// Samples of one module: `ADDRESSES` over its covered sections by size, each present section
+/// at least 100 (or all its bytes).
+fn samples(sections: &[v7_oracle::Section], rng: &mut Rng) -> Vec<Sample> {
+    let total: u64 = sections.iter().map(|s| s.size).sum();
+    let mut out = Vec::new();
+    for (i, s) in sections.iter().enumerate() {
+        if s.size == 0 {
+            continue;
+        }
+        let n = (ADDRESSES * s.size / total.max(1)).max(100).min(s.size);
+        out.extend((0..n).map(|_| Sample { section: i, offset: rng.next() % s.size }));
+    }
+    out
+}
+
+#[test]
+fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
+    let Some((modules, order)) = corpus() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    copy_tree(&modules, &tree);
+    let order_copy = work.path().join("modules.order");
+    std::fs::copy(&order, &order_copy).unwrap();
+    let listed: Vec<String> = std::fs::read_to_string(&order)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+        .args(["modules", "--layout", "v7", "--no-cache", "-j2", "-v", "--objtree"])
+        .arg(&tree)
+        .arg("--order")
+        .arg(&order_copy)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "batch failed:\n{stderr}");
+    let summary =
+        stderr.lines().find(|l| l.contains(" processed (")).unwrap_or_else(|| panic!("{stderr}"));
+    eprintln!("batch ({:.1} s): {summary}", start.elapsed().as_secs_f64());
+    // "N processed (C from cache), U up to date, D without DWARF, F failed; ...": a module
+    // without covered code is "up to date" (nothing to embed), which is a success too.
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .take(5)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [processed, _cached, unchanged, no_dwarf, failed] = numbers[..] else {
+        panic!("{summary}")
+    };
+    assert_eq!(failed, 0, "{summary}");
+    assert_eq!(processed + unchanged + no_dwarf, listed.len() as u64, "{summary}");
+    assert!(processed >= listed.len() as u64 - 10, "{summary}");
+
+    let mut chosen: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+    let mut rng = Rng(0x5eed_0f7e_571e_55aa);
+    while chosen.len() < SAMPLE_MODULES.min(listed.len()) {
+        let pick = &listed[(rng.next() % listed.len() as u64) as usize];
+        if !chosen.contains(pick) {
+            chosen.push(pick.clone());
+        }
+    }
+
+    let mut total = Tally::default();
+    let mut descriptors = 0;
+    for name in &chosen {
+        let original = modules.join(name);
+        assert!(original.exists(), "{} is not in the corpus", original.display());
+        let scratch = tempfile::tempdir_in(work.path()).unwrap();
+        let original_copy = scratch.path().join("original.ko");
+        std::fs::copy(&original, &original_copy).unwrap();
+        let bytes = std::fs::read(&original_copy).unwrap();
+        let sections = v7_oracle::covered_sections(&bytes);
+        let samples = samples(&sections, &mut rng);
+        let (tally, kernel) = v7_oracle::compare(
+            &original_copy,
+            &tree.join(name),
+            &sections,
+            &samples,
+            &BASES,
+            false,
+            scratch.path(),
+        );
+        eprintln!(
+            "{name}: {} addresses, {} compared, {} agree, {} unannotated, {} descriptors",
+            tally.samples, tally.compared, tally.agreed, tally.unannotated, kernel.descriptors
+        );
+        for line in &tally.shown {
+            eprintln!("  {line}");
+        }
+        total.samples += tally.samples;
+        total.compared += tally.compared;
+        total.agreed += tally.agreed;
+        total.unannotated += tally.unannotated;
+        total.unannotated_starts += tally.unannotated_starts;
+        total.kernel_mismatch += tally.kernel_mismatch;
+        for (section, n) in tally.per_section {
+            *total.per_section.entry(section).or_default() += n;
+        }
+        descriptors += kernel.descriptors;
+    }
+    let rate = total.agreed as f64 / total.compared.max(1) as f64;
+    eprintln!(
+        "{} modules, {} descriptors: {} addresses, {} compared ({:?}), {} agree ({:.3} %), \
+         {} unannotated ({} at function starts), {} differ from the ld-relocated blob",
+        chosen.len(),
+        descriptors,
+        total.samples,
+        total.compared,
+        total.per_section,
+        total.agreed,
+        rate * 100.0,
+        total.unannotated,
+        total.unannotated_starts,
+        total.kernel_mismatch
+    );
+    assert!(total.compared > total.samples / 2, "too few addresses with an answer");
+    for section in [".text", ".init.text", ".exit.text"] {
+        assert!(
+            total.per_section.get(section).copied().unwrap_or(0) > 100,
+            "{section} barely compared"
+        );
+    }
+    assert!(rate >= 0.999, "agreement {:.4} % is below 99.9 %", rate * 100.0);
+    assert_eq!(total.kernel_mismatch, 0, "lookup --module differs from the ld-relocated blob");
+}

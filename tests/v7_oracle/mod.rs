@@ -1,0 +1,325 @@
+//! The independent oracle for v7 module tables, shared by `v7_modules.rs` and
+//! `real_modules_v7.rs`: fully link a copy of the ORIGINAL module with `ld` at fixed section
+//! addresses, ask `llvm-symbolizer --no-inlines` about covered addresses, and compare with
+//! `kbuild-lineinfo lookup --module` on the embedded module. A second full link of the embedded
+//! module checks that the anchors relocate to the sections' addresses and that the kernel's
+//! lookup on the linked blob (anchors filled by `ld`, not by us) gives the same answers.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use kbuild_lineinfo::layout::v7;
+use kbuild_lineinfo::Endian;
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind, SymbolSection};
+
+/// The covered sections (FORMAT.md §4.3), in the order of [`Bases`].
+pub const COVERED: [&str; 4] = [".text", ".init.text", ".exit.text", ".noinstr.text"];
+
+/// Link addresses of [`COVERED`].
+pub type Bases = [u64; 4];
+
+/// A covered section of the original module: its size and its text symbol starts (offsets).
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub name: &'static str,
+    pub size: u64,
+    pub starts: Vec<u64>,
+}
+
+/// The covered sections present in `ko`, with the symbols kallsyms would see in them.
+pub fn covered_sections(ko: &[u8]) -> Vec<Section> {
+    let file = object::File::parse(ko).unwrap();
+    let mut out = Vec::new();
+    for name in COVERED {
+        let Some(section) = file.section_by_name(name) else { continue };
+        let mut starts: Vec<u64> = file
+            .symbols()
+            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
+            .filter(|s| !s.name_bytes().is_ok_and(|n| n.is_empty() || n.starts_with(b"$")))
+            .filter(|s| s.section() == SymbolSection::Section(section.index()))
+            .map(|s| s.address())
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        out.push(Section { name, size: section.size(), starts });
+    }
+    out
+}
+
+/// Links `ko` fully into `out` with [`COVERED`] at `bases`, everything undefined ignored.
+pub fn link(ko: &Path, out: &Path, bases: &Bases, m32: bool) {
+    let script = out.with_extension("lds");
+    let mut text = String::from("SECTIONS {\n");
+    for (name, base) in COVERED.iter().zip(bases) {
+        text += &format!("  {name} {base:#x} : {{ *({name}) }}\n");
+    }
+    text += "}\n";
+    std::fs::write(&script, text).unwrap();
+    let mut cmd = Command::new("ld");
+    if m32 {
+        cmd.args(["-m", "elf_i386"]);
+    }
+    cmd.args(["--unresolved-symbols=ignore-all", "--no-check-sections", "-e", "0", "-T"])
+        .arg(&script)
+        .arg("-o")
+        .arg(out)
+        .arg(ko);
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&result.stderr));
+}
+
+/// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
+pub fn pipe(cmd: &mut Command, input: &str) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Folds `.` and `dir/..` lexically; the oracle prints paths as DWARF joins them.
+pub fn fold(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    if path.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+pub type Answer = Option<(String, u32)>;
+
+/// `llvm-symbolizer --no-inlines` on `linked` for `addresses`: `file:line` when it knows one.
+pub fn symbolize(linked: &Path, addresses: &[u64]) -> Vec<Answer> {
+    let queries: String = addresses.iter().map(|a| format!("{a:#x}\n")).collect();
+    let out = pipe(
+        Command::new("llvm-symbolizer")
+            .arg("--no-inlines")
+            .arg(format!("--obj={}", linked.display())),
+        &queries,
+    );
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let answers: Vec<Answer> = lines
+        .chunks(2)
+        .map(|pair| {
+            let mut parts = pair.get(1)?.rsplitn(3, ':');
+            let _col = parts.next()?;
+            let line: u32 = parts.next()?.parse().ok()?;
+            let file = parts.next()?;
+            (file != "??" && line != 0).then(|| (fold(file), line))
+        })
+        .collect();
+    assert_eq!(answers.len(), addresses.len(), "llvm-symbolizer answered a different count");
+    answers
+}
+
+/// `kbuild-lineinfo lookup --module ko` for `queries` (`SECTION+0xOFF`).
+pub fn lookup(ko: &Path, queries: &[String]) -> Vec<Answer> {
+    let input: String = queries.iter().map(|q| format!("{q}\n")).collect();
+    let out = pipe(
+        Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo")).args(["lookup", "--module"]).arg(ko),
+        &input,
+    );
+    let answers: Vec<Answer> = out
+        .lines()
+        .map(|l| {
+            let (_, answer) = l.split_once(' ').unwrap();
+            let (file, line) = answer.rsplit_once(':')?;
+            Some((file.to_string(), line.parse().unwrap()))
+        })
+        .collect();
+    assert_eq!(answers.len(), queries.len());
+    answers
+}
+
+/// Whether our (relative, normalised) name is the oracle's, which may be absolute.
+pub fn same_file(oracle: &str, ours: &str) -> bool {
+    oracle == ours || oracle.ends_with(&format!("/{ours}"))
+}
+
+/// The linked embedded module's blobs, and the kernel's lookup on them.
+pub struct LinkedBlobs {
+    pub blobs: Vec<Vec<u8>>,
+    pub endian: Endian,
+    /// Descriptors in all, each validated.
+    pub descriptors: usize,
+}
+
+impl LinkedBlobs {
+    /// The kernel's answer at `address` with the symbol-start guard (`start`: the symbol's
+    /// offset in its section).
+    pub fn lookup(&self, address: u64, start: u64) -> Answer {
+        let found = self
+            .blobs
+            .iter()
+            .find_map(|b| v7::lookup(b, self.endian, address))
+            .filter(|f| u64::from(f.entry_offset) >= start)?;
+        Some((String::from_utf8_lossy(found.file).into_owned(), found.line))
+    }
+}
+
+/// Checks the fully linked embedded module `linked` (from `embedded`): every descriptor's
+/// anchor is the address of the section its relocation names, its size that section's size,
+/// and every sub-table passes the kernel's validation.
+pub fn check_linked_blobs(embedded: &[u8], linked: &[u8]) -> LinkedBlobs {
+    let ko = object::File::parse(embedded).unwrap();
+    let out = object::File::parse(linked).unwrap();
+    let endian = if out.is_little_endian() { Endian::Little } else { Endian::Big };
+    let mut blobs = Vec::new();
+    let mut descriptors = 0;
+    for name in [".mod_lineinfo", ".init.mod_lineinfo"] {
+        let Some(unlinked) = ko.section_by_name(name) else { continue };
+        // Which section each descriptor covers, from the embedded module's relocations.
+        let mut targets: HashMap<u64, String> = HashMap::new();
+        for (offset, reloc) in unlinked.relocations() {
+            assert_eq!(reloc.addend(), 0, "{name}: anchor addend");
+            let object::RelocationTarget::Symbol(sym) = reloc.target() else { panic!("{name}") };
+            let sym = ko.symbol_by_index(sym).unwrap();
+            assert_eq!(sym.kind(), SymbolKind::Section, "{name}: anchor against a section symbol");
+            let section = ko.section_by_index(sym.section_index().unwrap()).unwrap();
+            targets.insert((offset - 8) / 16, section.name().unwrap().to_string());
+        }
+        let section = out.section_by_name(name).unwrap_or_else(|| panic!("{name} not linked"));
+        assert_eq!(section.align(), 8, "{name}: alignment");
+        let bytes = section.data().unwrap().to_vec();
+        let parsed = v7::parse_module_blob(&bytes, endian);
+        assert!(!parsed.is_empty(), "{name}: no descriptors");
+        assert_eq!(parsed.len(), targets.len(), "{name}: one relocation per descriptor");
+        for (i, (d, view)) in parsed.iter().enumerate() {
+            let target = &targets[&(i as u64)];
+            let covered = out.section_by_name(target).unwrap();
+            assert_eq!(d.anchor, covered.address(), "{name}[{i}]: anchor of {target}");
+            assert_eq!(u64::from(d.size), covered.size(), "{name}[{i}]: size of {target}");
+            assert_eq!(d.table_offset % 4, 0);
+            assert!(view.is_some(), "{name}[{i}] ({target}): fails the kernel's validation");
+            descriptors += 1;
+        }
+        blobs.push(bytes);
+    }
+    LinkedBlobs { blobs, endian, descriptors }
+}
+
+/// One covered address to check.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub section: usize,
+    pub offset: u64,
+}
+
+/// What a comparison found.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub samples: u64,
+    /// With an oracle answer at or after the start of a symbol.
+    pub compared: u64,
+    pub agreed: u64,
+    /// Compared addresses per section name.
+    pub per_section: HashMap<&'static str, u64>,
+    pub unannotated: u64,
+    /// Function starts with an oracle answer that we left unannotated.
+    pub unannotated_starts: u64,
+    /// Our answer differs from the kernel's lookup on the `ld`-relocated blob.
+    pub kernel_mismatch: u64,
+    pub shown: Vec<String>,
+}
+
+/// Compares the oracle on `original` (linked at `bases`) with our lookup on `embedded` and
+/// with the kernel's lookup on the linked `embedded`, for `samples` of `sections`.
+pub fn compare(
+    original: &Path,
+    embedded: &Path,
+    sections: &[Section],
+    samples: &[Sample],
+    bases: &Bases,
+    m32: bool,
+    work: &Path,
+) -> (Tally, LinkedBlobs) {
+    let base_of = |s: &Section| bases[COVERED.iter().position(|n| *n == s.name).unwrap()];
+    let linked_original = work.join("original.linked");
+    link(original, &linked_original, bases, m32);
+    let linked_embedded = work.join("embedded.linked");
+    link(embedded, &linked_embedded, bases, m32);
+    let kernel = check_linked_blobs(
+        &std::fs::read(embedded).unwrap(),
+        &std::fs::read(&linked_embedded).unwrap(),
+    );
+
+    let addresses: Vec<u64> =
+        samples.iter().map(|s| base_of(&sections[s.section]) + s.offset).collect();
+    let oracle = symbolize(&linked_original, &addresses);
+    let queries: Vec<String> =
+        samples.iter().map(|s| format!("{}+{:#x}", sections[s.section].name, s.offset)).collect();
+    let ours = lookup(embedded, &queries);
+
+    let mut tally = Tally { samples: samples.len() as u64, ..Tally::default() };
+    for (((sample, address), want), got) in samples.iter().zip(&addresses).zip(&oracle).zip(&ours) {
+        let section = &sections[sample.section];
+        let i = section.starts.partition_point(|&s| s <= sample.offset);
+        let Some(start) = i.checked_sub(1).map(|i| section.starts[i]) else { continue };
+        let Some((want_file, want_line)) = want else { continue };
+        tally.compared += 1;
+        *tally.per_section.entry(section.name).or_default() += 1;
+        if kernel.lookup(*address, start) != *got {
+            tally.kernel_mismatch += 1;
+        }
+        match got {
+            Some((file, line)) => {
+                assert!(!file.starts_with('/'), "absolute name {file}");
+                assert!(
+                    !file.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
+                    "name not normalised: {file}"
+                );
+                if same_file(want_file, file) && want_line == line {
+                    tally.agreed += 1;
+                } else if tally.shown.len() < 10 {
+                    tally.shown.push(format!(
+                        "{}: {}+{:#x}: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}",
+                        embedded.display(),
+                        section.name,
+                        sample.offset
+                    ));
+                }
+            }
+            None => {
+                tally.unannotated += 1;
+                if start == sample.offset {
+                    tally.unannotated_starts += 1;
+                }
+            }
+        }
+    }
+    (tally, kernel)
+}
+
+/// xorshift64*: a fixed sequence, so a failure can be reproduced.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
