@@ -92,13 +92,14 @@ impl Tree {
     /// Compiles and links module `i` (relative paths and a prefix map: the bytes do not depend
     /// on where the tree is).
     fn build(&self, i: usize, functions: usize, variant: usize) {
+        self.build_from(i, &source_a(i, functions, variant));
+    }
+
+    /// Compiles and links module `i` with `a` as its first object's source.
+    fn build_from(&self, i: usize, a: &str) {
         let dir = format!("drivers/m{i}");
         std::fs::create_dir_all(self.root.join(&dir)).unwrap();
-        std::fs::write(
-            self.root.join(&dir).join("a.c"),
-            source_a(i, functions, variant),
-        )
-        .unwrap();
+        std::fs::write(self.root.join(&dir).join("a.c"), a).unwrap();
         std::fs::write(self.root.join(&dir).join("b.c"), source_b(i)).unwrap();
         let map = format!("-fdebug-prefix-map={}=/kernel", self.root.display());
         for f in ["a", "b"] {
@@ -458,11 +459,31 @@ fn cache_does_only_the_work_that_changed() {
     }
 }
 
-/// A cache cap that cannot hold every entry: entries are evicted, every run succeeds and the
-/// directory stays under its cap.
+/// A module whose table is large: one line-table entry per line, ~300 KB of `.mod_lineinfo`.
+fn source_large(i: usize) -> String {
+    let mut s = String::from("volatile int v;\n");
+    for f in 0..100 {
+        s += &format!("void mod{i}_f{f}(void)\n{{\n");
+        for k in 0..1000 {
+            s += &format!("\tv = {};\n", k * 7 + f + i);
+        }
+        s += "}\n";
+    }
+    s
+}
+
+/// A cache cap that cannot hold every entry (4 modules of ~300 KB each, 1 MiB): entries are
+/// evicted, every run succeeds, and the directory ends under its cap.
 #[test]
 fn eviction_never_fails_the_build() {
-    let tree = Tree::new(6, 2500);
+    const LARGE: usize = 4;
+    let tree = Tree::new(0, 0);
+    let mut order = String::new();
+    for i in 0..LARGE {
+        tree.build_from(i, &source_large(i));
+        order += &format!("drivers/m{i}/mod{i}.o\n");
+    }
+    std::fs::write(tree.root.join("modules.order"), order).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let args = [
         "-j2",
@@ -474,7 +495,7 @@ fn eviction_never_fails_the_build() {
     ];
     let first = ok(&tree, &args);
     let want = tree.bytes();
-    assert_eq!(lineinfo_lines(&first).len(), 6, "{first}");
+    assert_eq!(lineinfo_lines(&first).len(), LARGE, "{first}");
     for _ in 0..2 {
         for m in tree.modules() {
             run(Command::new("objcopy")
@@ -482,7 +503,11 @@ fn eviction_never_fails_the_build() {
                 .arg(&m));
         }
         let out = ok(&tree, &args);
-        assert_eq!(lineinfo_lines(&out).len(), 6, "{out}");
+        assert_eq!(lineinfo_lines(&out).len(), LARGE, "{out}");
+        assert!(
+            out.contains("entries, from DWARF"),
+            "every entry survived a 1 MiB cap: {out}"
+        );
         assert_eq!(tree.bytes(), want);
     }
     let size: u64 = walk(cache.path())
