@@ -293,8 +293,32 @@ fn check_module(
             }
         }
     }
+    names_clean(name, ours);
     readelf_clean(ours);
     f
+}
+
+/// Every file name of the `.mod_lineinfo` blob (FORMAT.md §4.2: `filenames_size` at byte 8,
+/// the names last) is relative and normalised.
+fn names_clean(name: &str, ko: &Path) {
+    let data = std::fs::read(ko).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let blob = file
+        .section_by_name(".mod_lineinfo")
+        .expect("our section")
+        .data()
+        .unwrap();
+    let size = u32::from_le_bytes(blob[8..12].try_into().unwrap()) as usize;
+    let names = &blob[blob.len() - size..];
+    assert_eq!(names.last(), Some(&0), "{name}: names not NUL-terminated");
+    for n in names[..size - 1].split(|&b| b == 0) {
+        let n = String::from_utf8_lossy(n);
+        assert!(!n.starts_with('/'), "{name}: absolute name {n}");
+        assert!(
+            !n.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
+            "{name}: name not normalised: {n}"
+        );
+    }
 }
 
 /// `readelf -a` reads the whole module without a word on stderr.
