@@ -179,18 +179,20 @@ fn report_module(
             if done.cached {
                 tally.cached.fetch_add(1, Ordering::Relaxed);
             }
+            let source = if done.cached { "from cache" } else { "from DWARF" };
             match done.what {
                 What::Updated(s) => {
                     tally.processed.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
                     tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
                     progress.processed(path);
+                    progress.verbose(format_args!("{}: {} entries, {source}", path.display(), s.entries));
                 }
                 What::Unchanged(s) => {
                     tally.unchanged.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
                     tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
-                    progress.verbose(format_args!("{}: up to date", path.display()));
+                    progress.verbose(format_args!("{}: up to date ({source})", path.display()));
                 }
                 What::NoDebugInfo => {
                     tally.no_dwarf.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,478 @@
+//! Real data: the Debian cloud module tree (1,138 modules) through `modules` (layout v1), then a
+//! sample of modules checked against an oracle that never sees our code: the ORIGINAL module,
+//! fully linked by `ld` with `.text` at 0x100000, asked by `llvm-symbolizer --no-inlines`.
+//!
+//! Needs the corpus: `KBUILD_LINEINFO_MODULES_DIR` (the unpacked `lib/modules/*/kernel` tree) and
+//! `KBUILD_LINEINFO_MODULES_ORDER` (its `modules.order`). Without them the test says so and does
+//! nothing; with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` (CI) a missing corpus is a failure.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use object::{Object, ObjectSection};
+
+/// Where `.text` goes in the oracle's link; every other section lands far above it.
+const TEXT_BASE: u64 = 0x10_0000;
+
+/// Modules always in the sample: the big multi-object ones and a few small ones.
+const FIXED: [&str; 8] = [
+    "arch/x86/kvm/kvm.ko",
+    "arch/x86/kvm/kvm-intel.ko",
+    "arch/x86/kvm/kvm-amd.ko",
+    "fs/xfs/xfs.ko",
+    "fs/ext4/ext4.ko",
+    "fs/btrfs/btrfs.ko",
+    "net/nsh/nsh.ko",
+    "net/sched/cls_flower.ko",
+];
+/// Pseudo-random modules added to [`FIXED`].
+const RANDOM_MODULES: usize = 26;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kbuild-lineinfo")
+}
+
+fn corpus() -> Option<(PathBuf, PathBuf)> {
+    let dir = std::env::var_os("KBUILD_LINEINFO_MODULES_DIR");
+    let order = std::env::var_os("KBUILD_LINEINFO_MODULES_ORDER");
+    match (dir, order) {
+        (Some(d), Some(o)) => Some((PathBuf::from(d), PathBuf::from(o))),
+        _ if std::env::var_os("KBUILD_LINEINFO_REQUIRE_CORPUS").is_some() => panic!(
+            "KBUILD_LINEINFO_REQUIRE_CORPUS is set but KBUILD_LINEINFO_MODULES_DIR or \
+             KBUILD_LINEINFO_MODULES_ORDER is not"
+        ),
+        _ => {
+            eprintln!(
+                "skipped: set KBUILD_LINEINFO_MODULES_DIR and KBUILD_LINEINFO_MODULES_ORDER to the \
+                 Debian cloud module tree and its modules.order"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
+fn pipe(cmd: &mut Command, input: String) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Folds `.` and `dir/..` lexically; the oracle prints names as DWARF joins them.
+fn fold(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(c),
+        }
+    }
+    let joined = parts.join("/");
+    if path.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// xorshift64*: a fixed sequence, so a failure can be reproduced.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+type Answer = Option<(String, u32)>;
+
+/// `file:line` from llvm-symbolizer's `--no-inlines` output (function line, location line);
+/// `None` for `??` and line 0.
+fn parse_symbolizer(out: &str) -> Vec<Answer> {
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    lines
+        .chunks(2)
+        .map(|pair| {
+            let loc = pair.get(1)?;
+            let mut parts = loc.rsplitn(3, ':');
+            let _col = parts.next()?;
+            let line: u32 = parts.next()?.parse().ok()?;
+            let file = parts.next()?;
+            (file != "??" && line != 0).then(|| (fold(file), line))
+        })
+        .collect()
+}
+
+/// Our `lookup` output: `QUERY file:line` or `QUERY ??`.
+fn parse_lookup(out: &str) -> Vec<Answer> {
+    out.lines()
+        .map(|l| {
+            let (_, answer) = l.split_once(' ').unwrap();
+            let (file, line) = answer.rsplit_once(':')?;
+            Some((file.to_string(), line.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// The linker script of the oracle: `.text` alone at [`TEXT_BASE`], other code far above,
+/// every orphan section after those (ld keeps the debug sections unallocated and relocated).
+const LINK_SCRIPT: &str = "SECTIONS {
+  .text 0x100000 : { *(.text) }
+  .othertext 0x40000000 : { *(.text.*) *(.*.text) *(.altinstr_replacement) *(.altinstr_aux) }
+  . = 0x50000000;
+}
+";
+
+/// The original module linked as a whole; returns the `.text` size and the sorted `.text`
+/// symbol starts (from `nm`) as offsets.
+fn link_original(ko: &Path, work: &Path, script: &Path) -> (PathBuf, u64, Vec<u64>) {
+    let linked = work.join("linked");
+    let out = Command::new("ld")
+        .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
+        .arg(script)
+        .arg("-o")
+        .arg(&linked)
+        .arg(ko)
+        .output()
+        .unwrap();
+    assert!(
+        linked.exists(),
+        "ld {} failed: {}",
+        ko.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(&linked).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let text = file
+        .section_by_name(".text")
+        .expect("linked module has .text");
+    assert_eq!(
+        text.address(),
+        TEXT_BASE,
+        "{}: .text not at the base",
+        ko.display()
+    );
+    let size = text.size();
+    let nm = Command::new("nm").arg(&linked).output().unwrap();
+    let mut starts: Vec<u64> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let value = u64::from_str_radix(w.next()?, 16).ok()?;
+            let kind = w.next()?;
+            (matches!(kind, "t" | "T" | "w" | "W")
+                && (TEXT_BASE..TEXT_BASE + size).contains(&value))
+            .then_some(value - TEXT_BASE)
+        })
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    (linked, size, starts)
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    queried: u64,
+    compared: u64,
+    agree: u64,
+    unannotated: u64,
+    starts: u64,
+    starts_unannotated: u64,
+}
+
+impl Figures {
+    fn add(&mut self, o: &Figures) {
+        self.queried += o.queried;
+        self.compared += o.compared;
+        self.agree += o.agree;
+        self.unannotated += o.unannotated;
+        self.starts += o.starts;
+        self.starts_unannotated += o.starts_unannotated;
+    }
+}
+
+/// Checks one module: our `.ko` (`ours`) against the linked original (`original`).
+fn check_module(
+    name: &str,
+    original: &Path,
+    ours: &Path,
+    work: &Path,
+    script: &Path,
+    seed: u64,
+) -> Figures {
+    let (linked, size, starts) = link_original(original, work, script);
+    let mut rng = Rng(seed | 1);
+    let count = (size / 16).clamp(300, 2500) as usize;
+    let mut offsets: Vec<u64> = (0..count).map(|_| rng.next() % size.max(1)).collect();
+    let random = offsets.len();
+    offsets.extend(&starts);
+
+    let queries: String = offsets
+        .iter()
+        .map(|o| format!("{:#x}\n", TEXT_BASE + o))
+        .collect();
+    let oracle = parse_symbolizer(&pipe(
+        Command::new("llvm-symbolizer")
+            .arg("--no-inlines")
+            .arg(format!("--obj={}", linked.display())),
+        queries,
+    ));
+    assert_eq!(
+        oracle.len(),
+        offsets.len(),
+        "{name}: llvm-symbolizer answer count"
+    );
+    let queries: String = offsets.iter().map(|o| format!(".text+{o:#x}\n")).collect();
+    let answers = parse_lookup(&pipe(
+        Command::new(bin()).args(["lookup", "--module"]).arg(ours),
+        queries,
+    ));
+    assert_eq!(answers.len(), offsets.len(), "{name}: lookup answer count");
+
+    let mut f = Figures {
+        queried: offsets.len() as u64,
+        ..Figures::default()
+    };
+    let mut shown = 0;
+    for (i, ((offset, want), got)) in offsets.iter().zip(&oracle).zip(&answers).enumerate() {
+        if let Some((file, _)) = got {
+            assert!(!file.starts_with('/'), "{name}: absolute name {file}");
+            assert!(
+                !file
+                    .split('/')
+                    .any(|c| c == "." || c == ".." || c.is_empty()),
+                "{name}: name not normalised: {file}"
+            );
+        }
+        let Some((want_file, want_line)) = want else {
+            continue;
+        };
+        if starts.first().is_none_or(|s| s > offset) {
+            continue; // before the first symbol: the kernel's guard answers nothing there
+        }
+        let is_start = i >= random;
+        f.starts += u64::from(is_start);
+        f.compared += 1;
+        match got {
+            Some((file, line)) => {
+                let same_file = want_file == file || want_file.ends_with(&format!("/{file}"));
+                if same_file && want_line == line {
+                    f.agree += 1;
+                } else if shown < 5 {
+                    shown += 1;
+                    eprintln!("{name}: .text+{offset:#x}: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}");
+                }
+            }
+            None => {
+                f.unannotated += 1;
+                f.starts_unannotated += u64::from(is_start);
+                if shown < 5 {
+                    shown += 1;
+                    eprintln!("{name}: .text+{offset:#x}: llvm-symbolizer {want_file}:{want_line}, ours ??");
+                }
+            }
+        }
+    }
+    names_clean(name, ours);
+    readelf_clean(ours);
+    f
+}
+
+/// Every file name of the `.mod_lineinfo` blob (FORMAT.md §4.2: `filenames_size` at byte 8,
+/// the names last) is relative and normalised.
+fn names_clean(name: &str, ko: &Path) {
+    let data = std::fs::read(ko).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let blob = file
+        .section_by_name(".mod_lineinfo")
+        .expect("our section")
+        .data()
+        .unwrap();
+    let size = u32::from_le_bytes(blob[8..12].try_into().unwrap()) as usize;
+    let names = &blob[blob.len() - size..];
+    assert_eq!(names.last(), Some(&0), "{name}: names not NUL-terminated");
+    for n in names[..size - 1].split(|&b| b == 0) {
+        let n = String::from_utf8_lossy(n);
+        assert!(!n.starts_with('/'), "{name}: absolute name {n}");
+        assert!(
+            !n.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
+            "{name}: name not normalised: {n}"
+        );
+    }
+}
+
+/// `readelf -a` reads the whole module without a word on stderr.
+fn readelf_clean(ko: &Path) {
+    let out = Command::new("readelf")
+        .args(["-aW"])
+        .arg(ko)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "readelf -a {}: {}",
+        ko.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The fixed modules present in `listed`, then pseudo-random others, without repeats.
+fn sample(listed: &[String]) -> Vec<String> {
+    let mut picked: Vec<String> = FIXED
+        .iter()
+        .filter(|m| listed.iter().any(|l| l == *m))
+        .map(|m| m.to_string())
+        .collect();
+    assert!(
+        picked.len() >= 6,
+        "the corpus lacks most of the fixed sample: {picked:?}"
+    );
+    let mut rng = Rng(0x51ed_2701_a3c4_5b67);
+    while picked.len() < FIXED.len() + RANDOM_MODULES {
+        let m = &listed[(rng.next() % listed.len() as u64) as usize];
+        if !picked.contains(m) {
+            picked.push(m.clone());
+        }
+    }
+    picked
+}
+
+#[test]
+fn debian_cloud_modules_agree_with_linked_originals() {
+    let Some((corpus_dir, order)) = corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("modules");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&corpus_dir)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -a {} failed", corpus_dir.display());
+
+    let out = Command::new(bin())
+        .args([
+            "modules",
+            "--layout",
+            "v1",
+            "--no-cache",
+            "-j2",
+            "--objtree",
+        ])
+        .arg(&copy)
+        .arg("--order")
+        .arg(&order)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "modules: {:?}\n{stderr}",
+        out.status
+    );
+    let listed: Vec<String> = std::fs::read_to_string(&order)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.strip_suffix(".o")
+                .map_or(l.clone(), |s| format!("{s}.ko"))
+        })
+        .collect();
+    let updated = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("LINEINFO [M]"))
+        .count();
+    eprintln!("{} modules listed, {updated} updated", listed.len());
+    assert!(
+        updated * 10 >= listed.len() * 9,
+        "only {updated} of {} modules updated",
+        listed.len()
+    );
+
+    let script = dir.path().join("module.ld");
+    std::fs::write(&script, LINK_SCRIPT).unwrap();
+    let picked = sample(&listed);
+    let results = std::sync::Mutex::new(BTreeMap::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(m) = picked.get(i) else { break };
+                let work = tempfile::tempdir().unwrap();
+                let f = check_module(
+                    m,
+                    &corpus_dir.join(m),
+                    &copy.join(m),
+                    work.path(),
+                    &script,
+                    i as u64 * 7919,
+                );
+                results.lock().unwrap().insert(m.clone(), f);
+            });
+        }
+    });
+
+    let results = results.into_inner().unwrap();
+    assert_eq!(results.len(), picked.len());
+    let mut total = Figures::default();
+    for (m, f) in &results {
+        eprintln!(
+            "{m}: {} queried, {} with a DWARF answer, {} agree, {} unannotated; {} symbol starts, {} unannotated",
+            f.queried, f.compared, f.agree, f.unannotated, f.starts, f.starts_unannotated
+        );
+        total.add(f);
+    }
+    let rate = total.agree as f64 / total.compared.max(1) as f64;
+    eprintln!(
+        "total over {} modules: {} queried, {} with a DWARF answer, {} agree ({:.3} %), {} unannotated; \
+         {} symbol starts, {} unannotated",
+        results.len(),
+        total.queried,
+        total.compared,
+        total.agree,
+        rate * 100.0,
+        total.unannotated,
+        total.starts,
+        total.starts_unannotated
+    );
+    assert!(
+        total.compared > 10_000,
+        "too few addresses with an answer: {}",
+        total.compared
+    );
+    assert!(
+        rate >= 0.999,
+        "agreement {:.4} % is below 99.9 %",
+        rate * 100.0
+    );
+    assert_eq!(
+        total.starts_unannotated, 0,
+        "symbol starts with a DWARF answer left unannotated"
+    );
+}
