@@ -203,6 +203,19 @@ fn is_code(s: &object::Section<'_, '_>) -> bool {
     exec && s.size() > 0
 }
 
+impl CodeSection {
+    /// One past the last address; an error when `sh_size` runs past the end of the address space.
+    pub fn end(&self) -> Result<u64> {
+        self.address.checked_add(self.size).ok_or_else(|| {
+            ErrorKind::Elf(format!(
+                "section `{}` at {:#x} with size {:#x} ends past the 64-bit address space",
+                self.name, self.address, self.size
+            ))
+            .into()
+        })
+    }
+}
+
 /// Lays out every allocated section of a relocatable object one after the other, aligned.
 fn synthetic_bases(file: &object::File<'_>) -> Vec<Option<u64>> {
     let count = file.sections().map(|s| s.index().0 + 1).max().unwrap_or(0);
