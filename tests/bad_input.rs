@@ -343,8 +343,12 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
             kills += 1;
         }
         child.wait().unwrap();
+        // The in-place strategy (src/modules/embed.rs) may leave unreferenced bytes after the
+        // ELF the header describes; the next run cuts them. Anything else is a torn module.
         let now = std::fs::read(&ko).unwrap();
-        assert!(now == original || now == updated, "kill {i}: {} bytes, neither old nor new", now.len());
+        let old_or_new = now.starts_with(&original) || now.starts_with(&updated);
+        assert!(old_or_new, "kill {i}: {} bytes, neither old nor new", now.len());
+        object::File::parse(&*now).unwrap_or_else(|e| panic!("kill {i}: {e}"));
         // A rerun always completes the job.
         let out = run_in(dir.path(), &["module", "-s", "k.ko"], &[]);
         assert!(out.status.success(), "rerun after kill {i}: {}", stderr(&out));
