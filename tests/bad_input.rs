@@ -27,7 +27,11 @@ fn module_rejects(patch: impl FnOnce(&mut Vec<u8>), expect: &[&str]) {
     let out = run_in(dir.path(), &["module", "m.ko"], &[]);
     assert_fails(&out, "m.ko");
     for word in expect {
-        assert!(stderr(&out).contains(word), "stderr lacks {word:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(word),
+            "stderr lacks {word:?}: {}",
+            stderr(&out)
+        );
     }
     assert_eq!(std::fs::read(&ko).unwrap(), data, "m.ko was modified");
 }
@@ -51,7 +55,11 @@ fn truncated_module_fails_and_stays_untouched_at_every_cut() {
         std::fs::write(&ko, &full[..cut]).unwrap();
         let out = run_in(dir.path(), &["module", "cut.ko"], &[]);
         assert_fails(&out, "cut.ko");
-        assert_eq!(std::fs::read(&ko).unwrap(), &full[..cut], "cut at {cut}: file modified");
+        assert_eq!(
+            std::fs::read(&ko).unwrap(),
+            &full[..cut],
+            "cut at {cut}: file modified"
+        );
     }
 }
 
@@ -96,17 +104,48 @@ fn unknown_machine_is_rejected_or_handled() {
 #[test]
 fn section_header_table_out_of_range_is_rejected() {
     module_rejects(|d| put_u64(d, 0x28, 0xffff_ffff_0000), &["m.ko"]); // e_shoff
-    module_rejects(|d| { let l = d.len() as u64; put_u64(d, 0x28, l - 10) }, &["m.ko"]);
+    module_rejects(
+        |d| {
+            let l = d.len() as u64;
+            put_u64(d, 0x28, l - 10)
+        },
+        &["m.ko"],
+    );
     module_rejects(|d| put_u16(d, 0x3c, 0xfff0), &["m.ko"]); // e_shnum
     module_rejects(|d| put_u16(d, 0x3e, 0xfff0), &["m.ko"]); // e_shstrndx
 }
 
 #[test]
 fn section_data_out_of_range_is_rejected() {
-    for name in [".debug_line", ".debug_info", ".strtab", ".shstrtab", ".rela.debug_line", ".symtab"] {
-        module_rejects(|d| { let s = section_at(d, name); put_u64(d, s.header + 24, 1 << 40) }, &["m.ko"]);
-        module_rejects(|d| { let s = section_at(d, name); put_u64(d, s.header + 32, 1 << 40) }, &["m.ko"]);
-        module_rejects(|d| { let s = section_at(d, name); put_u64(d, s.header + 32, u64::MAX) }, &["m.ko"]);
+    for name in [
+        ".debug_line",
+        ".debug_info",
+        ".strtab",
+        ".shstrtab",
+        ".rela.debug_line",
+        ".symtab",
+    ] {
+        module_rejects(
+            |d| {
+                let s = section_at(d, name);
+                put_u64(d, s.header + 24, 1 << 40)
+            },
+            &["m.ko"],
+        );
+        module_rejects(
+            |d| {
+                let s = section_at(d, name);
+                put_u64(d, s.header + 32, 1 << 40)
+            },
+            &["m.ko"],
+        );
+        module_rejects(
+            |d| {
+                let s = section_at(d, name);
+                put_u64(d, s.header + 32, u64::MAX)
+            },
+            &["m.ko"],
+        );
     }
 }
 
@@ -114,16 +153,40 @@ fn section_data_out_of_range_is_rejected() {
 
 #[test]
 fn debug_line_unit_length_past_the_end_is_rejected() {
-    module_rejects(|d| { let s = section_at(d, ".debug_line"); put_u32(d, s.offset, 0x7fff_0000) }, &["m.ko", "DWARF"]);
+    module_rejects(
+        |d| {
+            let s = section_at(d, ".debug_line");
+            put_u32(d, s.offset, 0x7fff_0000)
+        },
+        &["m.ko", "DWARF"],
+    );
     // A 64-bit DWARF length that runs past the end.
-    module_rejects(|d| { let s = section_at(d, ".debug_line"); put_u32(d, s.offset, 0xffff_ffff) }, &["m.ko"]);
+    module_rejects(
+        |d| {
+            let s = section_at(d, ".debug_line");
+            put_u32(d, s.offset, 0xffff_ffff)
+        },
+        &["m.ko"],
+    );
 }
 
 #[test]
 fn dwarf_versions_1_and_6_are_rejected() {
     for version in [1u16, 6] {
-        module_rejects(|d| { let s = section_at(d, ".debug_line"); put_u16(d, s.offset + 4, version) }, &["m.ko"]);
-        module_rejects(|d| { let s = section_at(d, ".debug_info"); put_u16(d, s.offset + 4, version) }, &["m.ko", ".debug_info"]);
+        module_rejects(
+            |d| {
+                let s = section_at(d, ".debug_line");
+                put_u16(d, s.offset + 4, version)
+            },
+            &["m.ko"],
+        );
+        module_rejects(
+            |d| {
+                let s = section_at(d, ".debug_info");
+                put_u16(d, s.offset + 4, version)
+            },
+            &["m.ko", ".debug_info"],
+        );
     }
 }
 
@@ -140,25 +203,49 @@ fn patch_rela(d: &mut [u8], f: impl Fn(u64, u64) -> (u64, u64)) {
 #[test]
 fn relocation_of_unknown_type_names_type_and_section() {
     // R_X86_64_PC32 (2) has no business in .debug_line.
-    module_rejects(|d| patch_rela(d, |o, i| (o, (i & !0xffff_ffff) | 2)), &["m.ko", ".debug_line", "2"]);
-    module_rejects(|d| patch_rela(d, |o, i| (o, (i & !0xffff_ffff) | 0xfe)), &["m.ko", ".debug_line"]);
+    module_rejects(
+        |d| patch_rela(d, |o, i| (o, (i & !0xffff_ffff) | 2)),
+        &["m.ko", ".debug_line", "2"],
+    );
+    module_rejects(
+        |d| patch_rela(d, |o, i| (o, (i & !0xffff_ffff) | 0xfe)),
+        &["m.ko", ".debug_line"],
+    );
 }
 
 #[test]
 fn relocation_symbol_out_of_range_is_rejected() {
-    module_rejects(|d| patch_rela(d, |o, i| (o, (0xffff << 32) | (i & 0xffff_ffff))), &["m.ko"]);
+    module_rejects(
+        |d| patch_rela(d, |o, i| (o, (0xffff << 32) | (i & 0xffff_ffff))),
+        &["m.ko"],
+    );
 }
 
 #[test]
 fn relocation_offset_past_section_end_is_rejected() {
-    module_rejects(|d| { let n = section_at(d, ".debug_line").size as u64; patch_rela(d, |_, i| (n - 2, i)) }, &["m.ko", ".debug_line"]);
-    module_rejects(|d| patch_rela(d, |_, i| (u64::MAX - 3, i)), &["m.ko", ".debug_line"]);
+    module_rejects(
+        |d| {
+            let n = section_at(d, ".debug_line").size as u64;
+            patch_rela(d, |_, i| (n - 2, i))
+        },
+        &["m.ko", ".debug_line"],
+    );
+    module_rejects(
+        |d| patch_rela(d, |_, i| (u64::MAX - 3, i)),
+        &["m.ko", ".debug_line"],
+    );
 }
 
 #[test]
 fn section_size_past_the_address_space_is_rejected() {
     // Found by fuzz target elf_rows: sh_size near 2^64 overflowed `address + size`.
-    module_rejects(|d| { let s = section_at(d, ".text"); put_u64(d, s.header + 32, u64::MAX - 8) }, &["m.ko"]);
+    module_rejects(
+        |d| {
+            let s = section_at(d, ".text");
+            put_u64(d, s.header + 32, u64::MAX - 8)
+        },
+        &["m.ko"],
+    );
 }
 
 // ---- File names -------------------------------------------------------------------------------
@@ -172,11 +259,17 @@ fn too_many_file_names_is_a_clear_error() {
     }
     c.push_str("return 0; }\n");
     std::fs::write(dir.path().join("many.c"), c).unwrap();
-    sh(Command::new("cc").args(["-c", "-g", "-O0", "-o", "many.ko", "many.c"]).current_dir(dir.path()));
+    sh(Command::new("cc")
+        .args(["-c", "-g", "-O0", "-o", "many.ko", "many.c"])
+        .current_dir(dir.path()));
     let before = std::fs::read(dir.path().join("many.ko")).unwrap();
     let out = run_in(dir.path(), &["module", "many.ko"], &[]);
     assert_fails(&out, "many.ko");
-    assert!(stderr(&out).contains("65536 distinct file names"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("65536 distinct file names"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(dir.path().join("many.ko")).unwrap(), before);
 }
 
@@ -185,19 +278,30 @@ fn non_utf8_file_names_keep_their_bytes() {
     let dir = temp();
     let src = b"int caf(int x) { return x + 1; }\n#line 7 \"caf\xe9/\xff\xfe.c\"\nint g(int x) { return x * 2; }\n";
     std::fs::write(dir.path().join("nu.c"), src).unwrap();
-    sh(Command::new("cc").args(["-c", "-g", "-O1", "-o", "nu.ko", "nu.c"]).current_dir(dir.path()));
+    sh(Command::new("cc")
+        .args(["-c", "-g", "-O1", "-o", "nu.ko", "nu.c"])
+        .current_dir(dir.path()));
     let out = run_in(dir.path(), &["module", "nu.ko"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     // `g` starts after `caf`; its first row is line 7 of the non-UTF-8 name.
     let file = std::fs::read(dir.path().join("nu.ko")).unwrap();
     let obj = object::File::parse(&*file).unwrap();
     use object::read::{Object, ObjectSymbol};
-    let g = obj.symbols().find(|s| s.name() == Ok("g")).unwrap().address();
+    let g = obj
+        .symbols()
+        .find(|s| s.name() == Ok("g"))
+        .unwrap()
+        .address();
     let query = format!(".text+{g:#x}");
     let out = run_in(dir.path(), &["lookup", "--module", "nu.ko", &query], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let want = [query.as_bytes(), b" caf\xe9/\xff\xfe.c:7\n"].concat();
-    assert_eq!(out.stdout, want, "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.stdout,
+        want,
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 // ---- modules.order ----------------------------------------------------------------------------
@@ -210,8 +314,16 @@ fn modules_order_with_missing_blank_crlf_and_duplicate_entries() {
     std::fs::create_dir_all(tree.join("d")).unwrap();
     std::fs::copy(&ko, tree.join("d/x.ko")).unwrap();
     std::fs::copy(&ko, tree.join("y.ko")).unwrap();
-    std::fs::write(tree.join("modules.order"), "d/x.o\r\n\n   \nmissing.o\ny.ko\nd/x.o\r\n").unwrap();
-    let out = run_in(dir.path(), &["modules", "--objtree", "tree", "--no-cache", "--force"], &[]);
+    std::fs::write(
+        tree.join("modules.order"),
+        "d/x.o\r\n\n   \nmissing.o\ny.ko\nd/x.o\r\n",
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["modules", "--objtree", "tree", "--no-cache", "--force"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_one_line(&out, "missing.ko");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -219,7 +331,10 @@ fn modules_order_with_missing_blank_crlf_and_duplicate_entries() {
     assert_eq!(stdout.matches("y.ko").count(), 1, "{stdout}");
     for m in ["d/x.ko", "y.ko"] {
         let data = std::fs::read(tree.join(m)).unwrap();
-        assert!(assert_untouched_or_updated(&tree.join(m), &std::fs::read(&ko).unwrap()) , "{m} not updated");
+        assert!(
+            assert_untouched_or_updated(&tree.join(m), &std::fs::read(&ko).unwrap()),
+            "{m} not updated"
+        );
         drop(data);
     }
 }
@@ -251,7 +366,15 @@ fn vanishing_module_is_an_error_for_that_module_only() {
     }
     std::fs::write(tree.join("modules.order"), names.join("\n")).unwrap();
     let mut child = Command::new(BIN)
-        .args(["modules", "--objtree", "tree", "--no-cache", "--force", "-j", "1"])
+        .args([
+            "modules",
+            "--objtree",
+            "tree",
+            "--no-cache",
+            "--force",
+            "-j",
+            "1",
+        ])
         .current_dir(dir.path())
         .env_remove("MAKEFLAGS")
         .stdout(std::process::Stdio::null())
@@ -267,7 +390,10 @@ fn vanishing_module_is_an_error_for_that_module_only() {
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");
     for line in err.lines() {
-        assert!(line.starts_with("kbuild-lineinfo: tree/m"), "unexpected stderr line {line:?}");
+        assert!(
+            line.starts_with("kbuild-lineinfo: tree/m"),
+            "unexpected stderr line {line:?}"
+        );
     }
     for n in &names {
         let p = tree.join(n);
@@ -286,8 +412,17 @@ fn wait_deadline_child(_pid: u32, child: &mut std::process::Child) -> std::proce
     }
     let mut stderr = Vec::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
-    std::process::Output { status: child.wait().unwrap(), stdout: Vec::new(), stderr }
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    std::process::Output {
+        status: child.wait().unwrap(),
+        stdout: Vec::new(),
+        stderr,
+    }
 }
 
 #[test]
@@ -308,7 +443,10 @@ fn full_disk_leaves_the_module_untouched() {
         &"ulimit -f",
     );
     assert_fails(&out, "m.ko");
-    assert!(!assert_untouched_or_updated(&ko, &before), "updated beyond the file size limit?");
+    assert!(
+        !assert_untouched_or_updated(&ko, &before),
+        "updated beyond the file size limit?"
+    );
 }
 
 #[test]
@@ -317,15 +455,21 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
     // A larger module, so that the kill lands inside the extraction and the embedding.
     let mut extra = String::new();
     for i in 0..1500 {
-        extra.push_str(&format!("int f{i}(int x) {{ if (x > {i}) return x - {i}; return x * 3; }}\n"));
+        extra.push_str(&format!(
+            "int f{i}(int x) {{ if (x > {i}) return x - {i}; return x * 3; }}\n"
+        ));
     }
     std::fs::write(dir.path().join("big.c"), extra).unwrap();
-    sh(Command::new("cc").args(["-c", "-g", "-O1", "-o", "big.o", "big.c"]).current_dir(dir.path()));
+    sh(Command::new("cc")
+        .args(["-c", "-g", "-O1", "-o", "big.o", "big.c"])
+        .current_dir(dir.path()));
     let original = std::fs::read(dir.path().join("big.o")).unwrap();
     let ko = dir.path().join("k.ko");
     std::fs::write(&ko, &original).unwrap();
     let start = std::time::Instant::now();
-    assert!(run_in(dir.path(), &["module", "k.ko"], &[]).status.success());
+    assert!(run_in(dir.path(), &["module", "k.ko"], &[])
+        .status
+        .success());
     let full_run = start.elapsed();
     let updated = std::fs::read(&ko).unwrap();
     let mut kills = 0;
@@ -347,11 +491,19 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
         // ELF the header describes; the next run cuts them. Anything else is a torn module.
         let now = std::fs::read(&ko).unwrap();
         let old_or_new = now.starts_with(&original) || now.starts_with(&updated);
-        assert!(old_or_new, "kill {i}: {} bytes, neither old nor new", now.len());
+        assert!(
+            old_or_new,
+            "kill {i}: {} bytes, neither old nor new",
+            now.len()
+        );
         object::File::parse(&*now).unwrap_or_else(|e| panic!("kill {i}: {e}"));
         // A rerun always completes the job.
         let out = run_in(dir.path(), &["module", "-s", "k.ko"], &[]);
-        assert!(out.status.success(), "rerun after kill {i}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "rerun after kill {i}: {}",
+            stderr(&out)
+        );
         assert_eq!(std::fs::read(&ko).unwrap(), updated, "rerun after kill {i}");
     }
     assert!(kills >= 50, "only {kills} kills landed");
@@ -376,7 +528,11 @@ fn cache_files(dir: &Path) -> Vec<std::path::PathBuf> {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
         }
     }
     out
@@ -387,10 +543,29 @@ fn corrupt_cache_gives_cold_bytes(damage: impl Fn(&mut Vec<u8>)) {
     // Distinct modules, so that each has its own cache entry.
     let ko = build_module(dir.path(), &[]);
     let cold = tree_of_modules(dir.path(), "cold", &ko);
-    let out = run_in(dir.path(), &["modules", "--objtree", "cold", "--no-cache", "--force", "-s"], &[]);
+    let out = run_in(
+        dir.path(),
+        &[
+            "modules",
+            "--objtree",
+            "cold",
+            "--no-cache",
+            "--force",
+            "-s",
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let warm = tree_of_modules(dir.path(), "warm", &ko);
-    let args = ["modules", "--objtree", "warm", "--cache-dir", "cache", "--force", "-s"];
+    let args = [
+        "modules",
+        "--objtree",
+        "warm",
+        "--cache-dir",
+        "cache",
+        "--force",
+        "-s",
+    ];
     assert!(run_in(dir.path(), &args, &[]).status.success());
     let entries = cache_files(&dir.path().join("cache"));
     assert!(!entries.is_empty(), "nothing cached");
@@ -400,12 +575,24 @@ fn corrupt_cache_gives_cold_bytes(damage: impl Fn(&mut Vec<u8>)) {
         std::fs::write(e, data).unwrap();
     }
     let again = tree_of_modules(dir.path(), "again", &ko);
-    let args = ["modules", "--objtree", "again", "--cache-dir", "cache", "--force", "-s"];
+    let args = [
+        "modules",
+        "--objtree",
+        "again",
+        "--cache-dir",
+        "cache",
+        "--force",
+        "-s",
+    ];
     let out = run_in(dir.path(), &args, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_no_panic(&out);
     for n in ["a.ko", "b.ko", "c.ko"] {
-        assert_eq!(std::fs::read(again.join(n)).unwrap(), std::fs::read(cold.join(n)).unwrap(), "{n}");
+        assert_eq!(
+            std::fs::read(again.join(n)).unwrap(),
+            std::fs::read(cold.join(n)).unwrap(),
+            "{n}"
+        );
     }
     let _ = warm;
 }
@@ -436,7 +623,10 @@ fn broken_jobserver(makeflags: &str) {
     assert_one_line(&out, "jobserver");
     assert!(stderr(&out).contains("warning"), "{}", stderr(&out));
     for n in ["a.ko", "b.ko", "c.ko"] {
-        assert!(assert_untouched_or_updated(&dir.path().join("t").join(n), &std::fs::read(&ko).unwrap()));
+        assert!(assert_untouched_or_updated(
+            &dir.path().join("t").join(n),
+            &std::fs::read(&ko).unwrap()
+        ));
     }
 }
 

@@ -14,14 +14,21 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 
 pub fn sh(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 /// Runs the binary with `args` in `dir`, killing it at the deadline (then the test fails).
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(dir).env_remove("RUST_BACKTRACE").env_remove("MAKEFLAGS");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("MAKEFLAGS");
     cmd.env_remove("MFLAGS").env_remove("CARGO_MAKEFLAGS");
     for (k, v) in env {
         cmd.env(k, v);
@@ -39,7 +46,10 @@ pub fn wait_deadline(cmd: &mut Command, what: &dyn std::fmt::Debug) -> Output {
         if start.elapsed() > DEADLINE {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("{what:?}: no exit within {DEADLINE:?}: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "{what:?}: no exit within {DEADLINE:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -63,7 +73,11 @@ pub fn assert_no_panic(out: &Output) {
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "panic: {err}"
     );
-    assert!(out.status.code().is_some(), "killed by a signal: {:?}: {err}", out.status);
+    assert!(
+        out.status.code().is_some(),
+        "killed by a signal: {:?}: {err}",
+        out.status
+    );
 }
 
 /// Exit status 1 with one stderr line naming `name`.
@@ -80,7 +94,11 @@ pub fn write_module_sources(dir: &Path) {
          __attribute__((section(\".init.text\"))) int init_module(void) { return helper(2); }\n",
     )
     .unwrap();
-    std::fs::write(dir.join("h.h"), "static inline int twice(int v)\n{\n\treturn v + v;\n}\n").unwrap();
+    std::fs::write(
+        dir.join("h.h"),
+        "static inline int twice(int v)\n{\n\treturn v + v;\n}\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("b.c"),
         "int exit_value(int x)\n{\n\tif (x > 2)\n\t\treturn x - 2;\n\treturn x + 7;\n}\n",
@@ -100,7 +118,12 @@ pub fn build_module(dir: &Path, flags: &[&str]) -> PathBuf {
             .arg(dir.join(format!("{name}.c"))));
     }
     let ko = dir.join("m.ko");
-    sh(Command::new("ld").arg("-r").arg("-o").arg(&ko).arg(dir.join("a.o")).arg(dir.join("b.o")));
+    sh(Command::new("ld")
+        .arg("-r")
+        .arg("-o")
+        .arg(&ko)
+        .arg(dir.join("a.o"))
+        .arg(dir.join("b.o")));
     ko
 }
 
@@ -110,7 +133,14 @@ pub fn build_vmlinux(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("s.c"), "void _start(void) { for (;;) ; }\n").unwrap();
     let out = dir.join("vmlinux");
     sh(Command::new("cc")
-        .args(["-g", "-O1", "-nostdlib", "-static", "-Wl,--defsym=_text=_start", "-o"])
+        .args([
+            "-g",
+            "-O1",
+            "-nostdlib",
+            "-static",
+            "-Wl,--defsym=_text=_start",
+            "-o",
+        ])
         .arg(&out)
         .args(["s.c", "b.c"])
         .current_dir(dir));
@@ -129,10 +159,17 @@ pub struct SectionAt {
 /// ELF64 little-endian only (what `cc` builds here).
 pub fn section_at(data: &[u8], name: &str) -> SectionAt {
     let file = object::File::parse(data).unwrap();
-    let s = file.section_by_name(name).unwrap_or_else(|| panic!("no section {name}"));
+    let s = file
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("no section {name}"));
     let (offset, size) = s.file_range().unwrap();
     let shoff = u64::from_le_bytes(data[0x28..0x30].try_into().unwrap()) as usize;
-    SectionAt { index: s.index().0, header: shoff + 64 * s.index().0, offset: offset as usize, size: size as usize }
+    SectionAt {
+        index: s.index().0,
+        header: shoff + 64 * s.index().0,
+        offset: offset as usize,
+        size: size as usize,
+    }
 }
 
 pub fn put_u16(data: &mut [u8], at: usize, v: u16) {
@@ -155,12 +192,25 @@ pub fn assert_untouched_or_updated(ko: &Path, before: &[u8]) -> bool {
     if after == before {
         return false;
     }
-    let file = object::File::parse(&*after).unwrap_or_else(|e| panic!("{}: half-written: {e}", ko.display()));
-    assert!(file.section_by_name(".mod_lineinfo").is_some(), "{}: changed without .mod_lineinfo", ko.display());
-    assert!(after.len() as u64 >= section_end(&file), "{}: truncated", ko.display());
+    let file = object::File::parse(&*after)
+        .unwrap_or_else(|e| panic!("{}: half-written: {e}", ko.display()));
+    assert!(
+        file.section_by_name(".mod_lineinfo").is_some(),
+        "{}: changed without .mod_lineinfo",
+        ko.display()
+    );
+    assert!(
+        after.len() as u64 >= section_end(&file),
+        "{}: truncated",
+        ko.display()
+    );
     true
 }
 
 fn section_end(file: &object::File<'_>) -> u64 {
-    file.sections().filter_map(|s| s.file_range()).map(|(o, s)| o + s).max().unwrap_or(0)
+    file.sections()
+        .filter_map(|s| s.file_range())
+        .map(|(o, s)| o + s)
+        .max()
+        .unwrap_or(0)
 }
