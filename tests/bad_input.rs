@@ -639,3 +639,16 @@ fn jobserver_fifo_that_does_not_exist_warns_once() {
 fn jobserver_closed_fds_warn_once() {
     broken_jobserver(" -j4 --jobserver-auth=99,100");
 }
+
+#[test]
+fn fuzz_crash_section_end_overflow_is_an_error() {
+    // elf_rows artifact: `.text` at a saturated synthetic base 0xffff_ffff_ffff_ffff with size
+    // 0x1f panicked on `address + size` in extract::module.
+    let dir = temp();
+    let bytes = include_bytes!("bad_input/fuzz-section-end-overflow.o");
+    std::fs::write(dir.path().join("f.ko"), bytes).unwrap();
+    let out = run_in(dir.path(), &["module", "f.ko"], &[]);
+    assert_fails(&out, "f.ko");
+    assert!(stderr(&out).contains("ends past the 64-bit address space"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.path().join("f.ko")).unwrap(), bytes);
+}
