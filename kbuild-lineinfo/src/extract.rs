@@ -96,14 +96,12 @@ fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {
     input
         .code_sections()
         .into_iter()
-        .find(|s| s.address <= address && address < s.address + s.size)
-        .map(|s| s.address + s.size)
+        .find(|s| s.address <= address && address - s.address < s.size)
+        .map(|s| s.end())
         .ok_or_else(|| {
-            ErrorKind::Invalid(format!(
-                "no `_etext` and `_text` ({address:#x}) is in no executable section"
-            ))
-            .into()
-        })
+            let message = format!("no `_etext` and `_text` ({address:#x}) is in no executable section");
+            crate::Error::from(ErrorKind::Invalid(message))
+        })?
 }
 
 /// The table of one code section of a module; offsets are from the section start.
@@ -146,7 +144,7 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     let mut stats = Stats { rows: rows.rows, ..Stats::default() };
     let mut sections = Vec::new();
     for section in input.code_sections() {
-        let end = section.address + section.size;
+        let end = section.end()?;
         let (table, built) =
             table::build(&rows.points, &rows.names, &symbols, section.address, end)?;
         stats.add(&table, built);

@@ -60,6 +60,7 @@ impl<'data> Input<'data> {
                 return Err(ErrorKind::Elf(format!("not an ELF file ({other:?})")).into());
             }
         };
+        check_sections(&file, data.len())?;
         let endian = if file.is_little_endian() { Endian::Little } else { Endian::Big };
         let mut input = Input { file, endian, e_machine, bases: Vec::new() };
         if input.is_relocatable() {
@@ -201,6 +202,43 @@ fn is_code(s: &object::Section<'_, '_>) -> bool {
         _ => s.kind() == SectionKind::Text,
     };
     exec && s.size() > 0
+}
+
+/// Every section has a readable name and its bytes inside the file: a damaged section header
+/// must stop the run, not hide a `.debug_line` (a module would then be skipped silently).
+fn check_sections(file: &object::File<'_>, len: usize) -> Result<()> {
+    if file.kind() == object::ObjectKind::Relocatable && file.sections().next().is_none() {
+        return Err(ErrorKind::Elf("relocatable object without section headers".into()).into());
+    }
+    for s in file.sections() {
+        let index = s.index().0;
+        let name = s
+            .name_bytes()
+            .map_err(|e| ErrorKind::Elf(format!("section {index}: name: {e}")))?;
+        let Some((offset, size)) = s.file_range() else { continue };
+        if offset.checked_add(size).is_none_or(|end| end > len as u64) {
+            return Err(ErrorKind::Elf(format!(
+                "section {index} `{}` at offset {offset:#x} size {size:#x} lies outside the \
+                 {len:#x}-byte file",
+                String::from_utf8_lossy(name)
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+impl CodeSection {
+    /// One past the last address; an error when `sh_size` runs past the end of the address space.
+    pub fn end(&self) -> Result<u64> {
+        self.address.checked_add(self.size).ok_or_else(|| {
+            ErrorKind::Elf(format!(
+                "section `{}` at {:#x} with size {:#x} ends past the 64-bit address space",
+                self.name, self.address, self.size
+            ))
+            .into()
+        })
+    }
 }
 
 /// Lays out every allocated section of a relocatable object one after the other, aligned.

@@ -38,7 +38,12 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (query, found) in queries.iter().zip(answers) {
         match found {
-            Some((file, line)) => writeln!(out, "{query} {}:{line}", String::from_utf8_lossy(&file))?,
+            Some((file, line)) => {
+                // The name's bytes as the table holds them (DWARF names need not be UTF-8).
+                write!(out, "{query} ")?;
+                out.write_all(&file)?;
+                writeln!(out, ":{line}")?;
+            }
             None => writeln!(out, "{query} ??")?,
         }
     }
