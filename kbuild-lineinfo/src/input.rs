@@ -15,6 +15,7 @@ use object::{
 };
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::lazy_reloc::{LazyRelocs, Records};
 use crate::reloc;
 use crate::Endian;
 
@@ -143,6 +144,11 @@ impl<'data> Input<'data> {
         starts
     }
 
+    /// True when section `name` exists and holds bytes (nothing is decompressed or relocated).
+    pub fn has_section_data(&self, name: &str) -> bool {
+        self.file.section_by_name(name).is_some_and(|s| s.size() > 0)
+    }
+
     /// The bytes of debug section `name` (e.g. `.debug_line`), decompressed and, for `ET_REL`,
     /// with its relocations applied. A missing section is empty.
     pub fn debug_section(&self, name: &str) -> Result<Cow<'data, [u8]>> {
@@ -158,6 +164,68 @@ impl<'data> Input<'data> {
         let mut data = data.into_owned();
         self.relocate(&section, &mut data).map_err(|e| e.at(name.to_string()))?;
         Ok(Cow::Owned(data))
+    }
+
+    /// The bytes of debug section `name`, decompressed, with its relocations (for `ET_REL`) to
+    /// be applied as values are read ([`LazyRelocs`]): for `.debug_info`, of which little is read.
+    /// Falls back to [`Input::debug_section`] (relocated up front) when the section is compressed
+    /// or its relocations are not sorted by offset.
+    pub fn debug_section_on_read(
+        &self,
+        name: &str,
+    ) -> Result<(Cow<'data, [u8]>, Option<LazyRelocs<'data>>)> {
+        let Some(section) = self.file.section_by_name(name) else {
+            return Ok((Cow::Borrowed(&[]), None));
+        };
+        let compressed = section
+            .compressed_file_range()
+            .is_ok_and(|r| r.format != object::CompressionFormat::None);
+        if !self.is_relocatable() || compressed || section.relocations().next().is_none() {
+            return Ok((self.debug_section(name)?, None));
+        }
+        let records = self.records(section.index()).map_err(|e| e.at(name.to_string()))?;
+        let lazy = records.and_then(|records| {
+            LazyRelocs::new(records, self.endian, self.e_machine, self.is_64(), self.symbol_addresses())
+        });
+        match lazy {
+            Some(lazy) => Ok((section.uncompressed_data()?, Some(lazy))),
+            None => Ok((self.debug_section(name)?, None)),
+        }
+    }
+
+    /// The raw relocation records that apply to section `index`, if there is one table of them.
+    fn records(&self, index: SectionIndex) -> Result<Option<Records<'data>>> {
+        Ok(match &self.file {
+            object::File::Elf32(f) => {
+                let s = f.section_by_index(index)?;
+                let (rela, rel) = (s.elf_linked_rela()?, s.elf_linked_rel()?);
+                match (rela.is_empty(), rel.is_empty()) {
+                    (false, _) => Some(Records::Rela32(rela)),
+                    (true, false) => Some(Records::Rel32(rel)),
+                    _ => None,
+                }
+            }
+            object::File::Elf64(f) => {
+                let s = f.section_by_index(index)?;
+                let (rela, rel) = (s.elf_linked_rela()?, s.elf_linked_rel()?);
+                match (rela.is_empty(), rel.is_empty()) {
+                    (false, _) => Some(Records::Rela64(rela)),
+                    (true, false) => Some(Records::Rel64(rel)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+    }
+
+    /// The address of every symbol, by symbol index (0 for undefined ones).
+    fn symbol_addresses(&self) -> Vec<u64> {
+        let count = self.file.symbols().map(|s| s.index().0 + 1).max().unwrap_or(0);
+        let mut addresses = vec![0; count];
+        for s in self.file.symbols() {
+            addresses[s.index().0] = self.address(s.section_index(), s.address());
+        }
+        addresses
     }
 
     fn relocate(&self, section: &object::Section<'data, '_>, data: &mut [u8]) -> Result<()> {

@@ -25,6 +25,7 @@ pub mod paths;
 pub mod reloc;
 pub mod rows;
 pub mod input;
+pub mod lazy_reloc;
 pub mod table;
 
 pub use error::{Error, ErrorKind, Result};

@@ -7,14 +7,15 @@
 
 use std::collections::HashMap;
 
-use gimli::{AttributeValue, EndianSlice, RunTimeEndian};
+use gimli::{AttributeValue, EndianSlice, Reader, RelocateReader, RunTimeEndian};
 
 use crate::error::{Error, Result};
 use crate::input::Input;
+use crate::lazy_reloc::{LazyRelocs, OnRead};
 use crate::paths::Namer;
 use crate::Endian;
 
-type R<'a> = EndianSlice<'a, RunTimeEndian>;
+type R<'a> = RelocateReader<EndianSlice<'a, RunTimeEndian>, OnRead<'a>>;
 
 /// From `address` on, the code is at `names[file]:line`; `line == 0` means "no answer" (the end
 /// of a sequence).
@@ -46,6 +47,8 @@ pub struct Rows {
 /// The debug sections gimli needs, owned or borrowed.
 struct Sections<'data> {
     info: std::borrow::Cow<'data, [u8]>,
+    /// `.debug_info`'s relocations, applied as values are read (`ET_REL` only).
+    info_relocs: Option<LazyRelocs<'data>>,
     abbrev: std::borrow::Cow<'data, [u8]>,
     line: std::borrow::Cow<'data, [u8]>,
     line_str: std::borrow::Cow<'data, [u8]>,
@@ -55,8 +58,10 @@ struct Sections<'data> {
 
 impl<'data> Sections<'data> {
     fn load(input: &Input<'data>) -> Result<Self> {
+        let (info, info_relocs) = input.debug_section_on_read(".debug_info")?;
         Ok(Sections {
-            info: input.debug_section(".debug_info")?,
+            info,
+            info_relocs,
             abbrev: input.debug_section(".debug_abbrev")?,
             line: input.debug_section(".debug_line")?,
             line_str: input.debug_section(".debug_line_str")?,
@@ -66,7 +71,11 @@ impl<'data> Sections<'data> {
     }
 
     fn dwarf(&self, endian: RunTimeEndian) -> gimli::Dwarf<R<'_>> {
-        let load = |id: gimli::SectionId| -> std::result::Result<R<'_>, ()> {
+        let load = |id: gimli::SectionId| -> std::result::Result<R<'_>, std::convert::Infallible> {
+            let relocs = match id {
+                gimli::SectionId::DebugInfo => OnRead(self.info_relocs.as_ref()),
+                _ => OnRead(None),
+            };
             let data: &[u8] = match id {
                 gimli::SectionId::DebugInfo => &self.info,
                 gimli::SectionId::DebugAbbrev => &self.abbrev,
@@ -76,18 +85,23 @@ impl<'data> Sections<'data> {
                 gimli::SectionId::DebugStrOffsets => &self.str_offsets,
                 _ => &[],
             };
-            Ok(EndianSlice::new(data, endian))
+            Ok(RelocateReader::new(EndianSlice::new(data, endian), relocs))
         };
-        let mut dwarf = gimli::Dwarf::load(load).unwrap_or_default();
+        let Ok(mut dwarf) = gimli::Dwarf::load(load);
         dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
         dwarf
+    }
+
+    /// The first error met while relocating `.debug_info` on read: it explains any odd result.
+    fn relocation_error(&self) -> Option<Error> {
+        let e = self.info_relocs.as_ref()?.take_error()?;
+        Some(e.at(".debug_info"))
     }
 }
 
 /// True when the input has line information at all.
 pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
-    Ok(!input.debug_section(".debug_line")?.is_empty()
-        && !input.debug_section(".debug_info")?.is_empty())
+    Ok(input.has_section_data(".debug_line") && input.has_section_data(".debug_info"))
 }
 
 /// Reads every line program of `input` into one sorted point stream, on `threads` threads
@@ -113,6 +127,9 @@ pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Row
                 .collect()
         })
     };
+    if let Some(e) = sections.relocation_error() {
+        return Err(e);
+    }
     let mut rows = merge(parts)?;
     // Stable: at one address, ends sort first and rows keep their program order.
     rows.points.sort_by_key(|p| (p.address, !p.is_end()));
@@ -211,8 +228,9 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     while let Ok(Some(header)) = units.next() {
         let Ok(unit) = dwarf.unit(header) else { continue };
         let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else { continue };
-        let comp_dir = comp_dir.map(|c| c.slice()).unwrap_or(&[]);
-        let full = crate::paths::normalize(&crate::paths::join(comp_dir, b"", name.slice()));
+        let comp_dir = comp_dir.and_then(|c| c.to_slice().ok().map(|s| s.into_owned())).unwrap_or_default();
+        let Ok(name) = name.to_slice() else { continue };
+        let full = crate::paths::normalize(&crate::paths::join(&comp_dir, b"", &name));
         if let Some(root) = full.strip_suffix(b"init/main.c") {
             if root.is_empty() || root.ends_with(b"/") {
                 return Ok(Some(crate::paths::normalize(root)));
@@ -240,7 +258,7 @@ impl<'d> UnitReader<'_, 'd> {
             return Ok(());
         };
         let comp_dir: Vec<u8> = match (&unit.comp_dir, program.header().version()) {
-            (Some(dir), _) => dir.slice().to_vec(),
+            (Some(dir), _) => dir.to_slice()?.to_vec(),
             (None, v) if v >= 5 => self
                 .dir_string(&unit, program.header().directory(0))
                 .unwrap_or_default(),
@@ -314,7 +332,7 @@ impl<'d> UnitReader<'_, 'd> {
         let Ok(name) = self.dwarf.attr_string(unit, file.path_name()) else {
             return Ok(None);
         };
-        let full = self.namer.name(comp_dir, &dir, name.slice());
+        let full = self.namer.name(comp_dir, &dir, &name.to_slice()?);
         if full.is_empty() || full.contains(&0) {
             return Ok(None);
         }
@@ -333,6 +351,6 @@ impl<'d> UnitReader<'_, 'd> {
         dir: Option<AttributeValue<R<'d>>>,
     ) -> Option<Vec<u8>> {
         let s = self.dwarf.attr_string(unit, dir?).ok()?;
-        Some(s.slice().to_vec())
+        Some(s.to_slice().ok()?.to_vec())
     }
 }
