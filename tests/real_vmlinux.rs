@@ -35,11 +35,7 @@ fn pipe(cmd: &mut Command, input: &str) -> String {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -66,11 +62,7 @@ fn fold(path: &str) -> String {
         }
     }
     let joined = parts.join("/");
-    if path.starts_with('/') {
-        format!("/{joined}")
-    } else {
-        joined
-    }
+    if path.starts_with('/') { format!("/{joined}") } else { joined }
 }
 
 /// xorshift64*: a fixed sequence, so a failure can be reproduced.
@@ -102,9 +94,7 @@ fn parse_symbolizer(out: &str) -> Vec<Option<(String, u32)>> {
 
 #[test]
 fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
-    let Some(vmlinux) = corpus_vmlinux() else {
-        return;
-    };
+    let Some(vmlinux) = corpus_vmlinux() else { return };
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("lineinfo.o");
     let status = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
@@ -119,27 +109,18 @@ fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
     let etext = symbol_value(&vmlinux, "_etext");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let count = 200_000;
-    let addresses: Vec<u64> = (0..count)
-        .map(|_| text + rng.next() % (etext - text))
-        .collect();
+    let addresses: Vec<u64> = (0..count).map(|_| text + rng.next() % (etext - text)).collect();
 
     let queries: String = addresses.iter().map(|a| format!("{:#x}\n", a)).collect();
     let oracle = parse_symbolizer(&pipe(
-        Command::new("llvm-symbolizer")
-            .arg("--no-inlines")
-            .arg(format!("--obj={}", vmlinux.display())),
+        Command::new("llvm-symbolizer").arg("--no-inlines").arg(format!("--obj={}", vmlinux.display())),
         &queries,
     ));
     assert_eq!(oracle.len(), count);
 
-    let offsets: String = addresses
-        .iter()
-        .map(|a| format!("{:#x}\n", a - text))
-        .collect();
+    let offsets: String = addresses.iter().map(|a| format!("{:#x}\n", a - text)).collect();
     let ours: Vec<Option<(String, u32)>> = pipe(
-        Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
-            .args(["lookup", "--vmlinux"])
-            .arg(&table),
+        Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo")).args(["lookup", "--vmlinux"]).arg(&table),
         &offsets,
     )
     .lines()
@@ -154,17 +135,13 @@ fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
     let (mut compared, mut agree, mut unannotated) = (0u64, 0u64, 0u64);
     let mut shown = 0;
     for ((address, want), got) in addresses.iter().zip(&oracle).zip(&ours) {
-        let Some((want_file, want_line)) = want else {
-            continue;
-        };
+        let Some((want_file, want_line)) = want else { continue };
         compared += 1;
         match got {
             Some((file, line)) => {
                 assert!(!file.starts_with('/'), "absolute name {file}");
                 assert!(
-                    !file
-                        .split('/')
-                        .any(|c| c == "." || c == ".." || c.is_empty()),
+                    !file.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
                     "name not normalised: {file}"
                 );
                 let same_file = want_file == file || want_file.ends_with(&format!("/{file}"));
@@ -172,9 +149,7 @@ fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
                     agree += 1;
                 } else if shown < 10 {
                     shown += 1;
-                    eprintln!(
-                        "{address:#x}: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}"
-                    );
+                    eprintln!("{address:#x}: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}");
                 }
             }
             None => unannotated += 1,
@@ -185,17 +160,7 @@ fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
         "{count} addresses, {compared} with a DWARF answer: {agree} agree ({:.3} %), {unannotated} unannotated",
         rate * 100.0
     );
-    assert!(
-        compared > count as u64 / 2,
-        "too few addresses with an answer: {compared}"
-    );
-    assert!(
-        rate >= 0.999,
-        "agreement {:.4} % is below 99.9 %",
-        rate * 100.0
-    );
-    assert_eq!(
-        unannotated, 0,
-        "addresses with a DWARF answer left unannotated"
-    );
+    assert!(compared > count as u64 / 2, "too few addresses with an answer: {compared}");
+    assert!(rate >= 0.999, "agreement {:.4} % is below 99.9 %", rate * 100.0);
+    assert_eq!(unannotated, 0, "addresses with a DWARF answer left unannotated");
 }

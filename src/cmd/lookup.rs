@@ -31,20 +31,14 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
     .with_context(|| {
-        let p = args
-            .vmlinux
-            .as_ref()
-            .or(args.module.as_ref())
-            .expect("one is set");
+        let p = args.vmlinux.as_ref().or(args.module.as_ref()).expect("one is set");
         p.display().to_string()
     })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (query, found) in queries.iter().zip(answers) {
         match found {
-            Some((file, line)) => {
-                writeln!(out, "{query} {}:{line}", String::from_utf8_lossy(&file))?
-            }
+            Some((file, line)) => writeln!(out, "{query} {}:{line}", String::from_utf8_lossy(&file))?,
             None => writeln!(out, "{query} ??")?,
         }
     }
@@ -55,10 +49,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
 type Answer = Option<(Vec<u8>, u32)>;
 
 fn parse_hex(s: &str) -> Result<u64> {
-    let digits = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .unwrap_or(s);
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
     u64::from_str_radix(digits, 16).with_context(|| format!("`{s}` is not a hex address"))
 }
 
@@ -96,10 +87,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
         .map(|q| {
             let address = parse_hex(q)?;
             // The kernel: below _text or 4 GiB past it, no answer.
-            let Some(offset) = address
-                .checked_sub(text)
-                .and_then(|o| u32::try_from(o).ok())
-            else {
+            let Some(offset) = address.checked_sub(text).and_then(|o| u32::try_from(o).ok()) else {
                 return Ok(None);
             };
             if !linked {
@@ -141,9 +129,7 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
             let Some(section) = sections.iter().find(|s| s.name == name) else {
                 return Ok(None);
             };
-            let Ok(offset) = u32::try_from(off) else {
-                return Ok(None);
-            };
+            let Ok(offset) = u32::try_from(off) else { return Ok(None) };
             let address = section.address + off;
             let i = starts.partition_point(|&s| s <= address);
             let start = match i.checked_sub(1).map(|i| starts[i]) {

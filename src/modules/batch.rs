@@ -50,9 +50,7 @@ impl Batch<'_> {
             match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
                 None => {
-                    let record = self
-                        .compute(&data)
-                        .with_context(|| path.display().to_string())?;
+                    let record = self.compute(&data).with_context(|| path.display().to_string())?;
                     self.cache.put(&key, &cached::encode(&record));
                     (record, false)
                 }
@@ -75,9 +73,6 @@ impl Batch<'_> {
             return Ok(Record::NoDebugInfo);
         };
         let sections = sections_for(&module, self.layout)?;
-        Ok(Record::Sections {
-            sections,
-            stats: module.stats,
-        })
+        Ok(Record::Sections { sections, stats: module.stats })
     }
 }

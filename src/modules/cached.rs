@@ -10,10 +10,7 @@ use kbuild_lineinfo::extract::Stats;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     NoDebugInfo,
-    Sections {
-        sections: Vec<NewSection>,
-        stats: Stats,
-    },
+    Sections { sections: Vec<NewSection>, stats: Stats },
 }
 
 pub fn encode(record: &Record) -> Vec<u8> {
@@ -22,13 +19,7 @@ pub fn encode(record: &Record) -> Vec<u8> {
         Record::NoDebugInfo => out.push(0),
         Record::Sections { sections, stats } => {
             out.push(1);
-            for v in [
-                stats.rows,
-                stats.entries,
-                stats.files,
-                stats.symbol_entries,
-                stats.offset_overflow,
-            ] {
+            for v in [stats.rows, stats.entries, stats.files, stats.symbol_entries, stats.offset_overflow] {
                 out.extend_from_slice(&v.to_le_bytes());
             }
             put_len(&mut out, sections.len());
@@ -72,19 +63,9 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
                     let offset = r.u64()?;
                     let size = r.u8()?;
                     let target_section = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-                    relocations.push(AnchorReloc {
-                        offset,
-                        size,
-                        target_section,
-                    });
+                    relocations.push(AnchorReloc { offset, size, target_section });
                 }
-                sections.push(NewSection {
-                    name,
-                    data,
-                    align,
-                    flags,
-                    relocations,
-                });
+                sections.push(NewSection { name, data, align, flags, relocations });
             }
             Record::Sections { sections, stats }
         }
@@ -120,9 +101,7 @@ impl<'a> Reader<'a> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
     fn len(&mut self) -> Option<usize> {
-        usize::try_from(self.u64()?)
-            .ok()
-            .filter(|&n| n <= self.0.len())
+        usize::try_from(self.u64()?).ok().filter(|&n| n <= self.0.len())
     }
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.len()?;
@@ -142,19 +121,9 @@ mod tests {
                 data: vec![1, 2, 3, 4, 5],
                 align: 8,
                 flags: 2,
-                relocations: vec![AnchorReloc {
-                    offset: 8,
-                    size: 8,
-                    target_section: ".text".into(),
-                }],
+                relocations: vec![AnchorReloc { offset: 8, size: 8, target_section: ".text".into() }],
             }],
-            stats: Stats {
-                rows: 10,
-                entries: 5,
-                files: 2,
-                symbol_entries: 1,
-                offset_overflow: 0,
-            },
+            stats: Stats { rows: 10, entries: 5, files: 2, symbol_entries: 1, offset_overflow: 0 },
         };
         let bytes = encode(&record);
         assert_eq!(decode(&bytes), Some(record));
@@ -164,10 +133,7 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(decode(&longer), None);
-        assert_eq!(
-            decode(&encode(&Record::NoDebugInfo)),
-            Some(Record::NoDebugInfo)
-        );
+        assert_eq!(decode(&encode(&Record::NoDebugInfo)), Some(Record::NoDebugInfo));
         assert_eq!(decode(&[7]), None);
     }
 }
