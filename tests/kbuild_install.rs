@@ -437,3 +437,199 @@ fn tool_paths_that_need_quoting_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be made of"));
     assert_eq!(snapshot(&tree), before);
 }
+
+// The make/ fragments, run the way a tree would run them, against the fake tool.
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[test]
+fn modfinal_fragment_runs_once_per_changed_module_with_the_trees_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = fake_tool(dir.path());
+    let tree = dir.path().join("linux");
+    series_tree(&tree, true);
+    let makefile = format!(
+        "CONFIG_KALLSYMS_LINEINFO_MODULES := y\n\
+         modules := m.o\n\
+         srctree := {}\n\
+         cmd = @echo '  $(quiet_cmd_$(1))'; $(cmd_$(1))\n\
+         newer-prereqs = $(filter-out FORCE,$?)\n\
+         __modfinal: m.ko\n\
+         include {}\n\
+         %.ko: %.o FORCE\n\
+         \t+$(if $(newer-prereqs),$(call cmd,lineinfo_ko))\n\
+         FORCE:\n",
+        tree.display(),
+        repo_file("make/Makefile.modfinal.lineinfo").display()
+    );
+    fs::write(dir.path().join("Makefile"), makefile).unwrap();
+    fs::write(dir.path().join("m.o"), "").unwrap();
+    let make = || {
+        Command::new("make")
+            .arg("-s")
+            .env("KBUILD_LINEINFO", &tool)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = make();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "  LINEINFO [M] m.ko\n"
+    );
+    assert_eq!(
+        text(&dir.path().join("calls")),
+        "gen-mod-lineinfo --layout v7 m.ko\n"
+    );
+    fs::write(dir.path().join("m.ko"), "").unwrap();
+    let out = make();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "an up-to-date module is left alone"
+    );
+}
+
+#[test]
+fn link_vmlinux_fragment_writes_a_real_stub_and_stops_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("a.c");
+    fs::write(&c, "int f(void) { return 1; }\n").unwrap();
+    let cc = Command::new("cc")
+        .arg("-c")
+        .arg(&c)
+        .arg("-o")
+        .arg(dir.path().join("vmlinux.o"))
+        .status()
+        .unwrap();
+    assert!(cc.success());
+    fs::copy(
+        dir.path().join("vmlinux.o"),
+        dir.path().join(".tmp_vmlinux1"),
+    )
+    .unwrap();
+    let script = format!(
+        "set -e\ninfo() {{ printf '  %-7s %s\\n' \"$1\" \"$2\"; }}\n\
+         . {}\n\
+         lineinfo_stub\necho \"stub: $lineinfo_o\"\n\
+         lineinfo_table .tmp_vmlinux1\necho unreachable\n",
+        repo_file("make/link-vmlinux.lineinfo.sh").display()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("KBUILD_LINEINFO", BIN)
+        .env("srctree", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("  LINEINFO .tmp_lineinfo.o\nstub: .tmp_lineinfo.o\n"),
+        "{stdout}"
+    );
+    let nm = Command::new("nm")
+        .arg(dir.path().join(".tmp_lineinfo.o"))
+        .output()
+        .unwrap();
+    let symbols = String::from_utf8_lossy(&nm.stdout);
+    for s in [
+        "lineinfo_num_entries",
+        "lineinfo_data",
+        "lineinfo_filenames",
+    ] {
+        assert!(symbols.contains(s), "stub lacks {s}:\n{symbols}");
+    }
+    // .tmp_vmlinux1 here is an object without _text: the table step must fail the link.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("Failed to generate lineinfo from .tmp_vmlinux1"));
+    assert!(!stdout.contains("unreachable"));
+}
+
+#[test]
+fn gen_mod_lineinfo_wrapper_calls_the_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = fake_tool(dir.path());
+    let wrapper = repo_file("make/gen-mod-lineinfo.sh");
+    let run = |args: &[&str], tool: &Path| {
+        Command::new(&wrapper)
+            .args(args)
+            .env("KBUILD_LINEINFO", tool)
+            .env("srctree", dir.path())
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["drivers/x.ko"], &tool).status.success());
+    assert_eq!(
+        text(&dir.path().join("calls")),
+        "gen-mod-lineinfo --layout v1 drivers/x.ko\n"
+    );
+    let usage = run(&[], &tool);
+    assert_eq!(usage.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("Usage:"));
+    let missing = run(&["x.ko"], &dir.path().join("nope"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("KBUILD_LINEINFO"));
+}
+
+#[test]
+fn batch_fragment_runs_the_tool_within_makes_jobserver() {
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("bin/fake-lineinfo");
+    let log = dir.path().join("calls");
+    write(
+        &tool,
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> {0}\necho \"MAKEFLAGS=$MAKEFLAGS\" >> {0}\n",
+            log.display()
+        ),
+        0o755,
+    );
+    let out = Command::new("make")
+        .arg("-j2")
+        .arg("-f")
+        .arg(repo_file("make/lineinfo.mk"))
+        .arg("objtree=O")
+        .arg(format!("KBUILD_LINEINFO={}", tool.display()))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "  LINEINFO modules.order + O/vmlinux\n"
+    );
+    let calls = text(&log);
+    let mut lines = calls.lines();
+    let args: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        args,
+        [
+            "modules",
+            "--objtree",
+            "O",
+            "--force",
+            "--vmlinux",
+            "O/vmlinux",
+            "-o",
+            "O/lineinfo.o"
+        ]
+    );
+    assert!(
+        lines.next().unwrap().contains("--jobserver-auth="),
+        "{calls}"
+    );
+}
