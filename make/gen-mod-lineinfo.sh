@@ -24,4 +24,5 @@ if [ -z "$layout" ]; then
 	grep -qs 'init.mod_lineinfo\|anchor' "${srctree:-.}/include/linux/mod_lineinfo.h" && layout=v7
 fi
 
-exec "$tool" gen-mod-lineinfo --layout "$layout" "$1"
+# Names relative to the source tree (Kbuild exports srctree; the compiler saw its realpath).
+exec "$tool" gen-mod-lineinfo --layout "$layout" --srctree "$(cd "${srctree:-.}" && pwd -P)" "$1"

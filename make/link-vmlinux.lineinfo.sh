@@ -40,7 +40,8 @@ lineinfo_stub()
 lineinfo_table()
 {
 	info LINEINFO "${1}"
-	if ! "${KBUILD_LINEINFO}" vmlinux --layout "${LINEINFO_LAYOUT}" -o .tmp_lineinfo.o "${1}"; then
+	if ! "${KBUILD_LINEINFO}" vmlinux --layout "${LINEINFO_LAYOUT}" \
+		--srctree "$(cd "${srctree:-.}" && pwd -P)" -o .tmp_lineinfo.o "${1}"; then
 		echo >&2 "Failed to generate lineinfo from ${1}"
 		echo >&2 "Try to disable CONFIG_KALLSYMS_LINEINFO"
 		exit 1

@@ -238,7 +238,12 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text(&calls), "gen_lineinfo --layout v1 .tmp_vmlinux1\n");
+    let srctree = fs::canonicalize(&tree).unwrap();
+    let srctree = srctree.display();
+    assert_eq!(
+        text(&calls),
+        format!("gen_lineinfo --layout v1 --srctree {srctree} .tmp_vmlinux1\n")
+    );
     assert_eq!(text(&tree.join(".tmp_lineinfo.S")), "# tables\n");
     fs::remove_file(&calls).unwrap();
 
@@ -272,7 +277,10 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
     );
-    assert_eq!(text(&calls), "gen-mod-lineinfo --layout v1 m.ko\n");
+    assert_eq!(
+        text(&calls),
+        format!("gen-mod-lineinfo --layout v1 --srctree {srctree} m.ko\n")
+    );
 
     // The tool is a prerequisite of each module: a newer tool reruns the step, the same one does not.
     fs::write(tree.join("m.ko"), "").unwrap();
@@ -292,7 +300,10 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
         .set_modified(later)
         .unwrap();
     assert!(make(&tree).status.success());
-    assert_eq!(text(&calls), "gen-mod-lineinfo --layout v1 m.ko\n");
+    assert_eq!(
+        text(&calls),
+        format!("gen-mod-lineinfo --layout v1 --srctree {srctree} m.ko\n")
+    );
 
     let scripts = text(&tree.join("scripts/Makefile"));
     assert!(
@@ -340,12 +351,10 @@ fn v7_trees_get_the_v7_layout() {
     series_tree(&tree, true);
     let out = install(&tree, &tool);
     assert!(String::from_utf8_lossy(&out.stdout).contains("v7 layout"));
-    assert!(
-        text(&tree.join("scripts/link-vmlinux.sh")).contains(" gen_lineinfo --layout v7 \"${1}\"")
-    );
-    assert!(
-        text(&tree.join("scripts/Makefile.modfinal")).contains(" gen-mod-lineinfo --layout v7 $@")
-    );
+    assert!(text(&tree.join("scripts/link-vmlinux.sh"))
+        .contains(" gen_lineinfo --layout v7 --srctree "));
+    assert!(text(&tree.join("scripts/Makefile.modfinal"))
+        .contains(" gen-mod-lineinfo --layout v7 --srctree $(realpath $(srctree)) $@"));
 }
 
 #[test]
@@ -484,10 +493,12 @@ fn modfinal_fragment_runs_once_per_changed_module_with_the_trees_layout() {
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
     );
-    assert_eq!(
-        text(&dir.path().join("calls")),
-        "gen-mod-lineinfo --layout v7 m.ko\n"
+    let srctree = fs::canonicalize(&tree).unwrap();
+    let want = format!(
+        "gen-mod-lineinfo --layout v7 --srctree {} m.ko\n",
+        srctree.display()
     );
+    assert_eq!(text(&dir.path().join("calls")), want);
     fs::write(dir.path().join("m.ko"), "").unwrap();
     let out = make();
     assert_eq!(
@@ -569,10 +580,12 @@ fn gen_mod_lineinfo_wrapper_calls_the_tool() {
             .unwrap()
     };
     assert!(run(&["drivers/x.ko"], &tool).status.success());
-    assert_eq!(
-        text(&dir.path().join("calls")),
-        "gen-mod-lineinfo --layout v1 drivers/x.ko\n"
+    let srctree = fs::canonicalize(dir.path()).unwrap();
+    let want = format!(
+        "gen-mod-lineinfo --layout v1 --srctree {} drivers/x.ko\n",
+        srctree.display()
     );
+    assert_eq!(text(&dir.path().join("calls")), want);
     let usage = run(&[], &tool);
     assert_eq!(usage.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("Usage:"));

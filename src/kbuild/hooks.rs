@@ -78,14 +78,24 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    fn command(&self, sub: &str) -> String {
+    /// `TOOL SUB --layout vN --srctree DIR`, where `srctree` is the code that yields the
+    /// absolute source tree where the hook runs. The tool runs in the object tree, where Kbuild
+    /// exports `srctree` as `.`, `..` or an absolute path; the absolute, physical form is what
+    /// the compiler saw (Kbuild's own `abs_srctree` is a `realpath`), so names come out
+    /// relative to it as the kernel prints them.
+    fn command(&self, sub: &str, srctree: &str) -> String {
         let layout = match self.layout {
             Layout::V1 => "v1",
             Layout::V7 => "v7",
         };
-        format!("{} {sub} --layout {layout}", self.tool)
+        format!("{} {sub} --layout {layout} --srctree {srctree}", self.tool)
     }
 }
+
+/// The absolute source tree in scripts/link-vmlinux.sh.
+const SH_SRCTREE: &str = r#""$(cd "${srctree:-.}" && pwd -P)""#;
+/// The absolute source tree in scripts/Makefile.modfinal.
+const MAKE_SRCTREE: &str = "$(realpath $(srctree))";
 
 /// Whether `path` can stand unquoted in a shell command and a make recipe.
 pub fn is_plain_path(path: &str) -> bool {
@@ -99,7 +109,7 @@ fn rewrite_link_vmlinux(text: &str, inv: &Invocation) -> Option<String> {
     rewrite_calls(
         text,
         "scripts/gen_lineinfo",
-        &inv.command("gen_lineinfo"),
+        &inv.command("gen_lineinfo", SH_SRCTREE),
         |_| false,
     )
 }
@@ -113,7 +123,7 @@ fn rewrite_modfinal(text: &str, inv: &Invocation) -> Option<String> {
         match rewrite_line(
             line,
             "scripts/gen-mod-lineinfo.sh",
-            &inv.command("gen-mod-lineinfo"),
+            &inv.command("gen-mod-lineinfo", MAKE_SRCTREE),
             shell,
         ) {
             Some(new) if !new.trim_end().ends_with('\\') => {
@@ -247,7 +257,7 @@ mod tests {
             out,
             "# scripts/gen_lineinfo is called below\n\
              \tinfo LINEINFO .tmp_lineinfo.S\n\
-             \tif ! /opt/bin/kbuild-lineinfo gen_lineinfo --layout v1 \"${1}\" > .tmp_lineinfo.S; then\n\
+             \tif ! /opt/bin/kbuild-lineinfo gen_lineinfo --layout v1 --srctree \"$(cd \"${srctree:-.}\" && pwd -P)\" \"${1}\" > .tmp_lineinfo.S; then\n\
              \t\techo >&2 \"Failed\"\n"
         );
     }
@@ -282,7 +292,7 @@ mod tests {
         assert_eq!(
             out,
             "quiet_cmd_lineinfo_ko = LINEINFO [M] $@\r\n      \
-             cmd_lineinfo_ko = /opt/bin/kbuild-lineinfo gen-mod-lineinfo --layout v7 $@\r\n\
+             cmd_lineinfo_ko = /opt/bin/kbuild-lineinfo gen-mod-lineinfo --layout v7 --srctree $(realpath $(srctree)) $@\r\n\
              # kbuild-lineinfo: a new version of the tool redoes the step\r\n\
              ifdef CONFIG_KALLSYMS_LINEINFO_MODULES\r\n\
              $(patsubst %.o,%.ko,$(modules)): /opt/bin/kbuild-lineinfo\r\n\
