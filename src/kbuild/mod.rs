@@ -73,20 +73,7 @@ pub fn install(srctree: &Path, tool: &str, layout: Option<Layout>) -> Result<Ins
         layout: layout_name(layout).to_string(),
         files: rewritten
             .iter()
-            .map(|(path, _, new)| {
-                let mode = match previous
-                    .as_ref()
-                    .and_then(|p| p.files.iter().find(|f| f.path == *path))
-                {
-                    Some(f) => Ok(f.mode),
-                    None => manifest::mode_of(&srctree.join(path)),
-                };
-                mode.map(|mode| FileRecord {
-                    path: path.to_string(),
-                    mode,
-                    installed: manifest::digest(new.as_bytes()),
-                })
-            })
+            .map(|(path, _, new)| record(srctree, previous.as_ref(), path, new))
             .collect::<Result<_>>()?,
     };
     let files = rewritten.iter().map(|(p, _, _)| p.to_string()).collect();
@@ -102,6 +89,25 @@ pub fn install(srctree: &Path, tool: &str, layout: Option<Layout>) -> Result<Ins
         layout,
         files,
         unchanged: false,
+    })
+}
+
+/// The record of `path` rewritten to `new`; the mode is the original's (kept by an earlier
+/// installation, else read from the file).
+fn record(
+    srctree: &Path,
+    previous: Option<&Manifest>,
+    path: &str,
+    new: &str,
+) -> Result<FileRecord> {
+    let mode = match previous.and_then(|p| p.files.iter().find(|f| f.path == path)) {
+        Some(f) => f.mode,
+        None => manifest::mode_of(&srctree.join(path))?,
+    };
+    Ok(FileRecord {
+        path: path.to_string(),
+        mode,
+        installed: manifest::digest(new.as_bytes()),
     })
 }
 
