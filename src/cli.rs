@@ -31,6 +31,8 @@ pub enum Command {
     /// Classic interface of scripts/gen-mod-lineinfo.sh: embed into one .ko.
     #[command(name = "gen-mod-lineinfo")]
     GenModLineinfo(GenModLineinfoArgs),
+    /// Wire the tool into a kernel tree carrying the lineinfo series (or undo it).
+    Kbuild(KbuildArgs),
     /// Dummy jobs through the job machinery (for tests under make).
     #[command(name = "__jobs-selftest", hide = true)]
     JobsSelftest(crate::jobs::selftest::Args),
@@ -175,4 +177,42 @@ pub struct GenModLineinfoArgs {
     #[command(flatten)]
     pub table: TableOptions,
     pub module: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KbuildArgs {
+    #[command(subcommand)]
+    pub action: KbuildAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbuildAction {
+    /// Make the tree's build call this tool instead of scripts/gen_lineinfo and
+    /// scripts/gen-mod-lineinfo.sh (originals kept in LINUX/.kbuild-lineinfo/).
+    Install(KbuildInstallArgs),
+    /// Put back the original files byte for byte.
+    Uninstall(KbuildUninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KbuildInstallArgs {
+    /// The kernel source tree (with the CONFIG_KALLSYMS_LINEINFO series).
+    #[arg(long, value_name = "LINUX")]
+    pub srctree: PathBuf,
+    /// The tool the tree will call (default: this executable).
+    #[arg(long, value_name = "PATH")]
+    pub tool: Option<PathBuf>,
+    /// Table layout (default: from the tree's include/linux/mod_lineinfo.h).
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct KbuildUninstallArgs {
+    /// The kernel source tree.
+    #[arg(long, value_name = "LINUX")]
+    pub srctree: PathBuf,
+    /// Restore even files changed since the installation.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -4,6 +4,7 @@ mod cache;
 mod cli;
 mod cmd;
 mod jobs;
+mod kbuild;
 mod mmap;
 mod modules;
 

@@ -1,6 +1,7 @@
 //! One function per subcommand; shared helpers for writing outputs.
 
 pub mod classic;
+pub mod kbuild;
 pub mod lookup;
 pub mod module;
 pub mod modules;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lookup(args) => lookup::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
+        Command::Kbuild(args) => kbuild::run(&args),
         Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
         Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }

@@ -1,0 +1,61 @@
+//! `kbuild-lineinfo kbuild install|uninstall`: wire the tool into a kernel tree that carries
+//! the lineinfo series, or undo that exactly.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{KbuildAction, KbuildArgs, KbuildInstallArgs};
+use crate::kbuild::{self, Uninstalled};
+
+pub fn run(args: &KbuildArgs) -> Result<ExitCode> {
+    match &args.action {
+        KbuildAction::Install(a) => install(a),
+        KbuildAction::Uninstall(a) => uninstall(&a.srctree, a.force),
+    }
+}
+
+fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
+    let tool = match &args.tool {
+        Some(t) => t.clone(),
+        None => std::env::current_exe().context("cannot find this executable (use --tool)")?,
+    };
+    let tool = std::fs::canonicalize(&tool)
+        .with_context(|| format!("{}: no such tool", tool.display()))?;
+    let tool = tool
+        .to_str()
+        .with_context(|| format!("{}: not UTF-8", tool.display()))?;
+    let done = kbuild::install(&args.srctree, tool, args.layout.map(Into::into))?;
+    let what = if done.unchanged {
+        "already installed"
+    } else {
+        "installed"
+    };
+    println!(
+        "kbuild-lineinfo: {what} in {} ({} layout, tool {tool}): {}",
+        args.srctree.display(),
+        kbuild::layout_name(done.layout),
+        done.files.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uninstall(srctree: &Path, force: bool) -> Result<ExitCode> {
+    match kbuild::uninstall(srctree, force)? {
+        Uninstalled::NotInstalled => {
+            println!(
+                "kbuild-lineinfo: not installed in {}: nothing to undo",
+                srctree.display()
+            )
+        }
+        Uninstalled::Restored(files) => {
+            println!(
+                "kbuild-lineinfo: restored {} in {}",
+                files.join(", "),
+                srctree.display()
+            )
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,467 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# End to end on a real kernel: build a small x86-64 kernel from Debian's linux-source-6.12,
+# run the kbuild-lineinfo step through make/lineinfo.mk, and check every module table and the
+# vmlinux table against llvm-symbolizer; then touch one module's source, rebuild, and check
+# that only that module is processed again. See docs/kbuild.md.
+#
+# Environment:
+#   KBUILD_LINEINFO  the tool (default: target/release/kbuild-lineinfo of this repository)
+#   E2E_WORK         work directory, kept for reruns (default: /tmp/kernel-e2e)
+#   E2E_JOBS         make -j (default: 2)
+#   E2E_SAMPLES      vmlinux addresses to sample (default: 20000); modules: up to 2000 each
+#
+# Reruns skip the unpack and the configuration when they are already there.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+tool=${KBUILD_LINEINFO:-$repo/target/release/kbuild-lineinfo}
+work=${E2E_WORK:-/tmp/kernel-e2e}
+jobs=${E2E_JOBS:-2}
+samples=${E2E_SAMPLES:-20000}
+src=$work/linux
+obj=$work/obj
+logs=$work/logs
+cache=$work/cache
+failures=()
+
+say() { printf '== %s\n' "$*"; }
+fail() { failures+=("$*"); printf 'FAIL: %s\n' "$*"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+[ -x "$tool" ] || { echo "no tool at $tool: cargo build --release, or set KBUILD_LINEINFO" >&2; exit 2; }
+tool=$(readlink -f "$tool")
+export KBUILD_LINEINFO=$tool
+mkdir -p "$work" "$logs"
+
+# --- 1. Packages: only what is missing -----------------------------------------------------
+install_missing() {
+	local missing=()
+	for p in linux-source-6.12 bc flex bison libelf-dev libssl-dev cpio; do
+		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] ||
+			missing+=("$p")
+	done
+	for t in llvm-symbolizer ld gcc make python3; do
+		command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 2; }
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "apt-get install ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# --- 2. Unpack, and make the tree accept the two options (kconfig/) ------------------------
+unpack() {
+	[ -f "$src/Makefile" ] && return
+	say "unpacking linux-source-6.12 into $src"
+	rm -rf "$work/linux-source-6.12" "$src"
+	tar -xaf /usr/src/linux-source-6.12.tar.xz -C "$work"
+	mv "$work/linux-source-6.12" "$src"
+	cp "$repo/kconfig/Kconfig.lineinfo" "$src/init/Kconfig.lineinfo"
+	printf '\nsource "init/Kconfig.lineinfo"\n' >>"$src/init/Kconfig"
+}
+
+# --- 3. A small configuration ---------------------------------------------------------------
+enable=(64BIT DEBUG_KERNEL DEBUG_INFO_DWARF5 KALLSYMS MODULES MODULE_UNLOAD PRINTK BLOCK
+	EXPERT DEBUG_FS NET INET NETDEVICES NET_CORE RUNTIME_TESTING_MENU CRYPTO
+	KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES)
+modules=(EXT4_FS FAT_FS VFAT_FS MSDOS_FS ISO9660_FS LKDTM TEST_BITOPS TEST_KSTRTOX TEST_UUID
+	TEST_HEXDUMP TUN CRYPTO_SHA512 CRYPTO_MD5 CRYPTO_ECB CRYPTO_XTS CRYPTO_CBC)
+disable=(DEBUG_INFO_NONE DEBUG_INFO_BTF DEBUG_INFO_REDUCED DEBUG_INFO_SPLIT MODULE_SIG
+	DEBUG_INFO_COMPRESSED_ZLIB DEBUG_INFO_COMPRESSED_ZSTD)
+
+configure() {
+	[ -f "$obj/.config" ] && grep -q '^CONFIG_KALLSYMS_LINEINFO_MODULES=y' "$obj/.config" && return
+	say "configuring (tinyconfig + options) in $obj"
+	mkdir -p "$obj"
+	make -C "$src" O="$obj" ARCH=x86_64 tinyconfig >"$logs/config.log"
+	local args=()
+	for o in "${enable[@]}"; do args+=(--enable "$o"); done
+	for o in "${modules[@]}"; do args+=(--module "$o"); done
+	for o in "${disable[@]}"; do args+=(--disable "$o"); done
+	"$src/scripts/config" --file "$obj/.config" "${args[@]}"
+	make -C "$src" O="$obj" ARCH=x86_64 olddefconfig >>"$logs/config.log"
+	# Options that depend on options enabled above appear only after a second pass.
+	"$src/scripts/config" --file "$obj/.config" "${args[@]}"
+	make -C "$src" O="$obj" ARCH=x86_64 olddefconfig >>"$logs/config.log"
+}
+
+check_config() {
+	local missing=()
+	for o in 64BIT DEBUG_INFO DEBUG_INFO_DWARF5 KALLSYMS MODULES KALLSYMS_LINEINFO \
+		KALLSYMS_LINEINFO_MODULES; do
+		grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o=y")
+	done
+	for o in EXT4_FS ISO9660_FS; do
+		grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m")
+	done
+	[ ${#missing[@]} -eq 0 ] || fail "configuration lacks ${missing[*]}"
+	local kept=()
+	for o in "${modules[@]}"; do grep -q "^CONFIG_$o=m" "$obj/.config" && kept+=("$o"); done
+	say "modules kept by olddefconfig: ${kept[*]}"
+}
+
+# --- 4. Build, then the step ------------------------------------------------------------------
+# Both set $elapsed (seconds) rather than print it: failures must reach the caller's shell.
+build() {
+	local log=$1 t
+	t=$(now)
+	if ! make -C "$src" O="$obj" ARCH=x86_64 -j"$jobs" vmlinux modules >"$log" 2>&1; then
+		tail -30 "$log"
+		echo "kernel build failed, see $log" >&2
+		exit 1
+	fi
+	elapsed=$(since "$t")
+}
+
+step() {
+	local log=$1 t
+	t=$(now)
+	make -f "$repo/make/lineinfo.mk" -j"$jobs" objtree="$obj" \
+		LINEINFO_FLAGS="--cache-dir $cache -v" >"$log" 2>&1 || {
+		cat "$log"
+		fail "the lineinfo step failed (see $log)"
+	}
+	elapsed=$(since "$t")
+}
+
+# --- 5. Oracles ---------------------------------------------------------------------------------
+check_modules() {
+	local out=$work/check-modules.txt
+	python3 - "$obj" "$tool" "$work/linked" >"$out" <<'EOF' || fail "module tables (see $out)"
+import os, random, re, subprocess, sys
+obj, tool, linked = sys.argv[1:4]
+os.makedirs(linked, exist_ok=True)
+lds = os.path.join(linked, "text-at-1m.lds")
+open(lds, "w").write("SECTIONS {\n  . = 0x100000;\n  .text : { *(.text) }\n}\n")
+
+def fold(p):
+    parts = []
+    for c in p.split("/"):
+        if c in ("", "."):
+            continue
+        if c == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(c)
+    return "/".join(parts)
+
+def text_size(ko):
+    out = subprocess.run(["readelf", "-SW", ko], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"\]\s+\.text\s+\S+\s+\S+\s+\S+\s+([0-9a-f]+)", line)
+        if m:
+            return int(m.group(1), 16)
+    return 0
+
+def symbolize(elf, addrs):
+    q = "".join("%#x\n" % a for a in addrs)
+    out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + elf], input=q,
+                         capture_output=True, text=True, check=True).stdout
+    lines = [l for l in out.splitlines() if l]
+    res = []
+    for i in range(0, len(lines), 2):
+        file, line, _col = lines[i + 1].rsplit(":", 2)
+        res.append(None if file == "??" or line == "0" else (fold(file), int(line)))
+    return res
+
+def ours(args, queries):
+    out = subprocess.run([tool, "lookup"] + args, input="".join(q + "\n" for q in queries),
+                         capture_output=True, text=True, check=True).stdout
+    res = []
+    for l in out.splitlines():
+        ans = l.split(" ", 1)[1]
+        if ans == "??":
+            res.append(None)
+        else:
+            f, n = ans.rsplit(":", 1)
+            res.append((f, int(n)))
+    return res
+
+rng = random.Random(1)
+kos = [l.strip() for l in open(os.path.join(obj, "modules.order")) if l.strip()]
+kos = [os.path.join(obj, k[:-2] + ".ko" if k.endswith(".o") else k) for k in kos]
+total = [0, 0, 0, 0]  # compared, agree, unannotated, bad names
+bad_modules = []
+for ko in kos:
+    size = text_size(ko)
+    copy = os.path.join(linked, os.path.basename(ko) + ".elf")
+    subprocess.run(["ld", "-o", copy, "-T", lds, "--unresolved-symbols=ignore-all", "-e", "0",
+                    "--no-warn-rwx-segments", ko], check=True, capture_output=True)
+    if size == 0:
+        print("%-40s .text empty: no table to check" % os.path.relpath(ko, obj))
+        continue
+    offs = sorted(rng.sample(range(size), min(size, 2000)))
+    want = symbolize(copy, [0x100000 + o for o in offs])
+    got = ours(["--module", ko], [".text+%#x" % o for o in offs])
+    c = a = u = b = 0
+    shown = 0
+    for o, w, g in zip(offs, want, got):
+        if w is None:
+            continue
+        c += 1
+        if g is None:
+            u += 1
+            continue
+        if g[0].startswith("/") or fold(g[0]) != g[0]:
+            b += 1
+        if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
+            a += 1
+        elif shown < 3:
+            shown += 1
+            print("  %s .text+%#x: llvm-symbolizer %s:%d, ours %s:%d" % (os.path.basename(ko), o, w[0], w[1], g[0], g[1]))
+    rate = 100.0 * a / c if c else 100.0
+    print("%-40s .text %7d bytes, %4d compared, %4d agree (%.2f %%), %d unannotated"
+          % (os.path.relpath(ko, obj), size, c, a, rate, u))
+    for i, v in enumerate((c, a, u, b)):
+        total[i] += v
+    if c and rate < 99.9:
+        bad_modules.append(os.path.relpath(ko, obj))
+c, a, u, b = total
+rate = 100.0 * a / c if c else 0.0
+print("MODULES %d modules, %d addresses with a DWARF answer, %d agree (%.3f %%), %d unannotated, %d bad names"
+      % (len(kos), c, a, rate, u, b))
+sys.exit(0 if kos and c and rate >= 99.9 and not bad_modules and b == 0 else 1)
+EOF
+	grep '^MODULES' "$out" || cat "$out"
+}
+
+# $1: the file holding the table (lineinfo.o: queries are offsets from _text; vmlinux: the
+# linked image's own table, absolute addresses, symbol-start guard applied); $2: report name.
+check_vmlinux() {
+	local table=$1 out=$work/check-$2.txt
+	python3 - "$obj" "$tool" "$samples" "$table" "$2" >"$out" <<'EOF' || fail "$2 table (see $out)"
+import os, random, subprocess, sys
+obj, tool, count, table, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+vmlinux = os.path.join(obj, "vmlinux")
+absolute = os.path.samefile(table, vmlinux)
+
+def fold(p):
+    parts = []
+    for c in p.split("/"):
+        if c in ("", "."):
+            continue
+        if c == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(c)
+    return "/".join(parts)
+
+syms = {}
+for l in subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=True).stdout.splitlines():
+    f = l.split()
+    if len(f) == 3 and f[2] in ("_text", "_etext"):
+        syms[f[2]] = int(f[0], 16)
+text, etext = syms["_text"], syms["_etext"]
+rng = random.Random(2)
+addrs = [text + rng.randrange(etext - text) for _ in range(count)]
+out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + vmlinux],
+                     input="".join("%#x\n" % a for a in addrs), capture_output=True, text=True, check=True).stdout
+lines = [l for l in out.splitlines() if l]
+want = []
+for i in range(0, len(lines), 2):
+    f, n, _ = lines[i + 1].rsplit(":", 2)
+    want.append(None if f == "??" or n == "0" else (fold(f), int(n)))
+out = subprocess.run([tool, "lookup", "--vmlinux", table], input="".join("%#x\n" % (a - (0 if absolute else text)) for a in addrs),
+                     capture_output=True, text=True, check=True).stdout
+got = []
+for l in out.splitlines():
+    ans = l.split(" ", 1)[1]
+    got.append(None if ans == "??" else (ans.rsplit(":", 1)[0], int(ans.rsplit(":", 1)[1])))
+c = a = u = b = 0
+shown = 0
+for addr, w, g in zip(addrs, want, got):
+    if w is None:
+        continue
+    c += 1
+    if g is None:
+        u += 1
+        continue
+    if g[0].startswith("/") or fold(g[0]) != g[0]:
+        b += 1
+    if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
+        a += 1
+    elif shown < 10:
+        shown += 1
+        print("  %#x: llvm-symbolizer %s:%d, ours %s:%d" % (addr, w[0], w[1], g[0], g[1]))
+rate = 100.0 * a / c if c else 0.0
+print(name.upper() + " %d addresses in [_text,_etext) (%d KiB), %d with a DWARF answer, %d agree (%.3f %%), %d unannotated, %d bad names"
+      % (count, (etext - text) >> 10, c, a, rate, u, b))
+# x86-64 pads the text to 2 MiB boundaries (entry text, static call text): most random
+# addresses of a small kernel have no DWARF answer, so only a tenth must have one.
+sys.exit(0 if c >= count // 10 and rate >= 99.9 and u == 0 and b == 0 else 1)
+EOF
+	grep -i "^$2 " "$out" || cat "$out"
+}
+
+# --- 6. The series' hooks, then kbuild install|uninstall on the real tree ---------------------
+# Debian's tree does not carry the CONFIG_KALLSYMS_LINEINFO series: apply its build hooks as
+# the posted patches do (link-vmlinux.sh: stub for the first link, DWARF kept in
+# .tmp_vmlinux1, gen_lineinfo() calling scripts/gen_lineinfo, the object linked into later
+# images; Makefile.modfinal: `LINEINFO [M]` via scripts/gen-mod-lineinfo.sh after BTF;
+# scripts/Makefile: the host program), plus placeholders for the series' own files. The kernel
+# C side is not needed to link and check the tables.
+apply_series_hooks() {
+	python3 - "$src" <<'EOF'
+import sys
+src = sys.argv[1]
+def edit(rel, pairs):
+    p = src + "/" + rel
+    s = open(p).read()
+    for old, new in pairs:
+        assert s.count(old) == 1, (rel, old)
+        s = s.replace(old, new)
+    open(p, "w").write(s)
+asm = ("${CC} ${NOSTDINC_FLAGS} ${LINUXINCLUDE} ${KBUILD_CPPFLAGS} \\\n"
+       "\t      ${KBUILD_AFLAGS} ${KBUILD_AFLAGS_KERNEL} \\\n\t      -c -o .tmp_lineinfo.o ")
+edit("scripts/link-vmlinux.sh", [
+    ("${kallsymso} ${btf_vmlinux_bin_o}", "${kallsymso} ${lineinfo_o} ${btf_vmlinux_bin_o}"),
+    ("sysmap_and_kallsyms()\n{",
+     "gen_lineinfo()\n{\n\tinfo LINEINFO .tmp_lineinfo.S\n"
+     "\tif ! scripts/gen_lineinfo \"${1}\" > .tmp_lineinfo.S; then\n"
+     "\t\techo >&2 \"Failed to generate lineinfo from ${1}\"\n\t\texit 1\n\tfi\n\n"
+     "\tinfo AS .tmp_lineinfo.o\n\t" + asm + ".tmp_lineinfo.S\n\tlineinfo_o=.tmp_lineinfo.o\n}\n\n"
+     "sysmap_and_kallsyms()\n{"),
+    ("kallsymso=\nstrip_debug=\n", "kallsymso=\nlineinfo_o=\nstrip_debug=\n"),
+    ("\tkallsyms .tmp_vmlinux.kallsyms0.syms .tmp_vmlinux0.kallsyms\nfi\n",
+     "\tkallsyms .tmp_vmlinux.kallsyms0.syms .tmp_vmlinux0.kallsyms\nfi\n\n"
+     "if is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\t" + asm +
+     "\"${srctree}/scripts/empty_lineinfo.S\"\n\tlineinfo_o=.tmp_lineinfo.o\nfi\n"),
+    ("\tif ! is_enabled CONFIG_DEBUG_INFO_BTF; then\n\t\tstrip_debug=1",
+     "\tif ! is_enabled CONFIG_DEBUG_INFO_BTF &&\n\t   ! is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\t\tstrip_debug=1"),
+    ("if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support",
+     "if is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\tgen_lineinfo .tmp_vmlinux1\nfi\n\n"
+     "if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support"),
+])
+edit("scripts/Makefile.modfinal", [
+    ("# Same as newer-prereqs, but allows",
+     "quiet_cmd_lineinfo_ko = LINEINFO [M] $@\n"
+     "      cmd_lineinfo_ko = $(CONFIG_SHELL) $(srctree)/scripts/gen-mod-lineinfo.sh $@\n\n"
+     "# Same as newer-prereqs, but allows"),
+    ("\t+$(if $(newer-prereqs),$(call cmd,btf_ko))\nendif\n",
+     "\t+$(if $(newer-prereqs),$(call cmd,btf_ko))\nendif\n"
+     "ifdef CONFIG_KALLSYMS_LINEINFO_MODULES\n\t+$(if $(newer-prereqs),$(call cmd,lineinfo_ko))\nendif\n"),
+])
+edit("scripts/Makefile", [
+    ("hostprogs-always-$(CONFIG_KALLSYMS)", "hostprogs-always-$(CONFIG_KALLSYMS_LINEINFO)\t+= gen_lineinfo\n"
+     "hostprogs-always-$(CONFIG_KALLSYMS)"),
+])
+open(src + "/scripts/gen_lineinfo.c", "w").write("/* placeholder for the series' C tool */\nint main(void) { return 1; }\n")
+open(src + "/scripts/gen-mod-lineinfo.sh", "w").write("#!/bin/sh\necho 'placeholder: not rewired' >&2\nexit 1\n")
+open(src + "/include/linux/mod_lineinfo.h", "w").write("/* placeholder: v1 .mod_lineinfo header */\n")
+EOF
+	"$tool" vmlinux --stub -o "$src/scripts/empty_lineinfo.S"
+}
+
+hooked=(scripts/link-vmlinux.sh scripts/Makefile.modfinal scripts/Makefile)
+series_files=(scripts/gen_lineinfo.c scripts/gen-mod-lineinfo.sh include/linux/mod_lineinfo.h
+	scripts/empty_lineinfo.S)
+
+series_phase() {
+	local pristine=$work/pristine before after log=$logs/series.log n
+	say "series hooks: applying them to the tree, then kbuild install"
+	if [ ! -d "$pristine" ]; then
+		mkdir -p "$pristine/scripts"
+		for f in "${hooked[@]}"; do cp -p "$src/$f" "$pristine/$f"; done
+	fi
+	for f in "${hooked[@]}"; do cp -p "$pristine/$f" "$src/$f"; done
+	apply_series_hooks
+	before=$(cd "$src" && sha256sum "${hooked[@]}" && stat -c '%a %n' "${hooked[@]}")
+	"$tool" kbuild install --srctree "$src" >"$log" 2>&1 || fail "kbuild install (see $log)"
+	"$tool" kbuild install --srctree "$src" >>"$log" 2>&1 || fail "second kbuild install (see $log)"
+	grep -q 'already installed' "$log" || fail "a second install changed the tree"
+	cat "$log"
+	touch "$src/fs/isofs/inode.c"
+	build "$logs/build3.log"
+	n=$(grep -c 'LINEINFO \[M\]' "$logs/build3.log" || true)
+	say "rebuild through the installed hooks: ${elapsed} s, $n LINEINFO [M] lines"
+	grep -E 'LINEINFO|gen_lineinfo' "$logs/build3.log" | grep -v 'LINEINFO \[M\]' || true
+	grep -q 'LINEINFO \[M\] fs/isofs/isofs.ko' "$logs/build3.log" ||
+		fail "the rewritten Makefile.modfinal did not process fs/isofs/isofs.ko"
+	grep -q 'LINEINFO .tmp_lineinfo.S' "$logs/build3.log" ||
+		fail "the rewritten link-vmlinux.sh did not run the vmlinux step"
+	grep -q 'HOSTCC.*gen_lineinfo' "$logs/build3.log" && fail "scripts/gen_lineinfo was still built"
+	grep -q ' lineinfo_num_entries$' <<<"$(nm "$obj/vmlinux")" || fail "vmlinux has no lineinfo_* symbols"
+	say "checking the table linked into vmlinux against llvm-symbolizer"
+	check_vmlinux "$obj/vmlinux" linked
+	say "checking module tables again (made by the per-module step)"
+	check_modules
+	"$tool" kbuild uninstall --srctree "$src" || fail "kbuild uninstall"
+	after=$(cd "$src" && sha256sum "${hooked[@]}" && stat -c '%a %n' "${hooked[@]}")
+	if [ "$before" = "$after" ] && [ ! -e "$src/.kbuild-lineinfo" ]; then
+		series_summary="install (twice), rebuild ($n modules via LINEINFO [M]), uninstall: 3 files byte-identical"
+	else
+		fail "uninstall did not restore the tree exactly"
+		diff <(echo "$before") <(echo "$after") || true
+	fi
+	# Back to Debian's tree for the next run.
+	for f in "${hooked[@]}"; do cp -p "$pristine/$f" "$src/$f"; done
+	for f in "${series_files[@]}"; do rm -f "$src/$f"; done
+}
+
+# --- Main ---------------------------------------------------------------------------------------
+install_missing
+unpack
+configure
+check_config
+nmods=0
+elapsed=0
+
+[ -n "${E2E_CONFIG_ONLY:-}" ] && exit 0
+say "build 1: make -j$jobs vmlinux modules (log: $logs/build1.log)"
+build "$logs/build1.log"; build_s=$elapsed
+nmods=$(wc -l <"$obj/modules.order")
+say "build took ${build_s} s; $nmods modules"
+
+say "step 1: make -f make/lineinfo.mk (log: $logs/step1.log)"
+step "$logs/step1.log"; step_s=$elapsed
+step1_lines=$(grep -c 'LINEINFO \[M\]' "$logs/step1.log" || true)
+say "step took ${step_s} s; $step1_lines modules processed"
+grep -E 'processed \(' "$logs/step1.log" || true
+# v1 covers .text only: a module whose code is all in .init.text gets no section.
+for ko in $(sed 's/\.o$/.ko/' "$obj/modules.order"); do
+	sections=$(readelf -SW "$obj/$ko")
+	if grep -qE '\] \.text +PROGBITS +[0-9a-f]+ [0-9a-f]+ 0*[1-9a-f]' <<<"$sections"; then
+		grep -q '\.mod_lineinfo' <<<"$sections" || fail "$ko has code in .text but no .mod_lineinfo"
+	else
+		grep -q '\.mod_lineinfo' <<<"$sections" && fail "$ko has no code in .text but a .mod_lineinfo"
+		say "$ko: empty .text, no .mod_lineinfo (as expected)"
+	fi
+done
+
+say "checking module tables against llvm-symbolizer"
+check_modules
+say "checking the vmlinux table against llvm-symbolizer"
+check_vmlinux "$obj/lineinfo.o" vmlinux
+
+say "incremental: touch fs/isofs/inode.c, rebuild, rerun the step"
+touch "$src/fs/isofs/inode.c"
+build "$logs/build2.log"; rebuild_s=$elapsed
+step "$logs/step2.log"; step2_s=$elapsed
+step2_lines=$(grep -c 'LINEINFO \[M\]' "$logs/step2.log" || true)
+grep 'LINEINFO \[M\]' "$logs/step2.log" || true
+grep -E 'processed \(' "$logs/step2.log" || true
+[ "$step2_lines" = 1 ] && grep -q 'LINEINFO \[M\] fs/isofs/isofs.ko' "$logs/step2.log" ||
+	fail "after touching fs/isofs/inode.c, $step2_lines modules were processed (want 1: fs/isofs/isofs.ko)"
+say "rebuild took ${rebuild_s} s, step ${step2_s} s"
+
+if [ "${E2E_SERIES:-1}" != 0 ]; then
+	series_phase
+fi
+
+echo
+echo "================ kernel-e2e summary ================"
+echo "kernel:        $(make -s -C "$src" O="$obj" kernelversion 2>/dev/null), $nmods modules"
+echo "build:         ${build_s} s (make -j$jobs vmlinux modules)"
+echo "lineinfo step: ${step_s} s ($step1_lines modules processed + vmlinux table)"
+echo "rebuild:       ${rebuild_s} s; step ${step2_s} s, $step2_lines module(s) processed"
+grep -h '^MODULES\|^VMLINUX\|^LINKED' "$work"/check-*.txt || true
+[ -z "${series_summary:-}" ] || echo "series hooks:  $series_summary"
+if [ ${#failures[@]} -eq 0 ]; then
+	echo "PASS"
+else
+	printf 'FAIL: %s\n' "${failures[@]}"
+	exit 1
+fi
