@@ -56,7 +56,7 @@ impl From<LayoutArg> for kbuild_lineinfo::Layout {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TableOptions {
     /// Table layout: v1 (first posting) or v7 (latest posting).
     #[arg(long, value_enum, default_value = "v1")]
@@ -162,7 +162,7 @@ pub struct LookupArgs {
     pub queries: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GenLineinfoArgs {
     /// FILE is a module: print the assembly of its .mod_lineinfo blob.
     #[arg(long)]
@@ -172,7 +172,7 @@ pub struct GenLineinfoArgs {
     pub file: PathBuf,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GenModLineinfoArgs {
     #[command(flatten)]
     pub table: TableOptions,

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let result = match invoked_as {
         // The classic interfaces, when the binary is installed under their names.
         "gen_lineinfo" => cmd::classic::gen_lineinfo_argv(&args[1..]),
-        "gen-mod-lineinfo" | "gen-mod-lineinfo.sh" => cmd::classic::gen_mod_lineinfo_argv(&args[1..]),
+        "gen-mod-lineinfo" | "gen-mod-lineinfo.sh" => {
+            cmd::classic::gen_mod_lineinfo_argv(&args[1..])
+        }
         _ => cmd::run(cli::Cli::parse()),
     };
     match result {

@@ -649,6 +649,10 @@ fn fuzz_crash_section_end_overflow_is_an_error() {
     std::fs::write(dir.path().join("f.ko"), bytes).unwrap();
     let out = run_in(dir.path(), &["module", "f.ko"], &[]);
     assert_fails(&out, "f.ko");
-    assert!(stderr(&out).contains("ends past the 64-bit address space"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ends past the 64-bit address space"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(dir.path().join("f.ko")).unwrap(), bytes);
 }

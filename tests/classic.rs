@@ -150,3 +150,55 @@ fn gen_mod_lineinfo_keeps_the_script_contract() {
     let out = cli.command().arg("gen-mod-lineinfo").output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn classic_tools_take_the_source_tree_from_kbuild_environment() {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let v = Variant {
+        style: BuildStyle::OutOfTree,
+        pass_srctree: true,
+        ..base()
+    };
+    let objs = ws.compile_all(&v, &MODULE_UNITS);
+    let ko = ws.link_module(&v, &objs, "m.ko");
+    let srctree = ws.srctree_arg(&v).expect("an O= build has a source tree");
+    let out = cli
+        .command()
+        .env("srctree", &srctree)
+        .arg("gen-mod-lineinfo")
+        .arg(&ko)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offsets: Vec<String> = (0..64).map(|o| format!(".text+{:#x}", o * 4)).collect();
+    let answers = cli.lookup_module(&ko, &offsets);
+    let names: Vec<String> = answers
+        .iter()
+        .filter_map(|l| l.answer.as_ref().map(|a| a.file.clone()))
+        .collect();
+    assert!(!names.is_empty(), "no answers");
+    for name in &names {
+        assert_eq!(check_name_shape(name), None, "{name}");
+    }
+    // Without the environment the O= build's names are outside the compilation directory.
+    let bare = ws.link_module(&v, &objs, "m2.ko");
+    cli.command()
+        .env_remove("srctree")
+        .arg("gen-mod-lineinfo")
+        .arg(&bare)
+        .output()
+        .unwrap();
+    let answers = cli.lookup_module(&bare, &offsets);
+    assert!(
+        answers
+            .iter()
+            .filter_map(|l| l.answer.as_ref())
+            .any(|a| check_name_shape(&a.file).is_some()),
+        "the test cannot tell the environment's effect"
+    );
+}

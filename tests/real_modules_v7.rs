@@ -50,8 +50,18 @@ fn corpus() -> Option<(PathBuf, PathBuf)> {
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp").arg("-r").arg(from).arg(to).status().unwrap();
-    assert!(status.success(), "cp -r {} {}", from.display(), to.display());
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cp -r {} {}",
+        from.display(),
+        to.display()
+    );
 }
 
 /// Samples of one module: `ADDRESSES` over its covered sections by size, each present section
@@ -64,14 +74,19 @@ fn samples(sections: &[v7_oracle::Section], rng: &mut Rng) -> Vec<Sample> {
             continue;
         }
         let n = (ADDRESSES * s.size / total.max(1)).max(100).min(s.size);
-        out.extend((0..n).map(|_| Sample { section: i, offset: rng.next() % s.size }));
+        out.extend((0..n).map(|_| Sample {
+            section: i,
+            offset: rng.next() % s.size,
+        }));
     }
     out
 }
 
 #[test]
 fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
-    let Some((modules, order)) = corpus() else { return };
+    let Some((modules, order)) = corpus() else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("tree");
     copy_tree(&modules, &tree);
@@ -86,7 +101,15 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
 
     let start = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
-        .args(["modules", "--layout", "v7", "--no-cache", "-j2", "-v", "--objtree"])
+        .args([
+            "modules",
+            "--layout",
+            "v7",
+            "--no-cache",
+            "-j2",
+            "-v",
+            "--objtree",
+        ])
         .arg(&tree)
         .arg("--order")
         .arg(&order_copy)
@@ -94,8 +117,10 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "batch failed:\n{stderr}");
-    let summary =
-        stderr.lines().find(|l| l.contains(" processed (")).unwrap_or_else(|| panic!("{stderr}"));
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains(" processed ("))
+        .unwrap_or_else(|| panic!("{stderr}"));
     eprintln!("batch ({:.1} s): {summary}", start.elapsed().as_secs_f64());
     // "N processed (C from cache), U up to date, D without DWARF, F failed; ...": a module
     // without covered code is "up to date" (nothing to embed), which is a success too.
@@ -109,7 +134,11 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
         panic!("{summary}")
     };
     assert_eq!(failed, 0, "{summary}");
-    assert_eq!(processed + unchanged + no_dwarf, listed.len() as u64, "{summary}");
+    assert_eq!(
+        processed + unchanged + no_dwarf,
+        listed.len() as u64,
+        "{summary}"
+    );
     assert!(processed >= listed.len() as u64 - 10, "{summary}");
 
     let mut chosen: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
@@ -125,7 +154,11 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
     let mut descriptors = 0;
     for name in &chosen {
         let original = modules.join(name);
-        assert!(original.exists(), "{} is not in the corpus", original.display());
+        assert!(
+            original.exists(),
+            "{} is not in the corpus",
+            original.display()
+        );
         let scratch = tempfile::tempdir_in(work.path()).unwrap();
         let original_copy = scratch.path().join("original.ko");
         std::fs::copy(&original, &original_copy).unwrap();
@@ -174,13 +207,23 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
         total.unannotated_starts,
         total.kernel_mismatch
     );
-    assert!(total.compared > total.samples / 2, "too few addresses with an answer");
+    assert!(
+        total.compared > total.samples / 2,
+        "too few addresses with an answer"
+    );
     for section in [".text", ".init.text", ".exit.text"] {
         assert!(
             total.per_section.get(section).copied().unwrap_or(0) > 100,
             "{section} barely compared"
         );
     }
-    assert!(rate >= 0.999, "agreement {:.4} % is below 99.9 %", rate * 100.0);
-    assert_eq!(total.kernel_mismatch, 0, "lookup --module differs from the ld-relocated blob");
+    assert!(
+        rate >= 0.999,
+        "agreement {:.4} % is below 99.9 %",
+        rate * 100.0
+    );
+    assert_eq!(
+        total.kernel_mismatch, 0,
+        "lookup --module differs from the ld-relocated blob"
+    );
 }

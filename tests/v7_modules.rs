@@ -78,7 +78,11 @@ static inline int clamp(int x)
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
@@ -130,7 +134,11 @@ fn check(m32: bool) {
     embed(&embedded);
     let first = std::fs::read(&embedded).unwrap();
     embed(&embedded);
-    assert_eq!(std::fs::read(&embedded).unwrap(), first, "second run changed the module");
+    assert_eq!(
+        std::fs::read(&embedded).unwrap(),
+        first,
+        "second run changed the module"
+    );
 
     let sections = v7_oracle::covered_sections(&std::fs::read(&original).unwrap());
     let names: Vec<_> = sections.iter().map(|s| s.name).collect();
@@ -141,8 +149,15 @@ fn check(m32: bool) {
         .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
         .collect();
     let bases = [0x100000, 0x200000, 0x300000, 0x400000];
-    let (tally, kernel) =
-        v7_oracle::compare(&original, &embedded, &sections, &samples, &bases, m32, dir.path());
+    let (tally, kernel) = v7_oracle::compare(
+        &original,
+        &embedded,
+        &sections,
+        &samples,
+        &bases,
+        m32,
+        dir.path(),
+    );
     eprintln!(
         "{}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
         if m32 { "i386" } else { "x86-64" },
@@ -156,13 +171,26 @@ fn check(m32: bool) {
         eprintln!("{line}");
     }
     assert_eq!(kernel.descriptors, 4);
-    assert_eq!(kernel.blobs.len(), 2, ".mod_lineinfo and .init.mod_lineinfo");
+    assert_eq!(
+        kernel.blobs.len(),
+        2,
+        ".mod_lineinfo and .init.mod_lineinfo"
+    );
     for name in COVERED {
-        assert!(tally.per_section.get(name).copied().unwrap_or(0) > 4, "{name} barely compared");
+        assert!(
+            tally.per_section.get(name).copied().unwrap_or(0) > 4,
+            "{name} barely compared"
+        );
     }
-    assert_eq!(tally.agreed, tally.compared, "every address agrees with llvm-symbolizer");
+    assert_eq!(
+        tally.agreed, tally.compared,
+        "every address agrees with llvm-symbolizer"
+    );
     assert_eq!(tally.unannotated_starts, 0);
-    assert_eq!(tally.kernel_mismatch, 0, "lookup --module differs from the ld-relocated blob");
+    assert_eq!(
+        tally.kernel_mismatch, 0,
+        "lookup --module differs from the ld-relocated blob"
+    );
 
     // The relocation sections are of the target's kind, and name the blobs.
     let file = std::fs::read(&embedded).unwrap();
@@ -201,11 +229,16 @@ fn uncovered_sections_are_counted_and_left_out() {
         .arg(dir.path())
         .arg("--order")
         .arg(&order));
-    let summary = out.lines().find(|l| l.contains("uncovered")).unwrap_or_else(|| panic!("{out}"));
+    let summary = out
+        .lines()
+        .find(|l| l.contains("uncovered"))
+        .unwrap_or_else(|| panic!("{out}"));
     // `.sched.text` holds one function of a few instructions: at least one entry.
     let words: Vec<&str> = summary.split_whitespace().collect();
     let at = words.iter().position(|w| *w == "uncovered").unwrap();
-    let count: u64 = words[at - 4].parse().unwrap_or_else(|_| panic!("{summary}"));
+    let count: u64 = words[at - 4]
+        .parse()
+        .unwrap_or_else(|_| panic!("{summary}"));
     assert!(count >= 1, "{summary}");
 
     // Only `.sched.text`: no blob at all.
@@ -216,9 +249,17 @@ fn uncovered_sections_are_counted_and_left_out() {
     )
     .unwrap();
     let lone_ko = dir.path().join("lone.ko");
-    run(Command::new("cc").args(["-c", "-g", "-O2"]).arg(&lone).arg("-o").arg(&lone_ko));
+    run(Command::new("cc")
+        .args(["-c", "-g", "-O2"])
+        .arg(&lone)
+        .arg("-o")
+        .arg(&lone_ko));
     let before = std::fs::read(&lone_ko).unwrap();
     embed(&lone_ko);
-    assert_eq!(std::fs::read(&lone_ko).unwrap(), before, "no covered entries: module untouched");
+    assert_eq!(
+        std::fs::read(&lone_ko).unwrap(),
+        before,
+        "no covered entries: module untouched"
+    );
     let _ = ko;
 }

@@ -9,7 +9,12 @@ fn main() {
     eprintln!("parse {:?}", t.elapsed());
     let s = rows::guess_srctree(&input).unwrap();
     eprintln!("guess {:?}", t.elapsed());
-    let rows = rows::read_rows(&input, &paths::Namer::new(s.as_deref()), std::env::var("T").map(|t| t.parse().unwrap()).unwrap_or(1)).unwrap();
+    let rows = rows::read_rows(
+        &input,
+        &paths::Namer::new(s.as_deref()),
+        std::env::var("T").map(|t| t.parse().unwrap()).unwrap_or(1),
+    )
+    .unwrap();
     eprintln!("rows {:?} {}", t.elapsed(), rows.points.len());
     let syms = input.text_symbol_starts();
     eprintln!("syms {:?} {}", t.elapsed(), syms.len());

@@ -72,7 +72,9 @@ pub struct Vmlinux {
 /// Builds the vmlinux table from a linked image with DWARF.
 pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux> {
     let input = Input::parse(data)?;
-    let text = input.symbol("_text").ok_or(ErrorKind::MissingSymbol("_text"))?;
+    let text = input
+        .symbol("_text")
+        .ok_or(ErrorKind::MissingSymbol("_text"))?;
     let etext = match input.symbol("_etext") {
         Some(etext) => etext,
         None => section_end_of(&input, text)?,
@@ -87,9 +89,19 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
     let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
     let symbols = input.text_symbol_starts();
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
-    let mut stats = Stats { rows: rows.rows, ..Stats::default() };
+    let mut stats = Stats {
+        rows: rows.rows,
+        ..Stats::default()
+    };
     stats.add(&table, built);
-    Ok(Vmlinux { table, stats, endian: input.endian(), text, etext, srctree })
+    Ok(Vmlinux {
+        table,
+        stats,
+        endian: input.endian(),
+        text,
+        etext,
+        srctree,
+    })
 }
 
 fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {
@@ -99,7 +111,8 @@ fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {
         .find(|s| s.address <= address && address - s.address < s.size)
         .map(|s| s.end())
         .ok_or_else(|| {
-            let message = format!("no `_etext` and `_text` ({address:#x}) is in no executable section");
+            let message =
+                format!("no `_etext` and `_text` ({address:#x}) is in no executable section");
             crate::Error::from(ErrorKind::Invalid(message))
         })?
 }
@@ -141,7 +154,10 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     }
     let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()), 1)?;
     let symbols = input.text_symbol_starts();
-    let mut stats = Stats { rows: rows.rows, ..Stats::default() };
+    let mut stats = Stats {
+        rows: rows.rows,
+        ..Stats::default()
+    };
     let mut sections = Vec::new();
     for section in input.code_sections() {
         let end = section.end()?;

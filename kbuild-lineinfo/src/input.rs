@@ -62,8 +62,17 @@ impl<'data> Input<'data> {
             }
         };
         check_sections(&file, data.len())?;
-        let endian = if file.is_little_endian() { Endian::Little } else { Endian::Big };
-        let mut input = Input { file, endian, e_machine, bases: Vec::new() };
+        let endian = if file.is_little_endian() {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        let mut input = Input {
+            file,
+            endian,
+            e_machine,
+            bases: Vec::new(),
+        };
         if input.is_relocatable() {
             input.bases = synthetic_bases(&input.file);
         }
@@ -121,7 +130,14 @@ impl<'data> Input<'data> {
     /// untyped symbols defined in executable sections (not section, file or ARM mapping symbols).
     pub fn text_symbol_starts(&self) -> Vec<u64> {
         let code: Vec<bool> = {
-            let mut v = vec![false; self.file.sections().map(|s| s.index().0 + 1).max().unwrap_or(0)];
+            let mut v = vec![
+                false;
+                self.file
+                    .sections()
+                    .map(|s| s.index().0 + 1)
+                    .max()
+                    .unwrap_or(0)
+            ];
             for s in self.file.sections().filter(|s| is_code(s)) {
                 v[s.index().0] = true;
             }
@@ -131,7 +147,10 @@ impl<'data> Input<'data> {
             .file
             .symbols()
             .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
-            .filter(|s| !s.name_bytes().is_ok_and(|n| n.starts_with(b"$") || n.is_empty()))
+            .filter(|s| {
+                !s.name_bytes()
+                    .is_ok_and(|n| n.starts_with(b"$") || n.is_empty())
+            })
             .filter_map(|s| match s.section() {
                 SymbolSection::Section(i) if code.get(i.0) == Some(&true) => {
                     Some(self.address(Some(i), s.address()))
@@ -146,7 +165,9 @@ impl<'data> Input<'data> {
 
     /// True when section `name` exists and holds bytes (nothing is decompressed or relocated).
     pub fn has_section_data(&self, name: &str) -> bool {
-        self.file.section_by_name(name).is_some_and(|s| s.size() > 0)
+        self.file
+            .section_by_name(name)
+            .is_some_and(|s| s.size() > 0)
     }
 
     /// The bytes of debug section `name` (e.g. `.debug_line`), decompressed and, for `ET_REL`,
@@ -162,7 +183,8 @@ impl<'data> Input<'data> {
             return Ok(data);
         }
         let mut data = data.into_owned();
-        self.relocate(&section, &mut data).map_err(|e| e.at(name.to_string()))?;
+        self.relocate(&section, &mut data)
+            .map_err(|e| e.at(name.to_string()))?;
         Ok(Cow::Owned(data))
     }
 
@@ -183,9 +205,17 @@ impl<'data> Input<'data> {
         if !self.is_relocatable() || compressed || section.relocations().next().is_none() {
             return Ok((self.debug_section(name)?, None));
         }
-        let records = self.records(section.index()).map_err(|e| e.at(name.to_string()))?;
+        let records = self
+            .records(section.index())
+            .map_err(|e| e.at(name.to_string()))?;
         let lazy = records.and_then(|records| {
-            LazyRelocs::new(records, self.endian, self.e_machine, self.is_64(), self.symbol_addresses())
+            LazyRelocs::new(
+                records,
+                self.endian,
+                self.e_machine,
+                self.is_64(),
+                self.symbol_addresses(),
+            )
         });
         match lazy {
             Some(lazy) => Ok((section.uncompressed_data()?, Some(lazy))),
@@ -220,7 +250,12 @@ impl<'data> Input<'data> {
 
     /// The address of every symbol, by symbol index (0 for undefined ones).
     fn symbol_addresses(&self) -> Vec<u64> {
-        let count = self.file.symbols().map(|s| s.index().0 + 1).max().unwrap_or(0);
+        let count = self
+            .file
+            .symbols()
+            .map(|s| s.index().0 + 1)
+            .max()
+            .unwrap_or(0);
         let mut addresses = vec![0; count];
         for s in self.file.symbols() {
             addresses[s.index().0] = self.address(s.section_index(), s.address());
@@ -255,7 +290,14 @@ impl<'data> Input<'data> {
                 _ => 0,
             };
             let value = target.wrapping_add(r.addend() as u64);
-            reloc::apply(data, offset, op, value, r.has_implicit_addend(), self.endian)?;
+            reloc::apply(
+                data,
+                offset,
+                op,
+                value,
+                r.has_implicit_addend(),
+                self.endian,
+            )?;
         }
         Ok(())
     }
@@ -283,7 +325,9 @@ fn check_sections(file: &object::File<'_>, len: usize) -> Result<()> {
         let name = s
             .name_bytes()
             .map_err(|e| ErrorKind::Elf(format!("section {index}: name: {e}")))?;
-        let Some((offset, size)) = s.file_range() else { continue };
+        let Some((offset, size)) = s.file_range() else {
+            continue;
+        };
         if offset.checked_add(size).is_none_or(|end| end > len as u64) {
             return Err(ErrorKind::Elf(format!(
                 "section {index} `{}` at offset {offset:#x} size {size:#x} lies outside the \

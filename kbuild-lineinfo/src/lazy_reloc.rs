@@ -64,15 +64,30 @@ impl Records<'_> {
             Records::Rel32(r) => (r[i].r_offset(e).into(), r[i].r_type(e), r[i].r_sym(e), 0),
             Records::Rela32(r) => {
                 let x = &r[i];
-                (x.r_offset(e).into(), Rela::r_type(x, e, false), Rela::r_sym(x, e, false), x.r_addend(e).into())
+                (
+                    x.r_offset(e).into(),
+                    Rela::r_type(x, e, false),
+                    Rela::r_sym(x, e, false),
+                    x.r_addend(e).into(),
+                )
             }
             Records::Rel64(r) => (r[i].r_offset(e), r[i].r_type(e), r[i].r_sym(e), 0),
             Records::Rela64(r) => {
                 let x = &r[i];
-                (x.r_offset(e), Rela::r_type(x, e, false), Rela::r_sym(x, e, false), x.r_addend(e))
+                (
+                    x.r_offset(e),
+                    Rela::r_type(x, e, false),
+                    Rela::r_sym(x, e, false),
+                    x.r_addend(e),
+                )
             }
         };
-        Record { offset, r_type, symbol, addend }
+        Record {
+            offset,
+            r_type,
+            symbol,
+            addend,
+        }
     }
 }
 
@@ -109,10 +124,10 @@ impl<'data> LazyRelocs<'data> {
     ) -> Option<Self> {
         let n = records.len();
         let step = (n / ORDER_SAMPLES).max(1);
-        let sorted = (step..n)
-            .step_by(step)
-            .all(|i| records.offset(i - step, endian) <= records.offset(i, endian)
-                && records.offset(i - 1, endian) <= records.offset(i, endian));
+        let sorted = (step..n).step_by(step).all(|i| {
+            records.offset(i - step, endian) <= records.offset(i, endian)
+                && records.offset(i - 1, endian) <= records.offset(i, endian)
+        });
         sorted.then(|| LazyRelocs {
             records,
             endian,
@@ -207,21 +222,30 @@ impl<'data> LazyRelocs<'data> {
                 ))))
             }
         };
-        let symbol = self.symbols.get(r.symbol as usize).copied().ok_or_else(|| {
-            Error::new(ErrorKind::Relocation(format!(
-                "relocation at offset {:#x} names symbol {} which does not exist",
-                r.offset, r.symbol
-            )))
-        })?;
-        let mut bytes = match e_bytes(value, self.endian) {
-            b => b,
-        };
+        let symbol = self
+            .symbols
+            .get(r.symbol as usize)
+            .copied()
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Relocation(format!(
+                    "relocation at offset {:#x} names symbol {} which does not exist",
+                    r.offset, r.symbol
+                )))
+            })?;
+        let mut bytes = e_bytes(value, self.endian);
         let field = match self.endian {
             Endian::Little => &mut bytes[..width],
             Endian::Big => &mut bytes[8 - width..],
         };
         let target = symbol.wrapping_add(r.addend as u64);
-        reloc::apply(field, 0, op, target, self.records.implicit_addend(), self.endian)?;
+        reloc::apply(
+            field,
+            0,
+            op,
+            target,
+            self.records.implicit_addend(),
+            self.endian,
+        )?;
         Ok(from_bytes(&bytes, self.endian))
     }
 }
@@ -263,8 +287,8 @@ impl gimli::read::Relocate<usize> for OnRead<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use object::endian::{I64, U64};
     use object::elf;
+    use object::endian::{I64, U64};
 
     fn rela(offset: u64, sym: u32, r_type: u32, addend: i64) -> Rela64<Endian> {
         let e = Endian::Little;
@@ -300,16 +324,37 @@ mod tests {
 
     #[test]
     fn unsorted_records_are_refused_and_bad_ones_reported() {
-        let recs = [rela(0x10, 1, elf::R_X86_64_32.0, 0), rela(0x8, 1, elf::R_X86_64_32.0, 0)];
-        assert!(LazyRelocs::new(Records::Rela64(&recs), Endian::Little, elf::EM_X86_64, true, vec![0, 1])
-            .is_none());
-        let recs = [rela(0x8, 9, elf::R_X86_64_32.0, 0), rela(0x10, 1, elf::R_X86_64_PC32.0, 0)];
-        let lazy =
-            LazyRelocs::new(Records::Rela64(&recs), Endian::Little, elf::EM_X86_64, true, vec![0, 1])
-                .unwrap();
+        let recs = [
+            rela(0x10, 1, elf::R_X86_64_32.0, 0),
+            rela(0x8, 1, elf::R_X86_64_32.0, 0),
+        ];
+        assert!(LazyRelocs::new(
+            Records::Rela64(&recs),
+            Endian::Little,
+            elf::EM_X86_64,
+            true,
+            vec![0, 1]
+        )
+        .is_none());
+        let recs = [
+            rela(0x8, 9, elf::R_X86_64_32.0, 0),
+            rela(0x10, 1, elf::R_X86_64_PC32.0, 0),
+        ];
+        let lazy = LazyRelocs::new(
+            Records::Rela64(&recs),
+            Endian::Little,
+            elf::EM_X86_64,
+            true,
+            vec![0, 1],
+        )
+        .unwrap();
         assert_eq!(lazy.relocate(0x8, 3), 3);
         assert!(lazy.take_error().unwrap().to_string().contains("symbol 9"));
         lazy.relocate(0x10, 0);
-        assert!(lazy.take_error().unwrap().to_string().contains("unsupported relocation type 2"));
+        assert!(lazy
+            .take_error()
+            .unwrap()
+            .to_string()
+            .contains("unsupported relocation type 2"));
     }
 }

@@ -19,13 +19,13 @@ pub mod encode;
 pub mod error;
 pub mod extract;
 pub mod image;
+pub mod input;
 pub mod layout;
+pub mod lazy_reloc;
 pub mod leb128;
 pub mod paths;
 pub mod reloc;
 pub mod rows;
-pub mod input;
-pub mod lazy_reloc;
 pub mod table;
 
 pub use error::{Error, ErrorKind, Result};

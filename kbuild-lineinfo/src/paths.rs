@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn normalize_folds_dots() {
         assert_eq!(s(normalize(b"a/./b//c")), "a/b/c");
-        assert_eq!(s(normalize(b"arch/x86/kvm/../../../virt/kvm/kvm_main.c")), "virt/kvm/kvm_main.c");
+        assert_eq!(
+            s(normalize(b"arch/x86/kvm/../../../virt/kvm/kvm_main.c")),
+            "virt/kvm/kvm_main.c"
+        );
         assert_eq!(s(normalize(b"../fs/x.c")), "../fs/x.c");
         assert_eq!(s(normalize(b"a/../../x.c")), "../x.c");
         assert_eq!(s(normalize(b"/../x.c")), "/x.c");
@@ -151,24 +154,46 @@ mod tests {
     #[test]
     fn names_relative_to_comp_dir() {
         let n = Namer::new(None);
-        assert_eq!(s(n.name(b"/home/u/linux", b"fs", b"read_write.c")), "fs/read_write.c");
-        assert_eq!(s(n.name(b"/home/u/linux", b"/home/u/linux/./include/linux", b"fs.h")), "include/linux/fs.h");
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"arch/x86/kvm/../../../virt/kvm", b"kvm_main.c")),
+            s(n.name(b"/home/u/linux", b"fs", b"read_write.c")),
+            "fs/read_write.c"
+        );
+        assert_eq!(
+            s(n.name(b"/home/u/linux", b"/home/u/linux/./include/linux", b"fs.h")),
+            "include/linux/fs.h"
+        );
+        assert_eq!(
+            s(n.name(
+                b"/home/u/linux",
+                b"arch/x86/kvm/../../../virt/kvm",
+                b"kvm_main.c"
+            )),
             "virt/kvm/kvm_main.c"
         );
         // Outside the compilation directory: the full path, never a basename.
-        assert_eq!(s(n.name(b"/home/u/linux", b"/usr/lib/gcc/include", b"stddef.h")), "/usr/lib/gcc/include/stddef.h");
+        assert_eq!(
+            s(n.name(b"/home/u/linux", b"/usr/lib/gcc/include", b"stddef.h")),
+            "/usr/lib/gcc/include/stddef.h"
+        );
         // Debian's prefix-mapped relative comp_dir.
-        assert_eq!(s(n.name(b"debian/build/x", b"init", b"main.c")), "init/main.c");
+        assert_eq!(
+            s(n.name(b"debian/build/x", b"init", b"main.c")),
+            "init/main.c"
+        );
     }
 
     #[test]
     fn names_relative_to_srctree_for_o_builds() {
         let n = Namer::new(Some(b"/src/linux"));
-        assert_eq!(s(n.name(b"/build/obj", b"../../src/linux/fs", b"x.c")), "fs/x.c");
+        assert_eq!(
+            s(n.name(b"/build/obj", b"../../src/linux/fs", b"x.c")),
+            "fs/x.c"
+        );
         // Generated files live in the object tree: relative to comp_dir.
-        assert_eq!(s(n.name(b"/build/obj", b"include/generated", b"autoconf.h")), "include/generated/autoconf.h");
+        assert_eq!(
+            s(n.name(b"/build/obj", b"include/generated", b"autoconf.h")),
+            "include/generated/autoconf.h"
+        );
         // A relative srctree is relative to comp_dir (Kbuild's `srctree := ..`).
         let n = Namer::new(Some(b".."));
         assert_eq!(s(n.name(b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");

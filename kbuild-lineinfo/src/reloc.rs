@@ -135,7 +135,11 @@ pub fn apply(
     match op {
         Op::None => Ok(()),
         Op::Abs(n) => {
-            let old = if implicit_addend { read(data, at, n, endian)? } else { 0 };
+            let old = if implicit_addend {
+                read(data, at, n, endian)?
+            } else {
+                0
+            };
             write(data, at, n, old.wrapping_add(value), endian)
         }
         Op::Add(n) => {
@@ -239,7 +243,15 @@ mod tests {
     #[test]
     fn abs_little_and_big() {
         let mut d = [0u8; 12];
-        apply(&mut d, 2, Op::Abs(8), 0x0102_0304_0506_0708, false, Endian::Little).unwrap();
+        apply(
+            &mut d,
+            2,
+            Op::Abs(8),
+            0x0102_0304_0506_0708,
+            false,
+            Endian::Little,
+        )
+        .unwrap();
         assert_eq!(d, [0, 0, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0]);
         let mut d = [0u8; 6];
         apply(&mut d, 1, Op::Abs(4), 0x1122_3344, false, Endian::Big).unwrap();
@@ -290,10 +302,19 @@ mod tests {
 
     #[test]
     fn classify_knows_debug_types_only() {
-        assert_eq!(classify(elf::EM_X86_64, true, elf::R_X86_64_64), Some(Op::Abs(8)));
+        assert_eq!(
+            classify(elf::EM_X86_64, true, elf::R_X86_64_64),
+            Some(Op::Abs(8))
+        );
         assert_eq!(classify(elf::EM_X86_64, true, elf::R_X86_64_PC32), None);
-        assert_eq!(classify(elf::EM_386, false, elf::R_386_32), Some(Op::Abs(4)));
-        assert_eq!(classify(elf::EM_RISCV, true, elf::R_RISCV_SUB16), Some(Op::Sub(2)));
+        assert_eq!(
+            classify(elf::EM_386, false, elf::R_386_32),
+            Some(Op::Abs(4))
+        );
+        assert_eq!(
+            classify(elf::EM_RISCV, true, elf::R_RISCV_SUB16),
+            Some(Op::Sub(2))
+        );
         assert_eq!(classify(elf::EM_PPC, false, elf::R_PPC64_ADDR64), None);
         assert_eq!(classify(elf::EM_MIPS, false, elf::RelocationType(2)), None);
     }

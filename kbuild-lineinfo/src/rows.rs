@@ -114,7 +114,10 @@ pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Row
     };
     let chunks = split_units(&sections.dwarf(endian), threads.max(1))?;
     let parts: Vec<Result<Rows>> = if chunks.len() <= 1 {
-        chunks.iter().map(|c| read_chunk(&sections, endian, namer, c)).collect()
+        chunks
+            .iter()
+            .map(|c| read_chunk(&sections, endian, namer, c))
+            .collect()
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
@@ -173,7 +176,12 @@ fn read_chunk(
     units: &[usize],
 ) -> Result<Rows> {
     let dwarf = sections.dwarf(endian);
-    let mut reader = UnitReader { dwarf: &dwarf, namer, rows: Rows::default(), ids: HashMap::new() };
+    let mut reader = UnitReader {
+        dwarf: &dwarf,
+        namer,
+        rows: Rows::default(),
+        ids: HashMap::new(),
+    };
     for &offset in units {
         let header = dwarf
             .debug_info
@@ -226,9 +234,15 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     let dwarf = sections.dwarf(endian);
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else { continue };
-        let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else { continue };
-        let comp_dir = comp_dir.and_then(|c| c.to_slice().ok().map(|s| s.into_owned())).unwrap_or_default();
+        let Ok(unit) = dwarf.unit(header) else {
+            continue;
+        };
+        let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else {
+            continue;
+        };
+        let comp_dir = comp_dir
+            .and_then(|c| c.to_slice().ok().map(|s| s.into_owned()))
+            .unwrap_or_default();
         let Ok(name) = name.to_slice() else { continue };
         let full = crate::paths::normalize(&crate::paths::join(&comp_dir, b"", &name));
         if let Some(root) = full.strip_suffix(b"init/main.c") {
@@ -270,7 +284,11 @@ impl<'d> UnitReader<'_, 'd> {
         while let Some((header, row)) = rows.next_row()? {
             let address = row.address();
             if row.end_sequence() {
-                self.rows.points.push(Point { address, file: 0, line: 0 });
+                self.rows.points.push(Point {
+                    address,
+                    file: 0,
+                    line: 0,
+                });
                 sequence_start = self.rows.points.len();
                 continue;
             }
@@ -298,7 +316,11 @@ impl<'d> UnitReader<'_, 'd> {
                 continue;
             }
             self.rows.rows += 1;
-            let point = Point { address, file, line };
+            let point = Point {
+                address,
+                file,
+                line,
+            };
             let in_sequence = self.rows.points.len() > sequence_start;
             match self.rows.points.last_mut() {
                 // Rule 3: within a sequence, the last row at an address wins.

@@ -125,7 +125,10 @@ pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
     }
     Ok(shared
         .into_iter()
-        .map(|entries| LineTable { entries, files: files.clone() })
+        .map(|entries| LineTable {
+            entries,
+            files: files.clone(),
+        })
         .collect())
 }
 
@@ -152,14 +155,23 @@ impl Builder<'_> {
         if repeat && !forced {
             return Ok(());
         }
-        if self.table.entries.last().is_some_and(|e| e.offset == offset) {
+        if self
+            .table
+            .entries
+            .last()
+            .is_some_and(|e| e.offset == offset)
+        {
             return Ok(());
         }
         if forced && (repeat || !from_row) {
             self.stats.symbol_entries += 1;
         }
         let file = self.file_id(point.file)?;
-        self.table.entries.push(Entry { offset, file, line: point.line });
+        self.table.entries.push(Entry {
+            offset,
+            file,
+            line: point.line,
+        });
         self.last = Some(key);
         Ok(())
     }
@@ -183,7 +195,11 @@ mod tests {
     use super::*;
 
     fn pt(address: u64, file: u32, line: u32) -> Point {
-        Point { address, file, line }
+        Point {
+            address,
+            file,
+            line,
+        }
     }
 
     fn names(n: usize) -> Vec<Vec<u8>> {
@@ -191,7 +207,10 @@ mod tests {
     }
 
     fn offsets(t: &LineTable) -> Vec<(u32, u32, u32)> {
-        t.entries.iter().map(|e| (e.offset, e.file, e.line)).collect()
+        t.entries
+            .iter()
+            .map(|e| (e.offset, e.file, e.line))
+            .collect()
     }
 
     #[test]
@@ -201,8 +220,8 @@ mod tests {
             pt(0x100, 1, 10),
             pt(0x104, 1, 10), // repeat of the previous answer: dropped
             pt(0x108, 1, 11),
-            pt(0x108, 0, 5), // later row at the same address wins
-            pt(0x110, 0, 0), // end of sequence
+            pt(0x108, 0, 5),  // later row at the same address wins
+            pt(0x110, 0, 0),  // end of sequence
             pt(0x110, 1, 20), // next sequence starts where the last ended
             pt(0x120, 0, 0),
         ];
@@ -215,7 +234,12 @@ mod tests {
 
     #[test]
     fn symbol_starts_get_entries() {
-        let points = [pt(0x100, 0, 7), pt(0x140, 0, 0), pt(0x200, 0, 7), pt(0x210, 0, 0)];
+        let points = [
+            pt(0x100, 0, 7),
+            pt(0x140, 0, 0),
+            pt(0x200, 0, 7),
+            pt(0x210, 0, 0),
+        ];
         // 0x120: inside a sequence, no row there; 0x100: has a row; 0x180: in a gap (no answer);
         // 0x200: a row that rule 5 would drop (same file:line as the previous kept entry).
         let symbols = [0x100, 0x120, 0x180, 0x200];
@@ -226,7 +250,12 @@ mod tests {
 
     #[test]
     fn region_clips_and_enters_with_the_answer_in_effect() {
-        let points = [pt(0x0f0, 0, 3), pt(0x110, 0, 4), pt(0x130, 0, 0), pt(0x300, 0, 9)];
+        let points = [
+            pt(0x0f0, 0, 3),
+            pt(0x110, 0, 4),
+            pt(0x130, 0, 0),
+            pt(0x300, 0, 9),
+        ];
         let (t, _) = build(&points, &names(1), &[], 0x100, 0x120).unwrap();
         assert_eq!(offsets(&t), [(0, 0, 3), (0x10, 0, 4)]);
         // Nothing in effect at the start (after an end point): no entry there.
@@ -259,7 +288,10 @@ mod tests {
 
     fn named(t: &LineTable) -> Vec<(u32, &str, u32)> {
         let name = |e: &Entry| std::str::from_utf8(&t.files[e.file as usize]).unwrap();
-        t.entries.iter().map(|e| (e.offset, name(e), e.line)).collect()
+        t.entries
+            .iter()
+            .map(|e| (e.offset, name(e), e.line))
+            .collect()
     }
 
     #[test]
@@ -283,7 +315,11 @@ mod tests {
     fn shared_files_limit() {
         let many = |from: usize| LineTable {
             entries: (0..MAX_FILES / 2 + 1)
-                .map(|i| Entry { offset: i as u32, file: i as u32, line: 1 })
+                .map(|i| Entry {
+                    offset: i as u32,
+                    file: i as u32,
+                    line: 1,
+                })
                 .collect(),
             files: (0..MAX_FILES / 2 + 1)
                 .map(|i| format!("f{}.c", i + from).into_bytes())
@@ -292,7 +328,10 @@ mod tests {
         let (a, b) = (many(0), many(MAX_FILES));
         let e = share_files(&[&a, &b]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::TooManyFiles(MAX_FILES + 1));
-        assert_eq!(share_files(&[&a, &a]).unwrap()[1].files.len(), MAX_FILES / 2 + 1);
+        assert_eq!(
+            share_files(&[&a, &a]).unwrap()[1].files.len(),
+            MAX_FILES / 2 + 1
+        );
     }
 
     #[test]

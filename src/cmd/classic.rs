@@ -12,6 +12,18 @@ use kbuild_lineinfo::{emit, extract, Layout};
 use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs};
 use crate::modules::lineinfo::{self, Done};
 
+/// Kbuild runs the classic tools with `srctree` in the environment (`export srctree` in the top
+/// Makefile: `.` in-tree, `..` or an absolute path for O= builds); it is the default source tree
+/// there, so that O= builds print `fs/x.c` and not an absolute path.
+fn with_kbuild_srctree(mut table: crate::cli::TableOptions) -> crate::cli::TableOptions {
+    if table.srctree.is_none() {
+        table.srctree = std::env::var_os("srctree")
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+    }
+    table
+}
+
 /// `gen_lineinfo` invoked under its own name.
 pub fn gen_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
     #[derive(Parser)]
@@ -39,6 +51,10 @@ pub fn gen_mod_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
 
 /// Assembly on stdout, one summary line on stderr, exit 1 on error (as the C tool).
 pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
+    let args = &GenLineinfoArgs {
+        table: with_kbuild_srctree(args.table.clone()),
+        ..args.clone()
+    };
     if !args.module {
         let summary = super::vmlinux::generate(&args.file, &args.table, None, slots)?;
         eprintln!("{summary}");
@@ -65,6 +81,10 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
 
 /// Embeds into one module; a module without DWARF is left alone and is not an error.
 pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
+    let args = &GenModLineinfoArgs {
+        table: with_kbuild_srctree(args.table.clone()),
+        ..args.clone()
+    };
     let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
     let layout = Layout::from(args.table.layout);
     let done = lineinfo::process(&args.module, &super::extract_options(&args.table), layout)?;

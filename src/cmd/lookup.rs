@@ -31,7 +31,11 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
     .with_context(|| {
-        let p = args.vmlinux.as_ref().or(args.module.as_ref()).expect("one is set");
+        let p = args
+            .vmlinux
+            .as_ref()
+            .or(args.module.as_ref())
+            .expect("one is set");
         p.display().to_string()
     })?;
     let stdout = std::io::stdout();
@@ -54,7 +58,10 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
 type Answer = Option<(Vec<u8>, u32)>;
 
 fn parse_hex(s: &str) -> Result<u64> {
-    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
     u64::from_str_radix(digits, 16).with_context(|| format!("`{s}` is not a hex address"))
 }
 
@@ -92,7 +99,10 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
         .map(|q| {
             let address = parse_hex(q)?;
             // The kernel: below _text or 4 GiB past it, no answer.
-            let Some(offset) = address.checked_sub(text).and_then(|o| u32::try_from(o).ok()) else {
+            let Some(offset) = address
+                .checked_sub(text)
+                .and_then(|o| u32::try_from(o).ok())
+            else {
                 return Ok(None);
             };
             if !linked {
@@ -121,7 +131,10 @@ enum ModuleTables<'a> {
 /// Finds `.mod_lineinfo` (and `.init.mod_lineinfo`): v7 when there is an init blob or the blob
 /// carries relocations (its anchors), else v1.
 fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<ModuleTables<'a>> {
-    let blobs: Vec<_> = V7_BLOBS.iter().filter_map(|n| file.section_by_name(n)).collect();
+    let blobs: Vec<_> = V7_BLOBS
+        .iter()
+        .filter_map(|n| file.section_by_name(n))
+        .collect();
     let Some(first) = blobs.first() else {
         bail!("no .mod_lineinfo or .init.mod_lineinfo section");
     };
@@ -143,7 +156,10 @@ fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<Modul
                 bail!("{name}: relocation at {offset:#x} does not name a symbol");
             };
             let section = file.symbol_by_index(symbol)?.section_index();
-            let Some(target) = sections.iter().find(|s| Some(s.index) == section.map(|i| i.0)) else {
+            let Some(target) = sections
+                .iter()
+                .find(|s| Some(s.index) == section.map(|i| i.0))
+            else {
                 bail!("{name}: relocation at {offset:#x} does not name a code section");
             };
             // The descriptor's u64 anchor (32-bit targets relocate one half of it).
@@ -183,7 +199,9 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
             let Some(section) = sections.iter().find(|s| s.name == name) else {
                 return Ok(None);
             };
-            let Ok(offset) = u32::try_from(off) else { return Ok(None) };
+            let Ok(offset) = u32::try_from(off) else {
+                return Ok(None);
+            };
             let address = section.address + off;
             let i = starts.partition_point(|&s| s <= address);
             let start = match i.checked_sub(1).map(|i| starts[i]) {

@@ -56,7 +56,10 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn extract_options(table: &TableOptions) -> kbuild_lineinfo::extract::Options {
     use std::os::unix::ffi::OsStrExt;
     kbuild_lineinfo::extract::Options {
-        srctree: table.srctree.as_ref().map(|p| p.as_os_str().as_bytes().to_vec()),
+        srctree: table
+            .srctree
+            .as_ref()
+            .map(|p| p.as_os_str().as_bytes().to_vec()),
     }
 }
 

@@ -50,7 +50,9 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     say(format!("{}: {}", args.objtree.display(), describe(&tree)));
     say(format!("jobs: {slots}"));
     if tree.configured && !tree.modules_enabled && !args.force && args.vmlinux.is_none() {
-        say("CONFIG_KALLSYMS_LINEINFO_MODULES is not set: nothing to do (--force overrides)".into());
+        say(
+            "CONFIG_KALLSYMS_LINEINFO_MODULES is not set: nothing to do (--force overrides)".into(),
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let layout = match (args.layout, tree.layout) {
@@ -63,7 +65,9 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     say(format!(
         "layout {}, source tree {}",
         layout.name(),
-        srctree.as_deref().map_or("(from DWARF)".into(), |p| p.display().to_string())
+        srctree
+            .as_deref()
+            .map_or("(from DWARF)".into(), |p| p.display().to_string())
     ));
     let table = TableOptions {
         layout: match layout {
@@ -80,12 +84,23 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     }
     let modules_wanted = !tree.configured || tree.modules_enabled || args.force;
     if modules_wanted {
-        let order_path = args.order.clone().unwrap_or_else(|| args.objtree.join("modules.order"));
+        let order_path = args
+            .order
+            .clone()
+            .unwrap_or_else(|| args.objtree.join("modules.order"));
         let text = std::fs::read_to_string(&order_path)
             .with_context(|| format!("{}: cannot read", order_path.display()))?;
         let listed = order::parse(&text);
-        say(format!("{}: {} modules", order_path.display(), listed.len()));
-        work.extend(listed.into_iter().map(|m| Job::Module(order::resolve(&args.objtree, &m), m)));
+        say(format!(
+            "{}: {} modules",
+            order_path.display(),
+            listed.len()
+        ));
+        work.extend(
+            listed
+                .into_iter()
+                .map(|m| Job::Module(order::resolve(&args.objtree, &m), m)),
+        );
     }
 
     let cache = if args.no_cache {
@@ -95,9 +110,15 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     };
     say(format!(
         "cache: {}",
-        cache.dir().map_or("disabled".into(), |d| d.display().to_string())
+        cache
+            .dir()
+            .map_or("disabled".into(), |d| d.display().to_string())
     ));
-    let batch = Batch { cache: &cache, options: &options, layout };
+    let batch = Batch {
+        cache: &cache,
+        options: &options,
+        layout,
+    };
     let progress = Progress::new(verbosity, work.len() as u64);
     let tally = Tally::default();
     let cost = |job: &Job| match job {
@@ -119,7 +140,9 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
     });
     progress.finish();
     if let Err(interrupted) = outcome {
-        eprintln!("kbuild-lineinfo: interrupted; modules already done are complete, the rest untouched");
+        eprintln!(
+            "kbuild-lineinfo: interrupted; modules already done are complete, the rest untouched"
+        );
         return Ok(ExitCode::from(interrupted.exit_code() as u8));
     }
     let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -135,7 +158,11 @@ pub fn run(args: &ModulesArgs, slots: &Slots) -> Result<ExitCode> {
         t(&tally.uncovered),
         start.elapsed().as_secs_f64()
     ));
-    Ok(if t(&tally.failed) > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if t(&tally.failed) > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn verbosity(args: &ModulesArgs) -> Verbosity {
@@ -160,11 +187,16 @@ fn make_is_silent() -> bool {
 
 fn describe(tree: &kbuild::Tree) -> String {
     if !tree.configured {
-        return "not a configured Kbuild tree (no include/config/auto.conf): processing as listed".into();
+        return "not a configured Kbuild tree (no include/config/auto.conf): processing as listed"
+            .into();
     }
     format!(
         "configured Kbuild tree, CONFIG_KALLSYMS_LINEINFO_MODULES {}",
-        if tree.modules_enabled { "=y" } else { "not set" }
+        if tree.modules_enabled {
+            "=y"
+        } else {
+            "not set"
+        }
     )
 }
 
@@ -179,24 +211,39 @@ fn report_module(
             if done.cached {
                 tally.cached.fetch_add(1, Ordering::Relaxed);
             }
-            let source = if done.cached { "from cache" } else { "from DWARF" };
+            let source = if done.cached {
+                "from cache"
+            } else {
+                "from DWARF"
+            };
             match done.what {
                 What::Updated(s) => {
                     tally.processed.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
-                    tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
+                    tally
+                        .uncovered
+                        .fetch_add(s.uncovered_entries, Ordering::Relaxed);
                     progress.processed(path);
-                    progress.verbose(format_args!("{}: {} entries, {source}", path.display(), s.entries));
+                    progress.verbose(format_args!(
+                        "{}: {} entries, {source}",
+                        path.display(),
+                        s.entries
+                    ));
                 }
                 What::Unchanged(s) => {
                     tally.unchanged.fetch_add(1, Ordering::Relaxed);
                     tally.entries.fetch_add(s.entries, Ordering::Relaxed);
-                    tally.uncovered.fetch_add(s.uncovered_entries, Ordering::Relaxed);
+                    tally
+                        .uncovered
+                        .fetch_add(s.uncovered_entries, Ordering::Relaxed);
                     progress.verbose(format_args!("{}: up to date ({source})", path.display()));
                 }
                 What::NoDebugInfo => {
                     tally.no_dwarf.fetch_add(1, Ordering::Relaxed);
-                    progress.verbose(format_args!("{}: no DWARF line information, left alone", path.display()));
+                    progress.verbose(format_args!(
+                        "{}: no DWARF line information, left alone",
+                        path.display()
+                    ));
                 }
             }
         }

@@ -24,7 +24,10 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
         write_output(output, &items, &target)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let path = args.vmlinux.as_deref().expect("clap requires VMLINUX without --stub");
+    let path = args
+        .vmlinux
+        .as_deref()
+        .expect("clap requires VMLINUX without --stub");
     let summary = generate(path, &args.table, output, slots)?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
@@ -41,7 +44,9 @@ pub fn generate(
     let data = crate::mmap::map(path)?;
     // A second thread only with a second job slot, held until the tables are built.
     let token = slots.try_token();
-    let effort = extract::Effort { threads: 1 + usize::from(token.is_some()) };
+    let effort = extract::Effort {
+        threads: 1 + usize::from(token.is_some()),
+    };
     let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;
     drop(token);

@@ -77,7 +77,10 @@ fn register(caught: &Caught) -> io::Result<()> {
 /// the process, so the error names the file and the module being written is restored.
 pub fn ignore_file_size_signal() {
     // A handler that only stores a flag replaces the default action (terminate).
-    let _ = flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)));
+    let _ = flag::register(
+        signal_hook::consts::SIGXFSZ,
+        Arc::new(AtomicBool::new(false)),
+    );
 }
 
 /// Whether SIGINT or SIGTERM has arrived; long per-job work may poll this and give up early.

@@ -50,7 +50,9 @@ impl Batch<'_> {
             match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
                 None => {
-                    let record = self.compute(&data).with_context(|| path.display().to_string())?;
+                    let record = self
+                        .compute(&data)
+                        .with_context(|| path.display().to_string())?;
                     self.cache.put(&key, &cached::encode(&record));
                     (record, false)
                 }

@@ -10,7 +10,10 @@ use kbuild_lineinfo::extract::Stats;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     NoDebugInfo,
-    Sections { sections: Vec<NewSection>, stats: Stats },
+    Sections {
+        sections: Vec<NewSection>,
+        stats: Stats,
+    },
 }
 
 /// The tag of [`Record::Sections`]; 1 was the format before `uncovered_entries` (now a miss).
@@ -75,9 +78,19 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
                     let offset = r.u64()?;
                     let size = r.u8()?;
                     let target_section = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-                    relocations.push(AnchorReloc { offset, size, target_section });
+                    relocations.push(AnchorReloc {
+                        offset,
+                        size,
+                        target_section,
+                    });
                 }
-                sections.push(NewSection { name, data, align, flags, relocations });
+                sections.push(NewSection {
+                    name,
+                    data,
+                    align,
+                    flags,
+                    relocations,
+                });
             }
             Record::Sections { sections, stats }
         }
@@ -113,7 +126,9 @@ impl<'a> Reader<'a> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
     fn len(&mut self) -> Option<usize> {
-        usize::try_from(self.u64()?).ok().filter(|&n| n <= self.0.len())
+        usize::try_from(self.u64()?)
+            .ok()
+            .filter(|&n| n <= self.0.len())
     }
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.len()?;
@@ -133,9 +148,20 @@ mod tests {
                 data: vec![1, 2, 3, 4, 5],
                 align: 8,
                 flags: 2,
-                relocations: vec![AnchorReloc { offset: 8, size: 8, target_section: ".text".into() }],
+                relocations: vec![AnchorReloc {
+                    offset: 8,
+                    size: 8,
+                    target_section: ".text".into(),
+                }],
             }],
-            stats: Stats { rows: 10, entries: 5, files: 2, symbol_entries: 1, offset_overflow: 0, uncovered_entries: 3 },
+            stats: Stats {
+                rows: 10,
+                entries: 5,
+                files: 2,
+                symbol_entries: 1,
+                offset_overflow: 0,
+                uncovered_entries: 3,
+            },
         };
         let bytes = encode(&record);
         assert_eq!(decode(&bytes), Some(record));
@@ -145,7 +171,10 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(decode(&longer), None);
-        assert_eq!(decode(&encode(&Record::NoDebugInfo)), Some(Record::NoDebugInfo));
+        assert_eq!(
+            decode(&encode(&Record::NoDebugInfo)),
+            Some(Record::NoDebugInfo)
+        );
         assert_eq!(decode(&[7]), None);
     }
 }

@@ -27,12 +27,22 @@ pub struct Tree {
 pub fn inspect(objtree: &Path) -> Tree {
     let auto_conf = fs::read_to_string(objtree.join("include/config/auto.conf")).ok();
     let configured = auto_conf.is_some();
-    let modules_enabled = auto_conf
-        .as_deref()
-        .is_some_and(|c| c.lines().any(|l| l.trim() == "CONFIG_KALLSYMS_LINEINFO_MODULES=y"));
-    let srctree = if configured { find_srctree(objtree) } else { None };
+    let modules_enabled = auto_conf.as_deref().is_some_and(|c| {
+        c.lines()
+            .any(|l| l.trim() == "CONFIG_KALLSYMS_LINEINFO_MODULES=y")
+    });
+    let srctree = if configured {
+        find_srctree(objtree)
+    } else {
+        None
+    };
     let layout = srctree.as_deref().and_then(header_layout);
-    Tree { configured, modules_enabled, srctree, layout }
+    Tree {
+        configured,
+        modules_enabled,
+        srctree,
+        layout,
+    }
 }
 
 fn find_srctree(objtree: &Path) -> Option<PathBuf> {
@@ -49,7 +59,10 @@ fn find_srctree(objtree: &Path) -> Option<PathBuf> {
             return Some(PathBuf::from(path));
         }
     }
-    objtree.join("Kconfig").is_file().then(|| objtree.to_path_buf())
+    objtree
+        .join("Kconfig")
+        .is_file()
+        .then(|| objtree.to_path_buf())
 }
 
 /// v7's header describes per-section descriptors (with an anchor) and the init blob; v1's does
@@ -68,7 +81,15 @@ mod tests {
     fn unconfigured_tree_has_no_facts() {
         let dir = tempfile::tempdir().unwrap();
         let t = inspect(dir.path());
-        assert_eq!(t, Tree { configured: false, modules_enabled: false, srctree: None, layout: None });
+        assert_eq!(
+            t,
+            Tree {
+                configured: false,
+                modules_enabled: false,
+                srctree: None,
+                layout: None
+            }
+        );
     }
 
     #[test]
@@ -87,8 +108,11 @@ mod tests {
             "CONFIG_MODULES=y\nCONFIG_KALLSYMS_LINEINFO_MODULES=y\n",
         )
         .unwrap();
-        fs::write(obj.path().join("Makefile"), format!("include {}/Makefile\n", src.path().display()))
-            .unwrap();
+        fs::write(
+            obj.path().join("Makefile"),
+            format!("include {}/Makefile\n", src.path().display()),
+        )
+        .unwrap();
         let t = inspect(obj.path());
         assert!(t.configured && t.modules_enabled);
         assert_eq!(t.srctree.as_deref(), Some(src.path()));
@@ -99,8 +123,11 @@ mod tests {
     fn disabled_step_is_seen() {
         let obj = tempfile::tempdir().unwrap();
         fs::create_dir_all(obj.path().join("include/config")).unwrap();
-        fs::write(obj.path().join("include/config/auto.conf"), "# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n")
-            .unwrap();
+        fs::write(
+            obj.path().join("include/config/auto.conf"),
+            "# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n",
+        )
+        .unwrap();
         fs::write(obj.path().join("Kconfig"), "").unwrap();
         let t = inspect(obj.path());
         assert!(t.configured && !t.modules_enabled);

@@ -43,7 +43,13 @@ pub fn prepare(module: &Module, layout: Layout) -> Result<(Vec<NewSection>, Stat
         .filter(|s| !covered.contains(&s.section.name.as_str()))
         .map(|s| s.table.entries.len() as u64)
         .sum();
-    Ok((sections, Stats { uncovered_entries: uncovered, ..module.stats }))
+    Ok((
+        sections,
+        Stats {
+            uncovered_entries: uncovered,
+            ..module.stats
+        },
+    ))
 }
 
 /// The sections of `layout` for a module's tables (FORMAT.md §4.2, §4.3).
@@ -83,13 +89,23 @@ fn v7_blob(module: &Module, name: &str, covered: &[&str]) -> Result<Option<NewSe
     }
     let tables: Vec<_> = present.iter().map(|s| &s.table).collect();
     let shared = table::share_files(&tables).with_context(|| name.to_string())?;
-    let encoded: Vec<_> = shared.iter().map(|t| encode::encode(t, Layout::V7)).collect();
+    let encoded: Vec<_> = shared
+        .iter()
+        .map(|t| encode::encode(t, Layout::V7))
+        .collect();
     let mut sections = Vec::with_capacity(present.len());
     for (s, table) in present.iter().zip(&encoded) {
         let size = u32::try_from(s.section.size).with_context(|| {
-            format!("{}: {} bytes do not fit a v7 descriptor (u32)", s.section.name, s.section.size)
+            format!(
+                "{}: {} bytes do not fit a v7 descriptor (u32)",
+                s.section.name, s.section.size
+            )
         })?;
-        sections.push(CoveredSection { name: &s.section.name, size, table });
+        sections.push(CoveredSection {
+            name: &s.section.name,
+            size,
+            table,
+        });
     }
     let Some(blob) = v7::module_blob(&sections, module.endian, module.is_64) else {
         anyhow::bail!("{name}: the blob would exceed 4 GiB");
@@ -97,7 +113,11 @@ fn v7_blob(module: &Module, name: &str, covered: &[&str]) -> Result<Option<NewSe
     let relocations = blob
         .anchors
         .into_iter()
-        .map(|a| AnchorReloc { offset: a.offset, size: a.size, target_section: a.section })
+        .map(|a| AnchorReloc {
+            offset: a.offset,
+            size: a.size,
+            target_section: a.section,
+        })
         .collect();
     Ok(Some(NewSection {
         name: name.into(),

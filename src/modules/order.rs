@@ -38,7 +38,10 @@ mod tests {
     fn objects_become_modules_and_noise_is_skipped() {
         let text = "drivers/a/x.o\r\n\n  fs/y.ko  \ndrivers/a/x.o\n\r\nkernel/z.ko\n";
         let got = parse(text);
-        let want: Vec<PathBuf> = ["drivers/a/x.ko", "fs/y.ko", "kernel/z.ko"].iter().map(PathBuf::from).collect();
+        let want: Vec<PathBuf> = ["drivers/a/x.ko", "fs/y.ko", "kernel/z.ko"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
         assert_eq!(got, want);
         assert!(parse("").is_empty());
         assert!(parse("\n\r\n   \n").is_empty());
@@ -46,7 +49,13 @@ mod tests {
 
     #[test]
     fn resolve_keeps_absolute_paths() {
-        assert_eq!(resolve(Path::new("/o"), Path::new("a/b.ko")), PathBuf::from("/o/a/b.ko"));
-        assert_eq!(resolve(Path::new("/o"), Path::new("/m/b.ko")), PathBuf::from("/m/b.ko"));
+        assert_eq!(
+            resolve(Path::new("/o"), Path::new("a/b.ko")),
+            PathBuf::from("/o/a/b.ko")
+        );
+        assert_eq!(
+            resolve(Path::new("/o"), Path::new("/m/b.ko")),
+            PathBuf::from("/m/b.ko")
+        );
     }
 }

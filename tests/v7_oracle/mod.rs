@@ -35,17 +35,26 @@ pub fn covered_sections(ko: &[u8]) -> Vec<Section> {
     let file = object::File::parse(ko).unwrap();
     let mut out = Vec::new();
     for name in COVERED {
-        let Some(section) = file.section_by_name(name) else { continue };
+        let Some(section) = file.section_by_name(name) else {
+            continue;
+        };
         let mut starts: Vec<u64> = file
             .symbols()
             .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
-            .filter(|s| !s.name_bytes().is_ok_and(|n| n.is_empty() || n.starts_with(b"$")))
+            .filter(|s| {
+                !s.name_bytes()
+                    .is_ok_and(|n| n.is_empty() || n.starts_with(b"$"))
+            })
             .filter(|s| s.section() == SymbolSection::Section(section.index()))
             .map(|s| s.address())
             .collect();
         starts.sort_unstable();
         starts.dedup();
-        out.push(Section { name, size: section.size(), starts });
+        out.push(Section {
+            name,
+            size: section.size(),
+            starts,
+        });
     }
     out
 }
@@ -63,13 +72,23 @@ pub fn link(ko: &Path, out: &Path, bases: &Bases, m32: bool) {
     if m32 {
         cmd.args(["-m", "elf_i386"]);
     }
-    cmd.args(["--unresolved-symbols=ignore-all", "--no-check-sections", "-e", "0", "-T"])
-        .arg(&script)
-        .arg("-o")
-        .arg(out)
-        .arg(ko);
+    cmd.args([
+        "--unresolved-symbols=ignore-all",
+        "--no-check-sections",
+        "-e",
+        "0",
+        "-T",
+    ])
+    .arg(&script)
+    .arg("-o")
+    .arg(out)
+    .arg(ko);
     let result = cmd.output().unwrap();
-    assert!(result.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
 }
 
 /// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
@@ -85,7 +104,11 @@ pub fn pipe(cmd: &mut Command, input: &str) -> String {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -131,7 +154,11 @@ pub fn symbolize(linked: &Path, addresses: &[u64]) -> Vec<Answer> {
             (file != "??" && line != 0).then(|| (fold(file), line))
         })
         .collect();
-    assert_eq!(answers.len(), addresses.len(), "llvm-symbolizer answered a different count");
+    assert_eq!(
+        answers.len(),
+        addresses.len(),
+        "llvm-symbolizer answered a different count"
+    );
     answers
 }
 
@@ -139,7 +166,9 @@ pub fn symbolize(linked: &Path, addresses: &[u64]) -> Vec<Answer> {
 pub fn lookup(ko: &Path, queries: &[String]) -> Vec<Answer> {
     let input: String = queries.iter().map(|q| format!("{q}\n")).collect();
     let out = pipe(
-        Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo")).args(["lookup", "--module"]).arg(ko),
+        Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+            .args(["lookup", "--module"])
+            .arg(ko),
         &input,
     );
     let answers: Vec<Answer> = out
@@ -186,39 +215,72 @@ impl LinkedBlobs {
 pub fn check_linked_blobs(embedded: &[u8], linked: &[u8]) -> LinkedBlobs {
     let ko = object::File::parse(embedded).unwrap();
     let out = object::File::parse(linked).unwrap();
-    let endian = if out.is_little_endian() { Endian::Little } else { Endian::Big };
+    let endian = if out.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
+    };
     let mut blobs = Vec::new();
     let mut descriptors = 0;
     for name in [".mod_lineinfo", ".init.mod_lineinfo"] {
-        let Some(unlinked) = ko.section_by_name(name) else { continue };
+        let Some(unlinked) = ko.section_by_name(name) else {
+            continue;
+        };
         // Which section each descriptor covers, from the embedded module's relocations.
         let mut targets: HashMap<u64, String> = HashMap::new();
         for (offset, reloc) in unlinked.relocations() {
             assert_eq!(reloc.addend(), 0, "{name}: anchor addend");
-            let object::RelocationTarget::Symbol(sym) = reloc.target() else { panic!("{name}") };
+            let object::RelocationTarget::Symbol(sym) = reloc.target() else {
+                panic!("{name}")
+            };
             let sym = ko.symbol_by_index(sym).unwrap();
-            assert_eq!(sym.kind(), SymbolKind::Section, "{name}: anchor against a section symbol");
+            assert_eq!(
+                sym.kind(),
+                SymbolKind::Section,
+                "{name}: anchor against a section symbol"
+            );
             let section = ko.section_by_index(sym.section_index().unwrap()).unwrap();
             targets.insert((offset - 8) / 16, section.name().unwrap().to_string());
         }
-        let section = out.section_by_name(name).unwrap_or_else(|| panic!("{name} not linked"));
+        let section = out
+            .section_by_name(name)
+            .unwrap_or_else(|| panic!("{name} not linked"));
         assert_eq!(section.align(), 8, "{name}: alignment");
         let bytes = section.data().unwrap().to_vec();
         let parsed = v7::parse_module_blob(&bytes, endian);
         assert!(!parsed.is_empty(), "{name}: no descriptors");
-        assert_eq!(parsed.len(), targets.len(), "{name}: one relocation per descriptor");
+        assert_eq!(
+            parsed.len(),
+            targets.len(),
+            "{name}: one relocation per descriptor"
+        );
         for (i, (d, view)) in parsed.iter().enumerate() {
             let target = &targets[&(i as u64)];
             let covered = out.section_by_name(target).unwrap();
-            assert_eq!(d.anchor, covered.address(), "{name}[{i}]: anchor of {target}");
-            assert_eq!(u64::from(d.size), covered.size(), "{name}[{i}]: size of {target}");
+            assert_eq!(
+                d.anchor,
+                covered.address(),
+                "{name}[{i}]: anchor of {target}"
+            );
+            assert_eq!(
+                u64::from(d.size),
+                covered.size(),
+                "{name}[{i}]: size of {target}"
+            );
             assert_eq!(d.table_offset % 4, 0);
-            assert!(view.is_some(), "{name}[{i}] ({target}): fails the kernel's validation");
+            assert!(
+                view.is_some(),
+                "{name}[{i}] ({target}): fails the kernel's validation"
+            );
             descriptors += 1;
         }
         blobs.push(bytes);
     }
-    LinkedBlobs { blobs, endian, descriptors }
+    LinkedBlobs {
+        blobs,
+        endian,
+        descriptors,
+    }
 }
 
 /// One covered address to check.
@@ -266,19 +328,30 @@ pub fn compare(
         &std::fs::read(&linked_embedded).unwrap(),
     );
 
-    let addresses: Vec<u64> =
-        samples.iter().map(|s| base_of(&sections[s.section]) + s.offset).collect();
+    let addresses: Vec<u64> = samples
+        .iter()
+        .map(|s| base_of(&sections[s.section]) + s.offset)
+        .collect();
     let oracle = symbolize(&linked_original, &addresses);
-    let queries: Vec<String> =
-        samples.iter().map(|s| format!("{}+{:#x}", sections[s.section].name, s.offset)).collect();
+    let queries: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{}+{:#x}", sections[s.section].name, s.offset))
+        .collect();
     let ours = lookup(embedded, &queries);
 
-    let mut tally = Tally { samples: samples.len() as u64, ..Tally::default() };
+    let mut tally = Tally {
+        samples: samples.len() as u64,
+        ..Tally::default()
+    };
     for (((sample, address), want), got) in samples.iter().zip(&addresses).zip(&oracle).zip(&ours) {
         let section = &sections[sample.section];
         let i = section.starts.partition_point(|&s| s <= sample.offset);
-        let Some(start) = i.checked_sub(1).map(|i| section.starts[i]) else { continue };
-        let Some((want_file, want_line)) = want else { continue };
+        let Some(start) = i.checked_sub(1).map(|i| section.starts[i]) else {
+            continue;
+        };
+        let Some((want_file, want_line)) = want else {
+            continue;
+        };
         tally.compared += 1;
         *tally.per_section.entry(section.name).or_default() += 1;
         if kernel.lookup(*address, start) != *got {
@@ -288,7 +361,9 @@ pub fn compare(
             Some((file, line)) => {
                 assert!(!file.starts_with('/'), "absolute name {file}");
                 assert!(
-                    !file.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
+                    !file
+                        .split('/')
+                        .any(|c| c == "." || c == ".." || c.is_empty()),
                     "name not normalised: {file}"
                 );
                 if same_file(want_file, file) && want_line == line {

@@ -42,10 +42,21 @@ pub fn write_items(items: &[Item], out: &mut impl Write) -> io::Result<()> {
 /// Writes one section of raw bytes (a module blob for `gen_lineinfo --module`): the section
 /// `name` with flags `a`, aligned to `align`, holding `bytes`.
 pub fn write_section(name: &str, align: u64, bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._".contains(&b)) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad section name `{name}`")));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._".contains(&b))
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad section name `{name}`"),
+        ));
     }
-    write!(out, "\t.section {name}, \"a\"\n\t.balign {}\n", align.max(1))?;
+    write!(
+        out,
+        "\t.section {name}, \"a\"\n\t.balign {}\n",
+        align.max(1)
+    )?;
     let mut line = Vec::with_capacity(BYTES_PER_LINE * 4 + 16);
     for chunk in bytes.chunks(BYTES_PER_LINE) {
         line.clear();
