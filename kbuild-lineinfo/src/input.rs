@@ -3,8 +3,8 @@
 //! A linked image (vmlinux) is used as it is. A relocatable object (`.ko`, `ET_REL`) has every
 //! section at address 0, so each allocated section is given a distinct *synthetic* base address,
 //! laid out one after the other as a linker would, and every debug section is relocated against
-//! those bases ([`crate::reloc`]). An address then names one place in one section; [`Input::place`]
-//! maps it back to (section, offset).
+//! those bases ([`crate::reloc`], [`crate::lazy_reloc`]). An address then names one place in one
+//! section; [`Input::code_sections`] gives each section's range to map it back to (section, offset).
 
 use std::borrow::Cow;
 
