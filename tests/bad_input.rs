@@ -656,3 +656,116 @@ fn fuzz_crash_section_end_overflow_is_an_error() {
     );
     assert_eq!(std::fs::read(dir.path().join("f.ko")).unwrap(), bytes);
 }
+
+// ---- LEB128 in a line program -----------------------------------------------------------------
+
+/// Offsets in `.debug_line` where an instruction of a line program starts, from
+/// `llvm-dwarfdump --debug-line -v` (an oracle independent of gimli).
+fn line_instruction_offsets(data: &[u8]) -> Vec<usize> {
+    let dir = temp();
+    let path = dir.path().join("o.ko");
+    std::fs::write(&path, data).unwrap();
+    let out = sh(Command::new("llvm-dwarfdump")
+        .args(["--debug-line", "-v"])
+        .arg(&path));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (at, rest) = l.strip_prefix("0x")?.split_once(": ")?;
+            (at.len() == 8 && rest.get(2..3) == Some(" ")).then_some(())?;
+            usize::from_str_radix(at, 16).ok()
+        })
+        .collect()
+}
+
+/// Ends the line program of `b.c` (the last unit of `m.ko`'s `.debug_line`) with `tail`: from the
+/// last instruction boundary that leaves room, `DW_LNS_set_prologue_end` (a one-byte instruction
+/// that makes no row) fills up to `tail`, which ends at the end of the unit and section. Panics
+/// when a relocation reaches into the patched bytes (it would overwrite them).
+fn patch_line_program_tail(d: &mut [u8], tail: &[u8]) {
+    let line = section_at(d, ".debug_line");
+    let rela = section_at(d, ".rela.debug_line");
+    let reloc_end = (0..rela.size / 24)
+        .map(|i| get_u64(d, rela.offset + 24 * i) as usize + 8)
+        .max()
+        .unwrap();
+    let end = line.size - tail.len();
+    let from = line_instruction_offsets(d)
+        .into_iter()
+        .filter(|&at| at <= end)
+        .max()
+        .unwrap();
+    assert!(
+        reloc_end <= from,
+        "relocation up to {reloc_end:#x} in the tail"
+    );
+    d[line.offset + from..line.offset + end].fill(0x0a);
+    d[line.offset + end..line.offset + line.size].copy_from_slice(tail);
+}
+
+#[test]
+fn leb128_cut_short_at_the_end_of_the_line_program_is_rejected() {
+    // DW_LNS_advance_pc and DW_LNS_advance_line operands, and an extended opcode's length, whose
+    // continuation bits run into the end of the unit.
+    for tail in [
+        &[0x02, 0x80, 0x80][..],
+        &[0x03, 0xff],
+        &[0x00, 0x80, 0x80, 0x80],
+    ] {
+        module_rejects(
+            |d| patch_line_program_tail(d, tail),
+            &["m.ko", "DWARF", "end of input"],
+        );
+    }
+}
+
+#[test]
+fn leb128_longer_than_64_bits_in_the_line_program_is_rejected() {
+    // Ten continuation bytes: the value needs more than 64 bits (gimli stops at the tenth byte).
+    let mut advance_pc = vec![0x02];
+    advance_pc.extend([0x80; 10]);
+    advance_pc.extend([0x00, 0x00, 0x01, 0x01]);
+    // The same as the length of an extended opcode (DW_LNE_set_address would follow).
+    let mut length = vec![0x00];
+    length.extend([0x80; 10]);
+    length.extend([0x00, 0x02]);
+    for tail in [advance_pc, length] {
+        module_rejects(
+            |d| patch_line_program_tail(d, &tail),
+            &["m.ko", "DWARF", "LEB128"],
+        );
+    }
+}
+
+#[test]
+fn padded_leb128_of_six_to_nine_bytes_reads_as_its_value() {
+    // DWARF does not bound the length of a LEB128: `81 80 80 80 80 80 00` is 1 in 7 bytes (more
+    // than the 5 a u32 needs). The table must equal the one of the same program with `02 01`
+    // and two-byte no-ops.
+    let dir = temp();
+    let ko = build_module(dir.path(), &[]);
+    let original = std::fs::read(&ko).unwrap();
+    let lineinfo = |tail: &[u8]| {
+        let mut data = original.clone();
+        patch_line_program_tail(&mut data, tail);
+        std::fs::write(&ko, &data).unwrap();
+        let out = run_in(dir.path(), &["module", "m.ko"], &[]);
+        assert!(out.status.success(), "{tail:x?}: {}", stderr(&out));
+        assert_no_panic(&out);
+        let data = std::fs::read(&ko).unwrap();
+        let s = section_at(&data, ".mod_lineinfo");
+        data[s.offset..s.offset + s.size].to_vec()
+    };
+    let end_sequence = [0x00, 0x01, 0x01];
+    let padded = [
+        &[0x02, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00][..],
+        &end_sequence,
+    ]
+    .concat();
+    let short = [
+        &[0x02, 0x01, 0x02, 0x00, 0x02, 0x00, 0x02, 0x00][..],
+        &end_sequence,
+    ]
+    .concat();
+    assert_eq!(lineinfo(&padded), lineinfo(&short));
+}
