@@ -6,6 +6,9 @@
 //! status (1 where the build must stop), stderr is one line naming the file and the problem (no
 //! panic, no `RUST_BACKTRACE` hint), and each `.ko` is byte-identical or completely updated.
 //! `docs/hostile.md` lists the cases and what happens.
+#[allow(dead_code)]
+#[path = "common/elfwrite.rs"]
+mod elfwrite;
 #[path = "bad_input/util.rs"]
 mod util;
 
@@ -738,7 +741,7 @@ fn leb128_longer_than_64_bits_in_the_line_program_is_rejected() {
 }
 
 #[test]
-fn padded_leb128_of_six_to_nine_bytes_reads_as_its_value() {
+fn padded_leb128_longer_than_5_bytes_reads_as_its_value() {
     // DWARF does not bound the length of a LEB128: `81 80 80 80 80 80 00` is 1 in 7 bytes (more
     // than the 5 a u32 needs). The table must equal the one of the same program with `02 01`
     // and two-byte no-ops.
@@ -768,4 +771,126 @@ fn padded_leb128_of_six_to_nine_bytes_reads_as_its_value() {
     ]
     .concat();
     assert_eq!(lineinfo(&padded), lineinfo(&short));
+}
+
+// ---- Offsets past 4 GiB -----------------------------------------------------------------------
+
+const LOW: u64 = 0x1000;
+const HIGH: u64 = LOW + (1 << 32) + 0x100;
+
+/// DWARF 4 for one unit `big.c` with two sequences of 0x20 bytes: lines 10, 11 at `LOW`, lines
+/// 98, 99 at `HIGH` (4 GiB + 0x100 past `LOW`).
+fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
+    use gimli::write::{Address, Dwarf, EndianVec, LineProgram, LineString, Sections, Unit};
+    let encoding = gimli::Encoding {
+        format: gimli::Format::Dwarf32,
+        version: 4,
+        address_size: 8,
+    };
+    let s = |v: &str| LineString::String(v.as_bytes().to_vec());
+    let mut program = LineProgram::new(
+        encoding,
+        gimli::LineEncoding::default(),
+        s("/build"),
+        None,
+        s("big.c"),
+        None,
+    );
+    let dir = program.default_directory();
+    let file = program.add_file(s("big.c"), dir, None);
+    for (start, lines) in [(LOW, [10, 11]), (HIGH, [98, 99])] {
+        program.begin_sequence(Some(Address::Constant(start)));
+        for (off, line) in [0, 0x10].into_iter().zip(lines) {
+            let row = program.row();
+            row.address_offset = off;
+            row.file = file;
+            row.line = line;
+            program.generate_row();
+        }
+        program.end_sequence(0x20);
+    }
+    let mut dwarf = Dwarf::new();
+    let mut unit = Unit::new(encoding, program);
+    let root = unit.root();
+    let name = gimli::write::AttributeValue::String(b"big.c".to_vec());
+    unit.get_mut(root).set(gimli::DW_AT_name, name);
+    let dir = gimli::write::AttributeValue::String(b"/build".to_vec());
+    unit.get_mut(root).set(gimli::DW_AT_comp_dir, dir);
+    dwarf.units.add(unit);
+    let mut sections = Sections::new(EndianVec::new(gimli::RunTimeEndian::Little));
+    dwarf.write(&mut sections).unwrap();
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| -> Result<(), ()> {
+            if !data.slice().is_empty() {
+                out.push((id.name().to_string(), data.slice().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+/// A vmlinux-like executable: `.text` at `LOW`, `.text.high` at `HIGH`, `_text` = `LOW` and
+/// `_etext` past both, so that every row is inside `[_text, _etext)`.
+fn vmlinux_across_4_gib() -> Vec<u8> {
+    use elfwrite::*;
+    let text = |name: &str, addr| OutSection {
+        name: name.into(),
+        sh_type: SHT_PROGBITS,
+        flags: SHF_ALLOC | SHF_EXECINSTR,
+        addr,
+        align: 16,
+        data: vec![0x90; 0x20],
+    };
+    let mut sections = vec![text(".text", LOW), text(".text.high", HIGH)];
+    for (name, data) in dwarf_across_4_gib() {
+        sections.push(OutSection {
+            name,
+            sh_type: SHT_PROGBITS,
+            flags: 0,
+            addr: 0,
+            align: 1,
+            data,
+        });
+    }
+    let sym = |name: &str, value| OutSymbol {
+        name: name.into(),
+        value,
+        section: 0,
+        st_type: STT_NOTYPE,
+        global: true,
+    };
+    let symbols = [sym("_text", LOW), sym("_etext", HIGH + 0x1000)];
+    write_exec(X86_64, &sections, &symbols)
+}
+
+#[test]
+fn offsets_past_4_gib_are_skipped_with_one_warning_never_wrapped() {
+    let dir = temp();
+    std::fs::write(dir.path().join("vmlinux"), vmlinux_across_4_gib()).unwrap();
+    let out = run_in(dir.path(), &["vmlinux", "-o", "t.o", "vmlinux"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_no_panic(&out);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("4 GiB"), "{err}");
+    assert!(warnings[0].contains(" 2 rows "), "{err}");
+    // The low rows answer; the high rows' offsets less 4 GiB (0x100, 0x110) do not give 98/99.
+    let queries = ["0x0", "0xf", "0x10", "0x1f", "0x100", "0x110", "0x11f"];
+    let mut args = vec!["lookup", "--vmlinux", "t.o"];
+    args.extend(queries);
+    let out = run_in(dir.path(), &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answers = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = answers.lines().collect();
+    assert_eq!(lines.len(), queries.len(), "{answers}");
+    for (q, want) in queries[..4].iter().zip([10, 10, 11, 11]) {
+        assert!(lines.contains(&&*format!("{q} big.c:{want}")), "{answers}");
+    }
+    assert!(
+        !answers.contains(":98") && !answers.contains(":99"),
+        "a row past 4 GiB wrapped: {answers}"
+    );
 }
