@@ -1,5 +1,5 @@
 //! Hostile input and faults through the real binary: truncated and patched ELF files, bad DWARF,
-//! bad relocations, too many file names, broken `modules.order`, unwritable, vanishing and
+//! bad LEB128 in line programs, rows past 4 GiB, bad relocations, too many file names, broken `modules.order`, unwritable, vanishing and
 //! oversized outputs, SIGKILL mid-embed, corrupt cache entries and a broken jobserver.
 //!
 //! Every case runs `kbuild-lineinfo` in a fresh temp dir with a deadline and checks: the exit
