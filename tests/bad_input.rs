@@ -1,6 +1,7 @@
 //! Hostile input and faults through the real binary: truncated and patched ELF files, bad DWARF,
-//! bad LEB128 in line programs, rows past 4 GiB, bad relocations, too many file names, broken `modules.order`, unwritable, vanishing and
-//! oversized outputs, SIGKILL mid-embed, corrupt cache entries and a broken jobserver.
+//! bad LEB128 in line programs, rows past 4 GiB, bad relocations, too many file names, broken
+//! `modules.order`, unwritable, vanishing and oversized outputs, SIGKILL mid-embed, corrupt cache
+//! entries and a broken jobserver.
 //!
 //! Every case runs `kbuild-lineinfo` in a fresh temp dir with a deadline and checks: the exit
 //! status (1 where the build must stop), stderr is one line naming the file and the problem (no
