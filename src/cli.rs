@@ -130,6 +130,10 @@ pub struct ModulesArgs {
     /// Cache size cap in MiB (least recently used entries go first).
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub cache_size: u64,
+    /// Memory budget in MiB: jobs whose estimated peaks sum above it do not run side by side
+    /// (a job alone always runs).
+    #[arg(long, value_name = "MIB", default_value_t = 320)]
+    pub memory_budget: u64,
     /// Run even if the tree's config does not enable CONFIG_KALLSYMS_LINEINFO_MODULES.
     #[arg(long)]
     pub force: bool,

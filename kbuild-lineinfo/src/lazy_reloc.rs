@@ -7,7 +7,6 @@
 //! read. Records not sorted by offset are not used here: the caller relocates eagerly then
 //! ([`crate::reloc`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use object::elf::{Rel32, Rel64, Rela32, Rela64};
@@ -107,9 +106,6 @@ pub struct LazyRelocs<'data> {
     symbols: Vec<u64>,
     /// The first error met while relocating (gimli's error type cannot carry it).
     error: Mutex<Option<Error>>,
-    /// Where the last search ended: values are read in increasing offset order, so the next
-    /// record is usually a little further on (a gallop from here touches few pages).
-    cursor: AtomicUsize,
 }
 
 impl<'data> LazyRelocs<'data> {
@@ -135,7 +131,6 @@ impl<'data> LazyRelocs<'data> {
             is_64,
             symbols,
             error: Mutex::new(None),
-            cursor: AtomicUsize::new(0),
         })
     }
 
@@ -160,7 +155,9 @@ impl<'data> LazyRelocs<'data> {
     fn try_relocate(&self, offset: u64, value: u64) -> Result<u64> {
         let e = self.endian;
         let n = self.records.len();
-        let (mut lo, mut hi) = self.bracket(offset);
+        // A plain binary search: its first probes are shared by every search and stay mapped, so
+        // it touches fewer pages than galloping from the last hit (measured on amdgpu.ko).
+        let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if self.records.offset(mid, e) < offset {
@@ -169,7 +166,6 @@ impl<'data> LazyRelocs<'data> {
                 hi = mid;
             }
         }
-        self.cursor.store(lo, Ordering::Relaxed);
         let mut value = value;
         for i in lo..n {
             let r = self.records.record(i, e);
@@ -179,29 +175,6 @@ impl<'data> LazyRelocs<'data> {
             value = self.apply(r, value)?;
         }
         Ok(value)
-    }
-
-    /// A range `[lo, hi)` of records that holds the first record at or after `offset`: galloping
-    /// forward from the cursor when `offset` lies ahead of it, else the whole table.
-    fn bracket(&self, offset: u64) -> (usize, usize) {
-        let (e, n) = (self.endian, self.records.len());
-        let start = self.cursor.load(Ordering::Relaxed).min(n);
-        if start == n || self.records.offset(start, e) > offset {
-            return (0, n.min(start + 1));
-        }
-        let mut step = 1;
-        let mut lo = start;
-        loop {
-            let probe = start.saturating_add(step);
-            if probe >= n {
-                return (lo, n);
-            }
-            if self.records.offset(probe, e) >= offset {
-                return (lo, probe + 1);
-            }
-            lo = probe;
-            step *= 2;
-        }
     }
 
     /// Applies one record to a value of the record's width, through [`reloc::apply`].

@@ -20,7 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Vmlinux(args) => vmlinux::run(&args, &connect(None)),
         Command::Module(args) => module::run(&args),
-        Command::Modules(args) => modules::run(&args, &connect(args.jobs)),
+        Command::Modules(args) => modules::run(&args, connect(args.jobs)),
         Command::Lookup(args) => lookup::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
