@@ -26,15 +26,16 @@ echo "   again, nothing changed (all up to date):"
 time "$tool" modules --objtree "$work/modules" --order "$MODULES_ORDER" -j2 --cache-dir "$work/cache" -s
 
 echo "== lookups from the embedded tables only, next to llvm-symbolizer reading DWARF"
-text=$(nm "$VMLINUX" | awk '$3 == "_text" {print $1}')
+nm "$VMLINUX" > "$work/vmlinux.nm"   # once, and no pipeline for pipefail to trip on
+text=$(awk '$3 == "_text" {print $1}' "$work/vmlinux.nm")
 for sym in vfs_write do_sys_openat2 schedule; do
-  addr=$(nm "$VMLINUX" | awk -v s="$sym" '$3 == s {print $1; exit}')
+  addr=$(awk -v s="$sym" '$3 == s && !done {print $1; done = 1}' "$work/vmlinux.nm")
   [ -n "$addr" ] || continue
   a=$(printf '0x%x' $((0x$addr + 0x20)))
   off=$(printf '0x%x' $((a - 0x$text)))
   ours=$("$tool" lookup --vmlinux "$work/lineinfo.o" "$off" | cut -d' ' -f2)
   theirs=$(llvm-symbolizer --no-inlines --obj="$VMLINUX" "$a" | sed -n 2p)
-  printf '%-16s %s+0x20: ours %-40s llvm-symbolizer %s\n' "$sym" "$a" "$ours" "$theirs"
+  printf '%-24s %s: ours %-32s llvm-symbolizer %s\n' "$sym+0x20" "$a" "$ours" "$theirs"
 done
-ko=$(grep -m1 'kvm.ko$' "$MODULES_ORDER" || head -1 "$MODULES_ORDER")
+ko=$(awk '/kvm\.ko$/ && !done {print; done = 1}' "$MODULES_ORDER")
 echo "$ko: $("$tool" lookup --module "$work/modules/$ko" .text+0x100)"
