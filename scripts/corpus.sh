@@ -15,4 +15,9 @@ root=${KBUILD_LINEINFO_CORPUS:-$HOME/.cache/kbuild-lineinfo-corpus}
 if [ ! -f "$root/$flavour/.complete" ]; then
   apt-get update -qq >/dev/null 2>&1 || true
 fi
-bash "$fetch" "$flavour" "$root"
+out=$(bash "$fetch" "$flavour" "$root")
+# The shared script can stop without a word (a pipeline under pipefail); say so here.
+case "$out" in
+  *VMLINUX=*MODULES_ORDER=*) printf '%s\n' "$out" ;;
+  *) echo "$0: the corpus script printed no paths (apt lists, network?)" >&2; exit 1 ;;
+esac
