@@ -6,10 +6,13 @@
 //! `KBUILD_LINEINFO_MODULES_ORDER` (its `modules.order`). Without them the test says so and does
 //! nothing; with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` (CI) a missing corpus is a failure.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use common::realdata::{self, parse_lookup, parse_symbolizer, pipe, Rng};
 
 use object::{Object, ObjectSection};
 
@@ -32,106 +35,6 @@ const RANDOM_MODULES: usize = 26;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kbuild-lineinfo")
-}
-
-fn corpus() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("KBUILD_LINEINFO_MODULES_DIR");
-    let order = std::env::var_os("KBUILD_LINEINFO_MODULES_ORDER");
-    match (dir, order) {
-        (Some(d), Some(o)) => Some((PathBuf::from(d), PathBuf::from(o))),
-        _ if std::env::var_os("KBUILD_LINEINFO_REQUIRE_CORPUS").is_some() => panic!(
-            "KBUILD_LINEINFO_REQUIRE_CORPUS is set but KBUILD_LINEINFO_MODULES_DIR or \
-             KBUILD_LINEINFO_MODULES_ORDER is not"
-        ),
-        _ => {
-            eprintln!(
-                "skipped: set KBUILD_LINEINFO_MODULES_DIR and KBUILD_LINEINFO_MODULES_ORDER to the \
-                 Debian cloud module tree and its modules.order"
-            );
-            None
-        }
-    }
-}
-
-/// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
-fn pipe(cmd: &mut Command, input: String) -> String {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Folds `.` and `dir/..` lexically; the oracle prints names as DWARF joins them.
-fn fold(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
-                parts.pop();
-            }
-            _ => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    if path.starts_with('/') {
-        format!("/{joined}")
-    } else {
-        joined
-    }
-}
-
-/// xorshift64*: a fixed sequence, so a failure can be reproduced.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-type Answer = Option<(String, u32)>;
-
-/// `file:line` from llvm-symbolizer's `--no-inlines` output (function line, location line);
-/// `None` for `??` and line 0.
-fn parse_symbolizer(out: &str) -> Vec<Answer> {
-    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
-    lines
-        .chunks(2)
-        .map(|pair| {
-            let loc = pair.get(1)?;
-            let mut parts = loc.rsplitn(3, ':');
-            let _col = parts.next()?;
-            let line: u32 = parts.next()?.parse().ok()?;
-            let file = parts.next()?;
-            (file != "??" && line != 0).then(|| (fold(file), line))
-        })
-        .collect()
-}
-
-/// Our `lookup` output: `QUERY file:line` or `QUERY ??`.
-fn parse_lookup(out: &str) -> Vec<Answer> {
-    out.lines()
-        .map(|l| {
-            let (_, answer) = l.split_once(' ').unwrap();
-            let (file, line) = answer.rsplit_once(':')?;
-            Some((file.to_string(), line.parse().unwrap()))
-        })
-        .collect()
 }
 
 /// The linker script of the oracle: `.text` alone at [`TEXT_BASE`], other code far above,
@@ -235,7 +138,7 @@ fn check_module(
         Command::new("llvm-symbolizer")
             .arg("--no-inlines")
             .arg(format!("--obj={}", linked.display())),
-        queries,
+        &queries,
     ));
     assert_eq!(
         oracle.len(),
@@ -245,7 +148,7 @@ fn check_module(
     let queries: String = offsets.iter().map(|o| format!(".text+{o:#x}\n")).collect();
     let answers = parse_lookup(&pipe(
         Command::new(bin()).args(["lookup", "--module"]).arg(ours),
-        queries,
+        &queries,
     ));
     assert_eq!(answers.len(), offsets.len(), "{name}: lookup answer count");
 
@@ -256,13 +159,7 @@ fn check_module(
     let mut shown = 0;
     for (i, ((offset, want), got)) in offsets.iter().zip(&oracle).zip(&answers).enumerate() {
         if let Some((file, _)) = got {
-            assert!(!file.starts_with('/'), "{name}: absolute name {file}");
-            assert!(
-                !file
-                    .split('/')
-                    .any(|c| c == "." || c == ".." || c.is_empty()),
-                "{name}: name not normalised: {file}"
-            );
+            realdata::assert_clean_name(file, &format!("{name}: "));
         }
         let Some((want_file, want_line)) = want else {
             continue;
@@ -275,8 +172,7 @@ fn check_module(
         f.compared += 1;
         match got {
             Some((file, line)) => {
-                let same_file = want_file == file || want_file.ends_with(&format!("/{file}"));
-                if same_file && want_line == line {
+                if realdata::same_file(want_file, file) && want_line == line {
                     f.agree += 1;
                 } else if shown < 5 {
                     shown += 1;
@@ -312,12 +208,7 @@ fn names_clean(name: &str, ko: &Path) {
     let names = &blob[blob.len() - size..];
     assert_eq!(names.last(), Some(&0), "{name}: names not NUL-terminated");
     for n in names[..size - 1].split(|&b| b == 0) {
-        let n = String::from_utf8_lossy(n);
-        assert!(!n.starts_with('/'), "{name}: absolute name {n}");
-        assert!(
-            !n.split('/').any(|c| c == "." || c == ".." || c.is_empty()),
-            "{name}: name not normalised: {n}"
-        );
+        realdata::assert_clean_name(&String::from_utf8_lossy(n), &format!("{name}: "));
     }
 }
 
@@ -360,7 +251,7 @@ fn sample(listed: &[String]) -> Vec<String> {
 
 #[test]
 fn debian_cloud_modules_agree_with_linked_originals() {
-    let Some((corpus_dir, order)) = corpus() else {
+    let Some((corpus_dir, order)) = realdata::modules_corpus() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

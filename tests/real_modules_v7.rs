@@ -7,12 +7,14 @@
 //! nothing; with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` a missing corpus is a failure. The corpus is
 //! never modified: the batch runs on a copy.
 
+mod common;
 mod v7_oracle;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use v7_oracle::{Rng, Sample, Tally};
+use common::realdata::{self, Rng};
+use v7_oracle::{Sample, Tally};
 
 /// Modules always in the sample; the rest is drawn from modules.order with a fixed seed.
 const FIXED: [&str; 7] = [
@@ -29,25 +31,6 @@ const SAMPLE_MODULES: usize = 30;
 const ADDRESSES: u64 = 2_000;
 /// Far apart, so that no module's sections (plus orphans placed after them) overlap.
 const BASES: v7_oracle::Bases = [0x1000_0000, 0x2000_0000, 0x3000_0000, 0x4000_0000];
-
-fn corpus() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("KBUILD_LINEINFO_MODULES_DIR");
-    let order = std::env::var_os("KBUILD_LINEINFO_MODULES_ORDER");
-    match (dir, order) {
-        (Some(d), Some(o)) => Some((d.into(), o.into())),
-        _ if std::env::var_os("KBUILD_LINEINFO_REQUIRE_CORPUS").is_some() => panic!(
-            "KBUILD_LINEINFO_REQUIRE_CORPUS is set but KBUILD_LINEINFO_MODULES_DIR or \
-             KBUILD_LINEINFO_MODULES_ORDER is not"
-        ),
-        _ => {
-            eprintln!(
-                "skipped: set KBUILD_LINEINFO_MODULES_DIR and KBUILD_LINEINFO_MODULES_ORDER \
-                 to the Debian cloud modules"
-            );
-            None
-        }
-    }
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     let status = Command::new("cp")
@@ -84,7 +67,7 @@ fn samples(sections: &[v7_oracle::Section], rng: &mut Rng) -> Vec<Sample> {
 
 #[test]
 fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
-    let Some((modules, order)) = corpus() else {
+    let Some((modules, order)) = realdata::modules_corpus() else {
         return;
     };
     let work = tempfile::tempdir().unwrap();

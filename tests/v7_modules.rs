@@ -5,6 +5,7 @@
 //! and `llvm-symbolizer --no-inlines` answers every covered address. A second link of the
 //! embedded module checks the anchors' relocations and the kernel's validation.
 
+mod common;
 mod v7_oracle;
 
 use std::path::{Path, PathBuf};

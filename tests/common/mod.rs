@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dwarfdump;
 pub mod elf;
 pub mod elfwrite;
+pub mod realdata;
 pub mod report;
 pub mod symbolizer;
 pub mod tools;

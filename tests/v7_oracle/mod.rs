@@ -8,9 +8,12 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::common::realdata::{
+    assert_clean_name, parse_lookup, parse_symbolizer, pipe, same_file, Answer,
+};
 
 use kbuild_lineinfo::layout::v7;
 use kbuild_lineinfo::Endian;
@@ -91,49 +94,6 @@ pub fn link(ko: &Path, out: &Path, bases: &Bases, m32: bool) {
     );
 }
 
-/// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
-pub fn pipe(cmd: &mut Command, input: &str) -> String {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Folds `.` and `dir/..` lexically; the oracle prints paths as DWARF joins them.
-pub fn fold(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
-                parts.pop();
-            }
-            _ => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    if path.starts_with('/') {
-        format!("/{joined}")
-    } else {
-        joined
-    }
-}
-
-pub type Answer = Option<(String, u32)>;
-
 /// `llvm-symbolizer --no-inlines` on `linked` for `addresses`: `file:line` when it knows one.
 pub fn symbolize(linked: &Path, addresses: &[u64]) -> Vec<Answer> {
     let queries: String = addresses.iter().map(|a| format!("{a:#x}\n")).collect();
@@ -143,17 +103,7 @@ pub fn symbolize(linked: &Path, addresses: &[u64]) -> Vec<Answer> {
             .arg(format!("--obj={}", linked.display())),
         &queries,
     );
-    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
-    let answers: Vec<Answer> = lines
-        .chunks(2)
-        .map(|pair| {
-            let mut parts = pair.get(1)?.rsplitn(3, ':');
-            let _col = parts.next()?;
-            let line: u32 = parts.next()?.parse().ok()?;
-            let file = parts.next()?;
-            (file != "??" && line != 0).then(|| (fold(file), line))
-        })
-        .collect();
+    let answers = parse_symbolizer(&out);
     assert_eq!(
         answers.len(),
         addresses.len(),
@@ -171,21 +121,9 @@ pub fn lookup(ko: &Path, queries: &[String]) -> Vec<Answer> {
             .arg(ko),
         &input,
     );
-    let answers: Vec<Answer> = out
-        .lines()
-        .map(|l| {
-            let (_, answer) = l.split_once(' ').unwrap();
-            let (file, line) = answer.rsplit_once(':')?;
-            Some((file.to_string(), line.parse().unwrap()))
-        })
-        .collect();
+    let answers = parse_lookup(&out);
     assert_eq!(answers.len(), queries.len());
     answers
-}
-
-/// Whether our (relative, normalised) name is the oracle's, which may be absolute.
-pub fn same_file(oracle: &str, ours: &str) -> bool {
-    oracle == ours || oracle.ends_with(&format!("/{ours}"))
 }
 
 /// The linked embedded module's blobs, and the kernel's lookup on them.
@@ -359,13 +297,7 @@ pub fn compare(
         }
         match got {
             Some((file, line)) => {
-                assert!(!file.starts_with('/'), "absolute name {file}");
-                assert!(
-                    !file
-                        .split('/')
-                        .any(|c| c == "." || c == ".." || c.is_empty()),
-                    "name not normalised: {file}"
-                );
+                assert_clean_name(file, "");
                 if same_file(want_file, file) && want_line == line {
                     tally.agreed += 1;
                 } else if tally.shown.len() < 10 {
@@ -386,15 +318,4 @@ pub fn compare(
         }
     }
     (tally, kernel)
-}
-
-/// xorshift64*: a fixed sequence, so a failure can be reproduced.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 }
