@@ -16,7 +16,6 @@ use common::elf::{self, STT_FUNC};
 use common::symbolizer::symbolize;
 use common::tools::run;
 use common::*;
-use object::CompressionFormat;
 use std::path::Path;
 use std::process::Command;
 
@@ -112,7 +111,7 @@ fn check_module(v: Variant) {
     let cli = Cli::new(ws.root());
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let ko = ws.link_module(&v, &objs, "m.ko");
-    assert_compressed_as_asked(&v, &ko);
+    common::build::assert_compressed_as_asked(&v, &ko, ".debug_info");
     let orig = ws.path("orig.ko");
     std::fs::copy(&ko, &orig).expect("copy .ko");
     let plain = match v.compress {
@@ -145,26 +144,6 @@ fn check_module(v: Variant) {
             assert_uncovered(&cli, &v, &ko, &orig, section);
         }
     }
-}
-
-fn assert_compressed_as_asked(v: &Variant, ko: &Path) {
-    let link_or_ko = ko;
-    let got = elf::debug_compression(ko, ".debug_info");
-    let want = match v.compress {
-        Compress::None => None,
-        Compress::Zlib => Some(CompressionFormat::Zlib),
-        Compress::Zstd => Some(CompressionFormat::Zstandard),
-        Compress::ZlibGnu => {
-            let names = elf::section_names(link_or_ko);
-            assert!(
-                names.iter().any(|n| n.starts_with(".zdebug_")),
-                "{}: no .zdebug_* sections",
-                v.name
-            );
-            Some(CompressionFormat::Zlib)
-        }
-    };
-    assert_eq!(got, want, "{}: .debug_info compression of the .ko", v.name);
 }
 
 /// Several `.ko` in one invocation get the same bytes as one at a time.

@@ -19,7 +19,6 @@ mod common;
 use common::build::VMLINUX_UNITS;
 use common::elf::{self, STT_FUNC};
 use common::*;
-use object::CompressionFormat;
 use std::path::{Path, PathBuf};
 
 const V1_SYMBOLS: [&str; 8] = [
@@ -216,7 +215,7 @@ fn build_links(ws: &Workspace, cli: &Cli, v: &Variant) -> Links {
     let stub = ws.path("stub.o");
     cli.stub(v.layout, &stub);
     let link1 = ws.link_vmlinux(v, &objs, &[&stub], "vmlinux.1");
-    assert_compressed_as_asked(v, &link1);
+    common::build::assert_compressed_as_asked(v, &link1, ".debug_line");
     let srctree = ws.srctree_arg(v);
     let tables_o = ws.path("tables.o");
     cli.vmlinux(v.layout, srctree.as_deref(), &link1, &tables_o);
@@ -235,26 +234,6 @@ fn build_links(ws: &Workspace, cli: &Cli, v: &Variant) -> Links {
         tables_o,
         tables_s,
     }
-}
-
-fn assert_compressed_as_asked(v: &Variant, link1: &Path) {
-    let link_or_ko = link1;
-    let got = elf::debug_compression(link1, ".debug_line");
-    let want = match v.compress {
-        Compress::None => None,
-        Compress::Zlib => Some(CompressionFormat::Zlib),
-        Compress::Zstd => Some(CompressionFormat::Zstandard),
-        Compress::ZlibGnu => {
-            let names = elf::section_names(link_or_ko);
-            assert!(
-                names.iter().any(|n| n.starts_with(".zdebug_")),
-                "{}: no .zdebug_* sections",
-                v.name
-            );
-            Some(CompressionFormat::Zlib)
-        }
-    };
-    assert_eq!(got, want, "{}: .debug_line compression of link 1", v.name);
 }
 
 /// Text sections and symbols are at the same addresses in both links: the real

@@ -99,6 +99,13 @@ impl<'data> Sections<'data> {
     }
 }
 
+fn gimli_endian(endian: Endian) -> RunTimeEndian {
+    match endian {
+        Endian::Little => RunTimeEndian::Little,
+        Endian::Big => RunTimeEndian::Big,
+    }
+}
+
 /// True when the input has line information at all.
 pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
     Ok(input.has_section_data(".debug_line") && input.has_section_data(".debug_info"))
@@ -108,10 +115,7 @@ pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
 /// (the result does not depend on the number).
 pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Rows> {
     let sections = Sections::load(input)?;
-    let endian = match input.endian() {
-        Endian::Little => RunTimeEndian::Little,
-        Endian::Big => RunTimeEndian::Big,
-    };
+    let endian = gimli_endian(input.endian());
     let chunks = split_units(&sections.dwarf(endian), threads.max(1))?;
     let parts: Vec<Result<Rows>> = if chunks.len() <= 1 {
         chunks
@@ -227,10 +231,7 @@ fn merge(parts: Vec<Result<Rows>>) -> Result<Rows> {
 /// units (every vmlinux has it), as DWARF names it; `None` when there is no such unit.
 pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     let sections = Sections::load(input)?;
-    let endian = match input.endian() {
-        Endian::Little => RunTimeEndian::Little,
-        Endian::Big => RunTimeEndian::Big,
-    };
+    let endian = gimli_endian(input.endian());
     let dwarf = sections.dwarf(endian);
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {

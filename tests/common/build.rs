@@ -288,6 +288,34 @@ fn compress_in_place(file: &Path, kind: &str) {
         .arg(file));
 }
 
+/// Asserts that `section` of `file` is compressed as `v` asked (legacy GNU compression also
+/// renames the sections `.zdebug_*`).
+pub fn assert_compressed_as_asked(v: &Variant, file: &Path, section: &str) {
+    let want = match v.compress {
+        Compress::None => None,
+        Compress::Zlib => Some(object::CompressionFormat::Zlib),
+        Compress::Zstd => Some(object::CompressionFormat::Zstandard),
+        Compress::ZlibGnu => {
+            let names = super::elf::section_names(file);
+            assert!(
+                names.iter().any(|n| n.starts_with(".zdebug_")),
+                "{}: no .zdebug_* sections in {}",
+                v.name,
+                file.display()
+            );
+            Some(object::CompressionFormat::Zlib)
+        }
+    };
+    let got = super::elf::debug_compression(file, section);
+    assert_eq!(
+        got,
+        want,
+        "{}: {section} compression of {}",
+        v.name,
+        file.display()
+    );
+}
+
 /// True when `objcopy --compress-debug-sections=<kind>` really compresses.
 pub fn objcopy_compresses(kind: &str, scratch: &Path) -> bool {
     let src = scratch.join("probe_zstd.c");
