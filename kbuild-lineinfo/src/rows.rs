@@ -235,7 +235,7 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     let dwarf = sections.dwarf(endian);
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
+        let Ok(unit) = line_unit(&dwarf, header) else {
             continue;
         };
         let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else {
@@ -255,6 +255,78 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
+/// A unit with only what the table needs: its line program, name, compilation directory and
+/// string offsets base (for `DW_FORM_strx` names).
+///
+/// Not [`gimli::Dwarf::unit`]: that also resolves `DW_AT_low_pc`, which in DWARF 5 from clang is
+/// a `DW_FORM_addrx` index into `.debug_addr` (and in `-gsplit-dwarf` DWARF 4 a
+/// `DW_FORM_GNU_addr_index`). The table never needs a unit's address, ranges or locations, so
+/// the sections holding them (`.debug_addr`, `.debug_rnglists`, `.debug_loclists`) are neither
+/// loaded nor relocated, and no attribute but these four is ever resolved: an attribute the
+/// table does not need cannot stop the build.
+fn line_unit<'d>(
+    dwarf: &gimli::Dwarf<R<'d>>,
+    header: gimli::UnitHeader<R<'d>>,
+) -> gimli::Result<gimli::Unit<R<'d>>> {
+    let abbreviations = dwarf.abbreviations(&header)?;
+    let encoding = header.encoding();
+    let mut unit = gimli::Unit {
+        abbreviations,
+        name: None,
+        comp_dir: None,
+        low_pc: 0,
+        str_offsets_base: gimli::DebugStrOffsetsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        addr_base: gimli::DebugAddrBase(0),
+        loclists_base: gimli::DebugLocListsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        rnglists_base: gimli::DebugRngListsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        line_program: None,
+        dwo_id: None,
+        header,
+    };
+    let (mut name, mut comp_dir, mut stmt_list) = (None, None, None);
+    {
+        let mut cursor = unit.header.entries(&unit.abbreviations);
+        cursor.next_dfs()?;
+        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
+        for attr in root.attrs() {
+            match (attr.name(), attr.value()) {
+                (gimli::DW_AT_name, value) => name = Some(value),
+                (gimli::DW_AT_comp_dir, value) => comp_dir = Some(value),
+                (gimli::DW_AT_stmt_list, AttributeValue::DebugLineRef(offset)) => {
+                    stmt_list = Some(offset)
+                }
+                (gimli::DW_AT_str_offsets_base, AttributeValue::DebugStrOffsetsBase(base)) => {
+                    unit.str_offsets_base = base
+                }
+                _ => {}
+            }
+        }
+    }
+    // As gimli does: a name that cannot be read is no name (the line program may still name
+    // directory 0 itself).
+    unit.name = name.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    unit.comp_dir = comp_dir.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    unit.line_program = match stmt_list {
+        Some(offset) => Some(dwarf.debug_line.program(
+            offset,
+            unit.header.address_size(),
+            unit.comp_dir.clone(),
+            unit.name.clone(),
+        )?),
+        None => None,
+    };
+    Ok(unit)
+}
+
 struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
@@ -268,7 +340,7 @@ const INVALID: u32 = u32::MAX - 1;
 
 impl<'d> UnitReader<'_, 'd> {
     fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
-        let unit = self.dwarf.unit(header)?;
+        let unit = line_unit(self.dwarf, header)?;
         let Some(program) = unit.line_program.clone() else {
             return Ok(());
         };
