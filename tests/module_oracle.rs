@@ -39,6 +39,7 @@ fn base(name: &'static str) -> Variant {
         style: BuildStyle::InTree,
         pass_srctree: false,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 
