@@ -16,7 +16,7 @@ use common::elf::{self, STT_FUNC};
 use common::symbolizer::symbolize;
 use common::tools::run;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SHT_PROGBITS: u32 = 1;
@@ -111,20 +111,27 @@ fn check_module(v: Variant) {
     }
     let cli = Cli::new(ws.root());
     let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    check_module_from(&ws, &cli, &v, &objs, "");
+}
+
+/// Links `objs` into a `.ko` as `v` says and checks it; every file name starts with `tag`.
+fn check_module_from(ws: &Workspace, cli: &Cli, v: &Variant, objs: &[PathBuf], tag: &str) {
+    let v = *v;
+    let name = |n: &str| format!("{tag}{n}");
+    let ko = ws.link_module(&v, objs, &name("m.ko"));
     common::build::assert_compressed_as_asked(&v, &ko, ".debug_info");
-    let orig = ws.path("orig.ko");
+    let orig = ws.path(&name("orig.ko"));
     std::fs::copy(&ko, &orig).expect("copy .ko");
     let plain = match v.compress {
         Compress::None => orig.clone(),
-        _ => ws.decompressed(&orig, "orig.plain.ko"),
+        _ => ws.decompressed(&orig, &name("orig.plain.ko")),
     };
-    let linked = ws.link_module_oracle(&plain, "m.linked");
+    let linked = ws.link_module_oracle(&plain, &name("m.linked"));
 
     let srctree = ws.srctree_arg(&v);
     cli.module(v.layout, srctree.as_deref(), &[&ko]);
     check_sections(&ko, &v);
-    check_v1_blob(&ws, &v, &ko, &orig, &linked);
+    check_v1_blob(ws, &v, &ko, &orig, &linked);
 
     let once = std::fs::read(&ko).expect("read .ko");
     cli.module(v.layout, srctree.as_deref(), &[&ko]);
@@ -133,23 +140,79 @@ fn check_module(v: Variant) {
         "{}: second run changed the .ko",
         v.name
     );
-    check_batch_matches_single(&ws, &cli, &v, &orig, &once);
+    check_batch_matches_single(ws, cli, &v, &orig, &once, tag);
 
     let expect = Expect::new(&[ws.tree_root(&v)]);
-    compare_section(&cli, &v, &expect, &ko, &orig, &linked, ".text");
-    check_bare_offsets(&cli, &v, &ko, &orig);
+    compare_section(cli, &v, &expect, &ko, &orig, &linked, ".text");
+    check_bare_offsets(cli, &v, &ko, &orig);
     for (section, _) in &PLACED[1..] {
         if v.layout == Some("v7") {
-            compare_section(&cli, &v, &expect, &ko, &orig, &linked, section);
+            compare_section(cli, &v, &expect, &ko, &orig, &linked, section);
         } else {
-            assert_uncovered(&cli, &v, &ko, &orig, section);
+            assert_uncovered(cli, &v, &ko, &orig, section);
+        }
+    }
+}
+
+/// One (compiler, DWARF version, split) compiles the fixtures once; each `ld -r` linker ×
+/// compression cell (`objcopy` compresses the `.ko`) gets the whole module check against
+/// `llvm-symbolizer --no-inlines`. The layout alternates so that each linker sees v1 and v7.
+fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let objects = Variant {
+        dwarf,
+        toolchain: Toolchain {
+            cc,
+            split,
+            linker: Linker::Bfd,
+        },
+        ..base("matrix objects")
+    };
+    let objs = ws.compile_all(&objects, &MODULE_UNITS);
+    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
+        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
+            .into_iter()
+            .enumerate()
+        {
+            let toolchain = Toolchain {
+                linker,
+                ..objects.toolchain
+            };
+            let layout = ((i + j) % 2 == 1).then_some("v7");
+            let name = format!(
+                "module-{}-dwarf{}-{compress:?}-{}",
+                toolchain.tag(),
+                if dwarf == DwarfVersion::V4 { 4 } else { 5 },
+                layout.unwrap_or("v1")
+            );
+            let v = Variant {
+                name: Box::leak(name.into_boxed_str()),
+                compress,
+                layout,
+                toolchain,
+                ..objects
+            };
+            if let Some(why) = ws.unsupported(&v) {
+                panic!("{}: {why}", v.name);
+            }
+            check_module_from(&ws, &cli, &v, &objs, &format!("{}-", v.name));
         }
     }
 }
 
 /// Several `.ko` in one invocation get the same bytes as one at a time.
-fn check_batch_matches_single(ws: &Workspace, cli: &Cli, v: &Variant, orig: &Path, once: &[u8]) {
-    let copies: Vec<_> = (0..3).map(|i| ws.path(&format!("batch{i}.ko"))).collect();
+fn check_batch_matches_single(
+    ws: &Workspace,
+    cli: &Cli,
+    v: &Variant,
+    orig: &Path,
+    once: &[u8],
+    tag: &str,
+) {
+    let copies: Vec<_> = (0..3)
+        .map(|i| ws.path(&format!("{tag}batch{i}.ko")))
+        .collect();
     for c in &copies {
         std::fs::copy(orig, c).expect("copy .ko");
     }
@@ -163,6 +226,78 @@ fn check_batch_matches_single(ws: &Workspace, cli: &Cli, v: &Variant, orig: &Pat
             c.display()
         );
     }
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, true);
 }
 
 /// A module without DWARF is left alone: exit 0, same bytes, no section.
