@@ -87,29 +87,55 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// How the test module is built: compiler, extra flags, the `ld -r` linker.
+#[derive(Debug, Clone, Copy)]
+struct Build {
+    cc: &'static str,
+    flags: &'static [&'static str],
+    ld: &'static str,
+}
+
+/// The system `cc` with its default DWARF, GNU ld.
+const SYSTEM: Build = Build {
+    cc: "cc",
+    flags: &[],
+    ld: "ld",
+};
+
 /// Builds `m.ko` in `dir` from the three sources (`-m32` for i386); `None` when the compiler
 /// cannot target it.
 fn build_module(dir: &Path, m32: bool) -> Option<PathBuf> {
+    build_module_with(dir, m32, SYSTEM)
+}
+
+fn build_module_with(dir: &Path, m32: bool, how: Build) -> Option<PathBuf> {
     for (name, text) in [("a.c", A_C), ("b.c", B_C), ("c.c", C_C), ("c.h", C_H)] {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let mut objects = Vec::new();
     for name in ["a.c", "b.c", "c.c"] {
         let object = dir.join(name).with_extension("o");
-        let mut cc = Command::new("cc");
-        cc.current_dir(dir).args(["-c", "-g", "-O2", "-fno-pic"]);
+        let mut cc = Command::new(how.cc);
+        cc.current_dir(dir)
+            .args(["-c", "-g", "-O2", "-fno-pic"])
+            .args(how.flags);
         if m32 {
             cc.arg("-m32");
         }
-        let status = cc.arg(name).arg("-o").arg(&object).status().unwrap();
+        let status = cc
+            .arg(name)
+            .arg("-o")
+            .arg(&object)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e} (scripts/deps.sh installs it)", how.cc));
         if !status.success() {
-            assert!(m32, "cc failed on {name}");
+            assert!(m32, "{} failed on {name}", how.cc);
             return None;
         }
         objects.push(object);
     }
     let ko = dir.join("m.ko");
-    let mut ld = Command::new("ld");
+    let mut ld = Command::new(how.ld);
     if m32 {
         ld.args(["-m", "elf_i386"]);
     }
@@ -125,8 +151,12 @@ fn embed(ko: &Path) {
 
 /// Builds, embeds, and checks every byte of every covered section against the oracle.
 fn check(m32: bool) {
+    check_with(m32, SYSTEM);
+}
+
+fn check_with(m32: bool, how: Build) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(original) = build_module(dir.path(), m32) else {
+    let Some(original) = build_module_with(dir.path(), m32, how) else {
         eprintln!("skipped: cc -m32 does not work here");
         return;
     };
@@ -160,7 +190,7 @@ fn check(m32: bool) {
         dir.path(),
     );
     eprintln!(
-        "{}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
+        "{} {how:?}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
         if m32 { "i386" } else { "x86-64" },
         tally.samples,
         tally.compared,
@@ -215,6 +245,86 @@ fn x86_64_module_agrees_with_llvm_symbolizer() {
 #[test]
 fn i386_module_agrees_with_llvm_symbolizer() {
     check(true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_split_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5", "-gsplit-dwarf"],
+            ld: "ld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf4_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-4"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_i386_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        true,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn gcc_dwarf5_split_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "gcc",
+            flags: &["-gdwarf-5", "-gsplit-dwarf"],
+            ld: "ld.lld",
+        },
+    );
 }
 
 /// A module whose only code is outside the covered sections gets no blob; the entries there
