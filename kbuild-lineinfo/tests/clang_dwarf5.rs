@@ -9,7 +9,7 @@
 //! `-gsplit-dwarf`. The oracle is `llvm-symbolizer --no-inlines` on the same object.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use kbuild_lineinfo::extract::{self, Options};
@@ -29,7 +29,7 @@ fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
 
 /// `file:line` at each of `offsets` of the object's only code section, by llvm-symbolizer
 /// (`None` where it knows no line).
-fn symbolize(path: &PathBuf, offsets: std::ops::Range<u64>) -> Vec<Option<(String, u32)>> {
+fn symbolize(path: &Path, offsets: std::ops::Range<u64>) -> Vec<Option<(String, u32)>> {
     let mut child = Command::new("llvm-symbolizer")
         .args(["--no-inlines", "--functions=none"])
         .arg(format!("--obj={}", path.display()))
