@@ -87,7 +87,7 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         None => rows::guess_srctree(&input)?,
     };
     let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
-    let symbols = input.text_symbol_starts();
+    let symbols = input.text_symbol_starts()?;
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
     let mut stats = Stats {
         rows: rows.rows,
@@ -153,7 +153,7 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
         return Ok(None);
     }
     let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()), 1)?;
-    let symbols = input.text_symbol_starts();
+    let symbols = input.text_symbol_starts()?;
     let mut stats = Stats {
         rows: rows.rows,
         ..Stats::default()

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use object::read::elf::{ElfFile32, ElfFile64};
 use object::{
     Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionFlags,
-    SectionIndex, SectionKind, SymbolKind, SymbolSection,
+    SectionIndex, SectionKind,
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -35,6 +35,7 @@ pub struct CodeSection {
 /// A parsed input file.
 #[derive(Debug)]
 pub struct Input<'data> {
+    data: &'data [u8],
     file: object::File<'data>,
     endian: Endian,
     e_machine: object::elf::Machine,
@@ -68,6 +69,7 @@ impl<'data> Input<'data> {
             Endian::Big
         };
         let mut input = Input {
+            data,
             file,
             endian,
             e_machine,
@@ -126,41 +128,31 @@ impl<'data> Input<'data> {
             .collect()
     }
 
-    /// Sorted, distinct start addresses of the symbols kallsyms sees as text: function and
-    /// untyped symbols defined in executable sections (not section, file or ARM mapping symbols).
-    pub fn text_symbol_starts(&self) -> Vec<u64> {
-        let code: Vec<bool> = {
-            let mut v = vec![
-                false;
-                self.file
-                    .sections()
-                    .map(|s| s.index().0 + 1)
-                    .max()
-                    .unwrap_or(0)
-            ];
-            for s in self.file.sections().filter(|s| is_code(s)) {
-                v[s.index().0] = true;
-            }
-            v
-        };
-        let mut starts: Vec<u64> = self
-            .file
-            .symbols()
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
-            .filter(|s| {
-                !s.name_bytes()
-                    .is_ok_and(|n| n.starts_with(b"$") || n.is_empty())
-            })
-            .filter_map(|s| match s.section() {
-                SymbolSection::Section(i) if code.get(i.0) == Some(&true) => {
-                    Some(self.address(Some(i), s.address()))
-                }
-                _ => None,
-            })
+    /// Sorted, distinct start addresses of the symbols kallsyms sees as text, by the one rule
+    /// of [`crate::image::text_symbols`] (FORMAT.md §1 rule 6: function and untyped symbols
+    /// in executable sections, minus unnamed and `is_mapping_symbol()` names, ARM Thumb bit
+    /// cleared), restricted to the allocated code sections of [`Input::code_sections`].
+    pub fn text_symbol_starts(&self) -> Result<Vec<u64>> {
+        let mut code = vec![
+            false;
+            self.file
+                .sections()
+                .map(|s| s.index().0 + 1)
+                .max()
+                .unwrap_or(0)
+        ];
+        for s in self.file.sections().filter(|s| is_code(s)) {
+            code[s.index().0] = true;
+        }
+        let mut starts: Vec<u64> = crate::image::text_symbols(self.data)?
+            .starts
+            .into_iter()
+            .filter(|s| code.get(s.section) == Some(&true))
+            .map(|s| self.address(Some(SectionIndex(s.section)), s.value))
             .collect();
         starts.sort_unstable();
         starts.dedup();
-        starts
+        Ok(starts)
     }
 
     /// True when section `name` exists and holds bytes (nothing is decompressed or relocated).

@@ -90,7 +90,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let linked = !input.is_relocatable();
     let (text, starts) = if linked {
         let text = input.symbol("_text").context("no `_text` symbol")?;
-        (text, input.text_symbol_starts())
+        (text, input.text_symbol_starts()?)
     } else {
         (0, Vec::new())
     };
@@ -188,7 +188,7 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let file = object::File::parse(&*data)?;
     let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
-    let starts = input.text_symbol_starts();
+    let starts = input.text_symbol_starts()?;
     queries
         .iter()
         .map(|q| {

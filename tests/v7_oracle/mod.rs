@@ -44,9 +44,15 @@ pub fn covered_sections(ko: &[u8]) -> Vec<Section> {
         let mut starts: Vec<u64> = file
             .symbols()
             .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
+            // kallsyms skips unnamed symbols and is_mapping_symbol() names (`.L…`, `L0…`, `$…`:
+            // include/linux/module_symbol.h), written out here, not taken from the tool.
             .filter(|s| {
-                !s.name_bytes()
-                    .is_ok_and(|n| n.is_empty() || n.starts_with(b"$"))
+                !s.name_bytes().is_ok_and(|n| {
+                    n.is_empty()
+                        || n.starts_with(b".L")
+                        || n.starts_with(b"L0")
+                        || n.starts_with(b"$")
+                })
             })
             .filter(|s| s.section() == SymbolSection::Section(section.index()))
             .map(|s| s.address())
