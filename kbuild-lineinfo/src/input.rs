@@ -128,6 +128,35 @@ impl<'data> Input<'data> {
             .collect()
     }
 
+    /// Every allocated section's header, in section-header order (what the module loader
+    /// lays out).
+    pub fn alloc_sections(&self) -> Vec<crate::layout::sections::LoadSection> {
+        self.file
+            .sections()
+            .filter_map(|s| match s.flags() {
+                SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 => {
+                    Some(crate::layout::sections::LoadSection {
+                        name: s.name().unwrap_or("").to_string(),
+                        index: s.index().0,
+                        flags: sh_flags.0,
+                        align: s.align(),
+                        size: s.size(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether any relocation of any section has an ELF type `pred` accepts.
+    pub fn any_relocation(&self, pred: impl Fn(object::elf::RelocationType) -> bool) -> bool {
+        self.file.sections().any(|s| {
+            s.relocations().any(|(_, r)| {
+                matches!(r.flags(), RelocationFlags::Elf { r_type } if pred(r_type))
+            })
+        })
+    }
+
     /// Sorted, distinct start addresses of the symbols kallsyms sees as text, by the one rule
     /// of [`crate::image::text_symbols`] (FORMAT.md §1 rule 6: function and untyped symbols
     /// in executable sections, minus unnamed and `is_mapping_symbol()` names, ARM Thumb bit

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use kbuild_lineinfo::decode::{Found, TableView};
 use kbuild_lineinfo::input::Input;
+use kbuild_lineinfo::layout::sections;
 use kbuild_lineinfo::{image, layout, Endian};
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -188,6 +189,14 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let file = object::File::parse(&*data)?;
     let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
+    // v1 offsets count from the start of text memory, laid out as the loader does (with
+    // CONFIG_MODULE_UNLOAD on).
+    let memory = sections::text_memory(
+        &input.alloc_sections(),
+        input.e_machine(),
+        sections::LoaderConfig::default(),
+        kbuild_lineinfo::extract::loader_prefix(&input).as_deref(),
+    );
     let starts = input.text_symbol_starts()?;
     queries
         .iter()
@@ -209,8 +218,18 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
                 _ => return Ok(None),
             };
             let found = match &tables {
-                ModuleTables::V1(_) if name != ".text" => None,
-                ModuleTables::V1(view) => view.lookup_guarded(offset, start),
+                ModuleTables::V1(view) => {
+                    let Some(base) = memory.offset_of(section.index) else {
+                        return Ok(None);
+                    };
+                    let (Ok(offset), Ok(start)) = (
+                        u32::try_from(base + u64::from(offset)),
+                        u32::try_from(base + u64::from(start)),
+                    ) else {
+                        return Ok(None);
+                    };
+                    view.lookup_guarded(offset, start)
+                }
                 ModuleTables::V7(blobs) => blobs
                     .iter()
                     .find_map(|b| layout::v7::lookup(b, input.endian(), address))
