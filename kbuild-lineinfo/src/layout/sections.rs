@@ -264,7 +264,9 @@ impl V1Plan<'_> {
             n => format!(" and {} more code sections", n - 1),
         };
         Some(format!(
-            "layout v1: {} is sized by the module loader at load time and comes before `{}`{more}              in text memory, so their lines cannot be placed and are left out; layout v7 has no              such limit",
+            "layout v1: {} is sized by the module loader at load time and comes before `{}`{more} \
+             in text memory, so their lines cannot be placed and are left out; layout v7 has no \
+             such limit",
             blocker.what, first.section.name
         ))
     }
