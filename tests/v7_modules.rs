@@ -1,6 +1,8 @@
 //! Layout v7 for modules end to end (FORMAT.md §4.3): a module-like `.ko` built with the
-//! system compiler (functions in `.text`, `.init.text`, `.exit.text`, `.noinstr.text` and one
-//! uncovered section), embedded with `kbuild-lineinfo module --layout v7`, then checked against
+//! system compiler (functions in `.text`, `.init.text`, `.exit.text`, `.noinstr.text`,
+//! `.sched.text`, a `__cold` function and gcc's `.cold` clone of an `unlikely()` branch in
+//! `.text.unlikely`, and `.altinstr_replacement`, which no blob covers), embedded with
+//! `kbuild-lineinfo module --layout v7`, then checked against
 //! an independent oracle: `ld` links a copy of the ORIGINAL module at fixed section addresses
 //! and `llvm-symbolizer --no-inlines` answers every covered address. A second link of the
 //! embedded module checks the anchors' relocations and the kernel's validation.
@@ -11,7 +13,19 @@ mod v7_oracle;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use v7_oracle::{Sample, COVERED};
+use v7_oracle::Sample;
+
+/// The code sections of the test module, in the order `ld -r` leaves them; all but
+/// `.altinstr_replacement` are covered.
+const CODE: [&str; 7] = [
+    ".text",
+    ".init.text",
+    ".exit.text",
+    ".sched.text",
+    ".text.unlikely",
+    ".altinstr_replacement",
+    ".noinstr.text",
+];
 
 const A_C: &str = r#"
 int helper(int x);
@@ -37,6 +51,22 @@ __attribute__((section(".sched.text"))) int sched_a(int x)
 {
 	return helper(x) - 3;
 }
+extern void __attribute__((cold)) warn_slowpath(const char *what, int i);
+/* gcc moves the unlikely branch (it calls a cold function) to `checked.cold` in .text.unlikely */
+int checked(int *p, int n)
+{
+	int s = 0;
+	for (int i = 0; i < n; i++) {
+		if (__builtin_expect(p[i] < 0, 0)) {
+			warn_slowpath("negative", i);
+			s -= helper(p[i]) * 7;
+			continue;
+		}
+		s += p[i] * 3;
+	}
+	return s;
+}
+__attribute__((section(".altinstr_replacement"))) int alt_a(int x) { return x + 5; }
 "#;
 
 const B_C: &str = r#"
@@ -53,6 +83,12 @@ __attribute__((section(".noinstr.text"))) int noinstr_b(int z)
 	return helper(z) ^ 0x55;
 }
 __attribute__((section(".init.text"))) int init_b(void) { return bar(3) + 1; }
+void report(int v);
+__attribute__((cold, noinline)) void warn_slowpath(const char *what, int i)
+{
+	report(what[0]);
+	report(i);
+}
 "#;
 
 const C_C: &str = r#"
@@ -123,6 +159,19 @@ fn embed(ko: &Path) {
         .arg(ko));
 }
 
+/// The offset of gcc's `checked.cold` in `.text.unlikely` (the test needs gcc to split it).
+fn cold_clone(ko: &[u8]) -> u64 {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(ko).unwrap();
+    let symbol = file
+        .symbols()
+        .find(|s| s.name() == Ok("checked.cold"))
+        .expect("gcc made no checked.cold clone");
+    let section = file.section_by_index(symbol.section_index().unwrap()).unwrap();
+    assert_eq!(section.name(), Ok(".text.unlikely"));
+    symbol.address()
+}
+
 /// Builds, embeds, and checks every byte of every covered section against the oracle.
 fn check(m32: bool) {
     let dir = tempfile::tempdir().unwrap();
@@ -141,24 +190,22 @@ fn check(m32: bool) {
         "second run changed the module"
     );
 
-    let sections = v7_oracle::covered_sections(&std::fs::read(&original).unwrap());
-    let names: Vec<_> = sections.iter().map(|s| s.name).collect();
-    assert_eq!(names, COVERED, "the test module covers every section");
+    let bytes = std::fs::read(&original).unwrap();
+    let sections = v7_oracle::covered_sections(&bytes);
+    let mut names: Vec<_> = sections.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    let mut want = CODE.to_vec();
+    want.sort_unstable();
+    assert_eq!(names, want, "the test module has every kind of code section");
+    let cold = cold_clone(&bytes);
     let samples: Vec<Sample> = sections
         .iter()
         .enumerate()
+        .filter(|(_, s)| s.covered)
         .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
         .collect();
-    let bases = [0x100000, 0x200000, 0x300000, 0x400000];
-    let (tally, kernel) = v7_oracle::compare(
-        &original,
-        &embedded,
-        &sections,
-        &samples,
-        &bases,
-        m32,
-        dir.path(),
-    );
+    let (tally, kernel) =
+        v7_oracle::compare(&original, &embedded, &sections, &samples, m32, dir.path());
     eprintln!(
         "{}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
         if m32 { "i386" } else { "x86-64" },
@@ -171,16 +218,17 @@ fn check(m32: bool) {
     for line in &tally.shown {
         eprintln!("{line}");
     }
-    assert_eq!(kernel.descriptors, 4);
+    assert_eq!(kernel.descriptors, CODE.len() - 1);
     assert_eq!(
         kernel.blobs.len(),
         2,
         ".mod_lineinfo and .init.mod_lineinfo"
     );
-    for name in COVERED {
+    for s in sections.iter().filter(|s| s.covered) {
         assert!(
-            tally.per_section.get(name).copied().unwrap_or(0) > 4,
-            "{name} barely compared"
+            tally.per_section.get(&s.name).copied().unwrap_or(0) > 4,
+            "{} barely compared",
+            s.name
         );
     }
     assert_eq!(
@@ -192,6 +240,31 @@ fn check(m32: bool) {
         tally.kernel_mismatch, 0,
         "lookup --module differs from the ld-relocated blob"
     );
+
+    // The `.cold` clone's first byte: the line llvm-symbolizer gives, through the init-free
+    // persistent blob.
+    let unlikely = sections.iter().find(|s| s.name == ".text.unlikely").unwrap();
+    let want = v7_oracle::symbolize(&dir.path().join("original.linked"), &[unlikely.base + cold]);
+    let got = v7_oracle::lookup(&embedded, &[format!(".text.unlikely+{cold:#x}")]);
+    let (Some((want_file, want_line)), Some((file, line))) = (&want[0], &got[0]) else {
+        panic!("checked.cold: llvm-symbolizer {want:?}, ours {got:?}");
+    };
+    assert!(
+        common::realdata::same_file(want_file, file) && want_line == line,
+        "checked.cold: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}"
+    );
+
+    // `.altinstr_replacement` is never covered.
+    let alt = sections
+        .iter()
+        .find(|s| s.name == ".altinstr_replacement")
+        .unwrap();
+    let queries: Vec<String> = (0..alt.size)
+        .map(|o| format!(".altinstr_replacement+{o:#x}"))
+        .collect();
+    assert!(v7_oracle::lookup(&embedded, &queries)
+        .iter()
+        .all(Option::is_none));
 
     // The relocation sections are of the target's kind, and name the blobs.
     let file = std::fs::read(&embedded).unwrap();
@@ -217,8 +290,8 @@ fn i386_module_agrees_with_llvm_symbolizer() {
     check(true);
 }
 
-/// A module whose only code is outside the covered sections gets no blob; the entries there
-/// are counted in the batch summary.
+/// Entries in `.altinstr_replacement` are counted as uncovered in the batch summary; a module
+/// whose only code is there gets no blob.
 #[test]
 fn uncovered_sections_are_counted_and_left_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -234,19 +307,24 @@ fn uncovered_sections_are_counted_and_left_out() {
         .lines()
         .find(|l| l.contains("uncovered"))
         .unwrap_or_else(|| panic!("{out}"));
-    // `.sched.text` holds one function of a few instructions: at least one entry.
+    // `.altinstr_replacement` holds one function of a few instructions: at least one entry.
     let words: Vec<&str> = summary.split_whitespace().collect();
     let at = words.iter().position(|w| *w == "uncovered").unwrap();
     let count: u64 = words[at - 4]
         .parse()
         .unwrap_or_else(|_| panic!("{summary}"));
     assert!(count >= 1, "{summary}");
+    // Seven code sections with lines, six covered.
+    assert!(
+        summary.contains("code sections with lines: 7 (") && summary.contains("covered: 6 ("),
+        "{summary}"
+    );
 
-    // Only `.sched.text`: no blob at all.
+    // Only `.altinstr_replacement`: no blob at all.
     let lone = dir.path().join("lone.c");
     std::fs::write(
         &lone,
-        "__attribute__((section(\".sched.text\"))) int f(int x) { return x + 1; }\n",
+        "__attribute__((section(\".altinstr_replacement\"))) int f(int x) { return x + 1; }\n",
     )
     .unwrap();
     let lone_ko = dir.path().join("lone.ko");
