@@ -122,7 +122,13 @@ impl<'data> Input<'data> {
             .map(|s| CodeSection {
                 name: s.name().unwrap_or("").to_string(),
                 index: s.index().0,
-                address: self.address(Some(s.index()), s.address()),
+                // In `ET_REL` symbols are offsets from the section start whatever `sh_addr`
+                // says (`ld -r -T` with a script can leave it non-zero; the module loader
+                // ignores it).
+                address: match self.is_relocatable() {
+                    true => self.address(Some(s.index()), 0),
+                    false => s.address(),
+                },
                 size: s.size(),
             })
             .collect()
