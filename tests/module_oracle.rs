@@ -287,7 +287,11 @@ fn check_v1_blob(ws: &Workspace, v: &Variant, ko: &Path, orig: &Path, linked: &P
         .iter()
         .filter(|e| u64::from(e.offset) < text.size)
         .collect();
-    assert!(in_text.len() < table.entries.len(), "{}: no .exit.text entries", v.name);
+    assert!(
+        in_text.len() < table.entries.len(),
+        "{}: no .exit.text entries",
+        v.name
+    );
     let mut stored: Vec<String> = in_text
         .iter()
         .map(|e| table.names[e.file as usize].clone())
@@ -302,7 +306,12 @@ fn check_v1_blob(ws: &Workspace, v: &Variant, ko: &Path, orig: &Path, linked: &P
     let mut all = table.names.clone();
     all.sort();
     all.dedup();
-    assert_eq!(all.len(), table.names.len(), "{}: a name stored twice", v.name);
+    assert_eq!(
+        all.len(),
+        table.names.len(),
+        "{}: a name stored twice",
+        v.name
+    );
 
     let mut report = Report::default();
     for e in in_text {

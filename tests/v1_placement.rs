@@ -199,7 +199,9 @@ fn v1_table_sits_where_the_loader_puts_text() {
             .unwrap();
         *per_section.entry(section).or_insert(0u64) += 1;
         match got {
-            Some(e) if same_file(&want.file, &table.names[e.file as usize]) && e.line == want.line => {
+            Some(e)
+                if same_file(&want.file, &table.names[e.file as usize]) && e.line == want.line =>
+            {
                 agreed += 1
             }
             other => {
@@ -236,10 +238,7 @@ fn section_offset(linked: &object::File, ko: &Path, name: &str, base: u64) -> u6
         .filter(|s| s.section_index() == Some(index) && s.kind() == SymbolKind::Text)
         .min_by_key(|s| s.address())
         .unwrap();
-    let in_link = linked
-        .symbols()
-        .find(|s| s.name() == first.name())
-        .unwrap();
+    let in_link = linked.symbols().find(|s| s.name() == first.name()).unwrap();
     in_link.address() - first.address() - base
 }
 
@@ -248,7 +247,10 @@ fn section_offset(linked: &object::File, ko: &Path, name: &str, base: u64) -> u6
 /// Layout v7 covers the module.
 #[test]
 fn loader_sized_plt_first_is_warned_and_left_out() {
-    let Ok(status) = Command::new("aarch64-linux-gnu-as").arg("--version").output() else {
+    let Ok(status) = Command::new("aarch64-linux-gnu-as")
+        .arg("--version")
+        .output()
+    else {
         panic!("needs aarch64-linux-gnu-as: apt-get install binutils-aarch64-linux-gnu");
     };
     assert!(status.status.success());
@@ -272,11 +274,19 @@ fn loader_sized_plt_first_is_warned_and_left_out() {
          *(.text.ftrace_trampoline) }\n .text 0 : { *(.text) }\n}\n",
     )
     .unwrap();
-    run(Command::new("aarch64-linux-gnu-ld")
-        .current_dir(d)
-        .args(["-r", "-T", "module.lds", "m.o", "-o", "m.ko"]));
+    run(Command::new("aarch64-linux-gnu-ld").current_dir(d).args([
+        "-r",
+        "-T",
+        "module.lds",
+        "m.o",
+        "-o",
+        "m.ko",
+    ]));
     let ko = d.join("m.ko");
-    assert_eq!(section_header_order(&ko)[..3], [".plt", ".text.ftrace_trampoline", ".text"]);
+    assert_eq!(
+        section_header_order(&ko)[..3],
+        [".plt", ".text.ftrace_trampoline", ".text"]
+    );
     let before = std::fs::read(&ko).unwrap();
     let out = run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
         .args(["module", "--layout", "v1"])
@@ -285,10 +295,16 @@ fn loader_sized_plt_first_is_warned_and_left_out() {
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(
-        warnings[0].contains("`.plt`") && warnings[0].contains("`.text`") && warnings[0].contains("v7"),
+        warnings[0].contains("`.plt`")
+            && warnings[0].contains("`.text`")
+            && warnings[0].contains("v7"),
         "{stderr}"
     );
-    assert_eq!(std::fs::read(&ko).unwrap(), before, "no v1 table: module untouched");
+    assert_eq!(
+        std::fs::read(&ko).unwrap(),
+        before,
+        "no v1 table: module untouched"
+    );
     // v7 covers it, at `.text+0` (f) and `.text+8` (g) as the assembler's lines say.
     run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
         .args(["module", "--layout", "v7"])
@@ -298,6 +314,12 @@ fn loader_sized_plt_first_is_warned_and_left_out() {
         .arg(&ko)
         .args([".text+0x0", ".text+0xc"]));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(".text+0x0 ") && text.contains("m.s:9"), "{text}");
-    assert!(text.contains(".text+0xc ") && text.contains("m.s:15"), "{text}");
+    assert!(
+        text.contains(".text+0x0 ") && text.contains("m.s:9"),
+        "{text}"
+    );
+    assert!(
+        text.contains(".text+0xc ") && text.contains("m.s:15"),
+        "{text}"
+    );
 }

@@ -167,7 +167,9 @@ fn cold_clone(ko: &[u8]) -> u64 {
         .symbols()
         .find(|s| s.name() == Ok("checked.cold"))
         .expect("gcc made no checked.cold clone");
-    let section = file.section_by_index(symbol.section_index().unwrap()).unwrap();
+    let section = file
+        .section_by_index(symbol.section_index().unwrap())
+        .unwrap();
     assert_eq!(section.name(), Ok(".text.unlikely"));
     symbol.address()
 }
@@ -196,7 +198,10 @@ fn check(m32: bool) {
     names.sort_unstable();
     let mut want = CODE.to_vec();
     want.sort_unstable();
-    assert_eq!(names, want, "the test module has every kind of code section");
+    assert_eq!(
+        names, want,
+        "the test module has every kind of code section"
+    );
     let cold = cold_clone(&bytes);
     let samples: Vec<Sample> = sections
         .iter()
@@ -243,7 +248,10 @@ fn check(m32: bool) {
 
     // The `.cold` clone's first byte: the line llvm-symbolizer gives, through the init-free
     // persistent blob.
-    let unlikely = sections.iter().find(|s| s.name == ".text.unlikely").unwrap();
+    let unlikely = sections
+        .iter()
+        .find(|s| s.name == ".text.unlikely")
+        .unwrap();
     let want = v7_oracle::symbolize(&dir.path().join("original.linked"), &[unlikely.base + cold]);
     let got = v7_oracle::lookup(&embedded, &[format!(".text.unlikely+{cold:#x}")]);
     let (Some((want_file, want_line)), Some((file, line))) = (&want[0], &got[0]) else {

@@ -203,7 +203,9 @@ pub fn is_mapping_symbol(name: &[u8]) -> bool {
 /// it (FORMAT.md §1 rule 6): a function or untyped symbol with a name (kallsyms ignores unnamed
 /// symbols) that is not a mapping symbol. The one rule for vmlinux and modules.
 pub fn is_kallsyms_text_symbol(name: &[u8], st_type: elf::SymbolType) -> bool {
-    matches!(st_type, elf::STT_FUNC | elf::STT_NOTYPE) && !name.is_empty() && !is_mapping_symbol(name)
+    matches!(st_type, elf::STT_FUNC | elf::STT_NOTYPE)
+        && !name.is_empty()
+        && !is_mapping_symbol(name)
 }
 
 fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
@@ -437,11 +439,34 @@ mod tests {
     #[test]
     fn mapping_symbols_are_the_kernels() {
         // include/linux/module_symbol.h (6.12): `.L…`, `L0…`, `$…`.
-        for name in [&b".L"[..], b".LBB0_1", b".L0 ", b"L0", b"L0x", b"$", b"$d", b"$x.1"] {
+        for name in [
+            &b".L"[..],
+            b".LBB0_1",
+            b".L0 ",
+            b"L0",
+            b"L0x",
+            b"$",
+            b"$d",
+            b"$x.1",
+        ] {
             assert!(is_mapping_symbol(name), "{}", String::from_utf8_lossy(name));
         }
-        for name in [&b""[..], b"L", b"L1", b".l", b"._L", b"l0", b"a$", b"foo", b".text"] {
-            assert!(!is_mapping_symbol(name), "{}", String::from_utf8_lossy(name));
+        for name in [
+            &b""[..],
+            b"L",
+            b"L1",
+            b".l",
+            b"._L",
+            b"l0",
+            b"a$",
+            b"foo",
+            b".text",
+        ] {
+            assert!(
+                !is_mapping_symbol(name),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
         }
         assert!(!is_kallsyms_text_symbol(b"", elf::STT_FUNC), "unnamed");
         assert!(!is_kallsyms_text_symbol(b"f", elf::STT_OBJECT));

@@ -140,7 +140,9 @@ impl<'data> Input<'data> {
         self.file
             .sections()
             .filter_map(|s| match s.flags() {
-                SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 => {
+                SectionFlags::Elf { sh_flags, .. }
+                    if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
+                {
                     Some(crate::layout::sections::LoadSection {
                         name: s.name().unwrap_or("").to_string(),
                         index: s.index().0,
@@ -157,9 +159,8 @@ impl<'data> Input<'data> {
     /// Whether any relocation of any section has an ELF type `pred` accepts.
     pub fn any_relocation(&self, pred: impl Fn(object::elf::RelocationType) -> bool) -> bool {
         self.file.sections().any(|s| {
-            s.relocations().any(|(_, r)| {
-                matches!(r.flags(), RelocationFlags::Elf { r_type } if pred(r_type))
-            })
+            s.relocations()
+                .any(|(_, r)| matches!(r.flags(), RelocationFlags::Elf { r_type } if pred(r_type)))
         })
     }
 

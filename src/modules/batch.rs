@@ -50,7 +50,11 @@ impl Batch<'_> {
     /// the output (see [`Key::new`]).
     fn key(&self, identity: &Identity) -> Key {
         let srctree = self.options.srctree.as_deref().unwrap_or(b"");
-        let unload: &[u8] = if self.loader.module_unload { b"y" } else { b"n" };
+        let unload: &[u8] = if self.loader.module_unload {
+            b"y"
+        } else {
+            b"n"
+        };
         Key::new(
             identity,
             self.layout.name(),

@@ -106,9 +106,33 @@ mod tests {
                 configured: false,
                 modules_enabled: false,
                 srctree: None,
-                layout: None
+                layout: None,
+                loader: LoaderConfig::default(),
             }
         );
+    }
+
+    #[test]
+    fn module_unload_comes_from_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(
+            loader_config(d).module_unload,
+            "no config: the series' assumption"
+        );
+        fs::write(d.join(".config"), "# CONFIG_MODULE_UNLOAD is not set\n").unwrap();
+        assert!(!loader_config(d).module_unload);
+        fs::write(
+            d.join(".config"),
+            "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\n",
+        )
+        .unwrap();
+        assert!(loader_config(d).module_unload);
+        // auto.conf wins over .config.
+        fs::create_dir_all(d.join("include/config")).unwrap();
+        fs::write(d.join("include/config/auto.conf"), "CONFIG_MODULES=y\n").unwrap();
+        assert!(!loader_config(d).module_unload);
+        assert!(!inspect(d).loader.module_unload);
     }
 
     #[test]

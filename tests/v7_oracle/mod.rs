@@ -96,7 +96,7 @@ pub fn link(ko: &Path, out: &Path, sections: &[Section], m32: bool) {
     }
     text += "}\n";
     std::fs::write(&script, text).unwrap();
-    let mut cmd = Command::new("ld");
+    let mut cmd = linker(ko);
     if m32 {
         cmd.args(["-m", "elf_i386"]);
     }
@@ -117,6 +117,23 @@ pub fn link(ko: &Path, out: &Path, sections: &[Section], m32: bool) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&result.stderr)
     );
+}
+
+/// The binutils `ld` for `ko`'s machine: the host's for x86, the cross linker of
+/// `binutils-aarch64-linux-gnu` / `binutils-riscv64-linux-gnu` for Debian's arm64 and riscv64
+/// modules (RISC-V without relaxation, which would move code away from the module's offsets).
+fn linker(ko: &Path) -> Command {
+    let data = std::fs::read(ko).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    match file.architecture() {
+        object::Architecture::Aarch64 => Command::new("aarch64-linux-gnu-ld"),
+        object::Architecture::Riscv64 => {
+            let mut cmd = Command::new("riscv64-linux-gnu-ld");
+            cmd.arg("--no-relax");
+            cmd
+        }
+        _ => Command::new("ld"),
+    }
 }
 
 /// `llvm-symbolizer --no-inlines` on `linked` for `addresses`: `file:line` when it knows one.

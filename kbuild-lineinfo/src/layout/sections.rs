@@ -152,8 +152,8 @@ impl TextMemory {
 /// the loader will use, `None` size when it is counted at load time.
 fn frob(s: &LoadSection, e_machine: Machine) -> (u64, u64, Option<u64>) {
     use object::elf::*;
-    let alloc_exec = u64::from(SHF_ALLOC.0 | SHF_EXECINSTR.0);
-    let alloc = u64::from(SHF_ALLOC.0);
+    let alloc_exec = SHF_ALLOC.0 | SHF_EXECINSTR.0;
+    let alloc = SHF_ALLOC.0;
     let name = s.name.as_str();
     match (e_machine, name) {
         (EM_AARCH64, ".plt" | ".init.plt") => (alloc_exec, 64, None),
@@ -163,9 +163,7 @@ fn frob(s: &LoadSection, e_machine: Machine) -> (u64, u64, Option<u64>) {
         }
         (EM_ARM | EM_RISCV | EM_LOONGARCH, ".plt" | ".init.plt") => (alloc_exec, 64, None),
         (EM_LOONGARCH, ".ftrace_trampoline") => (alloc_exec, 8, None),
-        (EM_RISCV, ".got" | ".got.plt") | (EM_LOONGARCH, ".got" | ".plt.idx") => {
-            (alloc, 64, None)
-        }
+        (EM_RISCV, ".got" | ".got.plt") | (EM_LOONGARCH, ".got" | ".plt.idx") => (alloc, 64, None),
         // Sized by the loader; the flags stay the file's.
         (EM_PPC64, ".stubs") | (EM_PPC, ".plt" | ".init.plt") => (s.flags, s.align, None),
         _ => (s.flags, s.align, Some(s.size)),
@@ -189,13 +187,11 @@ pub fn text_memory(
         });
         return memory;
     }
-    let alloc_exec = u64::from(object::elf::SHF_ALLOC.0 | object::elf::SHF_EXECINSTR.0);
+    let alloc_exec = object::elf::SHF_ALLOC.0 | object::elf::SHF_EXECINSTR.0;
     let mut size: u64 = 0;
     for s in sections {
         let (flags, align, sh_size) = frob(s, e_machine);
-        if flags & alloc_exec != alloc_exec
-            || is_init_layout_section(&s.name, e_machine, config)
-        {
+        if flags & alloc_exec != alloc_exec || is_init_layout_section(&s.name, e_machine, config) {
             continue;
         }
         let Some(sh_size) = sh_size else {
@@ -337,8 +333,8 @@ mod tests {
     use super::*;
     use object::elf::*;
 
-    const AX: u64 = (SHF_ALLOC.0 | SHF_EXECINSTR.0) as u64;
-    const A: u64 = SHF_ALLOC.0 as u64;
+    const AX: u64 = SHF_ALLOC.0 | SHF_EXECINSTR.0;
+    const A: u64 = SHF_ALLOC.0;
 
     fn s(name: &str, index: usize, flags: u64, align: u64, size: u64) -> LoadSection {
         LoadSection {
@@ -358,15 +354,30 @@ mod tests {
         };
         let x86 = EM_X86_64;
         assert_eq!(v7_blob(".text", x86, unload), Some(Blob::Persistent));
-        assert_eq!(v7_blob(".text.unlikely", x86, unload), Some(Blob::Persistent));
+        assert_eq!(
+            v7_blob(".text.unlikely", x86, unload),
+            Some(Blob::Persistent)
+        );
         assert_eq!(v7_blob(".init.text", x86, unload), Some(Blob::Init));
-        assert_eq!(v7_blob(".init.text.ftrace_trampoline", x86, unload), Some(Blob::Init));
+        assert_eq!(
+            v7_blob(".init.text.ftrace_trampoline", x86, unload),
+            Some(Blob::Init)
+        );
         assert_eq!(v7_blob(".exit.text", x86, unload), Some(Blob::Persistent));
         assert_eq!(v7_blob(".exit.text", x86, no_unload), Some(Blob::Init));
         assert_eq!(v7_blob(".altinstr_replacement", x86, unload), None);
-        assert_eq!(v7_blob(".init.text", EM_PPC64, unload), Some(Blob::Persistent));
-        assert_eq!(v7_blob(".ARM.exidx.exit.text", EM_ARM, no_unload), Some(Blob::Init));
-        assert_eq!(v7_blob(".ARM.exidx.exit.text", x86, no_unload), Some(Blob::Persistent));
+        assert_eq!(
+            v7_blob(".init.text", EM_PPC64, unload),
+            Some(Blob::Persistent)
+        );
+        assert_eq!(
+            v7_blob(".ARM.exidx.exit.text", EM_ARM, no_unload),
+            Some(Blob::Init)
+        );
+        assert_eq!(
+            v7_blob(".ARM.exidx.exit.text", x86, no_unload),
+            Some(Blob::Persistent)
+        );
     }
 
     #[test]
@@ -375,7 +386,7 @@ mod tests {
         // .init.text (init: skipped), .exit.text (align 1), .text.unlikely (align 0 = 1).
         let sections = [
             s(".sched.text", 1, AX, 16, 0x13),
-            s(".data", 2, A | u64::from(SHF_WRITE.0), 8, 0x100),
+            s(".data", 2, A | SHF_WRITE.0, 8, 0x100),
             s(".text", 3, AX, 64, 0x41),
             s(".init.text", 4, AX, 16, 0x20),
             s(".exit.text", 5, AX, 1, 0x5),
@@ -415,12 +426,21 @@ mod tests {
         assert_eq!(m.placed, [(1, 0), (2, 0x104), (3, 0x110)]);
         assert_eq!(m.offset_of(5), None);
         // RISC-V: `.got` is data, whatever the file says; `.plt` is loader-sized.
-        let sections = [s(".got", 1, AX, 1, 1), s(".text", 2, AX, 4, 8), s(".plt", 3, A, 1, 1)];
+        let sections = [
+            s(".got", 1, AX, 1, 1),
+            s(".text", 2, AX, 4, 8),
+            s(".plt", 3, A, 1, 1),
+        ];
         let m = text_memory(&sections, EM_RISCV, LoaderConfig::default(), None);
         assert_eq!(m.placed, [(2, 0)]);
         assert_eq!(m.blocker.unwrap().what, "`.plt`");
         // s390's reservation comes before everything.
-        let m = text_memory(&sections, EM_S390, LoaderConfig::default(), Some("the GOT/PLT"));
+        let m = text_memory(
+            &sections,
+            EM_S390,
+            LoaderConfig::default(),
+            Some("the GOT/PLT"),
+        );
         assert_eq!(m.placed, []);
         assert!(s390_reserves_got_plt(R_390_PLT32DBL));
         assert!(!s390_reserves_got_plt(R_390_64));
