@@ -350,3 +350,61 @@ fn uncovered_sections_are_counted_and_left_out() {
     );
     let _ = ko;
 }
+
+/// With `CONFIG_MODULE_UNLOAD` off in the tree's config, the loader puts `.exit*` in init memory:
+/// `.exit.text` is then described by `.init.mod_lineinfo` (FORMAT.md §4.3); with it on, by
+/// `.mod_lineinfo`.
+#[test]
+fn exit_text_follows_module_unload() {
+    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+    for (config, want) in [
+        ("# CONFIG_MODULE_UNLOAD is not set\n", ".init.mod_lineinfo"),
+        ("CONFIG_MODULE_UNLOAD=y\n", ".mod_lineinfo"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        build_module(dir.path(), false).unwrap();
+        std::fs::write(dir.path().join(".config"), config).unwrap();
+        let order = dir.path().join("modules.order");
+        std::fs::write(&order, "m.ko\n").unwrap();
+        run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+            .args(["modules", "--layout", "v7", "--no-cache", "--objtree"])
+            .arg(dir.path())
+            .arg("--order")
+            .arg(&order));
+        let data = std::fs::read(dir.path().join("m.ko")).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        let described = |blob: &str| -> Vec<String> {
+            let section = file.section_by_name(blob).unwrap();
+            section
+                .relocations()
+                .map(|(_, r)| {
+                    let RelocationTarget::Symbol(i) = r.target() else {
+                        panic!("{blob}: anchor without a symbol")
+                    };
+                    let symbol = file.symbol_by_index(i).unwrap();
+                    let target = file
+                        .section_by_index(symbol.section_index().unwrap())
+                        .unwrap();
+                    target.name().unwrap().to_string()
+                })
+                .collect()
+        };
+        let (persistent, init) = (described(".mod_lineinfo"), described(".init.mod_lineinfo"));
+        assert_eq!(persistent[0], ".text", "{config}: .text first");
+        let holder = if init.iter().any(|n| n == ".exit.text") {
+            ".init.mod_lineinfo"
+        } else {
+            assert!(
+                persistent.iter().any(|n| n == ".exit.text"),
+                "{config}: {persistent:?}"
+            );
+            ".mod_lineinfo"
+        };
+        assert_eq!(
+            holder, want,
+            "{config}: persistent {persistent:?}, init {init:?}"
+        );
+        assert!(init.iter().any(|n| n == ".init.text"));
+        assert!(persistent.iter().any(|n| n == ".text.unlikely"));
+    }
+}
