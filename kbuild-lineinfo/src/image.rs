@@ -144,7 +144,11 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
         let Some(section_index) = symbols.symbol_section(endian, symbol, index)? else {
             continue;
         };
-        let section = sections.section(section_index)?;
+        // A symbol in a section that does not exist is no text start (the section table's own
+        // damage is reported where sections are read).
+        let Ok(section) = sections.section(section_index) else {
+            continue;
+        };
         let name = symbols.symbol_name(endian, symbol)?;
         let value: u64 = symbol.st_value(endian).into();
         note_bounds(&mut text, name, value, section, endian);
