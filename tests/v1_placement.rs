@@ -63,7 +63,7 @@ __attribute__((section(".exit.text"))) void exit_a(int *p)
 }
 "#;
 
-/// Text memory in this order; `.init.text` is init memory and not in it.
+/// Text memory in this order (`.init.text`, init memory, follows in the section headers).
 const TEXT_MEMORY: [&str; 4] = [".sched.text", ".text.unlikely", ".text", ".exit.text"];
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -90,6 +90,34 @@ fn section_header_order(ko: &Path) -> Vec<String> {
 
 #[test]
 fn v1_table_sits_where_the_loader_puts_text() {
+    let mut headers = TEXT_MEMORY.to_vec();
+    headers.push(".init.text");
+    check(&headers, &TEXT_MEMORY, None);
+}
+
+/// With `CONFIG_MODULE_UNLOAD` off (the tree's `.config`), `.exit.text` is init memory: the
+/// sections after it move up in text memory.
+#[test]
+fn v1_without_module_unload_leaves_exit_text_out() {
+    let headers = [
+        ".sched.text",
+        ".exit.text",
+        ".text.unlikely",
+        ".text",
+        ".init.text",
+    ];
+    let text_memory = [".sched.text", ".text.unlikely", ".text"];
+    check(
+        &headers,
+        &text_memory,
+        Some("# CONFIG_MODULE_UNLOAD is not set\n"),
+    );
+}
+
+/// Builds the fixture with its code sections in `headers` order, embeds v1 (through the batch
+/// and the tree's `.config` when `config` is given), and checks every address of `text_memory`
+/// as `ld` lays it out.
+fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("m.c"), M_C).unwrap();
@@ -97,9 +125,8 @@ fn v1_table_sits_where_the_loader_puts_text() {
         .current_dir(d)
         .args(["-c", "-g", "-O2", "-fno-pic", "m.c", "-o", "m.o"]));
     // `ld -r` with a script: the output sections come in the script's order.
-    let order: String = TEXT_MEMORY
+    let order: String = headers
         .iter()
-        .chain(&[".init.text"])
         .map(|n| format!("  {n} : {{ *({n}) }}\n"))
         .collect();
     std::fs::write(d.join("order.lds"), format!("SECTIONS {{\n{order}}}\n")).unwrap();
@@ -107,18 +134,19 @@ fn v1_table_sits_where_the_loader_puts_text() {
         .current_dir(d)
         .args(["-r", "-T", "order.lds", "m.o", "-o", "m.ko"]));
     let ko = d.join("m.ko");
-    let mut code = section_header_order(&ko);
-    code.retain(|n| n != ".init.text");
-    assert_eq!(code, TEXT_MEMORY, "fixture section order");
+    assert_eq!(section_header_order(&ko), headers, "fixture section order");
 
-    // The oracle link: text memory as one output section at 0x100000.
-    let inputs: String = TEXT_MEMORY.iter().map(|n| format!("*({n}) ")).collect();
+    // The oracle link: text memory as one output section at 0x100000, the rest far away.
+    let inputs: String = text_memory.iter().map(|n| format!("*({n}) ")).collect();
+    let others: String = headers
+        .iter()
+        .filter(|n| !text_memory.contains(n))
+        .enumerate()
+        .map(|(i, n)| format!("  {n} {:#x} : {{ *({n}) }}\n", 0x800000 + 0x100000 * i))
+        .collect();
     std::fs::write(
         d.join("oracle.lds"),
-        format!(
-            "SECTIONS {{\n  .textmem 0x100000 : {{ {inputs} }}\n  .init.text 0x800000 : {{ \
-             *(.init.text) }}\n}}\n"
-        ),
+        format!("SECTIONS {{\n  .textmem 0x100000 : {{ {inputs} }}\n{others}}}\n"),
     )
     .unwrap();
     run(Command::new("ld").current_dir(d).args([
@@ -153,9 +181,18 @@ fn v1_table_sits_where_the_loader_puts_text() {
     starts.sort_unstable();
     starts.dedup();
 
-    let out = run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
-        .args(["module", "--layout", "v1"])
-        .arg(&ko));
+    let out = match config {
+        Some(config) => {
+            std::fs::write(d.join(".config"), config).unwrap();
+            std::fs::write(d.join("modules.order"), "m.ko\n").unwrap();
+            run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+                .args(["modules", "--layout", "v1", "--no-cache", "--objtree"])
+                .arg(d))
+        }
+        None => run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+            .args(["module", "--layout", "v1"])
+            .arg(&ko)),
+    };
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("warning"),
         "{}",
@@ -166,7 +203,7 @@ fn v1_table_sits_where_the_loader_puts_text() {
     let blob = file.section_by_name(".mod_lineinfo").unwrap();
     let table = decode_v1_module(blob.data().unwrap()).unwrap();
 
-    let placed: Vec<(&str, u64)> = TEXT_MEMORY
+    let placed: Vec<(&str, u64)> = text_memory
         .iter()
         .map(|n| (*n, section_offset(&linked, &ko, n, base)))
         .collect();
@@ -217,13 +254,56 @@ fn v1_table_sits_where_the_loader_puts_text() {
         }
     }
     eprintln!("{compared} compared ({per_section:?}), {agreed} agree; {shown:#?}");
-    for name in TEXT_MEMORY {
+    for name in text_memory {
         assert!(
             per_section.get(name).copied().unwrap_or(0) > 4,
             "{name} barely compared"
         );
     }
     assert_eq!(agreed, compared, "every text-memory address agrees");
+
+    // `lookup --module` maps SECTION+OFF into text memory the same way.
+    // Every third address inside a section (not the alignment padding between them).
+    let ko_data = std::fs::read(&ko).unwrap();
+    let ko_file = object::File::parse(&*ko_data).unwrap();
+    let (offsets, queries): (Vec<u64>, Vec<String>) = (0..size)
+        .step_by(3)
+        .filter_map(|offset| {
+            let (name, at) = placed.iter().rev().find(|(_, at)| offset >= *at).unwrap();
+            let section_size = ko_file.section_by_name(name).unwrap().size();
+            (offset - at < section_size).then(|| (offset, format!("{name}+{:#x}", offset - at)))
+        })
+        .unzip();
+    let mut lookup = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"));
+    lookup
+        .args(["lookup", "--module"])
+        .arg(&ko)
+        .arg("--objtree")
+        .arg(d);
+    let answers = common::realdata::parse_lookup(&common::realdata::pipe(
+        &mut lookup,
+        &queries.iter().map(|q| format!("{q}\n")).collect::<String>(),
+    ));
+    let mut checked = 0;
+    for ((&offset, answer), query) in offsets.iter().zip(&answers).zip(&queries) {
+        let want = &oracle[offset as usize];
+        let Some(start) = starts.iter().rev().find(|&&s| s <= offset) else {
+            continue;
+        };
+        let i = table
+            .entries
+            .partition_point(|e| u64::from(e.offset) <= offset);
+        let ours = i
+            .checked_sub(1)
+            .map(|i| table.entries[i])
+            .filter(|e| u64::from(e.offset) >= *start)
+            .map(|e| (table.names[e.file as usize].clone(), e.line));
+        assert_eq!(answer, &ours, "{query}");
+        if want.is_some() {
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "lookup barely checked");
 }
 
 /// Where `ld` put input section `name` of `ko` inside the output section at `base`: the

@@ -28,7 +28,13 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     };
     let answers = match (&args.vmlinux, &args.module) {
         (Some(path), _) => vmlinux(path, &queries),
-        (None, Some(path)) => module(path, &queries),
+        (None, Some(path)) => {
+            let loader = args
+                .objtree
+                .as_deref()
+                .map_or_else(Default::default, crate::modules::kbuild::loader_config);
+            module(path, &queries, loader)
+        }
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
     .with_context(|| {
@@ -183,18 +189,17 @@ fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<Modul
 const V7_BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
 
 /// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
-fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
+fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
     let file = object::File::parse(&*data)?;
     let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
-    // v1 offsets count from the start of text memory, laid out as the loader does (with
-    // CONFIG_MODULE_UNLOAD on).
+    // v1 offsets count from the start of text memory, laid out as the loader does.
     let memory = sections::text_memory(
         &input.alloc_sections(),
         input.e_machine(),
-        sections::LoaderConfig::default(),
+        loader,
         kbuild_lineinfo::extract::loader_prefix(&input).as_deref(),
     );
     let starts = input.text_symbol_starts()?;
