@@ -164,8 +164,8 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
     let textmem = linked.section_by_name(".textmem").unwrap();
     let (base, size) = (textmem.address(), textmem.size());
     // `.text` does not start text memory, and is 64-aligned in it.
-    let foo = linked.symbols().find(|s| s.name() == Ok("foo")).unwrap();
-    assert!(foo.address() > base && (foo.address() - base) % 64 == 0);
+    let aligned = linked.symbols().find(|s| s.name() == Ok("foo")).unwrap();
+    assert!(aligned.address() > base && (aligned.address() - base) % 64 == 0);
     // kallsyms' symbols (named, not `.L…`/`L0…`/`$…`), as text-memory offsets.
     let mut starts: Vec<u64> = linked
         .symbols()
