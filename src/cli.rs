@@ -158,9 +158,14 @@ pub struct LookupArgs {
     /// from _text).
     #[arg(long, value_name = "FILE")]
     pub vmlinux: Option<PathBuf>,
-    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF or 0xOFF (in .text).
+    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF (any code section) or 0xOFF
+    /// (in .text).
     #[arg(long, value_name = "KO")]
     pub module: Option<PathBuf>,
+    /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
+    /// where the loader puts sections in text memory (default: unload on).
+    #[arg(long, value_name = "DIR", requires = "module")]
+    pub objtree: Option<PathBuf>,
     /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,

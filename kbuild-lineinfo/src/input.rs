@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use object::read::elf::{ElfFile32, ElfFile64};
 use object::{
     Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionFlags,
-    SectionIndex, SectionKind, SymbolKind, SymbolSection,
+    SectionIndex, SectionKind,
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -35,6 +35,7 @@ pub struct CodeSection {
 /// A parsed input file.
 #[derive(Debug)]
 pub struct Input<'data> {
+    data: &'data [u8],
     file: object::File<'data>,
     endian: Endian,
     e_machine: object::elf::Machine,
@@ -68,6 +69,7 @@ impl<'data> Input<'data> {
             Endian::Big
         };
         let mut input = Input {
+            data,
             file,
             endian,
             e_machine,
@@ -120,47 +122,73 @@ impl<'data> Input<'data> {
             .map(|s| CodeSection {
                 name: s.name().unwrap_or("").to_string(),
                 index: s.index().0,
-                address: self.address(Some(s.index()), s.address()),
+                // In `ET_REL` symbols are offsets from the section start whatever `sh_addr`
+                // says (`ld -r -T` with a script can leave it non-zero; the module loader
+                // ignores it).
+                address: match self.is_relocatable() {
+                    true => self.address(Some(s.index()), 0),
+                    false => s.address(),
+                },
                 size: s.size(),
             })
             .collect()
     }
 
-    /// Sorted, distinct start addresses of the symbols kallsyms sees as text: function and
-    /// untyped symbols defined in executable sections (not section, file or ARM mapping symbols).
-    pub fn text_symbol_starts(&self) -> Vec<u64> {
-        let code: Vec<bool> = {
-            let mut v = vec![
-                false;
-                self.file
-                    .sections()
-                    .map(|s| s.index().0 + 1)
-                    .max()
-                    .unwrap_or(0)
-            ];
-            for s in self.file.sections().filter(|s| is_code(s)) {
-                v[s.index().0] = true;
-            }
-            v
-        };
-        let mut starts: Vec<u64> = self
-            .file
-            .symbols()
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
-            .filter(|s| {
-                !s.name_bytes()
-                    .is_ok_and(|n| n.starts_with(b"$") || n.is_empty())
-            })
-            .filter_map(|s| match s.section() {
-                SymbolSection::Section(i) if code.get(i.0) == Some(&true) => {
-                    Some(self.address(Some(i), s.address()))
+    /// Every allocated section's header, in section-header order (what the module loader
+    /// lays out).
+    pub fn alloc_sections(&self) -> Vec<crate::layout::sections::LoadSection> {
+        self.file
+            .sections()
+            .filter_map(|s| match s.flags() {
+                SectionFlags::Elf { sh_flags, .. }
+                    if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
+                {
+                    Some(crate::layout::sections::LoadSection {
+                        name: s.name().unwrap_or("").to_string(),
+                        index: s.index().0,
+                        flags: sh_flags.0,
+                        align: s.align(),
+                        size: s.size(),
+                    })
                 }
                 _ => None,
             })
+            .collect()
+    }
+
+    /// Whether any relocation of any section has an ELF type `pred` accepts.
+    pub fn any_relocation(&self, pred: impl Fn(object::elf::RelocationType) -> bool) -> bool {
+        self.file.sections().any(|s| {
+            s.relocations()
+                .any(|(_, r)| matches!(r.flags(), RelocationFlags::Elf { r_type } if pred(r_type)))
+        })
+    }
+
+    /// Sorted, distinct start addresses of the symbols kallsyms sees as text, by the one rule
+    /// of [`crate::image::text_symbols`] (FORMAT.md §1 rule 6: function and untyped symbols
+    /// in executable sections, minus unnamed and `is_mapping_symbol()` names, ARM Thumb bit
+    /// cleared), restricted to the allocated code sections of [`Input::code_sections`].
+    pub fn text_symbol_starts(&self) -> Result<Vec<u64>> {
+        let mut code = vec![
+            false;
+            self.file
+                .sections()
+                .map(|s| s.index().0 + 1)
+                .max()
+                .unwrap_or(0)
+        ];
+        for s in self.file.sections().filter(|s| is_code(s)) {
+            code[s.index().0] = true;
+        }
+        let mut starts: Vec<u64> = crate::image::text_symbols(self.data)?
+            .starts
+            .into_iter()
+            .filter(|s| code.get(s.section) == Some(&true))
+            .map(|s| self.address(Some(SectionIndex(s.section)), s.value))
             .collect();
         starts.sort_unstable();
         starts.dedup();
-        starts
+        Ok(starts)
     }
 
     /// True when section `name` exists and holds bytes (nothing is decompressed or relocated).
