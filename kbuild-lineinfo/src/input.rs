@@ -108,10 +108,19 @@ impl<'data> Input<'data> {
 
     /// The value of the symbol `name` (its address in this input's space).
     pub fn symbol(&self, name: &str) -> Option<u64> {
-        self.file
+        // A global definition wins over a local one of the same name (a `static` `_text` in
+        // some unit must not move the table's base); local symbols come first in `.symtab`.
+        let mut named = self
+            .file
             .symbols()
-            .find(|s| s.name_bytes().ok() == Some(name.as_bytes()))
-            .map(|s| self.address(s.section_index(), s.address()))
+            .filter(|s| s.name_bytes().ok() == Some(name.as_bytes()));
+        let first = named.next()?;
+        let symbol = if first.is_global() {
+            first
+        } else {
+            named.find(|s| s.is_global()).unwrap_or(first)
+        };
+        Some(self.address(symbol.section_index(), symbol.address()))
     }
 
     /// Allocated sections holding code, in section header order.
@@ -420,4 +429,61 @@ pub fn machine_name(e_machine: object::elf::Machine) -> String {
         _ => return format!("e_machine {}", e_machine.0),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use object::write::{Object, Symbol, SymbolSection};
+    use object::{Architecture, BinaryFormat, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+
+    use super::*;
+
+    /// An `ET_REL` file whose `.text` holds `(name, offset, global)` symbols, in that order.
+    fn object_with(symbols: &[(&str, u64, bool)]) -> Vec<u8> {
+        let mut obj = Object::new(
+            BinaryFormat::Elf,
+            Architecture::X86_64,
+            object::Endianness::Little,
+        );
+        let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        obj.append_section_data(text, &[0x90; 0x40], 16);
+        for &(name, value, global) in symbols {
+            obj.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value,
+                size: 0,
+                kind: SymbolKind::Label,
+                scope: if global {
+                    SymbolScope::Linkage
+                } else {
+                    SymbolScope::Compilation
+                },
+                weak: false,
+                section: SymbolSection::Section(text),
+                flags: SymbolFlags::None,
+            });
+        }
+        obj.write().unwrap()
+    }
+
+    #[test]
+    fn a_global_symbol_wins_over_a_local_one_of_the_same_name() {
+        let data = object_with(&[
+            ("anchor", 0, true),
+            ("_text", 0x10, false),
+            ("_text", 0x20, true),
+        ]);
+        let input = Input::parse(&data).unwrap();
+        let base = input.symbol("anchor").unwrap();
+        assert_eq!(input.symbol("_text"), Some(base + 0x20));
+    }
+
+    #[test]
+    fn a_lone_local_symbol_is_still_found() {
+        let data = object_with(&[("anchor", 0, true), ("_text", 0x10, false)]);
+        let input = Input::parse(&data).unwrap();
+        let base = input.symbol("anchor").unwrap();
+        assert_eq!(input.symbol("_text"), Some(base + 0x10));
+        assert_eq!(input.symbol("missing"), None);
+    }
 }
