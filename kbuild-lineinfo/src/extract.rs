@@ -86,8 +86,22 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         Some(dir) => Some(dir.clone()),
         None => rows::guess_srctree(&input)?,
     };
-    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
-    let symbols = input.text_symbol_starts();
+    let namer = Namer::new(srctree.as_deref());
+    let (rows, symbols) = if effort.threads > 1 {
+        // The symbols are read meanwhile (a few milliseconds off the critical path).
+        std::thread::scope(|scope| {
+            let symbols = scope.spawn(|| input.text_symbol_starts());
+            let rows = rows::read_rows(&input, &namer, effort.threads);
+            let symbols = symbols
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (rows, symbols)
+        })
+    } else {
+        let rows = rows::read_rows(&input, &namer, effort.threads);
+        (rows, input.text_symbol_starts())
+    };
+    let rows = rows?;
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
     let mut stats = Stats {
         rows: rows.rows,

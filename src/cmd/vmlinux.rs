@@ -33,6 +33,9 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Most threads one vmlinux is read on (beyond this, chunks of units get too small to pay).
+const MAX_THREADS: usize = 64;
+
 /// Reads `path`, builds its tables and writes them to `output`; returns the one-line summary.
 pub fn generate(
     path: &Path,
@@ -42,14 +45,16 @@ pub fn generate(
 ) -> Result<String> {
     let layout = Layout::from(table.layout);
     let data = crate::mmap::map(path)?;
-    // A second thread only with a second job slot, held until the tables are built.
-    let token = slots.try_token();
+    // One thread per job slot free now (the implicit one and every token the jobserver grants
+    // at once; link-vmlinux.sh runs when make has nothing else to do), held until the tables
+    // are built.
+    let tokens = slots.try_tokens(MAX_THREADS - 1);
     let effort = extract::Effort {
-        threads: 1 + usize::from(token.is_some()),
+        threads: 1 + tokens.len(),
     };
     let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;
-    drop(token);
+    drop(tokens);
     let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
     let encoded = encode::encode(&v.table, layout);
     let items = items(&encoded, layout, v.endian);

@@ -15,11 +15,19 @@ pub(super) fn unit<R: Reader>(
     dwarf: &gimli::Dwarf<R>,
     header: gimli::UnitHeader<R>,
 ) -> gimli::Result<gimli::Unit<R>> {
-    match root_abbreviation(dwarf, &header) {
-        Some(abbreviations) => {
-            gimli::Unit::new_with_abbreviations(dwarf, header, Arc::new(abbreviations))
-        }
-        None => dwarf.unit(header),
+    let abbreviations = abbreviations(dwarf, &header)?;
+    gimli::Unit::new_with_abbreviations(dwarf, header, abbreviations)
+}
+
+/// The abbreviations to read the root entry of `header` with: that entry's alone when it can
+/// be found, else the unit's whole table (parsed by gimli, which also reports its errors).
+pub(super) fn abbreviations<R: Reader>(
+    dwarf: &gimli::Dwarf<R>,
+    header: &gimli::UnitHeader<R>,
+) -> gimli::Result<Arc<gimli::Abbreviations>> {
+    match root_abbreviation(dwarf, header) {
+        Some(table) => Ok(Arc::new(table)),
+        None => dwarf.abbreviations(header),
     }
 }
 

@@ -100,7 +100,8 @@ pub(super) fn sorted(parts: &[PointBuf]) -> Vec<Point> {
             });
         }
     }
-    runs.sort_unstable_by_key(|r| (r.first(), r.index));
+    // Stable, so runs with one first key keep their input order; mostly in order already.
+    runs.sort_by_key(Run::first);
 
     let mut out = Vec::with_capacity(total);
     let mut cluster: Vec<Run<'_>> = Vec::new();
