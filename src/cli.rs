@@ -78,6 +78,9 @@ pub struct VmlinuxArgs {
     /// Under make, one thread per job slot free when the step starts. Never changes the output.
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run every line program with gimli rather than the fast runner (for tests: same bytes).
+    #[arg(long, hide = true)]
+    pub gimli_only: bool,
     /// Write the empty stub for the first link instead (all counts 0).
     #[arg(long, conflicts_with = "vmlinux")]
     pub stub: bool,

@@ -1,10 +1,14 @@
 //! The vmlinux step reads compilation units on as many threads as it has job slots; the bytes it
 //! writes must not depend on that number, nor on which thread finished first.
 //!
-//! * Fixtures (four units, DWARF 4 and 5): `-j1`, `-j2`, `-j3`, `-j8`, as an object and as
-//!   assembly, and under GNU make's jobserver (`make -j4`, recipe with `+`), all byte-identical.
+//! * Fixtures (four units, DWARF 4, 5 and 64-bit DWARF): `-j1`, `-j2`, `-j3`, `-j8`, as an object
+//!   and as assembly, and under GNU make's jobserver (`make -j4`, recipe with `+`), all
+//!   byte-identical.
 //! * The Debian cloud vmlinux (`KBUILD_LINEINFO_VMLINUX`, see `tests/real_vmlinux.rs`): `-j1`,
 //!   `-j2`, `-j8` byte-identical; without the corpus the test says so and does nothing.
+//!
+//! Both also check the fast line-program runner against gimli's (`--gimli-only`, hidden): the
+//! same rows read and the same bytes.
 
 mod common;
 
@@ -38,8 +42,18 @@ fn ok(out: Output, what: &str) -> Output {
 
 /// `vmlinux -jN -o OUT INPUT`; returns the bytes written and the summary line.
 fn tables(input: &Path, out: &Path, jobs: usize, srctree: Option<&str>) -> (Vec<u8>, String) {
+    tables_with(input, out, jobs, srctree, &[])
+}
+
+fn tables_with(
+    input: &Path,
+    out: &Path,
+    jobs: usize,
+    srctree: Option<&str>,
+    extra: &[&str],
+) -> (Vec<u8>, String) {
     let mut cmd = tool();
-    cmd.arg("vmlinux").arg(format!("-j{jobs}"));
+    cmd.arg("vmlinux").arg(format!("-j{jobs}")).args(extra);
     if let Some(dir) = srctree {
         cmd.args(["--srctree", dir]);
     }
@@ -97,6 +111,14 @@ fn check_fixture(v: Variant) {
             srctree.as_deref(),
         );
         assert!(rows_of(&summary) > 0, "{}: no rows read: {summary}", v.name);
+        fs::write(
+            ws.path(&format!(
+                "t-j1.summary{}",
+                if ext == "o" { "" } else { ".S" }
+            )),
+            &summary,
+        )
+        .unwrap();
         for jobs in JOBS {
             let out = ws.path(&format!("t-j{jobs}.{ext}"));
             let (bytes, other) = tables(&input, &out, jobs, srctree.as_deref());
@@ -108,6 +130,19 @@ fn check_fixture(v: Variant) {
             assert_eq!(other, summary, "{}: -j{jobs} summary", v.name);
         }
     }
+
+    // gimli alone reads the same rows and writes the same bytes.
+    let first = fs::read(ws.path("t-j1.o")).unwrap();
+    let summary = fs::read_to_string(ws.path("t-j1.summary")).unwrap();
+    let (gimli, other) = tables_with(
+        &input,
+        &ws.path("t-gimli.o"),
+        2,
+        srctree.as_deref(),
+        &["--gimli-only"],
+    );
+    assert!(gimli == first, "{}: --gimli-only wrote other bytes", v.name);
+    assert_eq!(other, summary, "{}: --gimli-only summary", v.name);
 
     // Under make's jobserver, with the tokens make -j4 lends.
     let dir = ws.root();
@@ -149,6 +184,14 @@ fn fixture_tables_are_identical_at_any_jobs_dwarf4() {
 }
 
 #[test]
+fn fixture_tables_are_identical_at_any_jobs_dwarf64() {
+    check_fixture(Variant {
+        dwarf64: true,
+        ..variant("dwarf64-jobs", DwarfVersion::V5)
+    });
+}
+
+#[test]
 fn debian_cloud_vmlinux_tables_are_identical_at_any_jobs() {
     let Some(vmlinux) =
         realdata::corpus_path("KBUILD_LINEINFO_VMLINUX", "the Debian cloud vmlinux")
@@ -168,4 +211,12 @@ fn debian_cloud_vmlinux_tables_are_identical_at_any_jobs() {
         assert!(bytes == first, "-j{jobs} wrote other bytes than -j1");
         assert_eq!(other, summary, "-j{jobs} summary");
     }
+    let out = dir.path().join("t-gimli.o");
+    let (gimli, other) = tables_with(&vmlinux, &out, 2, None, &["--gimli-only"]);
+    assert!(gimli == first, "--gimli-only wrote other bytes");
+    assert_eq!(
+        other.replace("t-gimli", "t-j1"),
+        summary,
+        "--gimli-only summary"
+    );
 }

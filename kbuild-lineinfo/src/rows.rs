@@ -5,6 +5,7 @@
 //! last row at an address wins (rule 3); each sequence's end becomes a [`Point`] with no answer, so
 //! that after sorting, "the last point at or below A" is exactly rule 3's answer for A.
 
+mod program;
 mod root;
 mod sorted;
 
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gimli::{AttributeValue, EndianSlice, Reader, RelocateReader, RunTimeEndian};
 
 use crate::error::{Error, Result};
+use crate::extract::Effort;
 use crate::input::Input;
 use crate::lazy_reloc::{LazyRelocs, OnRead};
 use crate::paths::Namer;
@@ -117,19 +119,21 @@ pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
     Ok(input.has_section_data(".debug_line") && input.has_section_data(".debug_info"))
 }
 
-/// Reads every line program of `input` into one sorted point stream, on `threads` threads
-/// (the result does not depend on the number).
-pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Rows> {
+/// Reads every line program of `input` into one sorted point stream, on `effort.threads`
+/// threads (the result depends neither on the number nor on `effort.gimli_only`).
+pub fn read_rows(input: &Input<'_>, namer: &Namer, effort: Effort) -> Result<Rows> {
     let sections = Sections::load(input)?;
     let endian = gimli_endian(input.endian());
-    let threads = threads.max(1);
+    let threads = effort.threads.max(1);
     // More chunks than threads, so that a thread that ends early takes the next one.
     let chunks = split_units(&sections.dwarf(endian), threads * CHUNKS_PER_THREAD)?;
     let threads = threads.min(chunks.len());
+    // A linked image's line programs need no relocation: the fast runner reads their bytes.
+    let mode = (endian, !input.is_relocatable() && !effort.gimli_only);
     let parts: Vec<Result<Part>> = if threads <= 1 {
         chunks
             .iter()
-            .map(|c| read_chunk(&sections, endian, namer, c))
+            .map(|c| read_chunk(&sections, mode, namer, c))
             .collect()
     } else {
         let next = AtomicUsize::new(0);
@@ -140,7 +144,7 @@ pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Row
                 let Some(chunk) = chunks.get(i) else {
                     return done;
                 };
-                done.push((i, read_chunk(&sections, endian, namer, chunk)));
+                done.push((i, read_chunk(&sections, mode, namer, chunk)));
             }
         };
         let mut done = std::thread::scope(|scope| {
@@ -203,7 +207,7 @@ struct Part {
 
 fn read_chunk(
     sections: &Sections<'_>,
-    endian: RunTimeEndian,
+    (endian, fast): (RunTimeEndian, bool),
     namer: &Namer,
     units: &[usize],
 ) -> Result<Part> {
@@ -212,6 +216,7 @@ fn read_chunk(
         dwarf: &dwarf,
         namer,
         rows: Part::default(),
+        fast,
         ids: HashMap::new(),
         comp_dirs: HashMap::default(),
         by_offsets: HashMap::default(),
@@ -291,6 +296,8 @@ struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
     rows: Part,
+    /// Line programs run by [`program::run`] (bytes that need no relocation), else by gimli.
+    fast: bool,
     ids: HashMap<Vec<u8>, u32>,
     /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
     comp_dirs: HashMap<Vec<u8>, u32, Fx>,
@@ -354,6 +361,39 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
+/// What one unit's rows need while they are added.
+struct UnitRows<'u, 'd> {
+    unit: &'u gimli::Unit<R<'d>>,
+    /// The compilation directory: its number and its bytes.
+    comp: (u32, &'u [u8]),
+    /// File index → interned name id.
+    cache: Vec<u32>,
+    /// Where the current sequence's points start.
+    sequence_start: usize,
+}
+
+/// The fast runner's view of a program header; `None` when its standard opcode lengths cannot
+/// be read (gimli then runs the program).
+fn encoding_of(header: &gimli::LineProgramHeader<R<'_>>) -> Option<program::Encoding> {
+    let line = header.line_encoding();
+    let lengths = header
+        .standard_opcode_lengths()
+        .to_slice()
+        .ok()?
+        .into_owned();
+    Some(program::Encoding {
+        version: header.version(),
+        address_size: header.address_size(),
+        big_endian: gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()),
+        minimum_instruction_length: line.minimum_instruction_length,
+        maximum_operations_per_instruction: line.maximum_operations_per_instruction,
+        line_base: line.line_base,
+        line_range: line.line_range,
+        opcode_base: header.opcode_base(),
+        standard_opcode_lengths: lengths,
+    })
+}
+
 /// Per-unit cache of file index → interned name id.
 const UNRESOLVED: u32 = u32::MAX;
 const INVALID: u32 = u32::MAX - 1;
@@ -373,55 +413,104 @@ impl<'d> UnitReader<'_, 'd> {
         };
         let next = self.comp_dirs.len() as u32;
         let comp_id = *self.comp_dirs.entry(comp_dir.clone()).or_insert(next);
-        let mut cache: Vec<u32> = Vec::new();
+        let mut unit_rows = UnitRows {
+            unit: &unit,
+            comp: (comp_id, &comp_dir),
+            cache: Vec::new(),
+            sequence_start: self.rows.points.len(),
+        };
+        if self.fast {
+            let (points, rows) = (self.rows.points.len(), self.rows.rows);
+            if let Some(encoding) = encoding_of(program.header()) {
+                let buf = program.header().raw_program_buf();
+                let bytes = buf.to_slice()?;
+                let header = program.header();
+                let done = program::run(&bytes, &encoding, |row| {
+                    self.push_row(&mut unit_rows, header, row)
+                })?;
+                if done.is_ok() {
+                    return Ok(());
+                }
+            }
+            // Left to gimli: start the unit again.
+            self.rows.points.truncate(points);
+            self.rows.rows = rows;
+            unit_rows.sequence_start = points;
+        }
         let mut rows = program.rows();
-        let mut sequence_start = self.rows.points.len();
         while let Some((header, row)) = rows.next_row()? {
-            let address = row.address();
-            if row.end_sequence() {
+            let row = match row.end_sequence() {
+                true => program::Row::End {
+                    address: row.address(),
+                },
+                false => program::Row::Line {
+                    address: row.address(),
+                    file: row.file_index(),
+                    line: row.line().map_or(0, |l| l.get()),
+                },
+            };
+            self.push_row(&mut unit_rows, header, row)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one row of the line matrix (FORMAT.md §1 rules 1 and 3).
+    #[inline]
+    fn push_row(
+        &mut self,
+        unit: &mut UnitRows<'_, 'd>,
+        header: &gimli::LineProgramHeader<R<'d>>,
+        row: program::Row,
+    ) -> Result<()> {
+        let (address, index, line) = match row {
+            program::Row::End { address } => {
                 self.rows.points.push(Point {
                     address,
                     file: 0,
                     line: 0,
                 });
-                sequence_start = self.rows.points.len();
-                continue;
+                unit.sequence_start = self.rows.points.len();
+                return Ok(());
             }
-            let Some(line) = row.line().and_then(|l| u32::try_from(l.get()).ok()) else {
-                continue;
-            };
-            let index = row.file_index();
-            let file = match cache.get(index as usize) {
-                Some(&id) if id != UNRESOLVED => id,
-                _ => {
-                    let id = self
-                        .resolve(&unit, header, index, (comp_id, &comp_dir))?
-                        .unwrap_or(INVALID);
-                    let slot = usize::try_from(index).unwrap_or(usize::MAX);
-                    if slot < 1 << 16 {
-                        if cache.len() <= slot {
-                            cache.resize(slot + 1, UNRESOLVED);
-                        }
-                        cache[slot] = id;
-                    }
-                    id
-                }
-            };
-            if file == INVALID {
-                continue;
-            }
-            self.rows.rows += 1;
-            let point = Point {
+            program::Row::Line {
                 address,
                 file,
                 line,
-            };
-            let in_sequence = self.rows.points.len() > sequence_start;
-            match self.rows.points.last_mut() {
-                // Rule 3: within a sequence, the last row at an address wins.
-                Some(last) if in_sequence && last.address == address => *last = point,
-                _ => self.rows.points.push(point),
+            } => (address, file, line),
+        };
+        let Some(line) = u32::try_from(line).ok().filter(|&l| l != 0) else {
+            return Ok(());
+        };
+        let file = match unit.cache.get(index as usize) {
+            Some(&id) if id != UNRESOLVED => id,
+            _ => {
+                let id = self
+                    .resolve(unit.unit, header, index, unit.comp)?
+                    .unwrap_or(INVALID);
+                let slot = usize::try_from(index).unwrap_or(usize::MAX);
+                if slot < 1 << 16 {
+                    if unit.cache.len() <= slot {
+                        unit.cache.resize(slot + 1, UNRESOLVED);
+                    }
+                    unit.cache[slot] = id;
+                }
+                id
             }
+        };
+        if file == INVALID {
+            return Ok(());
+        }
+        self.rows.rows += 1;
+        let point = Point {
+            address,
+            file,
+            line,
+        };
+        let in_sequence = self.rows.points.len() > unit.sequence_start;
+        match self.rows.points.last_mut() {
+            // Rule 3: within a sequence, the last row at an address wins.
+            Some(last) if in_sequence && last.address == address => *last = point,
+            _ => self.rows.points.push(point),
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
         .vmlinux
         .as_deref()
         .expect("clap requires VMLINUX without --stub");
-    let summary = generate(path, &args.table, output, slots)?;
+    let summary = generate_with(path, &args.table, output, slots, args.gimli_only)?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
@@ -43,6 +43,17 @@ pub fn generate(
     output: Option<&Path>,
     slots: &crate::jobs::Slots,
 ) -> Result<String> {
+    generate_with(path, table, output, slots, false)
+}
+
+/// [`generate`], with line programs run by gimli alone when `gimli_only` (same bytes).
+fn generate_with(
+    path: &Path,
+    table: &crate::cli::TableOptions,
+    output: Option<&Path>,
+    slots: &crate::jobs::Slots,
+    gimli_only: bool,
+) -> Result<String> {
     let layout = Layout::from(table.layout);
     let data = crate::mmap::map(path)?;
     // One thread per job slot free now (the implicit one and every token the jobserver grants
@@ -51,6 +62,7 @@ pub fn generate(
     let tokens = slots.try_tokens(MAX_THREADS - 1);
     let effort = extract::Effort {
         threads: 1 + tokens.len(),
+        gimli_only,
     };
     let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;

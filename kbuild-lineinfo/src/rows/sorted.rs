@@ -26,6 +26,7 @@ impl PointBuf {
         self.len
     }
 
+    #[inline]
     pub(super) fn push(&mut self, point: Point) {
         match self.blocks.last_mut() {
             Some(block) if block.len() < BLOCK => block.push(point),
@@ -38,6 +39,20 @@ impl PointBuf {
         self.len += 1;
     }
 
+    /// Keeps the first `len` points.
+    pub(super) fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        let blocks = len.div_ceil(BLOCK);
+        self.blocks.truncate(blocks);
+        if let Some(last) = self.blocks.last_mut() {
+            last.truncate(len - (blocks - 1) * BLOCK);
+        }
+        self.len = len;
+    }
+
+    #[inline]
     pub(super) fn last_mut(&mut self) -> Option<&mut Point> {
         self.blocks.last_mut()?.last_mut()
     }
