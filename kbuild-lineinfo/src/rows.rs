@@ -128,8 +128,7 @@ pub fn read_rows(input: &Input<'_>, namer: &Namer, effort: Effort) -> Result<Row
     // More chunks than threads, so that a thread that ends early takes the next one.
     let chunks = split_units(&sections.dwarf(endian), threads * CHUNKS_PER_THREAD)?;
     let threads = threads.min(chunks.len());
-    // A linked image's line programs need no relocation: the fast runner reads their bytes.
-    let mode = (endian, !input.is_relocatable() && !effort.gimli_only);
+    let mode = (endian, !effort.gimli_only);
     let parts: Vec<Result<Part>> = if threads <= 1 {
         chunks
             .iter()
@@ -296,7 +295,7 @@ struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
     rows: Part,
-    /// Line programs run by [`program::run`] (bytes that need no relocation), else by gimli.
+    /// Line programs run by [`program::run`] first (gimli takes what it leaves), else by gimli.
     fast: bool,
     ids: HashMap<Vec<u8>, u32>,
     /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
@@ -425,7 +424,13 @@ impl<'d> UnitReader<'_, 'd> {
                 let buf = program.header().raw_program_buf();
                 let bytes = buf.to_slice()?;
                 let header = program.header();
-                let done = program::run(&bytes, &encoding, |row| {
+                let size = encoding.address_size;
+                let address_at = |at: usize| {
+                    let mut operand = buf.clone();
+                    operand.skip(at).ok()?;
+                    operand.read_address(size).ok()
+                };
+                let done = program::run(&bytes, &encoding, address_at, |row| {
                     self.push_row(&mut unit_rows, header, row)
                 })?;
                 if done.is_ok() {

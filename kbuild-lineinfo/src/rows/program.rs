@@ -10,7 +10,8 @@
 //! Whatever it does not handle, it gives back to gimli: VLIW programs, `DW_LNE_define_file`,
 //! LEB128s of 10 bytes, address sizes other than 1, 2, 4, 8, address overflow, a cut-short
 //! program. The caller then reads the unit again with gimli, so errors and odd cases keep
-//! gimli's exact behaviour. It runs only on bytes that need no relocation (linked images).
+//! gimli's exact behaviour. `DW_LNE_set_address` operands are read through gimli's reader, so
+//! that relocations applied on read (modules) apply here too.
 
 /// What a program's header says about its encoding.
 #[derive(Debug, Clone)]
@@ -44,12 +45,17 @@ pub(super) struct Unhandled;
 pub(super) type Outcome<E> = Result<Result<(), Unhandled>, E>;
 
 /// Runs `program` (the instructions after the header), giving each row to `row`, in order.
+///
+/// `address_at(offset)` reads the operand of `DW_LNE_set_address` at `offset` in `program`
+/// (through gimli's reader, which applies any relocation on read; `None` where gimli fails):
+/// the only value of a line program that a relocation changes.
 pub(super) fn run<E>(
     program: &[u8],
     encoding: &Encoding,
+    address_at: impl Fn(usize) -> Option<u64>,
     mut row: impl FnMut(Row) -> Result<(), E>,
 ) -> Outcome<E> {
-    let Some(machine) = Machine::new(encoding) else {
+    let Some(machine) = Machine::new(encoding, &address_at) else {
         return Ok(Err(Unhandled));
     };
     let mut state = State::START;
@@ -106,6 +112,7 @@ impl State {
 /// The constants of one program.
 struct Machine<'e> {
     encoding: &'e Encoding,
+    address_at: &'e dyn Fn(usize) -> Option<u64>,
     /// All ones in an address.
     mask: u64,
     /// Addresses from here on are tombstones.
@@ -113,7 +120,7 @@ struct Machine<'e> {
 }
 
 impl<'e> Machine<'e> {
-    fn new(encoding: &'e Encoding) -> Option<Self> {
+    fn new(encoding: &'e Encoding, address_at: &'e dyn Fn(usize) -> Option<u64>) -> Option<Self> {
         if encoding.maximum_operations_per_instruction != 1
             || encoding.line_range == 0
             || encoding.opcode_base == 0
@@ -124,6 +131,7 @@ impl<'e> Machine<'e> {
         let mask = !0u64 >> (64 - 8 * u32::from(encoding.address_size));
         Some(Machine {
             encoding,
+            address_at,
             mask,
             min_tombstone: mask - 1,
         })
@@ -214,8 +222,9 @@ impl<'e> Machine<'e> {
             }
             // DW_LNE_set_address
             2 => {
-                let address =
-                    operands.address(self.encoding.address_size, self.encoding.big_endian)?;
+                let size = usize::from(self.encoding.address_size);
+                operands.bytes.get(operands.at..operands.at + size)?;
+                let address = (self.address_at)(operands.at)?;
                 state.tombstone = address < state.address || address >= self.min_tombstone;
                 if !state.tombstone {
                     state.address = address;
@@ -253,22 +262,6 @@ impl Input<'_> {
         } else {
             u16::from_le_bytes(b)
         })
-    }
-
-    fn address(&mut self, size: u8, big_endian: bool) -> Option<u64> {
-        let size = usize::from(size);
-        let bytes = self.bytes.get(self.at..self.at + size)?;
-        self.at += size;
-        let mut value = 0u64;
-        for i in 0..size {
-            let b = if big_endian {
-                bytes[i]
-            } else {
-                bytes[size - 1 - i]
-            };
-            value = value << 8 | u64::from(b);
-        }
-        Some(value)
     }
 
     /// An unsigned LEB128 of at most 9 bytes (longer ones are gimli's to judge).
@@ -320,9 +313,17 @@ mod tests {
         }
     }
 
+    /// A little-endian address read from the program bytes, as gimli reads an unrelocated one.
+    fn address_in(program: &[u8], size: u8) -> impl Fn(usize) -> Option<u64> + '_ {
+        move |at| {
+            let bytes = program.get(at..at + usize::from(size))?;
+            Some(bytes.iter().rev().fold(0, |v, &b| v << 8 | u64::from(b)))
+        }
+    }
+
     fn rows(program: &[u8], e: &Encoding) -> Result<Vec<Row>, Unhandled> {
         let mut out = Vec::new();
-        run::<()>(program, e, |r| {
+        run::<()>(program, e, address_in(program, e.address_size), |r| {
             out.push(r);
             Ok(())
         })
