@@ -126,7 +126,12 @@ pub fn read_rows(input: &Input<'_>, namer: &Namer, effort: Effort) -> Result<Row
     let endian = gimli_endian(input.endian());
     let threads = effort.threads.max(1);
     // More chunks than threads, so that a thread that ends early takes the next one.
-    let chunks = split_units(&sections.dwarf(endian), threads * CHUNKS_PER_THREAD)?;
+    let n = if threads > 1 {
+        threads * CHUNKS_PER_THREAD
+    } else {
+        1
+    };
+    let chunks = split_units(&sections.dwarf(endian), n)?;
     let threads = threads.min(chunks.len());
     let mode = (endian, !effort.gimli_only);
     let parts: Vec<Result<Part>> = if threads <= 1 {

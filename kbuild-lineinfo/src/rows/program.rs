@@ -94,7 +94,7 @@ impl State {
     fn advance_line(&mut self, increment: i64) {
         if increment < 0 {
             let decrement = increment.unsigned_abs();
-            self.line = self.line.checked_sub(decrement).unwrap_or(0);
+            self.line = self.line.saturating_sub(decrement);
         } else {
             self.line = self.line.wrapping_add(increment as u64);
         }
