@@ -74,6 +74,13 @@ pub struct VmlinuxArgs {
     /// Output: *.o → ELF object; *.S, - or none → assembly on stdout.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Threads when make's jobserver is not there (default: the CPUs; 1 under plain make).
+    /// Under make, one thread per job slot free when the step starts. Never changes the output.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run every line program with gimli rather than the fast runner (for tests: same bytes).
+    #[arg(long, hide = true)]
+    pub gimli_only: bool,
     /// Write the empty stub for the first link instead (all counts 0).
     #[arg(long, conflicts_with = "vmlinux")]
     pub stub: bool,

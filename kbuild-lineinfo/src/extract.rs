@@ -20,11 +20,17 @@ pub struct Options {
 pub struct Effort {
     /// Threads to read compilation units on (the caller holds that many job slots).
     pub threads: usize,
+    /// Run every line program with gimli, never with the fast runner (a check of the latter:
+    /// the output must be the same).
+    pub gimli_only: bool,
 }
 
 impl Default for Effort {
     fn default() -> Self {
-        Effort { threads: 1 }
+        Effort {
+            threads: 1,
+            gimli_only: false,
+        }
     }
 }
 
@@ -92,8 +98,22 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         Some(dir) => Some(dir.clone()),
         None => rows::guess_srctree(&input)?,
     };
-    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
-    let symbols = input.text_symbol_starts()?;
+    let namer = Namer::new(srctree.as_deref());
+    let (rows, symbols) = if effort.threads > 1 {
+        // The symbols are read meanwhile (a few milliseconds off the critical path).
+        std::thread::scope(|scope| {
+            let symbols = scope.spawn(|| input.text_symbol_starts());
+            let rows = rows::read_rows(&input, &namer, effort);
+            let symbols = symbols
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (rows, symbols)
+        })
+    } else {
+        let rows = rows::read_rows(&input, &namer, effort);
+        (rows, input.text_symbol_starts())
+    };
+    let (rows, symbols) = (rows?, symbols?);
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
     let mut stats = Stats {
         rows: rows.rows,
@@ -163,7 +183,11 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     if !rows::has_line_info(&input)? {
         return Ok(None);
     }
-    let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()), 1)?;
+    let rows: Rows = rows::read_rows(
+        &input,
+        &Namer::new(options.srctree.as_deref()),
+        Effort::default(),
+    )?;
     let symbols = input.text_symbol_starts()?;
     let mut stats = Stats {
         rows: rows.rows,
