@@ -92,6 +92,7 @@ fn variant(name: &'static str, dwarf: DwarfVersion) -> Variant {
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 
