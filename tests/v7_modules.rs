@@ -127,7 +127,10 @@ fn embed(ko: &Path) {
 fn check(m32: bool) {
     let dir = tempfile::tempdir().unwrap();
     let Some(original) = build_module(dir.path(), m32) else {
-        eprintln!("skipped: cc -m32 does not work here");
+        common::tools::unavailable(
+            "the i386 module",
+            "`cc -m32` does not work here (gcc-multilib)",
+        );
         return;
     };
     let embedded = dir.path().join("embedded.ko");

@@ -184,17 +184,30 @@ mod tests {
         let err = locate("cloud", env(&[("XDG_CACHE_HOME", xdg)])).unwrap_err();
         assert!(err.contains("scripts/corpus.sh cloud"), "{err}");
         std::fs::write(cloud.join(".complete"), "").unwrap();
-        let found = locate("cloud", env(&[("XDG_CACHE_HOME", xdg), ("HOME", "/nowhere")]));
+        let found = locate(
+            "cloud",
+            env(&[("XDG_CACHE_HOME", xdg), ("HOME", "/nowhere")]),
+        );
         assert_eq!(found.unwrap().vmlinux, cloud.join("vmlinux"));
         // HOME/.cache when XDG_CACHE_HOME is unset or relative; KBUILD_LINEINFO_CORPUS first.
         let home = tmp.path().join("home");
         std::fs::create_dir_all(home.join(".cache")).unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("kbuild-lineinfo"), home.join(".cache/kbuild-lineinfo")).unwrap();
+        std::os::unix::fs::symlink(
+            tmp.path().join("kbuild-lineinfo"),
+            home.join(".cache/kbuild-lineinfo"),
+        )
+        .unwrap();
         let h = home.to_str().unwrap();
         let found = locate("cloud", env(&[("XDG_CACHE_HOME", "rel"), ("HOME", h)])).unwrap();
-        assert_eq!(found.modules_order, home.join(".cache/kbuild-lineinfo/corpus/cloud/modules.order"));
+        assert_eq!(
+            found.modules_order,
+            home.join(".cache/kbuild-lineinfo/corpus/cloud/modules.order")
+        );
         let r = root.to_str().unwrap();
-        let found = locate("cloud", env(&[("KBUILD_LINEINFO_CORPUS", r), ("HOME", "/nowhere")]));
+        let found = locate(
+            "cloud",
+            env(&[("KBUILD_LINEINFO_CORPUS", r), ("HOME", "/nowhere")]),
+        );
         assert_eq!(found.unwrap().modules_dir, cloud.join("modules"));
         assert!(locate("arm64", env(&[("KBUILD_LINEINFO_CORPUS", r)])).is_err());
         // The three variables name the cloud files directly, wherever they are.
