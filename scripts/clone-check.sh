@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's two commands in a fresh clone: clones this repository's HEAD into an empty
-# folder (nothing beside it: no ../shared, no corpus script, no build) and runs
+# folder (nothing beside it: no sibling folders, no corpus script, no build) and runs
 # `scripts/demo.sh` and then `scripts/test.sh` there, which does not clone again. Reuses the
 # corpus cache (scripts/corpus.sh) and, through a shared CARGO_TARGET_DIR, the compiled
 # dependencies of this checkout. Called last by scripts/test.sh; prints both timings.

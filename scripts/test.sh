@@ -55,7 +55,7 @@ else
   say "fuzz: skipped (needs CI=true, cargo-fuzz and a nightly toolchain)"
 fi
 
-# The README's two commands in a fresh clone with nothing beside it (no ../shared), reusing the
+# The README's two commands in a fresh clone with nothing beside it (no sibling folders), reusing the
 # corpus cache and this build's compiled dependencies. Not again inside that clone.
 if [ -n "${KBUILD_LINEINFO_IN_CLONE_CHECK:-}" ]; then
   say "fresh clone check: this is the clone"
