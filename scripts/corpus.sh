@@ -21,11 +21,13 @@
 # Needs apt-get and dpkg-deb (Debian or Ubuntu with Debian's archive). Runs `apt-get update`
 # (root) when the lists do not know the package; a foreign-architecture flavour also needs
 # `dpkg --add-architecture` (root), done here when missing. A tree unpacked by hand into the
-# same layout (with .complete) is used as it is.
+# same layout is used as it is once it has .complete, and never replaced.
 set -euo pipefail
 
 # FLAVOUR  ARCH  META-PACKAGE (its Depends names the versioned -dbg package; the -unsigned twin
-# of that package carries modules.order)  SIZE (download / unpacked, for the message)
+# of that package carries modules.order)  SIZE (download / unpacked, for the message).
+# Adding a flavour is one line, for a package the machine's apt sources carry (riscv64, for one,
+# is in Debian 13's archive, not in Debian 12's).
 flavours() {
   cat <<'EOF'
 cloud   amd64  linux-image-6.12-cloud-amd64-dbg  0.35/1.9 GB, 1,138 modules
@@ -40,7 +42,7 @@ if [ "${1:-}" = --list ]; then flavours; exit 0; fi
 [ $# -le 1 ] || die "usage: scripts/corpus.sh [FLAVOUR|--list]"
 flavour=${1:-cloud}
 row=$(flavours | awk -v f="$flavour" '$1 == f')
-[ -n "$row" ] || die "unknown flavour '$flavour' (known: $(flavours | awk '{printf "%s ", $1}'))"
+[ -n "$row" ] || die "unknown flavour '$flavour' (known: $(flavours | awk '{print $1}' | paste -sd' '))"
 read -r _ arch meta _ <<<"$row"
 
 cache=${XDG_CACHE_HOME:-}
@@ -51,7 +53,8 @@ dest=$root/$flavour
 print_paths() {
   echo "KERNEL_VERSION=$(cat "$dest/kernel-version")"
   echo "KERNEL_ARCH=$arch"
-  echo "VMLINUX=$dest/vmlinux"
+  # Empty for a module tree unpacked by hand without its vmlinux.
+  if [ -f "$dest/vmlinux" ]; then echo "VMLINUX=$dest/vmlinux"; else echo "VMLINUX="; fi
   echo "MODULES_DIR=$dest/modules"
   echo "MODULES_ORDER=$dest/modules.order"
 }
@@ -60,6 +63,10 @@ if [ -f "$dest/.complete" ]; then
   print_paths
   exit 0
 fi
+# This script only ever renames a finished tree into place, marker included: a tree without the
+# marker was put there by someone else, and is not ours to replace.
+[ ! -e "$dest" ] ||
+  die "$dest exists without .complete (unpacked by hand?): touch $dest/.complete if it is complete, else remove it"
 
 for c in apt-get apt-cache dpkg dpkg-deb flock; do
   command -v "$c" >/dev/null || die "needs $c (a Debian or Ubuntu machine) to fetch the $flavour corpus"
@@ -109,7 +116,7 @@ free_kb=$(df -Pk "$root" | awk 'NR == 2 {print $4}')
   die "the $flavour corpus needs $((need_kb / 1048576 + 1)) GB in $root, $((free_kb / 1048576)) GB free (set KBUILD_LINEINFO_CORPUS elsewhere)"
 
 work=$root/.download-$flavour
-rm -rf "$work" "$dest"
+rm -rf "$work"
 mkdir -p "$work/x"
 echo "corpus.sh: downloading $dbg and $img ($arch; $(awk '{$1 = $2 = $3 = ""; sub(/^ +/, ""); print}' <<<"$row")) into $root" >&2
 (cd "$work" && apt-get download -q=2 -o APT::Sandbox::User=root "$dbg:$arch" "$img:$arch") >&2 ||
@@ -143,11 +150,12 @@ sed -e 's#^kernel/##' -e 's#\.o$#.ko#' "$order" >"$new/modules.order"
 listed=$(grep -c . "$new/modules.order" || true)
 present=0
 while read -r ko; do [ -f "$new/modules/$ko" ] && present=$((present + 1)); done <"$new/modules.order"
-[ "$present" -gt 0 ] && [ "$present" = "$listed" ] ||
+if [ "$present" = 0 ] || [ "$present" != "$listed" ]; then
   die "only $present of the $listed modules of modules.order are in $dbg"
+fi
 echo "$kver" >"$new/kernel-version"
-mv "$new" "$dest"
+touch "$new/.complete"
+mv -T "$new" "$dest"
 rm -rf "$work"
-touch "$dest/.complete"
 echo "corpus.sh: $flavour corpus ready: $kver, $listed modules, in $dest" >&2
 print_paths
