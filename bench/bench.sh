@@ -17,9 +17,10 @@ flavour=${1:-cloud}
 what=${2:-all}
 runs=${3:-5}
 layout=${KBUILD_LINEINFO_BENCH_LAYOUT:-v1}
-eval "$("$here/scripts/corpus.sh" "$flavour")"
+corpus=$("$here/scripts/corpus.sh" "$flavour") # a failure stops here (set -e), before the eval
+eval "$corpus"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-tool=$here/target/release/kbuild-lineinfo
+tool=${CARGO_TARGET_DIR:-$here/target}/release/kbuild-lineinfo
 work=$(mktemp -d "${TMPDIR:-/tmp}/kbuild-lineinfo-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -3,9 +3,10 @@
 # module of the Debian full kernel (~4,230 modules, 6.1 GB), in the states an incremental kernel
 # build meets, against the targets of issues 3 and 4.
 #
-#   bench/modules.sh [ENV_FILE] [RUNS]
+#   bench/modules.sh [FLAVOUR|ENV_FILE] [RUNS]
 #
-# ENV_FILE (default /tmp/corpus-full.env) sets MODULES_DIR and MODULES_ORDER. The corpus is never
+# FLAVOUR (default full) is fetched by scripts/corpus.sh; an ENV_FILE instead sets MODULES_DIR
+# and MODULES_ORDER (and KERNEL_VERSION) for a tree of your own. The corpus is never
 # modified: it is copied once to $BENCH_COPY (default /tmp/bench-full, reused by later runs) and
 # restored from the corpus between runs; copies and restores are not timed.
 #
@@ -19,14 +20,19 @@
 # (user + sys), peak RSS, and bytes written (wchar of the run, from /proc/PID/io).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-env_file=${1:-/tmp/corpus-full.env}
+corpus=${1:-full}
 runs=${2:-3}
-# shellcheck disable=SC1090
-source "$env_file"
+if [ -f "$corpus" ]; then
+  # shellcheck disable=SC1090
+  source "$corpus"
+else
+  corpus=$("$here/scripts/corpus.sh" "$corpus") # a failure stops here (set -e), before the eval
+  eval "$corpus"
+fi
 copy=${BENCH_COPY:-/tmp/bench-full}/modules
 
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-tool=$here/target/release/kbuild-lineinfo
+tool=${CARGO_TARGET_DIR:-$here/target}/release/kbuild-lineinfo
 work=$(mktemp -d "${TMPDIR:-/tmp}/kbuild-lineinfo-bench-modules.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -9,9 +9,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-cloud}
 work=${2:-${TMPDIR:-/tmp}/kbuild-lineinfo-demo}
 "$here/scripts/deps.sh"
-eval "$("$here/scripts/corpus.sh" "$flavour")"
+corpus=$("$here/scripts/corpus.sh" "$flavour") # a failure stops here (set -e), before the eval
+eval "$corpus"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-tool=$here/target/release/kbuild-lineinfo
+tool=${CARGO_TARGET_DIR:-$here/target}/release/kbuild-lineinfo
 mkdir -p "$work"
 
 echo "== vmlinux ($KERNEL_VERSION): tables as an ELF object"

@@ -1,8 +1,9 @@
 //! Embedding sections into module-like objects built at test time with `cc -c -g` and `ld -r`,
 //! checked with binutils (`readelf`, `objdump`, `ld`) and `object` as independent oracles.
 //!
-//! The CLI has no subcommand for this step yet, so the file handling is compiled in directly
-//! (`#[path]`). Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
+//! The file handling of the `module` and `modules` subcommands (`src/modules/embed.rs`) is
+//! compiled in directly (`#[path]`), so that each strategy and each failure point can be driven
+//! on its own. Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
 //! binary with the ignored test `child_embed`, which embeds what the environment asks for.
 #[path = "../src/modules/embed.rs"]
 #[allow(dead_code)]
@@ -10,6 +11,9 @@ mod embed;
 #[path = "../src/mmap.rs"]
 #[allow(dead_code)]
 mod mmap;
+#[path = "common/tools.rs"]
+#[allow(dead_code)]
+mod tools;
 
 use embed::{embed_file, embed_file_with, Outcome, Strategy};
 use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
@@ -288,7 +292,10 @@ fn anchors_link_to_the_section_addresses_i386_rel() {
         .stdin(Stdio::null())
         .output();
     if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        eprintln!("skipped: `cc -m32` does not work here (library unit tests cover ELF32 REL)");
+        tools::unavailable(
+            "anchors_link_to_the_section_addresses_i386_rel",
+            "`cc -m32` does not work here (gcc-multilib)",
+        );
         return;
     }
     let ko = build_module(dir.path(), "", true);

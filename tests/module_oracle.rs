@@ -106,7 +106,7 @@ fn module_layout_v7_out_of_tree_dwarf64() {
 fn check_module(v: Variant) {
     let ws = Workspace::new();
     if let Some(why) = ws.unsupported(&v) {
-        eprintln!("SKIPPED variant {}: {why}", v.name);
+        common::tools::unavailable(&format!("variant {}", v.name), &why);
         return;
     }
     let cli = Cli::new(ws.root());

@@ -1,20 +1,16 @@
 //! Real data: the Debian cloud vmlinux (FORMAT.md §1 prototype figures), checked against
 //! `llvm-symbolizer --no-inlines` on 200,000 random addresses of `[_text, _etext)`.
 //!
-//! Needs the corpus: `KBUILD_LINEINFO_VMLINUX` names the vmlinux (`.ci/run` fetches it with
-//! `../shared/corpus/debian-kernel.sh cloud`). Without it the test says so and does nothing;
-//! with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` (CI) a missing corpus is a failure.
+//! Needs the corpus (`scripts/corpus.sh cloud`, or `KBUILD_LINEINFO_VMLINUX` and the other
+//! variables of `common::realdata::locate`), hence `#[ignore]`: `scripts/test.sh` runs it with
+//! `--include-ignored`; run on purpose without the corpus, it fails and says what to run.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::realdata::{self, parse_lookup, parse_symbolizer, pipe, Rng};
-
-fn corpus_vmlinux() -> Option<PathBuf> {
-    realdata::corpus_path("KBUILD_LINEINFO_VMLINUX", "the Debian cloud vmlinux")
-}
 
 fn symbol_value(elf: &Path, name: &str) -> u64 {
     let out = Command::new("nm").arg(elf).output().unwrap();
@@ -27,10 +23,9 @@ fn symbol_value(elf: &Path, name: &str) -> u64 {
 }
 
 #[test]
+#[ignore = "needs the corpus: scripts/corpus.sh"]
 fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
-    let Some(vmlinux) = corpus_vmlinux() else {
-        return;
-    };
+    let vmlinux = realdata::cloud().vmlinux;
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("lineinfo.o");
     let status = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))

@@ -206,7 +206,10 @@ fn check(m32: bool) {
 fn check_with(m32: bool, how: Build) {
     let dir = tempfile::tempdir().unwrap();
     let Some(original) = build_module_with(dir.path(), m32, how) else {
-        eprintln!("skipped: cc -m32 does not work here");
+        common::tools::unavailable(
+            "the i386 module",
+            "`cc -m32` does not work here (gcc-multilib)",
+        );
         return;
     };
     let embedded = dir.path().join("embedded.ko");

@@ -258,7 +258,7 @@ fn check_table_symbols(file: &Path, layout: Option<&str>, what: &str) {
 fn check_variant(v: Variant) {
     let ws = Workspace::new();
     if let Some(why) = ws.unsupported(&v) {
-        eprintln!("SKIPPED variant {}: {why}", v.name);
+        common::tools::unavailable(&format!("variant {}", v.name), &why);
         return;
     }
     let cli = Cli::new(ws.root());

@@ -2,15 +2,24 @@
 //!
 //! The crate is pure: it takes bytes (an ELF image with DWARF) and returns rows, tables and the
 //! bytes the kernel reads. It never prints, exits, reads the environment or touches files; the
-//! `kbuild-lineinfo` CLI owns all of that. `../shared/FORMAT.md` in the project is the contract:
+//! `kbuild-lineinfo` CLI owns all of that.
 //!
-//! * [`rows`] and [`reloc`]: DWARF `.debug_line` → rows (vmlinux, and `ET_REL` modules with their
-//!   relocations applied).
+//! The bytes are a contract with the kernel's C code: `docs/format.md` in the repository
+//! (layouts v1 and v7, the content rules, where we depart from the series' C tool and why). The
+//! code cites it as "FORMAT.md §N", with the same section and rule numbers.
+//!
+//! * [`input`]: one ELF file (synthetic section bases for `ET_REL`, text symbol starts).
+//! * [`rows`], [`reloc`] and [`lazy_reloc`]: DWARF `.debug_line` → rows (vmlinux, and `ET_REL`
+//!   modules with their debug relocations applied, `.debug_info`'s on demand).
 //! * [`paths`]: DWARF file entries → names that read like the kernel tree.
 //! * [`table`]: rows → [`table::LineTable`] (FORMAT.md §1 rules 3–6, file ids by first use).
+//! * [`extract`]: whole inputs → tables (vmlinux `[_text, _etext)`, a module's sections).
 //! * [`leb128`], [`encode`]: the block delta compression of FORMAT.md §3.
 //! * [`layout`]: the v1 and v7 byte layouts; [`decode`]: the kernel's lookup, safe on any bytes.
-//! * [`emit`]: GNU as assembly and relocatable ELF objects carrying the tables.
+//! * [`emit`]: GNU as assembly and relocatable ELF objects carrying the tables, and the new
+//!   sections of a `.ko` as a patch applied in place.
+//! * [`image`]: reading tables and kallsyms' text symbols back from an ELF image.
+//! * [`error`]: the one error type.
 #![forbid(unsafe_code)]
 
 pub mod decode;

@@ -4,6 +4,10 @@
 //! or remove entries at the same time: a file that vanished between listing and removal is
 //! simply gone, and no error here ever reaches the build. Also removes temp files left behind
 //! by crashed writers. Called only by [`super::Cache::put`].
+//!
+//! Only regular files directly in the directory are candidates, never a subdirectory or what is
+//! in it: the real-data corpus of `scripts/corpus.sh` lives in `corpus/` of the default cache
+//! directory and is neither counted nor removed.
 
 use std::fs;
 use std::io;
@@ -115,6 +119,38 @@ mod tests {
         let young = entry(dir.path(), "young", 300, 1);
         assert_eq!(evict(dir.path(), 1000, &keep), 900);
         assert!(keep.exists() && !young.exists());
+    }
+
+    #[test]
+    fn subdirectories_are_never_counted_nor_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus/cloud");
+        fs::create_dir_all(&corpus).unwrap();
+        let vmlinux = entry(&corpus, "vmlinux", 5000, 9000);
+        let complete = corpus.join(".complete");
+        fs::write(&complete, b"").unwrap();
+        // Directories whose names look like entries or temp files are left alone too.
+        for name in [format!("d{ENTRY_SUFFIX}"), format!("{TEMP_PREFIX}d")] {
+            let d = dir.path().join(name);
+            fs::create_dir(&d).unwrap();
+            entry(&d, "inside", 10, 9000);
+            fs::File::open(&d)
+                .unwrap()
+                .set_modified(SystemTime::UNIX_EPOCH)
+                .unwrap();
+        }
+        let only = entry(dir.path(), "only", 100, 9000);
+        assert_eq!(evict(dir.path(), 0, Path::new("")), 0);
+        assert!(!only.exists());
+        assert!(vmlinux.exists() && complete.exists());
+        assert!(dir
+            .path()
+            .join(format!("d{ENTRY_SUFFIX}/inside{ENTRY_SUFFIX}"))
+            .exists());
+        assert!(dir
+            .path()
+            .join(format!("{TEMP_PREFIX}d/inside{ENTRY_SUFFIX}"))
+            .exists());
     }
 
     #[test]

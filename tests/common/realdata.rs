@@ -1,51 +1,83 @@
 //! Helpers of the real-data tests (`real_vmlinux.rs`, `real_modules.rs`, and `v7_oracle`
-//! for `real_modules_v7.rs`/`v7_modules.rs`): where the Debian corpus is (environment
-//! variables, with `KBUILD_LINEINFO_REQUIRE_CORPUS=1` making a missing corpus a failure),
-//! piping queries through a tool, a reproducible pseudo-random sequence, and the parsers of
+//! for `real_modules_v7.rs`/`v7_modules.rs`): where the Debian corpus is, piping queries
+//! through a tool, a reproducible pseudo-random sequence, and the parsers of
 //! `llvm-symbolizer --no-inlines` and `kbuild-lineinfo lookup` output.
+//!
+//! The real-data tests are `#[ignore = "needs the corpus: scripts/corpus.sh"]`: a plain
+//! `cargo test` lists them as ignored, `scripts/test.sh` runs them with `--include-ignored`
+//! once `scripts/corpus.sh` has the corpus (and fails under `CI=true` when it cannot fetch it),
+//! and a test run on purpose without the corpus fails, naming what to run.
 
 use super::answer::normalize;
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// `file:line`, or `None` when the tool knows none.
 pub type Answer = Option<(String, u32)>;
 
-/// The paths named by the environment variables `vars`, or `None` (with a "skipped" note
-/// saying to set them to `what`) when one is unset; a panic instead when
-/// `KBUILD_LINEINFO_REQUIRE_CORPUS` is set.
-pub fn corpus_paths<const N: usize>(vars: [&str; N], what: &str) -> Option<[PathBuf; N]> {
-    let values = vars.map(std::env::var_os);
-    if values.iter().all(Option::is_some) {
-        return Some(values.map(|v| PathBuf::from(v.unwrap())));
-    }
-    if std::env::var_os("KBUILD_LINEINFO_REQUIRE_CORPUS").is_some() {
-        panic!(
-            "KBUILD_LINEINFO_REQUIRE_CORPUS is set but {} is not",
-            vars.join(" or ")
-        );
-    }
-    eprintln!("skipped: set {} to {what}", vars.join(" and "));
-    None
+/// One unpacked corpus flavour, as `scripts/corpus.sh` lays it out.
+#[derive(Debug, PartialEq)]
+pub struct Corpus {
+    pub vmlinux: PathBuf,
+    pub modules_dir: PathBuf,
+    pub modules_order: PathBuf,
 }
 
-/// [`corpus_paths`] for a single variable.
-pub fn corpus_path(var: &str, what: &str) -> Option<PathBuf> {
-    corpus_paths([var], what).map(|[p]| p)
+/// Where the `flavour` corpus is, given the environment `var`: `KBUILD_LINEINFO_VMLINUX`,
+/// `KBUILD_LINEINFO_MODULES_DIR` and `KBUILD_LINEINFO_MODULES_ORDER` (cloud only) name the
+/// files directly; otherwise the directory `scripts/corpus.sh` fills,
+/// `${KBUILD_LINEINFO_CORPUS:-${XDG_CACHE_HOME:-~/.cache}/kbuild-lineinfo/corpus}/FLAVOUR`,
+/// counts once its `.complete` marker is there. `Err` says what to run.
+pub fn locate(flavour: &str, var: impl Fn(&str) -> Option<OsString>) -> Result<Corpus, String> {
+    let named = [
+        "KBUILD_LINEINFO_VMLINUX",
+        "KBUILD_LINEINFO_MODULES_DIR",
+        "KBUILD_LINEINFO_MODULES_ORDER",
+    ]
+    .map(|v| var(v).filter(|s| !s.is_empty()).map(PathBuf::from));
+    if flavour == "cloud" {
+        if let [Some(vmlinux), Some(modules_dir), Some(modules_order)] = named {
+            return Ok(Corpus {
+                vmlinux,
+                modules_dir,
+                modules_order,
+            });
+        }
+    }
+    let absolute = |v: &str| var(v).map(PathBuf::from).filter(|p| p.is_absolute());
+    let root = match absolute("KBUILD_LINEINFO_CORPUS") {
+        Some(root) => root,
+        None => absolute("XDG_CACHE_HOME")
+            .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))
+            .ok_or("neither KBUILD_LINEINFO_CORPUS, XDG_CACHE_HOME nor HOME is set")?
+            .join("kbuild-lineinfo/corpus"),
+    };
+    let dir = root.join(flavour);
+    if !dir.join(".complete").is_file() {
+        return Err(format!(
+            "needs the {flavour} corpus: run scripts/corpus.sh {flavour} (no {}/.complete)",
+            dir.display()
+        ));
+    }
+    Ok(Corpus {
+        vmlinux: dir.join("vmlinux"),
+        modules_dir: dir.join("modules"),
+        modules_order: dir.join("modules.order"),
+    })
 }
 
-/// The module tree and its `modules.order`: `KBUILD_LINEINFO_MODULES_DIR` and
-/// `KBUILD_LINEINFO_MODULES_ORDER`, as [`corpus_paths`] finds them.
-pub fn modules_corpus() -> Option<(PathBuf, PathBuf)> {
-    let [dir, order] = corpus_paths(
-        [
-            "KBUILD_LINEINFO_MODULES_DIR",
-            "KBUILD_LINEINFO_MODULES_ORDER",
-        ],
-        "the Debian cloud module tree and its modules.order",
-    )?;
-    Some((dir, order))
+/// The Debian cloud corpus ([`locate`] in this process's environment); panics, naming what
+/// to run, when it is not there. Only `#[ignore]`d tests call it.
+pub fn cloud() -> Corpus {
+    locate("cloud", |v| std::env::var_os(v)).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// The module tree and its `modules.order` of [`cloud`].
+pub fn modules_corpus() -> (PathBuf, PathBuf) {
+    let c = cloud();
+    (c.modules_dir, c.modules_order)
 }
 
 /// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
@@ -131,6 +163,63 @@ pub fn same_file(oracle: &str, ours: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn corpus_is_found_by_variables_then_by_the_cache_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("kbuild-lineinfo/corpus");
+        let cloud = root.join("cloud");
+        std::fs::create_dir_all(&cloud).unwrap();
+        let xdg = tmp.path().to_str().unwrap();
+        // Not complete yet: an error that names the script.
+        let err = locate("cloud", env(&[("XDG_CACHE_HOME", xdg)])).unwrap_err();
+        assert!(err.contains("scripts/corpus.sh cloud"), "{err}");
+        std::fs::write(cloud.join(".complete"), "").unwrap();
+        let found = locate(
+            "cloud",
+            env(&[("XDG_CACHE_HOME", xdg), ("HOME", "/nowhere")]),
+        );
+        assert_eq!(found.unwrap().vmlinux, cloud.join("vmlinux"));
+        // HOME/.cache when XDG_CACHE_HOME is unset or relative; KBUILD_LINEINFO_CORPUS first.
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(home.join(".cache")).unwrap();
+        std::os::unix::fs::symlink(
+            tmp.path().join("kbuild-lineinfo"),
+            home.join(".cache/kbuild-lineinfo"),
+        )
+        .unwrap();
+        let h = home.to_str().unwrap();
+        let found = locate("cloud", env(&[("XDG_CACHE_HOME", "rel"), ("HOME", h)])).unwrap();
+        assert_eq!(
+            found.modules_order,
+            home.join(".cache/kbuild-lineinfo/corpus/cloud/modules.order")
+        );
+        let r = root.to_str().unwrap();
+        let found = locate(
+            "cloud",
+            env(&[("KBUILD_LINEINFO_CORPUS", r), ("HOME", "/nowhere")]),
+        );
+        assert_eq!(found.unwrap().modules_dir, cloud.join("modules"));
+        assert!(locate("arm64", env(&[("KBUILD_LINEINFO_CORPUS", r)])).is_err());
+        // The three variables name the cloud files directly, wherever they are.
+        let named = [
+            ("KBUILD_LINEINFO_VMLINUX", "/v"),
+            ("KBUILD_LINEINFO_MODULES_DIR", "/m"),
+            ("KBUILD_LINEINFO_MODULES_ORDER", "/o"),
+        ];
+        let found = locate("cloud", env(&named)).unwrap();
+        assert_eq!(found.vmlinux, Path::new("/v"));
+        assert!(locate("cloud", env(&named[..2])).is_err());
+    }
 
     #[test]
     fn parses_symbolizer_pairs_and_unknowns() {

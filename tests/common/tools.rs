@@ -24,8 +24,29 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Runs `cmd` and returns its output whatever its exit status; panics only
 /// when it cannot be started.
 pub fn try_run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", describe(cmd)))
+    cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {}: {e} (scripts/deps.sh installs the test tools)",
+            describe(cmd)
+        )
+    })
+}
+
+/// A test, or a variant of one, that cannot run here because of `why` (a tool or a compiler
+/// capability is missing): a failure that says so, since `scripts/deps.sh` installs everything
+/// the tests use. With `KBUILD_LINEINFO_ALLOW_SKIP=1` (and not under `CI`) it is a `SKIPPED`
+/// note on stderr instead and the caller returns: a conscious choice, never a silent one.
+#[track_caller]
+pub fn unavailable(test: &str, why: &str) {
+    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false");
+    if set("KBUILD_LINEINFO_ALLOW_SKIP") && !set("CI") {
+        eprintln!("SKIPPED {test}: {why}");
+        return;
+    }
+    panic!(
+        "{test} cannot run: {why}. scripts/deps.sh installs the test tools \
+         (KBUILD_LINEINFO_ALLOW_SKIP=1 skips instead, except under CI)"
+    );
 }
 
 /// The command line of `cmd`, for messages.
