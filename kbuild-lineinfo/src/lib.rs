@@ -11,15 +11,20 @@
 //! * [`leb128`], [`encode`]: the block delta compression of FORMAT.md §3.
 //! * [`layout`]: the v1 and v7 byte layouts; [`decode`]: the kernel's lookup, safe on any bytes.
 //! * [`emit`]: GNU as assembly and relocatable ELF objects carrying the tables.
+//! * [`embedded`], [`kallsyms`], [`frames`]: reading tables back from built images, symbols by
+//!   name, and stack frames in log text (for `annotate`).
 #![forbid(unsafe_code)]
 
 pub mod decode;
 pub mod emit;
 pub mod encode;
 pub mod error;
+pub mod embedded;
 pub mod extract;
+pub mod frames;
 pub mod image;
 pub mod input;
+pub mod kallsyms;
 pub mod layout;
 pub mod lazy_reloc;
 pub mod leb128;
