@@ -189,44 +189,153 @@ fn run_ok(cmd: &mut Command) {
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// The fixtures linked like a kernel (stub, tables, second link) and as a module, both
-/// layouts: every frame agrees with DWARF.
+/// The fixtures linked like a kernel (stub, tables from the first link, second link) and as
+/// a module `fix-mod.ko` under `modules/`, with the module's oracle link.
+struct Fixture {
+    /// Keeps the files alive.
+    _ws: Workspace,
+    link1: PathBuf,
+    tables: PathBuf,
+    vmlinux: PathBuf,
+    modules: PathBuf,
+    module_oracle: PathBuf,
+}
+
+fn fixture(layout: &'static str) -> Fixture {
+    let ws = Workspace::new();
+    let v = fixture_variant(layout);
+    let objs = ws.compile_all(&v, &VMLINUX_UNITS);
+    let stub = ws.path("stub.o");
+    run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "--stub", "-o"]).arg(&stub));
+    let link1 = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
+    let tables = ws.path("tables.o");
+    run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "-o"]).arg(&tables).arg(&link1));
+    let vmlinux = ws.link_vmlinux(&v, &objs, &[&tables], "vmlinux");
+    let objs = ws.compile_all(&v, &MODULE_UNITS);
+    let modules = ws.path("modules");
+    std::fs::create_dir_all(modules.join("drivers")).unwrap();
+    let ko = ws.link_module(&v, &objs, "modules/drivers/fix-mod.ko");
+    let module_oracle = ws.link_module_oracle(&ko, "fix-mod.linked");
+    run_ok(Command::new(bin()).args(["module", "-s", "--layout", layout]).arg(&ko));
+    Fixture { _ws: ws, link1, tables, vmlinux, modules, module_oracle }
+}
+
+/// Every frame agrees with DWARF, both layouts, linked tables and table object, modules.
 #[test]
 fn fixtures_agree_with_llvm_symbolizer() {
     for layout in ["v1", "v7"] {
-        let ws = Workspace::new();
-        let v = fixture_variant(layout);
-        let objs = ws.compile_all(&v, &VMLINUX_UNITS);
-        let stub = ws.path("stub.o");
-        run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "--stub", "-o"]).arg(&stub));
-        let link1 = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
-        let tables = ws.path("tables.o");
-        run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "-o"]).arg(&tables).arg(&link1));
-        let vmlinux = ws.link_vmlinux(&v, &objs, &[&tables], "vmlinux");
-        let (text, etext) = (symbol_value(&vmlinux, "_text"), symbol_value(&vmlinux, "_etext"));
-        let symbols = nm_symbols(&vmlinux, text, etext);
+        let fx = fixture(layout);
+        let vmlinux = &fx.vmlinux;
+        let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+        let symbols = nm_symbols(vmlinux, text, etext);
         let mut rng = Rng(0x5eed_0001);
         let mut f = Figures::default();
         let args = ["--vmlinux", vmlinux.to_str().unwrap()];
-        check_frames(&symbols, None, &vmlinux, &args, 2000, &mut rng, &mut f);
+        check_frames(&symbols, None, vmlinux, &args, 2000, &mut rng, &mut f);
         // The table object with the first link's symbols answers the same.
-        let args = ["--vmlinux", link1.to_str().unwrap(), "--table", tables.to_str().unwrap()];
-        check_frames(&symbols, None, &vmlinux, &args, 2000, &mut rng, &mut f);
+        let (link1, tables) = (fx.link1.to_str().unwrap(), fx.tables.to_str().unwrap());
+        let args = ["--vmlinux", link1, "--table", tables];
+        check_frames(&symbols, None, vmlinux, &args, 2000, &mut rng, &mut f);
         assert_figures(&format!("fixture vmlinux {layout}"), &f);
 
-        let objs = ws.compile_all(&v, &MODULE_UNITS);
-        let dir = ws.path("modules");
-        std::fs::create_dir_all(dir.join("drivers")).unwrap();
-        let ko = ws.link_module(&v, &objs, "modules/drivers/fix-mod.ko");
-        let linked = ws.link_module_oracle(&ko, "fix-mod.linked");
-        run_ok(Command::new(bin()).args(["module", "-s", "--layout", layout]).arg(&ko));
-        let text_end = 0x10_0000 + section_size(&linked, ".text");
-        let symbols = nm_symbols(&linked, 0x10_0000, text_end);
+        let oracle = &fx.module_oracle;
+        let symbols = nm_symbols(oracle, 0x10_0000, 0x10_0000 + section_size(oracle, ".text"));
         let mut f = Figures::default();
-        let args = ["--modules", dir.to_str().unwrap()];
-        check_frames(&symbols, Some("fix_mod"), &linked, &args, 2000, &mut rng, &mut f);
+        let args = ["--modules", fx.modules.to_str().unwrap()];
+        check_frames(&symbols, Some("fix_mod"), oracle, &args, 2000, &mut rng, &mut f);
         assert_figures(&format!("fixture module {layout}"), &f);
     }
+}
+
+fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("annotate")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+/// Huge lines, binary garbage, offsets past the symbol, unknown symbols and modules, wrong
+/// build-ids: the log comes back byte for byte, exit 0, no panic.
+#[test]
+fn hostile_logs_pass_through_unchanged() {
+    let fx = fixture("v1");
+    let vmlinux = &fx.vmlinux;
+    let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+    let s = &nm_symbols(vmlinux, text, etext)[0];
+    let m = nm_symbols(&fx.module_oracle, 0x10_0000, 0x10_0001 + section_size(&fx.module_oracle, ".text"));
+    let m = &m[0];
+    let mut log = Vec::new();
+    let mut line = |l: String| {
+        log.extend_from_slice(l.as_bytes());
+        log.push(b'\n');
+    };
+    line(" Call Trace:".into());
+    line(format!(" {}+{:#x}/{:#x}", s.name, s.size + 1, s.size));
+    line(format!(" {}+{:#x}/{:#x}", s.name, s.size * 4, s.size * 8));
+    line(format!("RIP: 0010:{}+{:#x}/{:#x}", s.name, s.size, s.size));
+    line(format!(" {}+0x0/{:#x}", s.name, s.size));
+    line(format!(" no_such_symbol+0x1/0x10 [nosuchmod]"));
+    line(format!(" {}+0x1/{:#x} [nosuchmod]", s.name, s.size));
+    line(format!(" {}+0x1/{:#x} [fix_mod 00112233445566778899aabbccddeeff00112233]", m.name, m.size));
+    line(format!(" {}+0x{}/{:#x}", s.name, "f".repeat(40), s.size));
+    line(format!(" {}{}+0x1/{:#x}", "a".repeat(600), s.name, s.size));
+    let mut huge = b" ".to_vec();
+    huge.extend(std::iter::repeat_n(format!("{}+0x1/{:#x} ", s.name, s.size).into_bytes(), 20_000).flatten());
+    log.extend_from_slice(&huge);
+    log.push(b'\n');
+    let garbage: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    log.extend_from_slice(&garbage);
+    log.extend_from_slice(b"\r\n\xff\xfe no newline at the end");
+    let args = ["--vmlinux", vmlinux.to_str().unwrap(), "--modules", fx.modules.to_str().unwrap()];
+    let out = annotate(&args, &log);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == log, "the hostile log did not come back unchanged");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("no nosuchmod.ko under"), "{stderr}");
+    assert!(stderr.contains("build-id"), "{stderr}");
+}
+
+/// `--check` leaves the log alone and reports a wrong or missing line, exit 1; a right one
+/// passes with exit 0.
+#[test]
+fn check_reports_disagreements() {
+    let fx = fixture("v7");
+    let vmlinux = &fx.vmlinux;
+    let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+    let symbols = nm_symbols(vmlinux, text, etext);
+    let args = ["--vmlinux", vmlinux.to_str().unwrap()];
+    // A frame the tables answer for, annotated by annotate itself.
+    let (good, bad) = symbols
+        .iter()
+        .find_map(|s| {
+            let log = format!("RIP: 0010:{}+0x0/{:#x}\n", s.name, s.size);
+            let out = String::from_utf8(annotate(&args, log.as_bytes()).stdout).unwrap();
+            let (head, line) = out.trim_end().rsplit_once(':')?;
+            let wrong = format!("{head}:{})\n", line.trim_end_matches(')').parse::<u32>().ok()? + 1);
+            Some((out, wrong))
+        })
+        .expect("a symbol with a line");
+    let check: Vec<&str> = ["--check"].into_iter().chain(args).collect();
+    let out = annotate(&check, good.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, good.as_bytes());
+    let out = annotate(&check, bad.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, bad.as_bytes(), "--check does not rewrite");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("<stdin>:1:") && stderr.contains("the tables say"), "{stderr}");
 }
 
 fn section_size(elf: &Path, name: &str) -> u64 {

@@ -253,11 +253,12 @@ impl Annotator {
             dir.loaded.insert(key.clone(), loaded.ok());
         }
         let image = dir.loaded.get(&key)?.as_ref()?;
-        if let (Some(printed), Some(own)) = (build_id, &image.build_id) {
-            let own: String = own.iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(printed) = build_id {
+            let own: String = image.build_id.iter().flatten().map(|b| format!("{b:02x}")).collect();
             if !printed.eq_ignore_ascii_case(own.as_bytes()) {
+                let own = if own.is_empty() { "none".to_string() } else { own };
                 let message = format!(
-                    "[{key}]: the log's build-id {} is not the module's {own}; its frames stay \
+                    "[{key}]: the log's build-id {} is not the module's ({own}); its frames stay \
                      as they are",
                     String::from_utf8_lossy(printed)
                 );
