@@ -28,22 +28,28 @@ decode=$work/linux-source-6.12/scripts/decode_stacktrace.sh
 "$bin" vmlinux -o "$work/table.o" "$vmlinux" 2>/dev/null
 # A Call Trace of random text symbols of [_text, _etext): sizes up to the next symbol (kallsyms),
 # offsets from 1 to the size (%pB prints return address - symbol).
-nm -n "$vmlinux" | awk -v n="$frames" '
-  $3 == "_text" { t = strtonum("0x" $1) } $3 == "_etext" { e = strtonum("0x" $1) }
-  { a[NR] = strtonum("0x" $1); k[NR] = $2; s[NR] = $3 }
-  END {
-    srand(42); m = 0
-    for (i = 1; i <= NR; i++) if (a[i] >= t && a[i] < e && k[i] ~ /^[tT]$/ && s[i] !~ /^__pfx_/) {
-      j = i + 1; while (j <= NR && a[j] == a[i]) j++
-      if (j <= NR && a[j] - a[i] > 1) { m++; name[m] = s[i]; size[m] = a[j] - a[i] }
-    }
-    print "[   10.000000] Call Trace:"; print "[   10.000000]  <TASK>"
-    for (f = 0; f < n; f++) {
-      r = 1 + int(rand() * m); off = 1 + int(rand() * size[r])
-      printf "[   10.000000]  %s+0x%x/0x%x\n", name[r], off, size[r]
-    }
-    print "[   10.000000]  </TASK>"
-  }' > "$work/trace.log"
+nm -n "$vmlinux" | python3 -c '
+import random, sys
+rows = [l.split() for l in sys.stdin]
+rows = [(int(r[0], 16), r[1], r[2]) for r in rows if len(r) == 3]
+text = next(a for a, _, n in rows if n == "_text")
+etext = next(a for a, _, n in rows if n == "_etext")
+addrs = sorted({a for a, _, _ in rows})
+import bisect
+syms = []
+for a, k, n in rows:
+    if text <= a < etext and k in "tT" and not n.startswith("__pfx_"):
+        i = bisect.bisect_right(addrs, a)
+        if i < len(addrs) and addrs[i] - a > 1:
+            syms.append((n, addrs[i] - a))
+rng = random.Random(42)
+print("[   10.000000] Call Trace:")
+print("[   10.000000]  <TASK>")
+for _ in range(int(sys.argv[1])):
+    n, size = rng.choice(syms)
+    print(f"[   10.000000]  {n}+{1 + rng.randrange(size):#x}/{size:#x}")
+print("[   10.000000]  </TASK>")
+' "$frames" > "$work/trace.log"
 
 "$bin" annotate --vmlinux "$vmlinux" --table "$work/table.o" "$work/trace.log" > "$work/ours.txt"
 echo "trace: $(grep -c '+0x' "$work/trace.log") frames; annotate wrote $(grep -c ':[0-9]*)$' "$work/ours.txt") annotations"

@@ -6,6 +6,8 @@
 #
 #   scripts/annotate-roundtrip.sh LOG VMLINUX [MODULES_DIR]
 #
+# TABLE=table.o in the environment: the tables of a vmlinux built without them.
+#
 # `--like-kernel` is used: a v7 kernel prints lines for backtrace (%pB) frames only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,10 +17,10 @@ work=$(mktemp -d /tmp/annotate-roundtrip.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 args=(--vmlinux "$vmlinux")
 [ -n "$modules" ] && args+=(--modules "$modules")
+[ -n "${TABLE:-}" ] && args+=(--table "$TABLE")
 
 perl -pe 's{(\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[^\]\s]+(?: [0-9a-f]+)?\])?) \([^()\s]+:[0-9]+\)}{$1}g' \
   "$log" > "$work/stripped"
-stripped=$(cmp -l "$log" "$work/stripped" 2>/dev/null | wc -l || true)
 annotations=$(grep -aoE '\+0x[0-9a-f]+/0x[0-9a-f]+( \[[^]]+\])? \([^() ]+:[0-9]+\)' "$log" | wc -l || true)
 "$bin" annotate --like-kernel "${args[@]}" "$work/stripped" > "$work/again"
 if cmp -s "$log" "$work/again"; then

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::build::{VMLINUX_UNITS, MODULE_UNITS};
+use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::realdata::{parse_symbolizer, pipe, same_file, Rng};
 use common::{BuildStyle, Compress, DwarfVersion, Variant, Workspace};
 
@@ -53,8 +53,16 @@ fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
         if !matches!(kind, 'T' | 't' | 'W' | 'w') {
             continue;
         }
-        let next = all[i..].iter().map(|s| s.0).find(|&a| a > *address).unwrap_or(end);
-        symbols.push(Sym { name: name.clone(), address: *address, size: next - address });
+        let next = all[i..]
+            .iter()
+            .map(|s| s.0)
+            .find(|&a| a > *address)
+            .unwrap_or(end);
+        symbols.push(Sym {
+            name: name.clone(),
+            address: *address,
+            size: next - address,
+        });
     }
     symbols
 }
@@ -122,7 +130,9 @@ fn check_frames(
     }
     let queries: String = frames.iter().map(|f| format!("{:#x}\n", f.1)).collect();
     let want = parse_symbolizer(&pipe(
-        Command::new("llvm-symbolizer").arg("--no-inlines").arg(format!("--obj={}", oracle.display())),
+        Command::new("llvm-symbolizer")
+            .arg("--no-inlines")
+            .arg(format!("--obj={}", oracle.display())),
         &queries,
     ));
     assert_eq!(want.len(), frames.len());
@@ -132,7 +142,9 @@ fn check_frames(
     let mut shown = 0;
     for (((frame, address, ambiguous), want), line) in frames.iter().zip(&want).zip(&lines) {
         figures.frames += 1;
-        let at = line.find(frame.as_str()).unwrap_or_else(|| panic!("{frame} lost: {line}"));
+        let at = line
+            .find(frame.as_str())
+            .unwrap_or_else(|| panic!("{frame} lost: {line}"));
         let rest = &line[at + frame.len()..];
         let got = rest
             .strip_prefix(" (")
@@ -169,7 +181,10 @@ fn assert_figures(what: &str, f: &Figures) {
     );
     assert!(f.compared > 0, "{what}: nothing compared");
     assert!(pct >= 99.9, "{what}: {pct:.3} % agree");
-    assert_eq!(f.unannotated, 0, "{what}: frames left unannotated where DWARF answers");
+    assert_eq!(
+        f.unannotated, 0,
+        "{what}: frames left unannotated where DWARF answers"
+    );
 }
 
 fn fixture_variant(layout: &'static str) -> Variant {
@@ -186,7 +201,11 @@ fn fixture_variant(layout: &'static str) -> Variant {
 
 fn run_ok(cmd: &mut Command) {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The fixtures linked like a kernel (stub, tables from the first link, second link) and as
@@ -206,18 +225,38 @@ fn fixture(layout: &'static str) -> Fixture {
     let v = fixture_variant(layout);
     let objs = ws.compile_all(&v, &VMLINUX_UNITS);
     let stub = ws.path("stub.o");
-    run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "--stub", "-o"]).arg(&stub));
+    run_ok(
+        Command::new(bin())
+            .args(["vmlinux", "--layout", layout, "--stub", "-o"])
+            .arg(&stub),
+    );
     let link1 = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
     let tables = ws.path("tables.o");
-    run_ok(Command::new(bin()).args(["vmlinux", "--layout", layout, "-o"]).arg(&tables).arg(&link1));
+    run_ok(
+        Command::new(bin())
+            .args(["vmlinux", "--layout", layout, "-o"])
+            .arg(&tables)
+            .arg(&link1),
+    );
     let vmlinux = ws.link_vmlinux(&v, &objs, &[&tables], "vmlinux");
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let modules = ws.path("modules");
     std::fs::create_dir_all(modules.join("drivers")).unwrap();
     let ko = ws.link_module(&v, &objs, "modules/drivers/fix-mod.ko");
     let module_oracle = ws.link_module_oracle(&ko, "fix-mod.linked");
-    run_ok(Command::new(bin()).args(["module", "-s", "--layout", layout]).arg(&ko));
-    Fixture { _ws: ws, link1, tables, vmlinux, modules, module_oracle }
+    run_ok(
+        Command::new(bin())
+            .args(["module", "-s", "--layout", layout])
+            .arg(&ko),
+    );
+    Fixture {
+        _ws: ws,
+        link1,
+        tables,
+        vmlinux,
+        modules,
+        module_oracle,
+    }
 }
 
 /// Every frame agrees with DWARF, both layouts, linked tables and table object, modules.
@@ -226,7 +265,10 @@ fn fixtures_agree_with_llvm_symbolizer() {
     for layout in ["v1", "v7"] {
         let fx = fixture(layout);
         let vmlinux = &fx.vmlinux;
-        let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+        let (text, etext) = (
+            symbol_value(vmlinux, "_text"),
+            symbol_value(vmlinux, "_etext"),
+        );
         let symbols = nm_symbols(vmlinux, text, etext);
         let mut rng = Rng(0x5eed_0001);
         let mut f = Figures::default();
@@ -242,7 +284,15 @@ fn fixtures_agree_with_llvm_symbolizer() {
         let symbols = nm_symbols(oracle, 0x10_0000, 0x10_0000 + section_size(oracle, ".text"));
         let mut f = Figures::default();
         let args = ["--modules", fx.modules.to_str().unwrap()];
-        check_frames(&symbols, Some("fix_mod"), oracle, &args, 2000, &mut rng, &mut f);
+        check_frames(
+            &symbols,
+            Some("fix_mod"),
+            oracle,
+            &args,
+            2000,
+            &mut rng,
+            &mut f,
+        );
         assert_figures(&format!("fixture module {layout}"), &f);
     }
 }
@@ -271,9 +321,16 @@ fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
 fn hostile_logs_pass_through_unchanged() {
     let fx = fixture("v1");
     let vmlinux = &fx.vmlinux;
-    let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+    let (text, etext) = (
+        symbol_value(vmlinux, "_text"),
+        symbol_value(vmlinux, "_etext"),
+    );
     let s = &nm_symbols(vmlinux, text, etext)[0];
-    let m = nm_symbols(&fx.module_oracle, 0x10_0000, 0x10_0001 + section_size(&fx.module_oracle, ".text"));
+    let m = nm_symbols(
+        &fx.module_oracle,
+        0x10_0000,
+        0x10_0001 + section_size(&fx.module_oracle, ".text"),
+    );
     let m = &m[0];
     let mut log = Vec::new();
     let mut line = |l: String| {
@@ -285,22 +342,45 @@ fn hostile_logs_pass_through_unchanged() {
     line(format!(" {}+{:#x}/{:#x}", s.name, s.size * 4, s.size * 8));
     line(format!("RIP: 0010:{}+{:#x}/{:#x}", s.name, s.size, s.size));
     line(format!(" {}+0x0/{:#x}", s.name, s.size));
-    line(format!(" no_such_symbol+0x1/0x10 [nosuchmod]"));
+    line(" no_such_symbol+0x1/0x10 [nosuchmod]".into());
     line(format!(" {}+0x1/{:#x} [nosuchmod]", s.name, s.size));
-    line(format!(" {}+0x1/{:#x} [fix_mod 00112233445566778899aabbccddeeff00112233]", m.name, m.size));
+    line(format!(
+        " {}+0x1/{:#x} [fix_mod 00112233445566778899aabbccddeeff00112233]",
+        m.name, m.size
+    ));
     line(format!(" {}+0x{}/{:#x}", s.name, "f".repeat(40), s.size));
     line(format!(" {}{}+0x1/{:#x}", "a".repeat(600), s.name, s.size));
     let mut huge = b" ".to_vec();
-    huge.extend(std::iter::repeat_n(format!("{}+0x1/{:#x} ", s.name, s.size).into_bytes(), 20_000).flatten());
+    huge.extend(
+        std::iter::repeat_n(
+            format!("{}+0x1/{:#x} ", s.name, s.size).into_bytes(),
+            20_000,
+        )
+        .flatten(),
+    );
     log.extend_from_slice(&huge);
     log.push(b'\n');
-    let garbage: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     log.extend_from_slice(&garbage);
     log.extend_from_slice(b"\r\n\xff\xfe no newline at the end");
-    let args = ["--vmlinux", vmlinux.to_str().unwrap(), "--modules", fx.modules.to_str().unwrap()];
+    let args = [
+        "--vmlinux",
+        vmlinux.to_str().unwrap(),
+        "--modules",
+        fx.modules.to_str().unwrap(),
+    ];
     let out = annotate(&args, &log);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stdout == log, "the hostile log did not come back unchanged");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == log,
+        "the hostile log did not come back unchanged"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("no nosuchmod.ko under"), "{stderr}");
@@ -313,7 +393,10 @@ fn hostile_logs_pass_through_unchanged() {
 fn check_reports_disagreements() {
     let fx = fixture("v7");
     let vmlinux = &fx.vmlinux;
-    let (text, etext) = (symbol_value(vmlinux, "_text"), symbol_value(vmlinux, "_etext"));
+    let (text, etext) = (
+        symbol_value(vmlinux, "_text"),
+        symbol_value(vmlinux, "_etext"),
+    );
     let symbols = nm_symbols(vmlinux, text, etext);
     let args = ["--vmlinux", vmlinux.to_str().unwrap()];
     // A frame the tables answer for, annotated by annotate itself.
@@ -323,19 +406,29 @@ fn check_reports_disagreements() {
             let log = format!("RIP: 0010:{}+0x0/{:#x}\n", s.name, s.size);
             let out = String::from_utf8(annotate(&args, log.as_bytes()).stdout).unwrap();
             let (head, line) = out.trim_end().rsplit_once(':')?;
-            let wrong = format!("{head}:{})\n", line.trim_end_matches(')').parse::<u32>().ok()? + 1);
+            let wrong = format!(
+                "{head}:{})\n",
+                line.trim_end_matches(')').parse::<u32>().ok()? + 1
+            );
             Some((out, wrong))
         })
         .expect("a symbol with a line");
     let check: Vec<&str> = ["--check"].into_iter().chain(args).collect();
     let out = annotate(&check, good.as_bytes());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout, good.as_bytes());
     let out = annotate(&check, bad.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(out.stdout, bad.as_bytes(), "--check does not rewrite");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("<stdin>:1:") && stderr.contains("the tables say"), "{stderr}");
+    assert!(
+        stderr.contains("<stdin>:1:") && stderr.contains("the tables say"),
+        "{stderr}"
+    );
 }
 
 fn section_size(elf: &Path, name: &str) -> u64 {
@@ -362,24 +455,44 @@ fn corpus_modules() -> PathBuf {
         .unwrap_or_else(|| corpus_dir().join("modules"))
 }
 
-/// 20,000 random frames of the cloud vmlinux's text, with the table object our tool makes.
+/// 20,000 random frames of the cloud vmlinux's text per layout, with the table object our
+/// tool makes (the cloud vmlinux carries none).
 #[test]
 #[ignore = "needs the corpus: scripts/corpus.sh"]
 fn debian_cloud_vmlinux_frames_agree_with_llvm_symbolizer() {
     let vmlinux = corpus_vmlinux();
-    assert!(vmlinux.exists(), "{}: missing (scripts/corpus.sh)", vmlinux.display());
+    assert!(
+        vmlinux.exists(),
+        "{}: missing (scripts/corpus.sh)",
+        vmlinux.display()
+    );
     let dir = tempfile::tempdir().unwrap();
-    let table = dir.path().join("table.o");
-    run_ok(Command::new(bin()).args(["vmlinux", "-o"]).arg(&table).arg(&vmlinux));
-    let (text, etext) = (symbol_value(&vmlinux, "_text"), symbol_value(&vmlinux, "_etext"));
+    let (text, etext) = (
+        symbol_value(&vmlinux, "_text"),
+        symbol_value(&vmlinux, "_etext"),
+    );
     let symbols = nm_symbols(&vmlinux, text, etext);
-    let args = ["--vmlinux", vmlinux.to_str().unwrap(), "--table", table.to_str().unwrap()];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut f = Figures::default();
-    for _ in 0..4 {
-        check_frames(&symbols, None, &vmlinux, &args, 5000, &mut rng, &mut f);
+    for layout in ["v1", "v7"] {
+        let table = dir.path().join(format!("table-{layout}.o"));
+        run_ok(
+            Command::new(bin())
+                .args(["vmlinux", "--layout", layout, "-o"])
+                .arg(&table)
+                .arg(&vmlinux),
+        );
+        let args = [
+            "--vmlinux",
+            vmlinux.to_str().unwrap(),
+            "--table",
+            table.to_str().unwrap(),
+        ];
+        let mut f = Figures::default();
+        for _ in 0..4 {
+            check_frames(&symbols, None, &vmlinux, &args, 5000, &mut rng, &mut f);
+        }
+        assert_figures(&format!("cloud vmlinux {layout}"), &f);
     }
-    assert_figures("cloud vmlinux", &f);
 }
 
 /// Modules of the cloud kernel, copied and embedded (v1 and v7), frames of their `.text`
@@ -400,7 +513,11 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
         "lib/crc7.ko",
     ];
     let root = corpus_modules();
-    assert!(root.exists(), "{}: missing (scripts/corpus.sh)", root.display());
+    assert!(
+        root.exists(),
+        "{}: missing (scripts/corpus.sh)",
+        root.display()
+    );
     let work = tempfile::tempdir().unwrap();
     let script = work.path().join("oracle.ld");
     std::fs::write(
@@ -422,7 +539,11 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
             let copy = dir.join(rel);
             std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
             std::fs::copy(&original, &copy).unwrap();
-            run_ok(Command::new(bin()).args(["module", "-s", "--layout", layout]).arg(&copy));
+            run_ok(
+                Command::new(bin())
+                    .args(["module", "-s", "--layout", layout])
+                    .arg(&copy),
+            );
             let linked = work.path().join("linked");
             run_ok(
                 Command::new("ld")
@@ -437,9 +558,22 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
             if symbols.is_empty() {
                 continue;
             }
-            let name = Path::new(rel).file_stem().unwrap().to_str().unwrap().replace('-', "_");
+            let name = Path::new(rel)
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace('-', "_");
             let args = ["--modules", dir.to_str().unwrap()];
-            check_frames(&symbols, Some(&name), &linked, &args, 1000, &mut rng, &mut f);
+            check_frames(
+                &symbols,
+                Some(&name),
+                &linked,
+                &args,
+                1000,
+                &mut rng,
+                &mut f,
+            );
         }
         assert_figures(&format!("cloud modules {layout}"), &f);
     }

@@ -53,14 +53,20 @@ impl<'a> ModuleTables<'a> {
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
     /// or the blob has relocations (its anchors), else v1.
     pub fn parse(file: &object::File<'a>) -> Result<Option<ModuleTables<'a>>> {
-        let endian = if file.is_little_endian() { Endian::Little } else { Endian::Big };
-        let blobs: Vec<_> = BLOBS.iter().filter_map(|n| file.section_by_name(n)).collect();
+        let endian = if file.is_little_endian() {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        let blobs: Vec<_> = BLOBS
+            .iter()
+            .filter_map(|n| file.section_by_name(n))
+            .collect();
         let Some(first) = blobs.first() else {
             return Ok(None);
         };
-        let v7 = blobs.len() > 1
-            || first.name() == Ok(BLOBS[1])
-            || first.relocations().next().is_some();
+        let v7 =
+            blobs.len() > 1 || first.name() == Ok(BLOBS[1]) || first.relocations().next().is_some();
         if !v7 {
             let text = file
                 .section_by_name(".text")
@@ -77,7 +83,11 @@ impl<'a> ModuleTables<'a> {
             let anchors = anchor_sections(file, &blob);
             for (i, (d, table)) in v7::parse_module_blob(bytes, endian).into_iter().enumerate() {
                 let section = anchors.iter().find(|(at, _)| *at == i).map(|&(_, s)| s);
-                tables.push(SectionTable { section, size: d.size, table });
+                tables.push(SectionTable {
+                    section,
+                    size: d.size,
+                    table,
+                });
             }
         }
         Ok(Some(ModuleTables::V7(tables)))

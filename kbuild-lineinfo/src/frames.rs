@@ -183,7 +183,11 @@ fn bracket_prefix(rest: &[u8]) -> Option<usize> {
 
 /// A syslog level `<4>` at the start (raw `dmesg -r`).
 fn level_prefix(rest: &[u8]) -> Option<usize> {
-    let digits = rest.get(1..)?.iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = rest
+        .get(1..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     (rest[0] == b'<' && (1..=3).contains(&digits) && rest.get(1 + digits) == Some(&b'>'))
         .then_some(digits + 2)
 }
@@ -268,7 +272,14 @@ fn is_register_lead(before: &[u8]) -> bool {
         None => t,
     };
     let labels: [&[u8]; 8] = [
-        b"pc : ", b"lr : ", b"epc : ", b"ra : ", b"PC is at ", b"LR is at ", b"EIP: ", b"RIP: ",
+        b"pc : ",
+        b"lr : ",
+        b"epc : ",
+        b"ra : ",
+        b"PC is at ",
+        b"LR is at ",
+        b"EIP: ",
+        b"RIP: ",
     ];
     if labels.contains(&t) {
         return true;
@@ -414,7 +425,11 @@ fn trim_start(s: &[u8]) -> &[u8] {
 
 fn trim(s: &[u8]) -> &[u8] {
     let s = trim_start(s);
-    let n = s.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
     &s[..s.len() - n]
 }
 
@@ -462,8 +477,13 @@ mod tests {
         // A register dump inside the trace keeps the block; RIP is a register line.
         let l = "[    1.2] RIP: 0010:vfs_write+0x1c6/0xff0";
         assert_eq!(one(&mut s, l).context, Context::Register);
-        assert!(s.line(b"[    1.2] RSP: 0018:ffffc9000001fe58 EFLAGS: 00000246").is_empty());
-        assert_eq!(one(&mut s, " ksys_write+0x6d/0xf0").context, Context::CallTrace);
+        assert!(s
+            .line(b"[    1.2] RSP: 0018:ffffc9000001fe58 EFLAGS: 00000246")
+            .is_empty());
+        assert_eq!(
+            one(&mut s, " ksys_write+0x6d/0xf0").context,
+            Context::CallTrace
+        );
         assert!(s.line(b" </TASK>").is_empty());
         assert!(s.line(b"---[ end trace 0000000000000000 ]---").is_empty());
         assert_eq!(one(&mut s, " ksys_write+0x6d/0xf0").context, Context::Trace);
@@ -477,17 +497,29 @@ mod tests {
             ("[  2.5] lr : el1_undef+0x2c/0x48", Context::Register),
             (" epc : kfree+0x10/0x120", Context::Register),
             ("  ra : kfree+0x10/0x120", Context::Register),
-            ("RIP: 0010:__x64_sys_write+0x19/0x20 [foo]", Context::Register),
+            (
+                "RIP: 0010:__x64_sys_write+0x19/0x20 [foo]",
+                Context::Register,
+            ),
             ("[<0>] do_sys_poll+0x3c6/0x5a0", Context::ProcStack),
             (" => __schedule+0x1c/0x40", Context::Trace),
-            ("[ 3.1] [<ffffffff80001234>] kfree+0x10/0x120", Context::Trace),
+            (
+                "[ 3.1] [<ffffffff80001234>] kfree+0x10/0x120",
+                Context::Trace,
+            ),
             (
                 "WARNING: CPU: 0 PID: 1 at fs/x.c:12 func+0x1c/0x40",
                 Context::Inline,
             ),
             ("6,1234,5678,-; kfree+0x10/0x120", Context::Trace),
-            ("Nov 26 14:57:32 host kernel:  kfree+0x10/0x120", Context::Trace),
-            ("[Thu Nov 26 14:57:32 2026]  kfree+0x10/0x120", Context::Trace),
+            (
+                "Nov 26 14:57:32 host kernel:  kfree+0x10/0x120",
+                Context::Trace,
+            ),
+            (
+                "[Thu Nov 26 14:57:32 2026]  kfree+0x10/0x120",
+                Context::Trace,
+            ),
             ("<4>[    0.1][    T1]  kfree+0x10/0x120\r", Context::Trace),
             ("CPU: 1 PID: 23  kfree+0x10/0x120", Context::Trace),
             ("x kfree+0x10/0x120 y", Context::Inline),
@@ -519,7 +551,12 @@ mod tests {
         let f = one(&mut s, "f+0x10/0x20 [mod");
         assert_eq!((f.module, f.end), (None, 11));
         // A broken annotation is not an annotation.
-        for l in ["f+0x1/0x2 (a.c:)", "f+0x1/0x2 (a.c:x)", "f+0x1/0x2 (:1)", "f+0x1/0x2 (a c:1)"] {
+        for l in [
+            "f+0x1/0x2 (a.c:)",
+            "f+0x1/0x2 (a.c:x)",
+            "f+0x1/0x2 (:1)",
+            "f+0x1/0x2 (a c:1)",
+        ] {
             assert_eq!(one(&mut s, l).annotation, None, "{l}");
         }
     }
@@ -534,6 +571,9 @@ mod tests {
         let garbage: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let _ = s.line(&garbage);
         let long = "a".repeat(100_000) + "+0x1/0x2";
-        assert!(s.line(long.as_bytes()).is_empty(), "name longer than kallsyms allows");
+        assert!(
+            s.line(long.as_bytes()).is_empty(),
+            "name longer than kallsyms allows"
+        );
     }
 }

@@ -67,14 +67,29 @@ impl<'a> Symbols<'a> {
                     return None;
                 }
                 let value = if thumb { s.address() & !1 } else { s.address() };
-                Some((name, Symbol { section, value, size: 0, st_size: s.size() }))
+                Some((
+                    name,
+                    Symbol {
+                        section,
+                        value,
+                        size: 0,
+                        st_size: s.size(),
+                    },
+                ))
             })
             .collect();
         // Order of kallsyms: by address (a `.ko`: by section, then offset).
-        let key = |s: &Symbol| if relocatable { (s.section, s.value) } else { (0, s.value) };
+        let key = |s: &Symbol| {
+            if relocatable {
+                (s.section, s.value)
+            } else {
+                (0, s.value)
+            }
+        };
         all.sort_by_key(|(_, s)| key(s));
         // Symbols at the same start share the size to the next distinct start.
-        let (mut prev, mut next): (Option<(usize, u64)>, Option<(usize, u64)>) = (None, None);
+        let mut prev: Option<(usize, u64)> = None;
+        let mut next = None;
         for (_, s) in all.iter_mut().rev() {
             if prev != Some(key(s)) {
                 next = prev;
@@ -165,7 +180,13 @@ mod tests {
     #[test]
     fn sizes_and_duplicates() {
         let data = object_with(
-            &[("a", 0, 0x10), ("b", 0x20, 0x8), ("dup", 0x30, 0x10), ("dup", 0x50, 0x30), ("$x", 0x60, 0)],
+            &[
+                ("a", 0, 0x10),
+                ("b", 0x20, 0x8),
+                ("dup", 0x30, 0x10),
+                ("dup", 0x50, 0x30),
+                ("$x", 0x60, 0),
+            ],
             0x80,
         );
         let symbols = Symbols::parse(&data).unwrap();
@@ -173,9 +194,17 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].value, a[0].size, a[0].st_size), (0, 0x20, 0x10));
         assert_eq!(symbols.resolve(b"a", 0x10).len(), 1, "st_size matches");
-        assert_eq!(symbols.resolve(b"a", 0x99).len(), 1, "the only one of its name");
+        assert_eq!(
+            symbols.resolve(b"a", 0x99).len(),
+            1,
+            "the only one of its name"
+        );
         assert_eq!(symbols.resolve(b"dup", 0x20)[0].value, 0x30);
-        assert_eq!(symbols.resolve(b"dup", 0x30)[0].value, 0x50, "last symbol: to the section end");
+        assert_eq!(
+            symbols.resolve(b"dup", 0x30)[0].value,
+            0x50,
+            "last symbol: to the section end"
+        );
         assert!(symbols.resolve(b"dup", 0x99).is_empty(), "ambiguous");
         assert!(symbols.resolve(b"$x", 0x20).is_empty(), "mapping symbol");
         assert!(symbols.resolve(b"nope", 0x20).is_empty());

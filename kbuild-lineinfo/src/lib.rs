@@ -16,10 +16,10 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod embedded;
 pub mod emit;
 pub mod encode;
 pub mod error;
-pub mod embedded;
 pub mod extract;
 pub mod frames;
 pub mod image;

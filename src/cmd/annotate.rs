@@ -135,7 +135,8 @@ impl Annotator {
         let mut number = 0u64;
         loop {
             line.clear();
-            let read = read_line(input, &mut line).with_context(|| format!("{name}: cannot read"))?;
+            let read =
+                read_line(input, &mut line).with_context(|| format!("{name}: cannot read"))?;
             number += 1;
             match read {
                 Read::Eof => return Ok(()),
@@ -201,7 +202,10 @@ impl Annotator {
 
     fn report(&mut self, text: &[u8], frame: &Frame, ours: &[u8], at: (&str, u64)) {
         self.disagreements += 1;
-        let printed = frame.annotation.as_ref().map_or(&b""[..], |a| &text[a.span.clone()]);
+        let printed = frame
+            .annotation
+            .as_ref()
+            .map_or(&b""[..], |a| &text[a.span.clone()]);
         eprintln!(
             "{}:{}: {}: printed{}, the tables say{}",
             at.0,
@@ -248,15 +252,27 @@ impl Annotator {
         if !dir.loaded.contains_key(&key) {
             let loaded = dir.load(&key);
             if let Err(e) = &loaded {
-                warn(&mut self.warnings, &format!("[{key}]: {e:#}; its frames stay as they are"));
+                warn(
+                    &mut self.warnings,
+                    &format!("[{key}]: {e:#}; its frames stay as they are"),
+                );
             }
             dir.loaded.insert(key.clone(), loaded.ok());
         }
         let image = dir.loaded.get(&key)?.as_ref()?;
         if let Some(printed) = build_id {
-            let own: String = image.build_id.iter().flatten().map(|b| format!("{b:02x}")).collect();
+            let own: String = image
+                .build_id
+                .iter()
+                .flatten()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             if !printed.eq_ignore_ascii_case(own.as_bytes()) {
-                let own = if own.is_empty() { "none".to_string() } else { own };
+                let own = if own.is_empty() {
+                    "none".to_string()
+                } else {
+                    own
+                };
                 let message = format!(
                     "[{key}]: the log's build-id {} is not the module's ({own}); its frames stay \
                      as they are",
@@ -319,7 +335,10 @@ impl Image {
                 let address = symbol.value.checked_add(into)?;
                 let offset = u32::try_from(address.checked_sub(*text)?).ok()?;
                 let guard = (symbol.value.saturating_sub(guard_back)).saturating_sub(*text);
-                let guard = u32::try_from(guard).ok().filter(|&g| g <= offset).unwrap_or(0);
+                let guard = u32::try_from(guard)
+                    .ok()
+                    .filter(|&g| g <= offset)
+                    .unwrap_or(0);
                 view.lookup_guarded(offset, guard)
             }
             Tables::Module(tables) => {
@@ -401,12 +420,15 @@ fn endian_of(file: &object::File<'_>) -> Endian {
 }
 
 fn is_x86(file: &object::File<'_>) -> bool {
-    matches!(file.architecture(), object::Architecture::X86_64 | object::Architecture::I386)
+    matches!(
+        file.architecture(),
+        object::Architecture::X86_64 | object::Architecture::I386
+    )
 }
 
-/// `KSYM_SYMBOL_LEN` − 1 of 6.12: `sizeof("%s+%#lx/%#lx [%s %20phN]")` + (`KSYM_NAME_LEN` − 1)
-/// + 2·(`BITS_PER_LONG`·3/10) + (`MODULE_NAME_LEN` − 1) + 2·`BUILD_ID_SIZE_MAX` + 1, minus
-/// the NUL.
+/// `KSYM_SYMBOL_LEN` − 1 of 6.12, the NUL left out: the sum of
+/// `sizeof("%s+%#lx/%#lx [%s %20phN]")`, `KSYM_NAME_LEN` − 1, 2·(`BITS_PER_LONG`·3/10),
+/// `MODULE_NAME_LEN` − 1, 2·`BUILD_ID_SIZE_MAX` and 1.
 fn max_frame(file: &object::File<'_>) -> usize {
     let (digits, module_name) = if file.is_64() { (19, 56) } else { (9, 60) };
     25 + 511 + 2 * digits + (module_name - 1) + 40 + 1 - 1
@@ -446,7 +468,10 @@ fn walk(dir: &Path, index: &mut HashMap<String, PathBuf>) -> std::io::Result<()>
         let kind = entry.file_type()?;
         if kind.is_dir() {
             walk(&path, index)?;
-        } else if let Some(stem) = path.file_name().and_then(|n| n.to_str()?.strip_suffix(".ko")) {
+        } else if let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str()?.strip_suffix(".ko"))
+        {
             index.entry(stem.replace('-', "_")).or_insert(path);
         }
     }
@@ -464,7 +489,11 @@ fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<Read
     loop {
         let available = input.fill_buf()?;
         if available.is_empty() {
-            return Ok(if buf.is_empty() { Read::Eof } else { Read::Line });
+            return Ok(if buf.is_empty() {
+                Read::Eof
+            } else {
+                Read::Line
+            });
         }
         let room = MAX_LINE - buf.len();
         let chunk = &available[..available.len().min(room)];
