@@ -415,7 +415,10 @@ fn check_reports_disagreements() {
         .expect("a symbol with a line");
     // --like-kernel with v7 tables: the Call Trace frame (%pB) gets its line, RIP (%pS) none.
     let rip = good.trim_end().rsplit_once(" (").unwrap().0.to_string();
-    let frame = rip.strip_prefix("RIP: 0010:").unwrap().replace("+0x0/", "+0x1/");
+    let frame = rip
+        .strip_prefix("RIP: 0010:")
+        .unwrap()
+        .replace("+0x0/", "+0x1/");
     let log = format!(" Call Trace:\n {frame}\n{rip}\n");
     let like: Vec<&str> = ["--like-kernel"].into_iter().chain(args).collect();
     let out = String::from_utf8(annotate(&like, log.as_bytes()).stdout).unwrap();

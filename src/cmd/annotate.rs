@@ -19,7 +19,7 @@
 //! frames, and frames that do not resolve (unknown symbol or module, offset past the symbol,
 //! a build-id that is not the module's), pass through byte for byte.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -101,6 +101,8 @@ struct Annotator {
     like_kernel: bool,
     disagreements: u64,
     warnings: usize,
+    /// Modules whose build-id differs from the log's (warned once each).
+    mismatched: HashSet<String>,
 }
 
 impl Annotator {
@@ -124,6 +126,7 @@ impl Annotator {
             like_kernel: args.like_kernel,
             disagreements: 0,
             warnings: 0,
+            mismatched: HashSet::new(),
         })
     }
 
@@ -278,7 +281,9 @@ impl Annotator {
                      as they are",
                     String::from_utf8_lossy(printed)
                 );
-                warn(&mut self.warnings, &message);
+                if self.mismatched.insert(key) {
+                    warn(&mut self.warnings, &message);
+                }
                 return None;
             }
         }
@@ -450,11 +455,12 @@ impl ModuleDir {
                 .with_context(|| format!("{}: cannot list", self.root.display()))?;
             self.index = Some(index);
         }
-        let path = self
-            .index
-            .as_ref()
-            .and_then(|i| i.get(key))
-            .with_context(|| format!("no {key}.ko under {}", self.root.display()))?;
+        let Some(path) = self.index.as_ref().and_then(|i| i.get(key)) else {
+            bail!("no {key}.ko under {}", self.root.display());
+        };
+        if path.extension().is_some_and(|e| e != "ko") {
+            bail!("{}: compressed, unpack it first", path.display());
+        }
         load_module(path).with_context(|| path.display().to_string())
     }
 }
@@ -468,14 +474,27 @@ fn walk(dir: &Path, index: &mut HashMap<String, PathBuf>) -> std::io::Result<()>
         let kind = entry.file_type()?;
         if kind.is_dir() {
             walk(&path, index)?;
-        } else if let Some(stem) = path
-            .file_name()
-            .and_then(|n| n.to_str()?.strip_suffix(".ko"))
-        {
-            index.entry(stem.replace('-', "_")).or_insert(path);
+        } else if let Some(stem) = module_stem(&path) {
+            // An uncompressed .ko wins over a compressed one of the same name.
+            let key = stem.replace('-', "_");
+            let plain = path.extension().is_some_and(|e| e == "ko");
+            match index.get(&key) {
+                Some(p) if !plain || p.extension().is_some_and(|e| e == "ko") => {}
+                _ => {
+                    index.insert(key, path);
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `NAME` of `NAME.ko`, `NAME.ko.xz`, `NAME.ko.zst`, `NAME.ko.gz`.
+fn module_stem(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
 }
 
 enum Read {
