@@ -590,3 +590,43 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
         assert_figures(&format!("cloud modules {layout}"), &f);
     }
 }
+
+/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`, default `/work/kernel-logs`: one
+/// directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
+/// stripped and annotated again gives the log back byte for byte, and `--check` agrees
+/// (`scripts/annotate-roundtrip.sh`).
+#[test]
+#[ignore = "needs booted kernel logs: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,vmlinux,modules/}"]
+fn booted_kernel_logs_round_trip() {
+    let root = std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+        .map_or_else(|| PathBuf::from("/work/kernel-logs"), PathBuf::from);
+    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("console.log").exists() && p.join("vmlinux").exists())
+        .collect();
+    cells.sort();
+    assert!(
+        !cells.is_empty(),
+        "{}: no <cell>/console.log",
+        root.display()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/annotate-roundtrip.sh");
+    let mut failed = Vec::new();
+    for cell in &cells {
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script)
+            .arg(cell.join("console.log"))
+            .arg(cell.join("vmlinux"));
+        if cell.join("modules").is_dir() {
+            cmd.arg(cell.join("modules"));
+        }
+        let out = cmd.env("KBUILD_LINEINFO_BIN", bin()).output().unwrap();
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            failed.push(cell.display().to_string());
+        }
+    }
+    assert!(failed.is_empty(), "round trip failed: {failed:?}");
+}
