@@ -120,7 +120,20 @@ fn next_in_call_trace(current: bool, body: &[u8], frames: &[Frame]) -> bool {
     let trace_line = frames
         .iter()
         .any(|f| matches!(f.context, Context::CallTrace | Context::Register));
-    trace_line || is_marker(body) || is_register_dump(body) || trim(body).is_empty()
+    trace_line
+        || is_marker(body)
+        || is_register_dump(body)
+        || is_bare_address(body)
+        || trim(body).is_empty()
+}
+
+/// ` ? 0xffffffffc0270000`: a trace entry kallsyms had no symbol for (`%pB` prints the
+/// address).
+fn is_bare_address(body: &[u8]) -> bool {
+    let t = trim(body);
+    let t = t.strip_prefix(b"? ").unwrap_or(t);
+    t.strip_prefix(b"0x")
+        .is_some_and(|h| !h.is_empty() && h.iter().all(u8::is_ascii_hexdigit))
 }
 
 /// `<TASK>`, `</IRQ>`, `<NMI>`, … on a line of their own.

@@ -174,33 +174,27 @@ impl Annotator {
             if frame.annotation.is_some() && !self.check {
                 continue;
             }
-            let Some((annotation, layout_kind)) = self.answer(text, frame) else {
-                self.check_missing(text, frame, at);
+            // Frames that do not resolve are left alone, also by --check.
+            let Some(answer) = self.answer(text, frame) else {
                 continue;
             };
-            match &frame.annotation {
-                Some(existing) => {
-                    if self.check && text[existing.span.clone()] != annotation[..] {
-                        self.report(text, frame, &annotation, at);
+            match (&frame.annotation, answer) {
+                (Some(existing), ours) => {
+                    let ours = ours.map_or(b" (nothing)".to_vec(), |(a, _)| a);
+                    if text[existing.span.clone()] != ours[..] {
+                        self.report(text, frame, &ours, at);
                     }
                 }
-                None if self.like_kernel && !layout_kind => {}
-                None => {
+                (None, Some((annotation, by_kernel))) if by_kernel || !self.like_kernel => {
                     out.write_all(&text[done..frame.end])?;
                     out.write_all(&annotation)?;
                     done = frame.end;
                 }
+                (None, _) => {}
             }
         }
         out.write_all(&text[done..])?;
         Ok(())
-    }
-
-    /// `--check` on a frame the tables give no answer for: an annotation there disagrees.
-    fn check_missing(&mut self, text: &[u8], frame: &Frame, at: (&str, u64)) {
-        if self.check && frame.annotation.is_some() {
-            self.report(text, frame, b" (nothing)", at);
-        }
     }
 
     fn report(&mut self, text: &[u8], frame: &Frame, ours: &[u8], at: (&str, u64)) {
@@ -220,8 +214,10 @@ impl Annotator {
     }
 
     /// The annotation the kernel would print for `frame` (truncated as the kernel's buffer
-    /// would), and whether the kernel itself prints one for this kind of frame.
-    fn answer(&mut self, text: &[u8], frame: &Frame) -> Option<(Vec<u8>, bool)> {
+    /// would), and whether the kernel itself prints one for this kind of frame; `Some(None)`
+    /// when the kernel prints none, `None` when the frame does not resolve (no image, unknown or
+    /// ambiguous symbol, offset past it).
+    fn answer(&mut self, text: &[u8], frame: &Frame) -> Option<Option<(Vec<u8>, bool)>> {
         let name = &text[frame.name.clone()];
         let image = match &frame.module {
             None => self.vmlinux.as_ref()?,
@@ -236,7 +232,9 @@ impl Annotator {
             Context::CallTrace if image.x86 => Kind::Backtrace,
             _ => Kind::Symbol,
         };
-        let found = image.lookup(name, frame.offset, frame.size, kind)?;
+        let Some(found) = image.lookup(name, frame.offset, frame.size, kind)? else {
+            return Some(None);
+        };
         let mut annotation = b" (".to_vec();
         annotation.extend_from_slice(found.0.file);
         annotation.extend_from_slice(format!(":{})", found.0.line).as_bytes());
@@ -244,7 +242,7 @@ impl Annotator {
         let room = image.max_frame.saturating_sub(frame.end - frame.name.start);
         annotation.truncate(room);
         let printed_by_kernel = found.1 == Layout::V1 || kind == Kind::Backtrace;
-        Some((annotation, printed_by_kernel))
+        Some(Some((annotation, printed_by_kernel)))
     }
 
     /// The module called `name` (`-` and `_` alike), loaded on first use; `None` (with one
@@ -299,14 +297,16 @@ fn warn(count: &mut usize, message: &str) {
 }
 
 impl Image {
-    /// What the kernel prints for `name+offset/size` of `kind`, with the table's layout.
+    /// What the kernel prints for `name+offset/size` of `kind`, with the table's layout:
+    /// `Some(None)` when it prints nothing, `None` when the frame does not resolve (unknown
+    /// name, an offset that does not fit the symbol, several symbols answering differently).
     fn lookup(
         &self,
         name: &[u8],
         offset: u64,
         size: u64,
         kind: Kind,
-    ) -> Option<(Found<'static>, Layout)> {
+    ) -> Option<Option<(Found<'static>, Layout)>> {
         let back = u64::from(kind == Kind::Backtrace);
         // %pB prints (ret − 1 − sym) + 1: from 1 to the size; %pS below the size.
         let plausible = match kind {
@@ -318,19 +318,21 @@ impl Image {
         }
         let layout = self.layout();
         let guard_back = u64::from(layout == Layout::V1) * back;
-        let mut answer: Option<Found<'static>> = None;
-        for symbol in self.symbols.resolve(name, size) {
+        let candidates = self.symbols.resolve(name, size);
+        let mut answers = Vec::with_capacity(candidates.len());
+        for symbol in &candidates {
             if offset - back >= symbol.extent().max(1) {
                 return None;
             }
-            let found = self.find(&symbol, offset - back, guard_back)?;
-            // Several symbols of that name and size: only a common answer is an answer.
-            match answer {
-                Some(a) if (a.file, a.line) != (found.file, found.line) => return None,
-                _ => answer = Some(found),
-            }
+            answers.push(self.find(symbol, offset - back, guard_back));
         }
-        answer.map(|a| (a, layout))
+        let (first, rest) = answers.split_first()?;
+        // Several symbols of that name and size: only a common answer is an answer.
+        let key = |a: &Option<Found<'static>>| a.map(|f| (f.file, f.line));
+        if rest.iter().any(|a| key(a) != key(first)) {
+            return None;
+        }
+        Some(first.map(|f| (f, layout)))
     }
 
     /// The entry at `into` bytes past `symbol`'s start, guarded by its start − `guard_back`.
