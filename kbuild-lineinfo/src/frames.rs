@@ -93,12 +93,19 @@ impl Scanner {
     pub fn line_into(&mut self, line: &[u8], frames: &mut Vec<Frame>) {
         frames.clear();
         let body = strip_prefixes(line);
+        // One past the last non-blank byte: a frame ending there is alone on its line.
+        let content_end = line.len()
+            - line
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
         let mut at = 0;
         while let Some(found) = find(&line[at..], b"+0x") {
             let plus = at + found;
             match parse_frame(line, plus) {
                 Some(mut frame) => {
-                    frame.context = context(line, body, &frame, self.in_call_trace);
+                    frame.context = context(line, body, content_end, &frame, self.in_call_trace);
                     at = frame.annotation.as_ref().map_or(frame.end, |a| a.span.end);
                     frames.push(frame);
                 }
@@ -240,10 +247,16 @@ fn cpu_pid_prefix(rest: &[u8]) -> Option<usize> {
 }
 
 /// The kind of line `frame` sits on, from the text before and after it.
-fn context(line: &[u8], body: usize, frame: &Frame, in_call_trace: bool) -> Context {
+fn context(
+    line: &[u8],
+    body: usize,
+    content_end: usize,
+    frame: &Frame,
+    in_call_trace: bool,
+) -> Context {
     let before = line.get(body..frame.name.start).unwrap_or_default();
     let after_end = frame.annotation.as_ref().map_or(frame.end, |a| a.span.end);
-    let alone = trim(&line[after_end..]).is_empty();
+    let alone = after_end >= content_end;
     let lead = trim_start(before);
     if is_register_lead(before) {
         return Context::Register;
@@ -276,6 +289,10 @@ fn strip_address(lead: &[u8]) -> &[u8] {
 /// The text before a frame ends like a register line's label.
 fn is_register_lead(before: &[u8]) -> bool {
     let t = trim_start(before);
+    // The longest lead: `RIP: ffff:` or a label and `[<` 16 hex digits `>] `.
+    if t.len() > 40 {
+        return false;
+    }
     // `RIP: 0010:func…` / `EIP: func…`, maybe `[<addr>] ` between (old arm64 `pc : [<…>] `).
     let t = match t.strip_suffix(b"] ") {
         Some(s) => match s.iter().rposition(|&b| b == b'[') {
