@@ -103,7 +103,7 @@ impl Scanner {
         let mut at = 0;
         while let Some(found) = find(&line[at..], b"+0x") {
             let plus = at + found;
-            match parse_frame(line, plus) {
+            match parse_frame(line, at, plus) {
                 Some(mut frame) => {
                     frame.context = context(line, body, content_end, &frame, self.in_call_trace);
                     at = frame.annotation.as_ref().map_or(frame.end, |a| a.span.end);
@@ -321,12 +321,14 @@ fn is_register_lead(before: &[u8]) -> bool {
 }
 
 /// Parses the frame whose `+0x` is at `plus`, or `None` when the bytes there are no frame.
-fn parse_frame(line: &[u8], plus: usize) -> Option<Frame> {
-    // Look back no further than the longest name (plus the byte before it).
-    let window = plus.saturating_sub(MAX_NAME + 1);
+fn parse_frame(line: &[u8], from: usize, plus: usize) -> Option<Frame> {
+    // Look back no further than the longest name (plus the byte before it), nor into the
+    // previous frame (`from`): a name must start after a non-name byte or at the line start.
+    let window = plus.saturating_sub(MAX_NAME + 1).max(from);
     let start = match line[window..plus].iter().rposition(|&b| !is_symbol_byte(b)) {
         Some(p) => window + p + 1,
         None if window == 0 => 0,
+        None if window == from && !is_symbol_byte(line[from - 1]) => from,
         None => return None,
     };
     if start == plus {
@@ -576,6 +578,10 @@ mod tests {
             assert!(ok, "{line}: {frames:?}");
         }
         assert!(s.line(b"f+0x10/0x20g").is_empty());
+        // The size of one frame is no name of the next (fuzz find).
+        let frames = s.line(b"f+0x1/0x2+0x3/0x4 (a:1)");
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(frames[0].annotation, None);
         assert!(s.line(b"f+0x10/0x").is_empty());
         // A broken module part leaves a frame without module.
         let f = one(&mut s, "f+0x10/0x20 [mod");
