@@ -56,6 +56,9 @@ pub enum Context {
     /// A register line: `RIP: 0010:`, `EIP: `, arm64 `pc : `/`lr : `, RISC-V `epc : `/` ra : `
     /// (`%pS`).
     Register,
+    /// In a KTAP line of KUnit (`ok 19 name # SKIP …`, `# …`): the series' own KUnit suite
+    /// formats its frames with `sprint_backtrace` (`%pB`).
+    Ktap,
     /// Anywhere else in a line (`WARNING: … at func+0x1c/0x40`, `in func+…`): `%pS`.
     Inline,
 }
@@ -261,6 +264,9 @@ fn context(
     if is_register_lead(before) {
         return Context::Register;
     }
+    if is_ktap(lead) {
+        return Context::Ktap;
+    }
     if !alone {
         return Context::Inline;
     }
@@ -275,6 +281,14 @@ fn context(
         (true, false) => Context::Trace,
         _ => Context::Inline,
     }
+}
+
+/// A KTAP result or diagnostic line (`ok 3 name …`, `not ok 3 …`, `# …`), maybe indented.
+fn is_ktap(lead: &[u8]) -> bool {
+    let digits_after = |rest: &[u8]| rest.first().is_some_and(u8::is_ascii_digit);
+    lead.starts_with(b"# ")
+        || lead.strip_prefix(b"ok ").is_some_and(digits_after)
+        || lead.strip_prefix(b"not ok ").is_some_and(digits_after)
 }
 
 /// `[<ffffffff81234567>] ` at the start of `lead` removed.
@@ -555,6 +569,11 @@ mod tests {
             ("<4>[    0.1][    T1]  kfree+0x10/0x120\r", Context::Trace),
             ("CPU: 1 PID: 23  kfree+0x10/0x120", Context::Trace),
             ("x kfree+0x10/0x120 y", Context::Inline),
+            (
+                "[ 1.0]     ok 19 t # SKIP _text has lineinfo (C entry?): startup_64+0x1/0x56",
+                Context::Ktap,
+            ),
+            ("    # t: got kfree+0x10/0x120 (mm/slub.c:1)", Context::Ktap),
         ];
         for (line, want) in cases {
             assert_eq!(one(&mut s, line).context, want, "{line}");

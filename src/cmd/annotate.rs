@@ -6,7 +6,8 @@
 //! matter. Which address is looked up follows the `printk` format that printed the frame
 //! (`__sprint_symbol` in the series' `kernel/kallsyms.c`):
 //!
-//! * `%pB`/`%pBb` (x86 `Call Trace:` frames, `/proc/PID/stack`): the frame holds a return
+//! * `%pB`/`%pBb` (x86 `Call Trace:` frames, `/proc/PID/stack`, and KTAP lines: the series'
+//!   KUnit suite formats frames with `sprint_backtrace`): the frame holds a return
 //!   address; the kernel looks up **return address − 1** = `name + OFF − 1`. Its symbol-start
 //!   guard compares with the symbol start in v7 and with symbol start − 1 in v1 (v1 computes
 //!   `sym_start` after undoing the −1 on the offset, so it ends up one byte low).
@@ -228,7 +229,7 @@ impl Annotator {
             }
         };
         let kind = match frame.context {
-            Context::ProcStack => Kind::Backtrace,
+            Context::ProcStack | Context::Ktap => Kind::Backtrace,
             Context::CallTrace if image.x86 => Kind::Backtrace,
             _ => Kind::Symbol,
         };
