@@ -21,7 +21,8 @@ scripts/deps.sh
 
 # The real-data tests are #[ignore = "needs the corpus: scripts/corpus.sh"]: they run here with
 # --include-ignored once the corpus is here. The other ignored tests are no tests of their own
-# (a child process of embed.rs, a benchmark) and are skipped by name.
+# (a child process of embed.rs, a benchmark) or need booted kernels' logs that only the manual
+# kernel harness (tests/kernel/) makes, and are skipped by name.
 include_ignored=()
 if [ -n "${KBUILD_LINEINFO_NO_CORPUS:-}" ] && [ -z "$ci" ]; then
   say "real-data tests: not run (KBUILD_LINEINFO_NO_CORPUS); listed as ignored below"
@@ -29,7 +30,8 @@ elif corpus=$(scripts/corpus.sh cloud); then
   eval "$corpus"
   export KBUILD_LINEINFO_VMLINUX=$VMLINUX KBUILD_LINEINFO_MODULES_DIR=$MODULES_DIR \
     KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER
-  include_ignored=(--include-ignored --skip child_embed --skip bench_module_tree)
+  include_ignored=(--include-ignored --skip child_embed --skip bench_module_tree
+    --skip booted_kernel_logs_round_trip)
   say "real-data tests on $KERNEL_VERSION ($VMLINUX)"
 elif [ -n "$ci" ]; then
   die "CI=true: the Debian kernel corpus could not be fetched (scripts/corpus.sh cloud said why above)"

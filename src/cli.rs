@@ -25,6 +25,8 @@ pub enum Command {
     Modules(ModulesArgs),
     /// Print file:line for addresses, using only the tables embedded in FILE.
     Lookup(LookupArgs),
+    /// Append (file:line) to the stack frames of kernel logs, from the embedded tables only.
+    Annotate(AnnotateArgs),
     /// Classic interface of scripts/gen_lineinfo: assembly on stdout, summary on stderr.
     #[command(name = "gen_lineinfo")]
     GenLineinfo(GenLineinfoArgs),
@@ -176,6 +178,30 @@ pub struct LookupArgs {
     /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// The linked vmlinux: its symbols, and its tables unless --table is given.
+    #[arg(long, value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
+    /// The tables for a vmlinux built without them: the object `kbuild-lineinfo vmlinux -o
+    /// TABLE.o VMLINUX` writes.
+    #[arg(long, value_name = "TABLE.o", requires = "vmlinux")]
+    pub table: Option<PathBuf>,
+    /// Where the modules are: NAME.ko is found (recursively) by the [NAME] of a frame.
+    #[arg(long, value_name = "DIR")]
+    pub modules: Option<PathBuf>,
+    /// Verify the annotations already there; report each disagreement, exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+    /// Annotate only what the kernel itself annotates: every frame for v1 tables, only
+    /// backtrace (%pB) frames for v7 tables.
+    #[arg(long)]
+    pub like_kernel: bool,
+    /// Kernel logs (none or -: standard input).
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

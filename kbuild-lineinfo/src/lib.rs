@@ -20,15 +20,20 @@
 //!   sections of a `.ko` as a patch applied in place.
 //! * [`image`]: reading tables and kallsyms' text symbols back from an ELF image.
 //! * [`error`]: the one error type.
+//! * [`embedded`], [`kallsyms`], [`frames`]: reading tables back from built images, symbols by
+//!   name, and stack frames in log text (for `annotate`).
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod embedded;
 pub mod emit;
 pub mod encode;
 pub mod error;
 pub mod extract;
+pub mod frames;
 pub mod image;
 pub mod input;
+pub mod kallsyms;
 pub mod layout;
 pub mod lazy_reloc;
 pub mod leb128;

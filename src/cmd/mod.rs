@@ -1,5 +1,6 @@
 //! One function per subcommand; shared helpers for writing outputs.
 
+pub mod annotate;
 pub mod classic;
 pub mod kbuild;
 pub mod lookup;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Module(args) => module::run(&args),
         Command::Modules(args) => modules::run(&args, connect(args.jobs)),
         Command::Lookup(args) => lookup::run(&args),
+        Command::Annotate(args) => annotate::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::Kbuild(args) => kbuild::run(&args),

@@ -1,0 +1,142 @@
+//! The tables a built image carries, read back for lookups the way the kernel reads them:
+//! a vmlinux's linked tables (or a table object from [`crate::emit`]), and a module's
+//! `.mod_lineinfo` / `.init.mod_lineinfo` with each v7 descriptor tied to the section its anchor
+//! relocation names (what the module loader fills in at run time).
+//!
+//! Lookups here are in section terms (section index, offset in it), so they need no load
+//! address; the kernel's rules of FORMAT.md §5 (descriptor ranges, the symbol-start guard)
+//! are applied on those offsets. Pure: bytes in, answers out.
+
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+
+use crate::decode::{Found, TableView};
+use crate::error::{ErrorKind, Result};
+use crate::image::SymbolBytes;
+use crate::layout::{self, v7};
+use crate::{Endian, Layout};
+
+/// The vmlinux tables behind `symbols` (an image or a table object), whichever layout they
+/// are in (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
+pub fn vmlinux_view<'a>(symbols: &SymbolBytes<'a>, endian: Endian) -> Option<TableView<'a>> {
+    let get = |name: &str| symbols.get(name);
+    if symbols.get("lineinfo_data_size").is_some() {
+        layout::v7::vmlinux_view(get, endian)
+    } else {
+        layout::v1::vmlinux_view(get, endian)
+    }
+}
+
+/// The lineinfo tables of one module.
+#[derive(Debug)]
+pub enum ModuleTables<'a> {
+    /// v1: one table over the section `.text` (its ELF index).
+    V1 { text: usize, view: TableView<'a> },
+    /// v7: the descriptors of `.mod_lineinfo`, then of `.init.mod_lineinfo`, in blob order.
+    V7(Vec<SectionTable<'a>>),
+}
+
+/// One v7 descriptor.
+#[derive(Debug)]
+pub struct SectionTable<'a> {
+    /// The section the anchor relocation names; `None` when it has none (the kernel sees an
+    /// anchor of 0 and skips the descriptor).
+    pub section: Option<usize>,
+    /// The descriptor's size: offsets at or past it are not covered.
+    pub size: u32,
+    /// The sub-table, `None` when it fails the kernel's checks.
+    pub table: Option<TableView<'a>>,
+}
+
+const BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
+
+impl<'a> ModuleTables<'a> {
+    /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
+    /// or the blob has relocations (its anchors), else v1.
+    pub fn parse(file: &object::File<'a>) -> Result<Option<ModuleTables<'a>>> {
+        let endian = if file.is_little_endian() {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
+        let blobs: Vec<_> = BLOBS
+            .iter()
+            .filter_map(|n| file.section_by_name(n))
+            .collect();
+        let Some(first) = blobs.first() else {
+            return Ok(None);
+        };
+        let v7 =
+            blobs.len() > 1 || first.name() == Ok(BLOBS[1]) || first.relocations().next().is_some();
+        if !v7 {
+            let text = file
+                .section_by_name(".text")
+                .ok_or_else(|| ErrorKind::Elf("a v1 .mod_lineinfo but no .text".into()))?;
+            let Some(view) = layout::v1::parse_module_blob(first.data()?, endian) else {
+                return Ok(None);
+            };
+            let text = text.index().0;
+            return Ok(Some(ModuleTables::V1 { text, view }));
+        }
+        let mut tables = Vec::new();
+        for blob in blobs {
+            let bytes = blob.data()?;
+            let anchors = anchor_sections(file, &blob);
+            for (i, (d, table)) in v7::parse_module_blob(bytes, endian).into_iter().enumerate() {
+                let section = anchors.iter().find(|(at, _)| *at == i).map(|&(_, s)| s);
+                tables.push(SectionTable {
+                    section,
+                    size: d.size,
+                    table,
+                });
+            }
+        }
+        Ok(Some(ModuleTables::V7(tables)))
+    }
+
+    pub fn layout(&self) -> Layout {
+        match self {
+            ModuleTables::V1 { .. } => Layout::V1,
+            ModuleTables::V7(_) => Layout::V7,
+        }
+    }
+
+    /// What the kernel finds at `offset` in `section` for a symbol starting at `guard` in the
+    /// same section (the symbol-start guard; the caller passes the start the kernel compares
+    /// with). v1 covers `.text` only; v7 takes the first descriptor of that section whose size
+    /// covers `offset`.
+    pub fn lookup(&self, section: usize, offset: u64, guard: u64) -> Option<Found<'a>> {
+        let offset32 = u32::try_from(offset).ok()?;
+        let min = if guard <= offset { guard as u32 } else { 0 };
+        match self {
+            ModuleTables::V1 { text, view } => {
+                (*text == section).then(|| view.lookup_guarded(offset32, min))?
+            }
+            ModuleTables::V7(tables) => {
+                let t = tables
+                    .iter()
+                    .find(|t| t.section == Some(section) && offset < u64::from(t.size))?;
+                t.table.as_ref()?.lookup_guarded(offset32, min)
+            }
+        }
+    }
+}
+
+/// (descriptor index, section index) for each anchor relocation of `blob`: a relocation at
+/// byte 8 + 16·i (or 4 bytes into it, a 32-bit big-endian target) names descriptor i.
+fn anchor_sections(file: &object::File<'_>, blob: &object::Section<'_, '_>) -> Vec<(usize, usize)> {
+    blob.relocations()
+        .filter_map(|(offset, reloc)| {
+            let rel = offset.checked_sub(v7::ROOT_SIZE)?;
+            if rel % v7::DESCRIPTOR_SIZE >= 8 {
+                return None;
+            }
+            let index = usize::try_from(rel / v7::DESCRIPTOR_SIZE).ok()?;
+            let section = match reloc.target() {
+                RelocationTarget::Symbol(s) => file.symbol_by_index(s).ok()?.section_index()?,
+                RelocationTarget::Section(s) => s,
+                _ => return None,
+            };
+            Some((index, section.0))
+        })
+        .collect()
+}

@@ -1,0 +1,212 @@
+//! Text symbols as kallsyms prints them, found again by name: where a printed
+//! `name+0xOFF/0xSIZE` starts, whatever KASLR or the module loader did at run time.
+//!
+//! Read from an ELF image's static symbol table (`.symtab`): a linked vmlinux (values are
+//! addresses) or a relocatable `.ko` (values are offsets in their section). A symbol is what
+//! kallsyms shows for code: named, defined in an executable allocated section, not a mapping
+//! symbol or local label (`$x`, `.L…`), the ARM Thumb bit cleared. Its *size* is the kallsyms
+//! one: the distance to the next symbol start (in a `.ko`, within the same section; the last
+//! symbol of a section reaches its end). A name can occur several times (static functions);
+//! [`Symbols::resolve`] narrows them with the printed size.
+
+use std::collections::HashMap;
+
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolKind};
+
+use crate::error::Result;
+
+/// One text symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol {
+    /// The ELF section index of its section.
+    pub section: usize,
+    /// Its address (linked image) or offset in `section` (relocatable object).
+    pub value: u64,
+    /// The size kallsyms prints: up to the next symbol start.
+    pub size: u64,
+    /// Its `st_size`.
+    pub st_size: u64,
+}
+
+impl Symbol {
+    /// The most an offset into the symbol can be and still lie inside it.
+    pub fn extent(&self) -> u64 {
+        self.size.max(self.st_size)
+    }
+}
+
+/// Every text symbol of an image, by name.
+#[derive(Debug, Default)]
+pub struct Symbols<'a> {
+    by_name: HashMap<&'a [u8], Vec<Symbol>>,
+}
+
+impl<'a> Symbols<'a> {
+    /// Reads the text symbols of an ELF image (32 or 64 bit, either byte order).
+    pub fn parse(data: &'a [u8]) -> Result<Symbols<'a>> {
+        let file = object::File::parse(data)?;
+        Ok(Self::from_file(&file))
+    }
+
+    /// [`parse`](Self::parse) on an already parsed file.
+    pub fn from_file(file: &object::File<'a>) -> Symbols<'a> {
+        let relocatable = file.kind() == object::ObjectKind::Relocatable;
+        let thumb = file.architecture() == object::Architecture::Arm;
+        let mut ends = HashMap::new();
+        for s in file.sections().filter(is_code) {
+            ends.insert(s.index().0, s.address().saturating_add(s.size()));
+        }
+        let mut all: Vec<(&'a [u8], Symbol)> = file
+            .symbols()
+            .filter(|s| !s.is_undefined())
+            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
+            .filter_map(|s| {
+                let name = s.name_bytes().ok()?;
+                let section = s.section_index()?.0;
+                if is_label(name) || !ends.contains_key(&section) {
+                    return None;
+                }
+                let value = if thumb { s.address() & !1 } else { s.address() };
+                Some((
+                    name,
+                    Symbol {
+                        section,
+                        value,
+                        size: 0,
+                        st_size: s.size(),
+                    },
+                ))
+            })
+            .collect();
+        // Order of kallsyms: by address (a `.ko`: by section, then offset).
+        let key = |s: &Symbol| {
+            if relocatable {
+                (s.section, s.value)
+            } else {
+                (0, s.value)
+            }
+        };
+        all.sort_by_key(|(_, s)| key(s));
+        // Symbols at the same start share the size to the next distinct start.
+        let mut prev: Option<(usize, u64)> = None;
+        let mut next = None;
+        for (_, s) in all.iter_mut().rev() {
+            if prev != Some(key(s)) {
+                next = prev;
+                prev = Some(key(s));
+            }
+            let end = ends.get(&s.section).copied().unwrap_or(s.value);
+            let limit = match next {
+                Some(n) if !relocatable || n.0 == s.section => n.1,
+                _ => end.max(s.value),
+            };
+            s.size = limit - s.value;
+        }
+        let mut by_name: HashMap<&'a [u8], Vec<Symbol>> = HashMap::with_capacity(all.len());
+        for (name, s) in all {
+            by_name.entry(name).or_default().push(s);
+        }
+        Symbols { by_name }
+    }
+
+    /// The symbols called `name` that a frame printed with `size` can mean: those whose
+    /// kallsyms size is `size`; else those whose `st_size` is; else the only one of that name.
+    /// Empty when the name is unknown or several symbols remain possible on no evidence.
+    pub fn resolve(&self, name: &[u8], size: u64) -> Vec<Symbol> {
+        let Some(all) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        let exact: Vec<Symbol> = all.iter().copied().filter(|s| s.size == size).collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let st: Vec<Symbol> = all.iter().copied().filter(|s| s.st_size == size).collect();
+        if !st.is_empty() || all.len() > 1 {
+            return st;
+        }
+        all.clone()
+    }
+
+    /// How many distinct names there are.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// Names kallsyms leaves out: empty, mapping symbols (`$a`, `$x`, `$d`), local labels.
+fn is_label(name: &[u8]) -> bool {
+    name.is_empty() || name.starts_with(b"$") || name.starts_with(b".L") || name.starts_with(b"L0")
+}
+
+fn is_code(s: &object::Section<'_, '_>) -> bool {
+    match s.flags() {
+        SectionFlags::Elf { sh_flags, .. } => {
+            let want = object::elf::SHF_EXECINSTR.0 | object::elf::SHF_ALLOC.0;
+            sh_flags.0 & want == want
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::write::{Object as WObject, StandardSection, Symbol as WSymbol, SymbolSection};
+    use object::{Architecture, BinaryFormat, Endianness, SymbolFlags, SymbolScope};
+
+    fn object_with(symbols: &[(&str, u64, u64)], text_len: usize) -> Vec<u8> {
+        let mut obj = WObject::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let text = obj.section_id(StandardSection::Text);
+        obj.append_section_data(text, &vec![0x90; text_len], 16);
+        for &(name, value, size) in symbols {
+            obj.add_symbol(WSymbol {
+                name: name.as_bytes().to_vec(),
+                value,
+                size,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Compilation,
+                weak: false,
+                section: SymbolSection::Section(text),
+                flags: SymbolFlags::None,
+            });
+        }
+        obj.write().unwrap()
+    }
+
+    #[test]
+    fn sizes_and_duplicates() {
+        let data = object_with(
+            &[
+                ("a", 0, 0x10),
+                ("b", 0x20, 0x8),
+                ("dup", 0x30, 0x10),
+                ("dup", 0x50, 0x30),
+                ("$x", 0x60, 0),
+            ],
+            0x80,
+        );
+        let symbols = Symbols::parse(&data).unwrap();
+        let a = symbols.resolve(b"a", 0x20);
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].value, a[0].size, a[0].st_size), (0, 0x20, 0x10));
+        assert_eq!(symbols.resolve(b"a", 0x10).len(), 1, "st_size matches");
+        assert_eq!(
+            symbols.resolve(b"a", 0x99).len(),
+            1,
+            "the only one of its name"
+        );
+        assert_eq!(symbols.resolve(b"dup", 0x20)[0].value, 0x30);
+        assert_eq!(
+            symbols.resolve(b"dup", 0x30)[0].value,
+            0x50,
+            "last symbol: to the section end"
+        );
+        assert!(symbols.resolve(b"dup", 0x99).is_empty(), "ambiguous");
+        assert!(symbols.resolve(b"$x", 0x20).is_empty(), "mapping symbol");
+        assert!(symbols.resolve(b"nope", 0x20).is_empty());
+    }
+}

@@ -1,0 +1,552 @@
+//! `kbuild-lineinfo annotate`: append ` (file:line)` to every stack frame of a kernel log that
+//! lacks one, exactly as the kernel would print it, from the embedded tables alone (no DWARF).
+//!
+//! A frame `name+0xOFF/0xSIZE [mod]` becomes an address through the symbol table of vmlinux or
+//! of the module's `.ko` ([`kbuild_lineinfo::kallsyms`]), so KASLR and load addresses do not
+//! matter. Which address is looked up follows the `printk` format that printed the frame
+//! (`__sprint_symbol` in the series' `kernel/kallsyms.c`):
+//!
+//! * `%pB`/`%pBb` (x86 `Call Trace:` frames, `/proc/PID/stack`, and KTAP lines: the series'
+//!   KUnit suite formats frames with `sprint_backtrace`): the frame holds a return
+//!   address; the kernel looks up **return address − 1** = `name + OFF − 1`. Its symbol-start
+//!   guard compares with the symbol start in v7 and with symbol start − 1 in v1 (v1 computes
+//!   `sym_start` after undoing the −1 on the offset, so it ends up one byte low).
+//! * `%pS` (register lines `RIP:`/`pc :`/`lr :`, arm64 and RISC-V traces, `stack_trace_print`,
+//!   `WARNING: … at`): the address itself, `name + OFF`, guarded by the symbol start.
+//!
+//! Frames that already carry an annotation are left alone; `--check` compares them with the
+//! tables instead. `--like-kernel` annotates only what the kernel itself annotates: every frame
+//! for a v1 table, only `%pB` frames for a v7 table (v7 gives `%pS` no line). Lines without
+//! frames, and frames that do not resolve (unknown symbol or module, offset past the symbol,
+//! a build-id that is not the module's), pass through byte for byte.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use kbuild_lineinfo::decode::{Found, TableView};
+use kbuild_lineinfo::embedded::{self, ModuleTables};
+use kbuild_lineinfo::frames::{Context, Frame, Scanner};
+use kbuild_lineinfo::image::SymbolBytes;
+use kbuild_lineinfo::kallsyms::{Symbol, Symbols};
+use kbuild_lineinfo::{Endian, Layout};
+use object::{Object, ObjectKind};
+
+use crate::cli::AnnotateArgs;
+
+/// Longer lines are copied through unparsed (the kernel's lines are under 1 KiB).
+const MAX_LINE: usize = 64 * 1024;
+/// Warnings about modules (not found, no tables, other build-id) printed at most.
+const MAX_WARNINGS: usize = 20;
+
+pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
+    let mut annotator = Annotator::new(args)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.logs.is_empty() || args.logs.iter().all(|p| p.as_os_str() == "-") {
+        let stdin = std::io::stdin();
+        annotator.annotate("<stdin>", &mut stdin.lock(), &mut out)?;
+    } else {
+        for path in &args.logs {
+            let name = path.display().to_string();
+            if path.as_os_str() == "-" {
+                annotator.annotate(&name, &mut std::io::stdin().lock(), &mut out)?;
+                continue;
+            }
+            let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+            annotator.annotate(&name, &mut std::io::BufReader::new(file), &mut out)?;
+        }
+    }
+    out.flush()?;
+    if annotator.disagreements > 0 {
+        eprintln!(
+            "kbuild-lineinfo: {} annotation(s) disagree with the tables",
+            annotator.disagreements
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Which `printk` format printed a frame, hence which address the kernel looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `%pB`: return address − 1.
+    Backtrace,
+    /// `%pS`: the address itself.
+    Symbol,
+}
+
+/// An image a frame resolves in: its symbols, tables, and what the lookup rules need.
+struct Image {
+    symbols: Symbols<'static>,
+    tables: Tables,
+    /// x86: `Call Trace:` frames are `%pBb`.
+    x86: bool,
+    /// `KSYM_SYMBOL_LEN` − 1: the longest frame text the kernel prints.
+    max_frame: usize,
+    build_id: Option<Vec<u8>>,
+}
+
+enum Tables {
+    Vmlinux { view: TableView<'static>, text: u64 },
+    Module(ModuleTables<'static>),
+}
+
+struct Annotator {
+    vmlinux: Option<Image>,
+    modules: Option<ModuleDir>,
+    check: bool,
+    like_kernel: bool,
+    disagreements: u64,
+    warnings: usize,
+    /// Modules whose build-id differs from the log's (warned once each).
+    mismatched: HashSet<String>,
+}
+
+impl Annotator {
+    fn new(args: &AnnotateArgs) -> Result<Annotator> {
+        let vmlinux = match &args.vmlinux {
+            Some(path) => Some(
+                load_vmlinux(path, args.table.as_deref())
+                    .with_context(|| path.display().to_string())?,
+            ),
+            None => None,
+        };
+        let modules = args.modules.as_ref().map(|root| ModuleDir {
+            root: root.clone(),
+            index: None,
+            loaded: HashMap::new(),
+        });
+        Ok(Annotator {
+            vmlinux,
+            modules,
+            check: args.check,
+            like_kernel: args.like_kernel,
+            disagreements: 0,
+            warnings: 0,
+            mismatched: HashSet::new(),
+        })
+    }
+
+    /// Copies `input` to `out`, annotating every frame it can.
+    fn annotate(&mut self, name: &str, input: &mut dyn BufRead, out: &mut dyn Write) -> Result<()> {
+        let mut scanner = Scanner::new();
+        let mut line = Vec::new();
+        let mut frames = Vec::new();
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            let read =
+                read_line(input, &mut line).with_context(|| format!("{name}: cannot read"))?;
+            number += 1;
+            match read {
+                Read::Eof => return Ok(()),
+                Read::Long => {
+                    out.write_all(&line)?;
+                    copy_rest_of_line(input, out)?;
+                    scanner = Scanner::new();
+                    continue;
+                }
+                Read::Line => {}
+            }
+            let newline = line.last() == Some(&b'\n');
+            let text = &line[..line.len() - usize::from(newline)];
+            scanner.line_into(text, &mut frames);
+            self.write_line(text, &frames, out, (name, number))?;
+            if newline {
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+
+    /// Writes one line with the annotations its frames lack.
+    fn write_line(
+        &mut self,
+        text: &[u8],
+        frames: &[Frame],
+        out: &mut dyn Write,
+        at: (&str, u64),
+    ) -> Result<()> {
+        let mut done = 0;
+        for frame in frames {
+            if frame.annotation.is_some() && !self.check {
+                continue;
+            }
+            // Frames that do not resolve are left alone, also by --check.
+            let Some(answer) = self.answer(text, frame) else {
+                continue;
+            };
+            match (&frame.annotation, answer) {
+                (Some(existing), ours) => {
+                    let ours = ours.map_or(b" (nothing)".to_vec(), |(a, _)| a);
+                    if text[existing.span.clone()] != ours[..] {
+                        self.report(text, frame, &ours, at);
+                    }
+                }
+                (None, Some((annotation, by_kernel))) if by_kernel || !self.like_kernel => {
+                    out.write_all(&text[done..frame.end])?;
+                    out.write_all(&annotation)?;
+                    done = frame.end;
+                }
+                (None, _) => {}
+            }
+        }
+        out.write_all(&text[done..])?;
+        Ok(())
+    }
+
+    fn report(&mut self, text: &[u8], frame: &Frame, ours: &[u8], at: (&str, u64)) {
+        self.disagreements += 1;
+        let printed = frame
+            .annotation
+            .as_ref()
+            .map_or(&b""[..], |a| &text[a.span.clone()]);
+        eprintln!(
+            "{}:{}: {}: printed{}, the tables say{}",
+            at.0,
+            at.1,
+            String::from_utf8_lossy(&text[frame.name.start..frame.end]),
+            String::from_utf8_lossy(printed),
+            String::from_utf8_lossy(ours)
+        );
+    }
+
+    /// The annotation the kernel would print for `frame` (truncated as the kernel's buffer
+    /// would), and whether the kernel itself prints one for this kind of frame; `Some(None)`
+    /// when the kernel prints none, `None` when the frame does not resolve (no image, unknown or
+    /// ambiguous symbol, offset past it).
+    fn answer(&mut self, text: &[u8], frame: &Frame) -> Option<Option<(Vec<u8>, bool)>> {
+        let name = &text[frame.name.clone()];
+        let image = match &frame.module {
+            None => self.vmlinux.as_ref()?,
+            Some(module) => {
+                let module = text[module.clone()].to_vec();
+                let build_id = frame.build_id.clone().map(|r| text[r].to_vec());
+                self.module(&module, build_id.as_deref())?
+            }
+        };
+        let kind = match frame.context {
+            Context::ProcStack | Context::Ktap => Kind::Backtrace,
+            Context::CallTrace if image.x86 => Kind::Backtrace,
+            _ => Kind::Symbol,
+        };
+        let Some(found) = image.lookup(name, frame.offset, frame.size, kind)? else {
+            return Some(None);
+        };
+        let mut annotation = b" (".to_vec();
+        annotation.extend_from_slice(found.0.file);
+        annotation.extend_from_slice(format!(":{})", found.0.line).as_bytes());
+        // snprintf into KSYM_SYMBOL_LEN: the kernel cuts what does not fit.
+        let room = image.max_frame.saturating_sub(frame.end - frame.name.start);
+        annotation.truncate(room);
+        let printed_by_kernel = found.1 == Layout::V1 || kind == Kind::Backtrace;
+        Some(Some((annotation, printed_by_kernel)))
+    }
+
+    /// The module called `name` (`-` and `_` alike), loaded on first use; `None` (with one
+    /// warning) when it is not under `--modules`, has no tables, or has another build-id.
+    fn module(&mut self, name: &[u8], build_id: Option<&[u8]>) -> Option<&Image> {
+        let dir = self.modules.as_mut()?;
+        let key = String::from_utf8_lossy(name).replace('-', "_");
+        if !dir.loaded.contains_key(&key) {
+            let loaded = dir.load(&key);
+            if let Err(e) = &loaded {
+                warn(
+                    &mut self.warnings,
+                    &format!("[{key}]: {e:#}; its frames stay as they are"),
+                );
+            }
+            dir.loaded.insert(key.clone(), loaded.ok());
+        }
+        let image = dir.loaded.get(&key)?.as_ref()?;
+        if let Some(printed) = build_id {
+            let own: String = image
+                .build_id
+                .iter()
+                .flatten()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if !printed.eq_ignore_ascii_case(own.as_bytes()) {
+                let own = if own.is_empty() {
+                    "none".to_string()
+                } else {
+                    own
+                };
+                let message = format!(
+                    "[{key}]: the log's build-id {} is not the module's ({own}); its frames stay \
+                     as they are",
+                    String::from_utf8_lossy(printed)
+                );
+                if self.mismatched.insert(key) {
+                    warn(&mut self.warnings, &message);
+                }
+                return None;
+            }
+        }
+        Some(image)
+    }
+}
+
+fn warn(count: &mut usize, message: &str) {
+    *count += 1;
+    if *count <= MAX_WARNINGS {
+        eprintln!("kbuild-lineinfo: warning: {message}");
+    }
+}
+
+impl Image {
+    /// What the kernel prints for `name+offset/size` of `kind`, with the table's layout:
+    /// `Some(None)` when it prints nothing, `None` when the frame does not resolve (unknown
+    /// name, an offset that does not fit the symbol, several symbols answering differently).
+    fn lookup(
+        &self,
+        name: &[u8],
+        offset: u64,
+        size: u64,
+        kind: Kind,
+    ) -> Option<Option<(Found<'static>, Layout)>> {
+        let back = u64::from(kind == Kind::Backtrace);
+        // %pB prints (ret − 1 − sym) + 1: from 1 to the size; %pS below the size.
+        let plausible = match kind {
+            Kind::Backtrace => offset >= 1 && offset <= size,
+            Kind::Symbol => offset < size,
+        };
+        if !plausible {
+            return None;
+        }
+        let layout = self.layout();
+        let guard_back = u64::from(layout == Layout::V1) * back;
+        let candidates = self.symbols.resolve(name, size);
+        let mut answers = Vec::with_capacity(candidates.len());
+        for symbol in &candidates {
+            if offset - back >= symbol.extent().max(1) {
+                return None;
+            }
+            answers.push(self.find(symbol, offset - back, guard_back));
+        }
+        let (first, rest) = answers.split_first()?;
+        // Several symbols of that name and size: only a common answer is an answer.
+        let key = |a: &Option<Found<'static>>| a.map(|f| (f.file, f.line));
+        if rest.iter().any(|a| key(a) != key(first)) {
+            return None;
+        }
+        Some(first.map(|f| (f, layout)))
+    }
+
+    /// The entry at `into` bytes past `symbol`'s start, guarded by its start − `guard_back`.
+    fn find(&self, symbol: &Symbol, into: u64, guard_back: u64) -> Option<Found<'static>> {
+        match &self.tables {
+            Tables::Vmlinux { view, text } => {
+                let address = symbol.value.checked_add(into)?;
+                let offset = u32::try_from(address.checked_sub(*text)?).ok()?;
+                let guard = (symbol.value.saturating_sub(guard_back)).saturating_sub(*text);
+                let guard = u32::try_from(guard)
+                    .ok()
+                    .filter(|&g| g <= offset)
+                    .unwrap_or(0);
+                view.lookup_guarded(offset, guard)
+            }
+            Tables::Module(tables) => {
+                let offset = symbol.value.checked_add(into)?;
+                let guard = symbol.value.saturating_sub(guard_back);
+                tables.lookup(symbol.section, offset, guard)
+            }
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        match &self.tables {
+            Tables::Vmlinux { view, .. } => view.layout,
+            Tables::Module(tables) => tables.layout(),
+        }
+    }
+}
+
+/// Maps `path` for the rest of the run: the parsed symbols and tables borrow it.
+fn map_forever(path: &Path) -> Result<&'static [u8]> {
+    let map = crate::mmap::map(path)?;
+    Ok(Box::leak(Box::new(map)))
+}
+
+fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
+    let data = map_forever(path)?;
+    let file = object::File::parse(data)?;
+    if file.kind() == ObjectKind::Relocatable {
+        bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)");
+    }
+    let text = kbuild_lineinfo::image::text_symbols(data)?
+        .text
+        .context("no `_text` symbol")?;
+    let (tables_data, tables_name) = match table {
+        Some(t) => (map_forever(t)?, t.display().to_string()),
+        None => (data, path.display().to_string()),
+    };
+    let endian = endian_of(&file);
+    let symbol_bytes: &'static SymbolBytes<'static> =
+        Box::leak(Box::new(SymbolBytes::parse(tables_data)?));
+    let Some(view) = embedded::vmlinux_view(symbol_bytes, endian) else {
+        match table {
+            Some(_) => bail!("{tables_name}: no lineinfo tables (lineinfo_* symbols)"),
+            None => bail!(
+                "no lineinfo tables (lineinfo_* symbols): pass --table TABLE.o, made by \
+                 `kbuild-lineinfo vmlinux -o TABLE.o {}`",
+                path.display()
+            ),
+        }
+    };
+    Ok(Image {
+        symbols: Symbols::from_file(&file),
+        tables: Tables::Vmlinux { view, text },
+        x86: is_x86(&file),
+        max_frame: max_frame(&file),
+        build_id: None,
+    })
+}
+
+fn load_module(path: &Path) -> Result<Image> {
+    let data = map_forever(path)?;
+    let file = object::File::parse(data)?;
+    let tables = ModuleTables::parse(&file)?.context("no .mod_lineinfo")?;
+    Ok(Image {
+        symbols: Symbols::from_file(&file),
+        tables: Tables::Module(tables),
+        x86: is_x86(&file),
+        max_frame: max_frame(&file),
+        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
+    })
+}
+
+fn endian_of(file: &object::File<'_>) -> Endian {
+    if file.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
+    }
+}
+
+fn is_x86(file: &object::File<'_>) -> bool {
+    matches!(
+        file.architecture(),
+        object::Architecture::X86_64 | object::Architecture::I386
+    )
+}
+
+/// `KSYM_SYMBOL_LEN` − 1 of 6.12, the NUL left out: the sum of
+/// `sizeof("%s+%#lx/%#lx [%s %20phN]")`, `KSYM_NAME_LEN` − 1, 2·(`BITS_PER_LONG`·3/10),
+/// `MODULE_NAME_LEN` − 1, 2·`BUILD_ID_SIZE_MAX` and 1.
+fn max_frame(file: &object::File<'_>) -> usize {
+    let (digits, module_name) = if file.is_64() { (19, 56) } else { (9, 60) };
+    25 + 511 + 2 * digits + (module_name - 1) + 40 + 1 - 1
+}
+
+/// The modules under `--modules`, found by name on first use.
+struct ModuleDir {
+    root: PathBuf,
+    /// Module name (`-` as `_`) → path of its `.ko`, from one walk of the tree.
+    index: Option<HashMap<String, PathBuf>>,
+    loaded: HashMap<String, Option<Image>>,
+}
+
+impl ModuleDir {
+    fn load(&mut self, key: &str) -> Result<Image> {
+        if self.index.is_none() {
+            let mut index = HashMap::new();
+            walk(&self.root, &mut index)
+                .with_context(|| format!("{}: cannot list", self.root.display()))?;
+            self.index = Some(index);
+        }
+        let Some(path) = self.index.as_ref().and_then(|i| i.get(key)) else {
+            bail!("no {key}.ko under {}", self.root.display());
+        };
+        if path.extension().is_some_and(|e| e != "ko") {
+            bail!("{}: compressed, unpack it first", path.display());
+        }
+        load_module(path).with_context(|| path.display().to_string())
+    }
+}
+
+/// Every `*.ko` under `dir` (sorted, so the first of two equal names is always the same one).
+fn walk(dir: &Path, index: &mut HashMap<String, PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(&path, index)?;
+        } else if let Some(stem) = module_stem(&path) {
+            // An uncompressed .ko wins over a compressed one of the same name.
+            let key = stem.replace('-', "_");
+            let plain = path.extension().is_some_and(|e| e == "ko");
+            match index.get(&key) {
+                Some(p) if !plain || p.extension().is_some_and(|e| e == "ko") => {}
+                _ => {
+                    index.insert(key, path);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `NAME` of `NAME.ko`, `NAME.ko.xz`, `NAME.ko.zst`, `NAME.ko.gz`.
+fn module_stem(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+}
+
+enum Read {
+    Line,
+    Long,
+    Eof,
+}
+
+/// Reads up to and including `\n` into `buf`, or stops at [`MAX_LINE`] bytes (`Read::Long`).
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<Read> {
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(if buf.is_empty() {
+                Read::Eof
+            } else {
+                Read::Line
+            });
+        }
+        let room = MAX_LINE - buf.len();
+        let chunk = &available[..available.len().min(room)];
+        if let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+            buf.extend_from_slice(&chunk[..=nl]);
+            input.consume(nl + 1);
+            return Ok(Read::Line);
+        }
+        let n = chunk.len();
+        buf.extend_from_slice(chunk);
+        input.consume(n);
+        if buf.len() >= MAX_LINE {
+            return Ok(Read::Long);
+        }
+    }
+}
+
+/// Copies through the next `\n` (included) or the end of input.
+fn copy_rest_of_line(input: &mut dyn BufRead, out: &mut dyn Write) -> std::io::Result<()> {
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        if let Some(nl) = available.iter().position(|&b| b == b'\n') {
+            out.write_all(&available[..=nl])?;
+            input.consume(nl + 1);
+            return Ok(());
+        }
+        let n = available.len();
+        out.write_all(available)?;
+        input.consume(n);
+    }
+}

@@ -1,0 +1,624 @@
+//! `annotate` against an independent oracle: logs made of random `name+0xOFF/0xSIZE [mod]`
+//! frames (symbols and sizes from binutils `nm`, sizes as kallsyms computes them: up to the
+//! next symbol), half of them x86 `Call Trace:` frames (`%pB`: the kernel looks up
+//! return address − 1) and half `RIP:` lines (`%pS`: the address itself). Every frame's
+//! annotation must be what `llvm-symbolizer --no-inlines` says at that address.
+//!
+//! The fixture test runs everywhere (C fixtures compiled at test time); the real-data tests
+//! need the Debian cloud kernel (`scripts/corpus.sh`, or `KBUILD_LINEINFO_VMLINUX` and
+//! `KBUILD_LINEINFO_MODULES_DIR`) and are `#[ignore]`d: `cargo test --test annotate --
+//! --include-ignored`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::build::{MODULE_UNITS, VMLINUX_UNITS};
+use common::realdata::{parse_symbolizer, pipe, same_file, Rng};
+use common::{BuildStyle, Compress, DwarfVersion, Toolchain, Variant, Workspace};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kbuild-lineinfo")
+}
+
+/// A text symbol as the oracle sees it.
+#[derive(Debug, Clone)]
+struct Sym {
+    name: String,
+    /// Its address in the file `llvm-symbolizer` reads.
+    address: u64,
+    /// kallsyms' size: up to the next symbol start (or `end`).
+    size: u64,
+}
+
+/// Text symbols of `elf` from `nm -n` in [start, end), with kallsyms sizes.
+fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
+    let out = Command::new("nm").arg("-n").arg(elf).output().unwrap();
+    assert!(out.status.success(), "nm {}", elf.display());
+    let mut all: Vec<(u64, char, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+            let kind = f.next()?.chars().next()?;
+            Some((addr, kind, f.next()?.to_string()))
+        })
+        .filter(|(a, _, n)| *a >= start && *a < end && !n.starts_with('$') && !n.starts_with(".L"))
+        .collect();
+    all.sort_by_key(|s| s.0);
+    let mut symbols = Vec::new();
+    for (i, (address, kind, name)) in all.iter().enumerate() {
+        if !matches!(kind, 'T' | 't' | 'W' | 'w') {
+            continue;
+        }
+        let next = all[i..]
+            .iter()
+            .map(|s| s.0)
+            .find(|&a| a > *address)
+            .unwrap_or(end);
+        symbols.push(Sym {
+            name: name.clone(),
+            address: *address,
+            size: next - address,
+        });
+    }
+    symbols
+}
+
+fn symbol_value(elf: &Path, name: &str) -> u64 {
+    let out = Command::new("nm").arg(elf).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(name))
+        .unwrap_or_else(|| panic!("nm: no {name} in {}", elf.display()));
+    u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    frames: u64,
+    /// Frames where DWARF answers.
+    compared: u64,
+    agree: u64,
+    disagree: u64,
+    /// DWARF answers, we print nothing (name and size shared by several symbols excluded).
+    unannotated: u64,
+    /// DWARF answers, several symbols share the frame's name and size: nothing to pick from.
+    ambiguous: u64,
+    /// DWARF has no answer, we print one anyway.
+    extra: u64,
+}
+
+/// One synthetic log of `count` frames of `symbols` (`module` appended as ` [module]`),
+/// annotated with `args`, checked against `llvm-symbolizer` on `oracle`.
+fn check_frames(
+    symbols: &[Sym],
+    module: Option<&str>,
+    oracle: &Path,
+    args: &[&str],
+    count: usize,
+    rng: &mut Rng,
+    figures: &mut Figures,
+) {
+    let mut same_name_size: HashMap<(&str, u64), u32> = HashMap::new();
+    for s in symbols {
+        *same_name_size.entry((&s.name, s.size)).or_default() += 1;
+    }
+    let mut log = String::from("[    1.000000] Call Trace:\n[    1.000000]  <TASK>\n");
+    let mut frames = Vec::new();
+    for _ in 0..count {
+        let s = &symbols[(rng.next() % symbols.len() as u64) as usize];
+        let backtrace = rng.next() % 2 == 0;
+        let suffix = module.map(|m| format!(" [{m}]")).unwrap_or_default();
+        let (offset, address) = if backtrace {
+            let off = 1 + rng.next() % s.size;
+            (off, s.address + off - 1)
+        } else {
+            let off = rng.next() % s.size;
+            (off, s.address + off)
+        };
+        let frame = format!("{}+{:#x}/{:#x}{suffix}", s.name, offset, s.size);
+        log += &if backtrace {
+            format!("[    1.000000]  {frame}\n")
+        } else {
+            format!("[    1.000000] RIP: 0010:{frame}\n")
+        };
+        frames.push((frame, address, same_name_size[&(&s.name[..], s.size)] > 1));
+    }
+    let queries: String = frames.iter().map(|f| format!("{:#x}\n", f.1)).collect();
+    let want = parse_symbolizer(&pipe(
+        Command::new("llvm-symbolizer")
+            .arg("--no-inlines")
+            .arg(format!("--obj={}", oracle.display())),
+        &queries,
+    ));
+    assert_eq!(want.len(), frames.len());
+    let out = pipe(Command::new(bin()).arg("annotate").args(args), &log);
+    let lines: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(lines.len(), frames.len(), "one output line per input line");
+    let mut shown = 0;
+    for (((frame, address, ambiguous), want), line) in frames.iter().zip(&want).zip(&lines) {
+        figures.frames += 1;
+        let at = line
+            .find(frame.as_str())
+            .unwrap_or_else(|| panic!("{frame} lost: {line}"));
+        let rest = &line[at + frame.len()..];
+        let got = rest
+            .strip_prefix(" (")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.rsplit_once(':'))
+            .map(|(f, l)| (f.to_string(), l.parse::<u32>().unwrap()));
+        assert!(got.is_some() || rest.is_empty(), "{line}");
+        match (want, got) {
+            (None, None) => {}
+            (None, Some(_)) => figures.extra += 1,
+            (Some(_), None) if *ambiguous => figures.ambiguous += 1,
+            (Some((wf, wl)), got) => {
+                figures.compared += 1;
+                match got {
+                    None => figures.unannotated += 1,
+                    Some((f, l)) if same_file(wf, &f) && l == *wl => figures.agree += 1,
+                    Some(_) => figures.disagree += 1,
+                }
+                if figures.compared > figures.agree && shown < 10 {
+                    shown += 1;
+                    eprintln!("{frame} at {address:#x}: DWARF {wf}:{wl}, annotate: {line}");
+                }
+            }
+        }
+    }
+}
+
+fn assert_figures(what: &str, f: &Figures) {
+    let pct = 100.0 * f.agree as f64 / f.compared.max(1) as f64;
+    eprintln!(
+        "{what}: {} frames, DWARF answers {}, agree {} ({pct:.3} %), disagree {}, unannotated \
+         {}, ambiguous name+size {}, annotated where DWARF has nothing {}",
+        f.frames, f.compared, f.agree, f.disagree, f.unannotated, f.ambiguous, f.extra
+    );
+    assert!(f.compared > 0, "{what}: nothing compared");
+    assert!(pct >= 99.9, "{what}: {pct:.3} % agree");
+    assert_eq!(
+        f.unannotated, 0,
+        "{what}: frames left unannotated where DWARF answers"
+    );
+}
+
+fn fixture_variant(layout: &'static str) -> Variant {
+    Variant {
+        name: "annotate",
+        dwarf: DwarfVersion::V5,
+        dwarf64: false,
+        compress: Compress::None,
+        style: BuildStyle::InTree,
+        pass_srctree: false,
+        layout: Some(layout),
+        toolchain: Toolchain::SYSTEM,
+    }
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The fixtures linked like a kernel (stub, tables from the first link, second link) and as
+/// a module `fix-mod.ko` under `modules/`, with the module's oracle link.
+struct Fixture {
+    /// Keeps the files alive.
+    _ws: Workspace,
+    link1: PathBuf,
+    tables: PathBuf,
+    vmlinux: PathBuf,
+    modules: PathBuf,
+    module_oracle: PathBuf,
+}
+
+fn fixture(layout: &'static str) -> Fixture {
+    let ws = Workspace::new();
+    let v = fixture_variant(layout);
+    let objs = ws.compile_all(&v, &VMLINUX_UNITS);
+    let stub = ws.path("stub.o");
+    run_ok(
+        Command::new(bin())
+            .args(["vmlinux", "--layout", layout, "--stub", "-o"])
+            .arg(&stub),
+    );
+    let link1 = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
+    let tables = ws.path("tables.o");
+    run_ok(
+        Command::new(bin())
+            .args(["vmlinux", "--layout", layout, "-o"])
+            .arg(&tables)
+            .arg(&link1),
+    );
+    let vmlinux = ws.link_vmlinux(&v, &objs, &[&tables], "vmlinux");
+    let objs = ws.compile_all(&v, &MODULE_UNITS);
+    let modules = ws.path("modules");
+    std::fs::create_dir_all(modules.join("drivers")).unwrap();
+    let ko = ws.link_module(&v, &objs, "modules/drivers/fix-mod.ko");
+    let module_oracle = ws.link_module_oracle(&ko, "fix-mod.linked");
+    run_ok(
+        Command::new(bin())
+            .args(["module", "-s", "--layout", layout])
+            .arg(&ko),
+    );
+    Fixture {
+        _ws: ws,
+        link1,
+        tables,
+        vmlinux,
+        modules,
+        module_oracle,
+    }
+}
+
+/// Every frame agrees with DWARF, both layouts, linked tables and table object, modules.
+#[test]
+fn fixtures_agree_with_llvm_symbolizer() {
+    for layout in ["v1", "v7"] {
+        let fx = fixture(layout);
+        let vmlinux = &fx.vmlinux;
+        let (text, etext) = (
+            symbol_value(vmlinux, "_text"),
+            symbol_value(vmlinux, "_etext"),
+        );
+        let symbols = nm_symbols(vmlinux, text, etext);
+        let mut rng = Rng(0x5eed_0001);
+        let mut f = Figures::default();
+        let args = ["--vmlinux", vmlinux.to_str().unwrap()];
+        check_frames(&symbols, None, vmlinux, &args, 2000, &mut rng, &mut f);
+        // The table object with the first link's symbols answers the same.
+        let (link1, tables) = (fx.link1.to_str().unwrap(), fx.tables.to_str().unwrap());
+        let args = ["--vmlinux", link1, "--table", tables];
+        check_frames(&symbols, None, vmlinux, &args, 2000, &mut rng, &mut f);
+        assert_figures(&format!("fixture vmlinux {layout}"), &f);
+
+        let oracle = &fx.module_oracle;
+        let symbols = nm_symbols(oracle, 0x10_0000, 0x10_0000 + section_size(oracle, ".text"));
+        let mut f = Figures::default();
+        let args = ["--modules", fx.modules.to_str().unwrap()];
+        check_frames(
+            &symbols,
+            Some("fix_mod"),
+            oracle,
+            &args,
+            2000,
+            &mut rng,
+            &mut f,
+        );
+        assert_figures(&format!("fixture module {layout}"), &f);
+    }
+}
+
+fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("annotate")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+/// Huge lines, binary garbage, offsets past the symbol, unknown symbols and modules, wrong
+/// build-ids: the log comes back byte for byte, exit 0, no panic.
+#[test]
+fn hostile_logs_pass_through_unchanged() {
+    let fx = fixture("v1");
+    let vmlinux = &fx.vmlinux;
+    let (text, etext) = (
+        symbol_value(vmlinux, "_text"),
+        symbol_value(vmlinux, "_etext"),
+    );
+    let s = &nm_symbols(vmlinux, text, etext)[0];
+    let m = nm_symbols(
+        &fx.module_oracle,
+        0x10_0000,
+        0x10_0001 + section_size(&fx.module_oracle, ".text"),
+    );
+    let m = &m[0];
+    let mut log = Vec::new();
+    let mut line = |l: String| {
+        log.extend_from_slice(l.as_bytes());
+        log.push(b'\n');
+    };
+    line(" Call Trace:".into());
+    line(format!(" {}+{:#x}/{:#x}", s.name, s.size + 1, s.size));
+    line(format!(" {}+{:#x}/{:#x}", s.name, s.size * 4, s.size * 8));
+    line(format!("RIP: 0010:{}+{:#x}/{:#x}", s.name, s.size, s.size));
+    line(format!(" {}+0x0/{:#x}", s.name, s.size));
+    line(" no_such_symbol+0x1/0x10 [nosuchmod]".into());
+    line(format!(" {}+0x1/{:#x} [nosuchmod]", s.name, s.size));
+    line(format!(
+        " {}+0x1/{:#x} [fix_mod 00112233445566778899aabbccddeeff00112233]",
+        m.name, m.size
+    ));
+    line(format!(" {}+0x{}/{:#x}", s.name, "f".repeat(40), s.size));
+    line(format!(" {}{}+0x1/{:#x}", "a".repeat(600), s.name, s.size));
+    let mut huge = b" ".to_vec();
+    huge.extend(
+        std::iter::repeat_n(
+            format!("{}+0x1/{:#x} ", s.name, s.size).into_bytes(),
+            20_000,
+        )
+        .flatten(),
+    );
+    log.extend_from_slice(&huge);
+    log.push(b'\n');
+    let garbage: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    log.extend_from_slice(&garbage);
+    log.extend_from_slice(b"\r\n\xff\xfe no newline at the end");
+    let args = [
+        "--vmlinux",
+        vmlinux.to_str().unwrap(),
+        "--modules",
+        fx.modules.to_str().unwrap(),
+    ];
+    let out = annotate(&args, &log);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == log,
+        "the hostile log did not come back unchanged"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("no nosuchmod.ko under"), "{stderr}");
+    assert!(stderr.contains("build-id"), "{stderr}");
+}
+
+/// `--check` leaves the log alone and reports a wrong or missing line, exit 1; a right one
+/// passes with exit 0.
+#[test]
+fn check_reports_disagreements() {
+    let fx = fixture("v7");
+    let vmlinux = &fx.vmlinux;
+    let (text, etext) = (
+        symbol_value(vmlinux, "_text"),
+        symbol_value(vmlinux, "_etext"),
+    );
+    let symbols = nm_symbols(vmlinux, text, etext);
+    let args = ["--vmlinux", vmlinux.to_str().unwrap()];
+    // A frame the tables answer for, annotated by annotate itself.
+    let (good, bad) = symbols
+        .iter()
+        .find_map(|s| {
+            let log = format!("RIP: 0010:{}+0x0/{:#x}\n", s.name, s.size);
+            let out = String::from_utf8(annotate(&args, log.as_bytes()).stdout).unwrap();
+            let (head, line) = out.trim_end().rsplit_once(':')?;
+            let wrong = format!(
+                "{head}:{})\n",
+                line.trim_end_matches(')').parse::<u32>().ok()? + 1
+            );
+            Some((out, wrong))
+        })
+        .expect("a symbol with a line");
+    // --like-kernel with v7 tables: the Call Trace frame (%pB) gets its line, RIP (%pS) none.
+    let rip = good.trim_end().rsplit_once(" (").unwrap().0.to_string();
+    let frame = rip
+        .strip_prefix("RIP: 0010:")
+        .unwrap()
+        .replace("+0x0/", "+0x1/");
+    let log = format!(" Call Trace:\n {frame}\n{rip}\n");
+    let like: Vec<&str> = ["--like-kernel"].into_iter().chain(args).collect();
+    let out = String::from_utf8(annotate(&like, log.as_bytes()).stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[1].starts_with(&format!(" {frame} (")), "{out}");
+    assert_eq!(lines[2], rip, "v7 prints no line for %pS");
+    let check: Vec<&str> = ["--check"].into_iter().chain(args).collect();
+    let out = annotate(&check, good.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, good.as_bytes());
+    let out = annotate(&check, bad.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, bad.as_bytes(), "--check does not rewrite");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("<stdin>:1:") && stderr.contains("the tables say"),
+        "{stderr}"
+    );
+}
+
+fn section_size(elf: &Path, name: &str) -> u64 {
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    use object::{Object, ObjectSection};
+    file.section_by_name(name).map_or(0, |s| s.size())
+}
+
+fn corpus_vmlinux() -> PathBuf {
+    common::realdata::cloud().vmlinux
+}
+
+fn corpus_modules() -> PathBuf {
+    common::realdata::cloud().modules_dir
+}
+
+/// 20,000 random frames of the cloud vmlinux's text per layout, with the table object our
+/// tool makes (the cloud vmlinux carries none).
+#[test]
+#[ignore = "needs the corpus: scripts/corpus.sh"]
+fn debian_cloud_vmlinux_frames_agree_with_llvm_symbolizer() {
+    let vmlinux = corpus_vmlinux();
+    assert!(
+        vmlinux.exists(),
+        "{}: missing (scripts/corpus.sh)",
+        vmlinux.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (text, etext) = (
+        symbol_value(&vmlinux, "_text"),
+        symbol_value(&vmlinux, "_etext"),
+    );
+    let symbols = nm_symbols(&vmlinux, text, etext);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for layout in ["v1", "v7"] {
+        let table = dir.path().join(format!("table-{layout}.o"));
+        run_ok(
+            Command::new(bin())
+                .args(["vmlinux", "--layout", layout, "-o"])
+                .arg(&table)
+                .arg(&vmlinux),
+        );
+        let args = [
+            "--vmlinux",
+            vmlinux.to_str().unwrap(),
+            "--table",
+            table.to_str().unwrap(),
+        ];
+        let mut f = Figures::default();
+        for _ in 0..4 {
+            check_frames(&symbols, None, &vmlinux, &args, 5000, &mut rng, &mut f);
+        }
+        assert_figures(&format!("cloud vmlinux {layout}"), &f);
+    }
+}
+
+/// Modules of the cloud kernel, copied and embedded (v1 and v7), frames of their `.text`
+/// checked against the original linked by `ld` with `.text` at 0x100000.
+#[test]
+#[ignore = "needs the corpus: scripts/corpus.sh"]
+fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
+    const MODULES: [&str; 10] = [
+        "arch/x86/kvm/kvm.ko",
+        "arch/x86/kvm/kvm-intel.ko",
+        "fs/xfs/xfs.ko",
+        "fs/ext4/ext4.ko",
+        "net/nsh/nsh.ko",
+        "net/sched/cls_flower.ko",
+        "drivers/net/virtio_net.ko",
+        "fs/fuse/fuse.ko",
+        "net/ipv4/tcp_bbr.ko",
+        "lib/crc7.ko",
+    ];
+    let root = corpus_modules();
+    assert!(
+        root.exists(),
+        "{}: missing (scripts/corpus.sh)",
+        root.display()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("oracle.ld");
+    std::fs::write(
+        &script,
+        "SECTIONS {\n  .text 0x100000 : { *(.text) }\n  .othertext 0x40000000 : { *(.text.*) \
+         *(.*.text) *(.altinstr_replacement) *(.altinstr_aux) }\n  . = 0x50000000;\n}\n",
+    )
+    .unwrap();
+    let mut rng = Rng(0x0bad_cafe);
+    for layout in ["v1", "v7"] {
+        let dir = work.path().join(layout);
+        let mut f = Figures::default();
+        for rel in MODULES {
+            let original = root.join(rel);
+            if !original.exists() {
+                eprintln!("skipped {rel}: not in this tree");
+                continue;
+            }
+            let copy = dir.join(rel);
+            std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+            std::fs::copy(&original, &copy).unwrap();
+            run_ok(
+                Command::new(bin())
+                    .args(["module", "-s", "--layout", layout])
+                    .arg(&copy),
+            );
+            let linked = work.path().join("linked");
+            run_ok(
+                Command::new("ld")
+                    .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
+                    .arg(&script)
+                    .arg("-o")
+                    .arg(&linked)
+                    .arg(&original),
+            );
+            let end = 0x10_0000 + section_size(&original, ".text");
+            let symbols = nm_symbols(&linked, 0x10_0000, end);
+            if symbols.is_empty() {
+                continue;
+            }
+            let name = Path::new(rel)
+                .file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .replace('-', "_");
+            let args = ["--modules", dir.to_str().unwrap()];
+            check_frames(
+                &symbols,
+                Some(&name),
+                &linked,
+                &args,
+                1000,
+                &mut rng,
+                &mut f,
+            );
+        }
+        assert_figures(&format!("cloud modules {layout}"), &f);
+    }
+}
+
+/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`, default `/work/kernel-logs`: one
+/// directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
+/// stripped and annotated again gives the log back byte for byte, and `--check` agrees
+/// (`scripts/annotate-roundtrip.sh`).
+#[test]
+#[ignore = "needs booted kernel logs: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,vmlinux,modules/}"]
+fn booted_kernel_logs_round_trip() {
+    let root = std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+        .map_or_else(|| PathBuf::from("/work/kernel-logs"), PathBuf::from);
+    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("console.log").exists() && p.join("vmlinux").exists())
+        .collect();
+    cells.sort();
+    assert!(
+        !cells.is_empty(),
+        "{}: no <cell>/console.log",
+        root.display()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/annotate-roundtrip.sh");
+    let mut failed = Vec::new();
+    for cell in &cells {
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script)
+            .arg(cell.join("console.log"))
+            .arg(cell.join("vmlinux"));
+        if cell.join("modules").is_dir() {
+            cmd.arg(cell.join("modules"));
+        }
+        let out = cmd.env("KBUILD_LINEINFO_BIN", bin()).output().unwrap();
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            failed.push(cell.display().to_string());
+        }
+    }
+    assert!(failed.is_empty(), "round trip failed: {failed:?}");
+}
