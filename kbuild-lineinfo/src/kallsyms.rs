@@ -137,9 +137,10 @@ impl<'a> Symbols<'a> {
     }
 }
 
-/// Names kallsyms leaves out: empty, mapping symbols (`$a`, `$x`, `$d`), local labels.
+/// Names kallsyms leaves out: empty, and the kernel's mapping symbols (`$a`, `$x`, `$d`, local
+/// labels), by the one rule of [`crate::image::is_mapping_symbol`].
 fn is_label(name: &[u8]) -> bool {
-    name.is_empty() || name.starts_with(b"$") || name.starts_with(b".L") || name.starts_with(b"L0")
+    name.is_empty() || crate::image::is_mapping_symbol(name)
 }
 
 fn is_code(s: &object::Section<'_, '_>) -> bool {
