@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/busybox sh
 # /init of the kernel-e2e initrd (tests/kernel/run.sh): load every module, provoke the traces
 # the judge checks (tests/kernel/judge.py), print every task's stack, power off.
 /bin/busybox --install -s /bin
@@ -45,4 +45,4 @@ for p in /proc/[0-9]*; do
 	cat "$p/stack" 2>/dev/null
 done
 echo "E2E-END"
-poweroff -f
+reboot -f

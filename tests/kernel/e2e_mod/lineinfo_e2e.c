@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
 /*
- * A module whose traces pass through code the compiler puts outside .text: a __cold
- * function (gcc: .text.unlikely) reached from an unlikely() branch. Loading it prints one
- * dump_stack() and one WARN from the cold path, and one dump_stack() from .text, for the
- * kernel-e2e harness to judge (tests/kernel/judge.py).
+ * A module whose traces pass through code the compiler puts outside .text (built -O2, see
+ * the Makefile): a function with gcc's cold attribute (.text.unlikely; the kernel's __cold
+ * is empty when CONFIG_FUNCTION_ALIGNMENT is set and gcc cannot align cold code) and the
+ * unlikely() branch of a hot function, which gcc splits into a `.cold` part in
+ * .text.unlikely. Loading it prints dump_stack() and WARN traces through both, and one
+ * dump_stack() from .text, for the kernel-e2e harness to judge (tests/kernel/judge.py).
  */
 #include <linux/module.h>
 #include <linux/printk.h>
@@ -12,7 +14,7 @@
 static int trigger = 42;
 module_param(trigger, int, 0444);
 
-static noinline __cold void lineinfo_e2e_cold(int v)
+static noinline __attribute__((__cold__)) void lineinfo_e2e_cold(int v)
 {
 	pr_warn("lineinfo_e2e: cold path, v=%d\n", v);
 	dump_stack();
@@ -23,6 +25,8 @@ static noinline __cold void lineinfo_e2e_cold(int v)
 static noinline int lineinfo_e2e_hot(int v)
 {
 	if (unlikely(v == 42)) {
+		pr_warn("lineinfo_e2e: unlikely branch, v=%d\n", v);
+		dump_stack();
 		lineinfo_e2e_cold(v);
 		return -1;
 	}
