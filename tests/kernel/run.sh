@@ -130,11 +130,12 @@ configure() {
 	mapfile -t margs < <(make_args "$arch" "$cc" "$obj")
 	# shellcheck source=tests/kernel/config.sh
 	source "$here/config.sh"
-	local args=() o en dis
+	local args=() o en dis mods
 	en="${arch}_enable[@]"
 	dis="${arch}_disable[@]"
+	mods="${arch}_modules[@]"
 	for o in "${common_enable[@]}" "${!en}"; do args+=(--enable "$o"); done
-	for o in "${common_modules[@]}"; do args+=(--module "$o"); done
+	for o in "${common_modules[@]}" "${!mods}"; do args+=(--module "$o"); done
 	for o in "${common_disable[@]}" "${!dis}"; do args+=(--disable "$o"); done
 	if [ "$LAYOUT" = v7 ]; then
 		[ "$kunit" = y ] && args+=(--enable LINEINFO_KUNIT_TEST) || args+=(--module LINEINFO_KUNIT_TEST)
@@ -152,7 +153,7 @@ configure() {
 	done
 	local missing=()
 	for o in "${common_enable[@]}" "${!en}"; do grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o"); done
-	for o in "${common_modules[@]}"; do grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m"); done
+	for o in "${common_modules[@]}" "${!mods}"; do grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m"); done
 	[ ${#missing[@]} -eq 0 ] || say "not in .config (dependencies): ${missing[*]}"
 	for o in KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES DEBUG_INFO_DWARF5 MODULES; do
 		grep -q "^CONFIG_$o=y" "$obj/.config" || die "$obj/.config lacks CONFIG_$o=y"
@@ -246,6 +247,7 @@ run_cell() {
 	json=$(python3 "$here/judge.py" --console "$console" --vmlinux "$obj/vmlinux" \
 		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report")
 	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
+	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
 	python3 - "$name" "$json" "$build_s" "$steps_ms" "$nsteps" "$which" <<'EOF'
 import json, sys
 name, j, build_ms, steps_ms, nsteps, which = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
