@@ -244,7 +244,10 @@ run_cell() {
 	fi
 
 	local report=$dir/judge-$which-kunit$kunit.txt json
-	json=$(python3 "$here/judge.py" --console "$console" --vmlinux "$obj/vmlinux" \
+	local ld=ld
+	[ "$arch" = arm64 ] && ld=aarch64-linux-gnu-ld
+	[ "$arch" = arm64 ] && [ "$cc" = clang ] && ld=ld.lld
+	json=$(LD=$ld python3 "$here/judge.py" --console "$console" --vmlinux "$obj/vmlinux" \
 		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report")
 	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
 	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
