@@ -24,7 +24,9 @@
 #   E2E_BOOT_TIMEOUT seconds (default 1500)
 #
 # Reruns reuse the unpacked tree and the build directory: make rebuilds only what changed
-# (switching TOOL relinks vmlinux and every .ko, nothing else).
+# (switching TOOL relinks vmlinux and every .ko, nothing else). One source tree per layout
+# serves every ARCH/CC/TOOL of that layout, and TOOL rewrites its hooks: never run two cells of
+# one layout at once in the same E2E_WORK (use another E2E_WORK for a concurrent cell).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
