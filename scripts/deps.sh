@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Install what the tests and the benchmark need beyond the Rust toolchain: the independent
 # oracles (llvm-dwarfdump, llvm-symbolizer), binutils, gcc (with 32-bit support for i386
-# fixtures), GNU make, GNU time. Installs only what is missing; needs root (apt-get).
+# fixtures), clang and ld.lld (the fixtures are built with both toolchains, as `make LLVM=1`
+# does), the aarch64 and riscv64 cross binutils (arm64/riscv64 module oracles and fixtures), GNU
+# make, GNU time. Installs only what is missing; needs root (apt-get).
 set -euo pipefail
 need=()
 command -v llvm-symbolizer >/dev/null || need+=(llvm)
 command -v llvm-dwarfdump >/dev/null || need+=(llvm)
 command -v ld >/dev/null || need+=(binutils)
 command -v gcc >/dev/null || need+=(gcc)
+command -v clang >/dev/null || need+=(clang)
+command -v ld.lld >/dev/null || need+=(lld)
+command -v aarch64-linux-gnu-ld >/dev/null || need+=(binutils-aarch64-linux-gnu)
+command -v riscv64-linux-gnu-ld >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v make >/dev/null || need+=(make)
 [ -x /usr/bin/time ] || need+=(time)
 if ! echo 'int main(void){return 0;}' | gcc -m32 -x c -c -o /dev/null - 2>/dev/null; then

@@ -74,6 +74,13 @@ pub struct VmlinuxArgs {
     /// Output: *.o → ELF object; *.S, - or none → assembly on stdout.
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+    /// Threads when make's jobserver is not there (default: the CPUs; 1 under plain make).
+    /// Under make, one thread per job slot free when the step starts. Never changes the output.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run every line program with gimli rather than the fast runner (for tests: same bytes).
+    #[arg(long, hide = true)]
+    pub gimli_only: bool,
     /// Write the empty stub for the first link instead (all counts 0).
     #[arg(long, conflicts_with = "vmlinux")]
     pub stub: bool,
@@ -158,9 +165,14 @@ pub struct LookupArgs {
     /// from _text).
     #[arg(long, value_name = "FILE")]
     pub vmlinux: Option<PathBuf>,
-    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF or 0xOFF (in .text).
+    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF (any code section) or 0xOFF
+    /// (in .text).
     #[arg(long, value_name = "KO")]
     pub module: Option<PathBuf>,
+    /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
+    /// where the loader puts sections in text memory (default: unload on).
+    #[arg(long, value_name = "DIR", requires = "module")]
+    pub objtree: Option<PathBuf>,
     /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,

@@ -18,6 +18,7 @@ fn base() -> Variant {
         style: BuildStyle::InTree,
         pass_srctree: false,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 

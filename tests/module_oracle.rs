@@ -16,7 +16,7 @@ use common::elf::{self, STT_FUNC};
 use common::symbolizer::symbolize;
 use common::tools::run;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SHT_PROGBITS: u32 = 1;
@@ -39,6 +39,7 @@ fn base(name: &'static str) -> Variant {
         style: BuildStyle::InTree,
         pass_srctree: false,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 
@@ -110,20 +111,27 @@ fn check_module(v: Variant) {
     }
     let cli = Cli::new(ws.root());
     let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    check_module_from(&ws, &cli, &v, &objs, "");
+}
+
+/// Links `objs` into a `.ko` as `v` says and checks it; every file name starts with `tag`.
+fn check_module_from(ws: &Workspace, cli: &Cli, v: &Variant, objs: &[PathBuf], tag: &str) {
+    let v = *v;
+    let name = |n: &str| format!("{tag}{n}");
+    let ko = ws.link_module(&v, objs, &name("m.ko"));
     common::build::assert_compressed_as_asked(&v, &ko, ".debug_info");
-    let orig = ws.path("orig.ko");
+    let orig = ws.path(&name("orig.ko"));
     std::fs::copy(&ko, &orig).expect("copy .ko");
     let plain = match v.compress {
         Compress::None => orig.clone(),
-        _ => ws.decompressed(&orig, "orig.plain.ko"),
+        _ => ws.decompressed(&orig, &name("orig.plain.ko")),
     };
-    let linked = ws.link_module_oracle(&plain, "m.linked");
+    let linked = ws.link_module_oracle(&plain, &name("m.linked"));
 
     let srctree = ws.srctree_arg(&v);
     cli.module(v.layout, srctree.as_deref(), &[&ko]);
     check_sections(&ko, &v);
-    check_v1_blob(&ws, &v, &ko, &orig, &linked);
+    check_v1_blob(ws, &v, &ko, &orig, &linked);
 
     let once = std::fs::read(&ko).expect("read .ko");
     cli.module(v.layout, srctree.as_deref(), &[&ko]);
@@ -132,23 +140,81 @@ fn check_module(v: Variant) {
         "{}: second run changed the .ko",
         v.name
     );
-    check_batch_matches_single(&ws, &cli, &v, &orig, &once);
+    check_batch_matches_single(ws, cli, &v, &orig, &once, tag);
 
     let expect = Expect::new(&[ws.tree_root(&v)]);
-    compare_section(&cli, &v, &expect, &ko, &orig, &linked, ".text");
-    check_bare_offsets(&cli, &v, &ko, &orig);
+    compare_section(cli, &v, &expect, &ko, &orig, &linked, ".text");
+    check_bare_offsets(cli, &v, &ko, &orig);
     for (section, _) in &PLACED[1..] {
-        if v.layout == Some("v7") {
-            compare_section(&cli, &v, &expect, &ko, &orig, &linked, section);
+        // v1 covers the module's text memory (`.text`, then `.exit.text` with
+        // CONFIG_MODULE_UNLOAD); init text is freed and never covered.
+        if v.layout == Some("v7") || *section == ".exit.text" {
+            compare_section(cli, &v, &expect, &ko, &orig, &linked, section);
         } else {
-            assert_uncovered(&cli, &v, &ko, &orig, section);
+            assert_uncovered(cli, &v, &ko, &orig, section);
+        }
+    }
+}
+
+/// One (compiler, DWARF version, split) compiles the fixtures once; each `ld -r` linker ×
+/// compression cell (`objcopy` compresses the `.ko`) gets the whole module check against
+/// `llvm-symbolizer --no-inlines`. The layout alternates so that each linker sees v1 and v7.
+fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let objects = Variant {
+        dwarf,
+        toolchain: Toolchain {
+            cc,
+            split,
+            linker: Linker::Bfd,
+        },
+        ..base("matrix objects")
+    };
+    let objs = ws.compile_all(&objects, &MODULE_UNITS);
+    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
+        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
+            .into_iter()
+            .enumerate()
+        {
+            let toolchain = Toolchain {
+                linker,
+                ..objects.toolchain
+            };
+            let layout = ((i + j) % 2 == 1).then_some("v7");
+            let name = format!(
+                "module-{}-dwarf{}-{compress:?}-{}",
+                toolchain.tag(),
+                if dwarf == DwarfVersion::V4 { 4 } else { 5 },
+                layout.unwrap_or("v1")
+            );
+            let v = Variant {
+                name: Box::leak(name.into_boxed_str()),
+                compress,
+                layout,
+                toolchain,
+                ..objects
+            };
+            if let Some(why) = ws.unsupported(&v) {
+                panic!("{}: {why}", v.name);
+            }
+            check_module_from(&ws, &cli, &v, &objs, &format!("{}-", v.name));
         }
     }
 }
 
 /// Several `.ko` in one invocation get the same bytes as one at a time.
-fn check_batch_matches_single(ws: &Workspace, cli: &Cli, v: &Variant, orig: &Path, once: &[u8]) {
-    let copies: Vec<_> = (0..3).map(|i| ws.path(&format!("batch{i}.ko"))).collect();
+fn check_batch_matches_single(
+    ws: &Workspace,
+    cli: &Cli,
+    v: &Variant,
+    orig: &Path,
+    once: &[u8],
+    tag: &str,
+) {
+    let copies: Vec<_> = (0..3)
+        .map(|i| ws.path(&format!("{tag}batch{i}.ko")))
+        .collect();
     for c in &copies {
         std::fs::copy(orig, c).expect("copy .ko");
     }
@@ -162,6 +228,78 @@ fn check_batch_matches_single(ws: &Workspace, cli: &Cli, v: &Variant, orig: &Pat
             c.display()
         );
     }
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, true);
 }
 
 /// A module without DWARF is left alone: exit 0, same bytes, no section.
@@ -279,16 +417,40 @@ fn check_v1_blob(ws: &Workspace, v: &Variant, ko: &Path, orig: &Path, linked: &P
         .collect();
     names.sort();
     names.dedup();
-    let mut stored = table.names.clone();
+    // `.text` comes first in this module's text memory; `.exit.text` entries follow it.
+    let in_text: Vec<_> = table
+        .entries
+        .iter()
+        .filter(|e| u64::from(e.offset) < text.size)
+        .collect();
+    assert!(
+        in_text.len() < table.entries.len(),
+        "{}: no .exit.text entries",
+        v.name
+    );
+    let mut stored: Vec<String> = in_text
+        .iter()
+        .map(|e| table.names[e.file as usize].clone())
+        .collect();
     stored.sort();
+    stored.dedup();
     assert_eq!(
         stored, names,
-        "{}: file table must hold each referenced name once",
+        "{}: .text entries must name exactly the files the oracle names",
+        v.name
+    );
+    let mut all = table.names.clone();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        table.names.len(),
+        "{}: a name stored twice",
         v.name
     );
 
     let mut report = Report::default();
-    for e in &table.entries {
+    for e in in_text {
         let ours = table.names.get(e.file as usize).map(|f| Answer {
             file: f.clone(),
             line: e.line,
@@ -380,7 +542,7 @@ fn check_bare_offsets(cli: &Cli, v: &Variant, ko: &Path, orig: &Path) {
     }
 }
 
-/// v1 covers `.text` only: other sections print `??`.
+/// v1 covers text memory only: init sections print `??`.
 fn assert_uncovered(cli: &Cli, v: &Variant, ko: &Path, orig: &Path, section: &str) {
     let size = elf::section(orig, section).expect("section").size;
     let queries: Vec<String> = (0..size).map(|o| format!("{section}+0x{o:x}")).collect();
@@ -391,7 +553,7 @@ fn assert_uncovered(cli: &Cli, v: &Variant, ko: &Path, orig: &Path, section: &st
         .collect();
     assert!(
         annotated.is_empty(),
-        "{}: v1 covers .text only, yet {} {section} offsets annotated, e.g. {:?}",
+        "{}: v1 covers text memory only, yet {} {section} offsets annotated, e.g. {:?}",
         v.name,
         annotated.len(),
         &annotated[..annotated.len().min(10)]

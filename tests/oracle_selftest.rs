@@ -20,6 +20,7 @@ fn variant(name: &'static str, dwarf: DwarfVersion, style: BuildStyle) -> Varian
         style,
         pass_srctree: false,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Layout v7 for modules end to end (FORMAT.md §4.3): a module-like `.ko` built with the
-//! system compiler (functions in `.text`, `.init.text`, `.exit.text`, `.noinstr.text` and one
-//! uncovered section), embedded with `kbuild-lineinfo module --layout v7`, then checked against
+//! system compiler (functions in `.text`, `.init.text`, `.exit.text`, `.noinstr.text`,
+//! `.sched.text`, a `__cold` function and gcc's `.cold` clone of an `unlikely()` branch in
+//! `.text.unlikely`, and `.altinstr_replacement`, which no blob covers), embedded with
+//! `kbuild-lineinfo module --layout v7`, then checked against
 //! an independent oracle: `ld` links a copy of the ORIGINAL module at fixed section addresses
 //! and `llvm-symbolizer --no-inlines` answers every covered address. A second link of the
 //! embedded module checks the anchors' relocations and the kernel's validation.
@@ -11,7 +13,19 @@ mod v7_oracle;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use v7_oracle::{Sample, COVERED};
+use v7_oracle::Sample;
+
+/// The code sections of the test module, in the order `ld -r` leaves them; all but
+/// `.altinstr_replacement` are covered.
+const CODE: [&str; 7] = [
+    ".text",
+    ".init.text",
+    ".exit.text",
+    ".sched.text",
+    ".text.unlikely",
+    ".altinstr_replacement",
+    ".noinstr.text",
+];
 
 const A_C: &str = r#"
 int helper(int x);
@@ -37,6 +51,22 @@ __attribute__((section(".sched.text"))) int sched_a(int x)
 {
 	return helper(x) - 3;
 }
+extern void __attribute__((cold)) warn_slowpath(const char *what, int i);
+/* gcc moves the unlikely branch (it calls a cold function) to `checked.cold` in .text.unlikely */
+int checked(int *p, int n)
+{
+	int s = 0;
+	for (int i = 0; i < n; i++) {
+		if (__builtin_expect(p[i] < 0, 0)) {
+			warn_slowpath("negative", i);
+			s -= helper(p[i]) * 7;
+			continue;
+		}
+		s += p[i] * 3;
+	}
+	return s;
+}
+__attribute__((section(".altinstr_replacement"))) int alt_a(int x) { return x + 5; }
 "#;
 
 const B_C: &str = r#"
@@ -53,6 +83,12 @@ __attribute__((section(".noinstr.text"))) int noinstr_b(int z)
 	return helper(z) ^ 0x55;
 }
 __attribute__((section(".init.text"))) int init_b(void) { return bar(3) + 1; }
+void report(int v);
+__attribute__((cold, noinline)) void warn_slowpath(const char *what, int i)
+{
+	report(what[0]);
+	report(i);
+}
 "#;
 
 const C_C: &str = r#"
@@ -87,29 +123,55 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// How the test module is built: compiler, extra flags, the `ld -r` linker.
+#[derive(Debug, Clone, Copy)]
+struct Build {
+    cc: &'static str,
+    flags: &'static [&'static str],
+    ld: &'static str,
+}
+
+/// The system `cc` with its default DWARF, GNU ld.
+const SYSTEM: Build = Build {
+    cc: "cc",
+    flags: &[],
+    ld: "ld",
+};
+
 /// Builds `m.ko` in `dir` from the three sources (`-m32` for i386); `None` when the compiler
 /// cannot target it.
 fn build_module(dir: &Path, m32: bool) -> Option<PathBuf> {
+    build_module_with(dir, m32, SYSTEM)
+}
+
+fn build_module_with(dir: &Path, m32: bool, how: Build) -> Option<PathBuf> {
     for (name, text) in [("a.c", A_C), ("b.c", B_C), ("c.c", C_C), ("c.h", C_H)] {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let mut objects = Vec::new();
     for name in ["a.c", "b.c", "c.c"] {
         let object = dir.join(name).with_extension("o");
-        let mut cc = Command::new("cc");
-        cc.current_dir(dir).args(["-c", "-g", "-O2", "-fno-pic"]);
+        let mut cc = Command::new(how.cc);
+        cc.current_dir(dir)
+            .args(["-c", "-g", "-O2", "-fno-pic"])
+            .args(how.flags);
         if m32 {
             cc.arg("-m32");
         }
-        let status = cc.arg(name).arg("-o").arg(&object).status().unwrap();
+        let status = cc
+            .arg(name)
+            .arg("-o")
+            .arg(&object)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e} (scripts/deps.sh installs it)", how.cc));
         if !status.success() {
-            assert!(m32, "cc failed on {name}");
+            assert!(m32, "{} failed on {name}", how.cc);
             return None;
         }
         objects.push(object);
     }
     let ko = dir.join("m.ko");
-    let mut ld = Command::new("ld");
+    let mut ld = Command::new(how.ld);
     if m32 {
         ld.args(["-m", "elf_i386"]);
     }
@@ -123,10 +185,27 @@ fn embed(ko: &Path) {
         .arg(ko));
 }
 
+/// The offset of gcc's `checked.cold` in `.text.unlikely`; `None` when the compiler made no
+/// such clone (clang never splits functions that way).
+fn cold_clone(ko: &[u8]) -> Option<u64> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(ko).unwrap();
+    let symbol = file.symbols().find(|s| s.name() == Ok("checked.cold"))?;
+    let section = file
+        .section_by_index(symbol.section_index().unwrap())
+        .unwrap();
+    assert_eq!(section.name(), Ok(".text.unlikely"));
+    Some(symbol.address())
+}
+
 /// Builds, embeds, and checks every byte of every covered section against the oracle.
 fn check(m32: bool) {
+    check_with(m32, SYSTEM);
+}
+
+fn check_with(m32: bool, how: Build) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(original) = build_module(dir.path(), m32) else {
+    let Some(original) = build_module_with(dir.path(), m32, how) else {
         eprintln!("skipped: cc -m32 does not work here");
         return;
     };
@@ -141,26 +220,33 @@ fn check(m32: bool) {
         "second run changed the module"
     );
 
-    let sections = v7_oracle::covered_sections(&std::fs::read(&original).unwrap());
-    let names: Vec<_> = sections.iter().map(|s| s.name).collect();
-    assert_eq!(names, COVERED, "the test module covers every section");
+    let bytes = std::fs::read(&original).unwrap();
+    let sections = v7_oracle::covered_sections(&bytes);
+    let mut names: Vec<_> = sections.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    let mut want = CODE.to_vec();
+    want.sort_unstable();
+    // gcc makes every kind of code section; clang has no `.cold` clones, so its set may be
+    // smaller, and every section it does make is checked all the same.
+    let gcc = !how.cc.contains("clang");
+    if gcc {
+        assert_eq!(
+            names, want,
+            "the test module has every kind of code section"
+        );
+    }
+    let cold = cold_clone(&bytes);
+    assert!(!gcc || cold.is_some(), "gcc made no checked.cold clone");
     let samples: Vec<Sample> = sections
         .iter()
         .enumerate()
+        .filter(|(_, s)| s.covered)
         .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
         .collect();
-    let bases = [0x100000, 0x200000, 0x300000, 0x400000];
-    let (tally, kernel) = v7_oracle::compare(
-        &original,
-        &embedded,
-        &sections,
-        &samples,
-        &bases,
-        m32,
-        dir.path(),
-    );
+    let (tally, kernel) =
+        v7_oracle::compare(&original, &embedded, &sections, &samples, m32, dir.path());
     eprintln!(
-        "{}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
+        "{} {how:?}: {} addresses, {} compared ({:?}), {} agree, {} descriptors",
         if m32 { "i386" } else { "x86-64" },
         tally.samples,
         tally.compared,
@@ -171,16 +257,20 @@ fn check(m32: bool) {
     for line in &tally.shown {
         eprintln!("{line}");
     }
-    assert_eq!(kernel.descriptors, 4);
+    assert_eq!(
+        kernel.descriptors,
+        sections.iter().filter(|s| s.covered).count()
+    );
     assert_eq!(
         kernel.blobs.len(),
         2,
         ".mod_lineinfo and .init.mod_lineinfo"
     );
-    for name in COVERED {
+    for s in sections.iter().filter(|s| s.covered) {
         assert!(
-            tally.per_section.get(name).copied().unwrap_or(0) > 4,
-            "{name} barely compared"
+            tally.per_section.get(&s.name).copied().unwrap_or(0) > 4,
+            "{} barely compared",
+            s.name
         );
     }
     assert_eq!(
@@ -192,6 +282,37 @@ fn check(m32: bool) {
         tally.kernel_mismatch, 0,
         "lookup --module differs from the ld-relocated blob"
     );
+
+    // The `.cold` clone's first byte: the line llvm-symbolizer gives, through the init-free
+    // persistent blob.
+    if let Some(cold) = cold {
+        let unlikely = sections
+            .iter()
+            .find(|s| s.name == ".text.unlikely")
+            .unwrap();
+        let want =
+            v7_oracle::symbolize(&dir.path().join("original.linked"), &[unlikely.base + cold]);
+        let got = v7_oracle::lookup(&embedded, &[format!(".text.unlikely+{cold:#x}")]);
+        let (Some((want_file, want_line)), Some((file, line))) = (&want[0], &got[0]) else {
+            panic!("checked.cold: llvm-symbolizer {want:?}, ours {got:?}");
+        };
+        assert!(
+            common::realdata::same_file(want_file, file) && want_line == line,
+            "checked.cold: llvm-symbolizer {want_file}:{want_line}, ours {file}:{line}"
+        );
+    }
+
+    // `.altinstr_replacement` is never covered.
+    let alt = sections
+        .iter()
+        .find(|s| s.name == ".altinstr_replacement")
+        .expect("the module has .altinstr_replacement");
+    let queries: Vec<String> = (0..alt.size)
+        .map(|o| format!(".altinstr_replacement+{o:#x}"))
+        .collect();
+    assert!(v7_oracle::lookup(&embedded, &queries)
+        .iter()
+        .all(Option::is_none));
 
     // The relocation sections are of the target's kind, and name the blobs.
     let file = std::fs::read(&embedded).unwrap();
@@ -217,8 +338,90 @@ fn i386_module_agrees_with_llvm_symbolizer() {
     check(true);
 }
 
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_split_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5", "-gsplit-dwarf"],
+            ld: "ld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf4_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-4"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn clang_dwarf5_i386_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        true,
+        Build {
+            cc: "clang",
+            flags: &["-gdwarf-5"],
+            ld: "ld.lld",
+        },
+    );
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn gcc_dwarf5_split_lld_module_agrees_with_llvm_symbolizer() {
+    check_with(
+        false,
+        Build {
+            cc: "gcc",
+            flags: &["-gdwarf-5", "-gsplit-dwarf"],
+            ld: "ld.lld",
+        },
+    );
+}
+
 /// A module whose only code is outside the covered sections gets no blob; the entries there
 /// are counted in the batch summary.
+/// Entries in `.altinstr_replacement` are counted as uncovered in the batch summary; a module
+/// whose only code is there gets no blob.
 #[test]
 fn uncovered_sections_are_counted_and_left_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -234,19 +437,24 @@ fn uncovered_sections_are_counted_and_left_out() {
         .lines()
         .find(|l| l.contains("uncovered"))
         .unwrap_or_else(|| panic!("{out}"));
-    // `.sched.text` holds one function of a few instructions: at least one entry.
+    // `.altinstr_replacement` holds one function of a few instructions: at least one entry.
     let words: Vec<&str> = summary.split_whitespace().collect();
     let at = words.iter().position(|w| *w == "uncovered").unwrap();
     let count: u64 = words[at - 4]
         .parse()
         .unwrap_or_else(|_| panic!("{summary}"));
     assert!(count >= 1, "{summary}");
+    // Seven code sections with lines, six covered.
+    assert!(
+        summary.contains("code sections with lines: 7 (") && summary.contains("covered: 6 ("),
+        "{summary}"
+    );
 
-    // Only `.sched.text`: no blob at all.
+    // Only `.altinstr_replacement`: no blob at all.
     let lone = dir.path().join("lone.c");
     std::fs::write(
         &lone,
-        "__attribute__((section(\".sched.text\"))) int f(int x) { return x + 1; }\n",
+        "__attribute__((section(\".altinstr_replacement\"))) int f(int x) { return x + 1; }\n",
     )
     .unwrap();
     let lone_ko = dir.path().join("lone.ko");
@@ -263,4 +471,62 @@ fn uncovered_sections_are_counted_and_left_out() {
         "no covered entries: module untouched"
     );
     let _ = ko;
+}
+
+/// With `CONFIG_MODULE_UNLOAD` off in the tree's config, the loader puts `.exit*` in init memory:
+/// `.exit.text` is then described by `.init.mod_lineinfo` (FORMAT.md §4.3); with it on, by
+/// `.mod_lineinfo`.
+#[test]
+fn exit_text_follows_module_unload() {
+    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+    for (config, want) in [
+        ("# CONFIG_MODULE_UNLOAD is not set\n", ".init.mod_lineinfo"),
+        ("CONFIG_MODULE_UNLOAD=y\n", ".mod_lineinfo"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        build_module(dir.path(), false).unwrap();
+        std::fs::write(dir.path().join(".config"), config).unwrap();
+        let order = dir.path().join("modules.order");
+        std::fs::write(&order, "m.ko\n").unwrap();
+        run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+            .args(["modules", "--layout", "v7", "--no-cache", "--objtree"])
+            .arg(dir.path())
+            .arg("--order")
+            .arg(&order));
+        let data = std::fs::read(dir.path().join("m.ko")).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        let described = |blob: &str| -> Vec<String> {
+            let section = file.section_by_name(blob).unwrap();
+            section
+                .relocations()
+                .map(|(_, r)| {
+                    let RelocationTarget::Symbol(i) = r.target() else {
+                        panic!("{blob}: anchor without a symbol")
+                    };
+                    let symbol = file.symbol_by_index(i).unwrap();
+                    let target = file
+                        .section_by_index(symbol.section_index().unwrap())
+                        .unwrap();
+                    target.name().unwrap().to_string()
+                })
+                .collect()
+        };
+        let (persistent, init) = (described(".mod_lineinfo"), described(".init.mod_lineinfo"));
+        assert_eq!(persistent[0], ".text", "{config}: .text first");
+        let holder = if init.iter().any(|n| n == ".exit.text") {
+            ".init.mod_lineinfo"
+        } else {
+            assert!(
+                persistent.iter().any(|n| n == ".exit.text"),
+                "{config}: {persistent:?}"
+            );
+            ".mod_lineinfo"
+        };
+        assert_eq!(
+            holder, want,
+            "{config}: persistent {persistent:?}, init {init:?}"
+        );
+        assert!(init.iter().any(|n| n == ".init.text"));
+        assert!(persistent.iter().any(|n| n == ".text.unlikely"));
+    }
 }

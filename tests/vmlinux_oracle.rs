@@ -42,6 +42,7 @@ fn base(name: &'static str) -> Variant {
         style: BuildStyle::InTree,
         pass_srctree: false,
         layout: None,
+        toolchain: Toolchain::SYSTEM,
     }
 }
 
@@ -126,6 +127,78 @@ fn layout_v1_explicit_prefix_mapped_with_srctree() {
 }
 
 #[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf4_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_gcc_dwarf5_split() {
+    check_matrix(Cc::Gcc, DwarfVersion::V5, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf4_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V4, true);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, false);
+}
+
+#[test]
+#[cfg_attr(
+    no_clang,
+    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
+)]
+fn matrix_clang_dwarf5_split() {
+    check_matrix(Cc::Clang, DwarfVersion::V5, true);
+}
+
+#[test]
 fn stub_defines_every_symbol_with_zero_counts() {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
@@ -182,15 +255,6 @@ fn check_table_symbols(file: &Path, layout: Option<&str>, what: &str) {
     );
 }
 
-/// The files one variant produces.
-struct Links {
-    link1: PathBuf,
-    link2: PathBuf,
-    link2_from_asm: PathBuf,
-    tables_o: PathBuf,
-    tables_s: PathBuf,
-}
-
 fn check_variant(v: Variant) {
     let ws = Workspace::new();
     if let Some(why) = ws.unsupported(&v) {
@@ -198,32 +262,41 @@ fn check_variant(v: Variant) {
         return;
     }
     let cli = Cli::new(ws.root());
-    let links = build_links(&ws, &cli, &v);
-    let plain = match v.compress {
-        Compress::Zstd | Compress::ZlibGnu => ws.decompressed(&links.link1, "vmlinux.1.plain"),
-        _ => links.link1.clone(),
-    };
-    let oracle = LineOracle::from_file(&plain);
+    let objs = ws.compile_all(&v, &VMLINUX_UNITS);
+    let links = build_links(&ws, &cli, &v, &objs, "");
+    let oracle = line_oracle(&ws, &v, &links, "");
     check_against_oracle(&ws, &cli, &v, &links, &oracle);
     check_table_object(&ws, &v, &links, &oracle);
     check_determinism(&ws, &cli, &v, &links);
 }
 
-/// Link 1 with the stub, tables from link 1 (`.o` and `.S`), link 2 twice.
-fn build_links(ws: &Workspace, cli: &Cli, v: &Variant) -> Links {
-    let objs = ws.compile_all(v, &VMLINUX_UNITS);
-    let stub = ws.path("stub.o");
+/// The `llvm-dwarfdump --debug-line` oracle of link 1 (LLVM 14 reads no zstd or `.zdebug`).
+fn line_oracle(ws: &Workspace, v: &Variant, links: &Links, tag: &str) -> LineOracle {
+    let plain = match v.compress {
+        Compress::Zstd | Compress::ZlibGnu => {
+            ws.decompressed(&links.link1, &format!("{tag}vmlinux.1.plain"))
+        }
+        _ => links.link1.clone(),
+    };
+    LineOracle::from_file(&plain)
+}
+
+/// Link 1 with the stub, tables from link 1 (`.o` and `.S`, the `.S` assembled by the variant's
+/// compiler), link 2 twice; every file name starts with `tag`.
+fn build_links(ws: &Workspace, cli: &Cli, v: &Variant, objs: &[PathBuf], tag: &str) -> Links {
+    let name = |n: &str| format!("{tag}{n}");
+    let stub = ws.path(&name("stub.o"));
     cli.stub(v.layout, &stub);
-    let link1 = ws.link_vmlinux(v, &objs, &[&stub], "vmlinux.1");
+    let link1 = ws.link_vmlinux(v, objs, &[&stub], &name("vmlinux.1"));
     common::build::assert_compressed_as_asked(v, &link1, ".debug_line");
     let srctree = ws.srctree_arg(v);
-    let tables_o = ws.path("tables.o");
+    let tables_o = ws.path(&name("tables.o"));
     cli.vmlinux(v.layout, srctree.as_deref(), &link1, &tables_o);
-    let tables_s = ws.path("tables.S");
+    let tables_s = ws.path(&name("tables.S"));
     cli.vmlinux(v.layout, srctree.as_deref(), &link1, &tables_s);
-    let tables_s_o = ws.assemble(&tables_s, "tables-from-S.o");
-    let link2 = ws.link_vmlinux(v, &objs, &[&tables_o], "vmlinux.2");
-    let link2_from_asm = ws.link_vmlinux(v, &objs, &[&tables_s_o], "vmlinux.2s");
+    let tables_s_o = ws.assemble_with(&v.toolchain, &tables_s, &name("tables-from-S.o"));
+    let link2 = ws.link_vmlinux(v, objs, &[&tables_o], &name("vmlinux.2"));
+    let link2_from_asm = ws.link_vmlinux(v, objs, &[&tables_s_o], &name("vmlinux.2s"));
     for l2 in [&link2, &link2_from_asm] {
         assert_text_unmoved(&link1, l2);
     }
@@ -234,6 +307,107 @@ fn build_links(ws: &Workspace, cli: &Cli, v: &Variant) -> Links {
         tables_o,
         tables_s,
     }
+}
+
+/// One (compiler, DWARF version, split) compiles the fixtures once; each linker × compression
+/// cell links them (a zlib cell with `--compress-debug-sections=zlib`, a zstd one by `objcopy`),
+/// builds the tables with the tool, links them and compares every `[_text, _etext)` address with
+/// `llvm-dwarfdump --debug-line` (100 %) and with `llvm-symbolizer --no-inlines` (every address
+/// it answers inside a function). The layout alternates so that each linker sees v1 and v7.
+fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let objects = Variant {
+        dwarf,
+        toolchain: Toolchain {
+            cc,
+            split,
+            linker: Linker::Bfd,
+        },
+        ..base("matrix objects")
+    };
+    let objs = ws.compile_all(&objects, &VMLINUX_UNITS);
+    let mut cells = Vec::new();
+    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
+        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
+            .into_iter()
+            .enumerate()
+        {
+            let toolchain = Toolchain {
+                linker,
+                ..objects.toolchain
+            };
+            let layout = ((i + j) % 2 == 1).then_some("v7");
+            let name = format!(
+                "{}-dwarf{}-{compress:?}-{}",
+                toolchain.tag(),
+                if dwarf == DwarfVersion::V4 { 4 } else { 5 },
+                layout.unwrap_or("v1")
+            );
+            let v = Variant {
+                name: Box::leak(name.into_boxed_str()),
+                compress,
+                layout,
+                toolchain,
+                ..objects
+            };
+            if let Some(why) = ws.unsupported(&v) {
+                panic!("{}: {why}", v.name);
+            }
+            let tag = format!("{}-", v.name);
+            let links = build_links(&ws, &cli, &v, &objs, &tag);
+            let oracle = line_oracle(&ws, &v, &links, &tag);
+            check_against_oracle(&ws, &cli, &v, &links, &oracle);
+            check_table_object(&ws, &v, &links, &oracle);
+            let agreed = check_against_symbolizer(&ws, &cli, &v, &links, &tag);
+            cells.push(format!("{}: {agreed}", v.name));
+        }
+    }
+    eprintln!("{}", cells.join("\n"));
+}
+
+/// `lookup --vmlinux` against `llvm-symbolizer --no-inlines` on link 1: every address inside a
+/// function that the symbolizer answers must agree. Returns "N/N agree".
+fn check_against_symbolizer(
+    ws: &Workspace,
+    cli: &Cli,
+    v: &Variant,
+    links: &Links,
+    tag: &str,
+) -> String {
+    let lo = elf::symbol_value(&links.link1, "_text").expect("_text");
+    let hi = elf::symbol_value(&links.link1, "_etext").expect("_etext");
+    let first = elf::text_symbols(&links.link1, ".text")
+        .into_iter()
+        .filter(|s| s.st_type == STT_FUNC && (lo..hi).contains(&s.value))
+        .map(|s| s.value)
+        .min()
+        .expect("functions in the fixture");
+    let text: Vec<u64> = (first..hi).collect();
+    let plain = match v.compress {
+        Compress::None | Compress::Zlib => links.link1.clone(),
+        _ => ws.decompressed(&links.link1, &format!("{tag}vmlinux.1.sym")),
+    };
+    let oracle = common::symbolizer::symbolize(&plain, &text);
+    let got = cli.lookup_vmlinux(&links.link2, &text);
+    let expect = Expect::new(&[ws.tree_root(v)]);
+    let mut report = Report::default();
+    for (l, o) in got.iter().zip(&oracle) {
+        report.add(&expect, &l.query, o.as_ref(), l.answer.as_ref());
+    }
+    let title = format!("{} vs llvm-symbolizer", v.name);
+    report.assert_perfect(&title);
+    assert!(report.answered() > 500, "{title}: too few answers");
+    format!("{0}/{0} agree with llvm-symbolizer", report.answered())
+}
+
+/// The files one variant produces.
+struct Links {
+    link1: PathBuf,
+    link2: PathBuf,
+    link2_from_asm: PathBuf,
+    tables_o: PathBuf,
+    tables_s: PathBuf,
 }
 
 /// Text sections and symbols are at the same addresses in both links: the real

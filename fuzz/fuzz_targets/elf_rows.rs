@@ -1,4 +1,5 @@
-//! Arbitrary bytes (mutated real objects: `cc -c -g` objects, `ld -r` merges, small modules) as an
+//! Arbitrary bytes (mutated real objects: `cc -c -g` objects, `ld -r` merges, small modules,
+//! clang DWARF 5 objects and `ld.lld` links with `DW_FORM_addrx`/`strx` units) as an
 //! ELF input: `extract::module` and `extract::vmlinux` must return `Ok` or `Err`, never panic,
 //! hang or run out of memory; whatever tables come out must encode.
 #![no_main]

@@ -20,11 +20,17 @@ pub struct Options {
 pub struct Effort {
     /// Threads to read compilation units on (the caller holds that many job slots).
     pub threads: usize,
+    /// Run every line program with gimli, never with the fast runner (a check of the latter:
+    /// the output must be the same).
+    pub gimli_only: bool,
 }
 
 impl Default for Effort {
     fn default() -> Self {
-        Effort { threads: 1 }
+        Effort {
+            threads: 1,
+            gimli_only: false,
+        }
     }
 }
 
@@ -44,6 +50,12 @@ pub struct Stats {
     /// Entries of code sections the layout does not cover (counted in `entries`, not
     /// embedded); set by the layout step, 0 from [`module`] itself.
     pub uncovered_entries: u64,
+    /// Code sections with entries, and their bytes (`sh_size`); set by the layout step.
+    pub code_sections: u64,
+    pub code_bytes: u64,
+    /// Of those, the sections the layout covers (placed correctly), and their bytes.
+    pub covered_sections: u64,
+    pub covered_bytes: u64,
 }
 
 impl Stats {
@@ -86,8 +98,22 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         Some(dir) => Some(dir.clone()),
         None => rows::guess_srctree(&input)?,
     };
-    let rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), effort.threads)?;
-    let symbols = input.text_symbol_starts();
+    let namer = Namer::new(srctree.as_deref());
+    let (rows, symbols) = if effort.threads > 1 {
+        // The symbols are read meanwhile (a few milliseconds off the critical path).
+        std::thread::scope(|scope| {
+            let symbols = scope.spawn(|| input.text_symbol_starts());
+            let rows = rows::read_rows(&input, &namer, effort);
+            let symbols = symbols
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (rows, symbols)
+        })
+    } else {
+        let rows = rows::read_rows(&input, &namer, effort);
+        (rows, input.text_symbol_starts())
+    };
+    let (rows, symbols) = (rows?, symbols?);
     let (table, built) = table::build(&rows.points, &rows.names, &symbols, text, etext)?;
     let mut stats = Stats {
         rows: rows.rows,
@@ -133,6 +159,11 @@ pub struct Module {
     pub endian: Endian,
     pub is_64: bool,
     pub e_machine: object::elf::Machine,
+    /// Every allocated section's header, in header order (for the loader's layout).
+    pub load_sections: Vec<crate::layout::sections::LoadSection>,
+    /// A reservation the loader makes at the start of text memory, of a size known only at
+    /// load time (s390's GOT/PLT), if the module needs one.
+    pub loader_prefix: Option<String>,
 }
 
 impl Module {
@@ -152,8 +183,12 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     if !rows::has_line_info(&input)? {
         return Ok(None);
     }
-    let rows: Rows = rows::read_rows(&input, &Namer::new(options.srctree.as_deref()), 1)?;
-    let symbols = input.text_symbol_starts();
+    let rows: Rows = rows::read_rows(
+        &input,
+        &Namer::new(options.srctree.as_deref()),
+        Effort::default(),
+    )?;
+    let symbols = input.text_symbol_starts()?;
     let mut stats = Stats {
         rows: rows.rows,
         ..Stats::default()
@@ -174,5 +209,15 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
         endian: input.endian(),
         is_64: input.is_64(),
         e_machine: input.e_machine(),
+        load_sections: input.alloc_sections(),
+        loader_prefix: loader_prefix(&input),
     }))
+}
+
+/// s390's loader reserves the module's GOT and PLT at the start of its text memory, sized by
+/// the relocations that need them and by run-time options (`arch/s390/kernel/module.c`).
+pub fn loader_prefix(input: &Input<'_>) -> Option<String> {
+    use crate::layout::sections::s390_reserves_got_plt;
+    (input.e_machine() == object::elf::EM_S390 && input.any_relocation(s390_reserves_got_plt))
+        .then(|| "the GOT/PLT that the s390 loader reserves".to_string())
 }

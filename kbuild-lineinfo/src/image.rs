@@ -95,8 +95,8 @@ pub struct TextSymbols {
 }
 
 /// The start of one text symbol: a function or untyped symbol defined in an executable section,
-/// as kallsyms sees it (ARM mapping symbols `$a`/`$t`/`$x`/`$d` and `.L` local labels are left out;
-/// the Thumb bit of ARM function symbols is cleared).
+/// as kallsyms sees it ([`is_kallsyms_text_symbol`]: unnamed and [`is_mapping_symbol`] names
+/// left out; the Thumb bit of ARM function symbols is cleared).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TextStart {
     /// An address in a linked image; an offset within `section` in an `ET_REL` object.
@@ -144,7 +144,11 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
         let Some(section_index) = symbols.symbol_section(endian, symbol, index)? else {
             continue;
         };
-        let section = sections.section(section_index)?;
+        // A symbol in a section that does not exist is no text start (the section table's own
+        // damage is reported where sections are read).
+        let Ok(section) = sections.section(section_index) else {
+            continue;
+        };
         let name = symbols.symbol_name(endian, symbol)?;
         let value: u64 = symbol.st_value(endian).into();
         note_bounds(&mut text, name, value, section, endian);
@@ -188,9 +192,24 @@ fn is_text_start<S: SectionHeader>(
     section: &S,
     endian: S::Endian,
 ) -> bool {
-    let typed = matches!(symbol.st_type(), elf::STT_FUNC | elf::STT_NOTYPE);
-    let label = name.is_empty() || name.starts_with(b"$") || name.starts_with(b".L");
-    typed && !label && is_executable(section, endian)
+    is_kallsyms_text_symbol(name, symbol.st_type()) && is_executable(section, endian)
+}
+
+/// The kernel's `is_mapping_symbol()` (`include/linux/module_symbol.h`, Linux 6.12), which
+/// kallsyms uses to skip a module symbol when it resolves an address: names starting with
+/// `.L` (assembler-local labels: `.LBB…`, `.Ltmp…`, `.L0 `), `L0` or `$` (ARM, AArch64 and
+/// RISC-V mapping symbols: `$a`, `$t`, `$x`, `$d`, `$xrv64i2p1…`).
+pub fn is_mapping_symbol(name: &[u8]) -> bool {
+    name.starts_with(b".L") || name.starts_with(b"L0") || name.starts_with(b"$")
+}
+
+/// Whether a defined symbol in an executable section is a text symbol start as kallsyms sees
+/// it (FORMAT.md §1 rule 6): a function or untyped symbol with a name (kallsyms ignores unnamed
+/// symbols) that is not a mapping symbol. The one rule for vmlinux and modules.
+pub fn is_kallsyms_text_symbol(name: &[u8], st_type: elf::SymbolType) -> bool {
+    matches!(st_type, elf::STT_FUNC | elf::STT_NOTYPE)
+        && !name.is_empty()
+        && !is_mapping_symbol(name)
 }
 
 fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
@@ -337,7 +356,14 @@ mod tests {
             (b"f", 1, 0x1010, FUNC),
             (b"f_alias", 1, 0x1010, FUNC),
             (b"$x", 1, 0x1020, NOTYPE),
+            (b"$xrv64i2p1_m2p0", 1, 0x1022, NOTYPE),
             (b".Ltmp1", 1, 0x1030, NOTYPE),
+            (b".L0 ", 1, 0x1032, NOTYPE),
+            (b"L0", 1, 0x1034, NOTYPE),
+            (b"L0_label", 1, 0x1036, FUNC),
+            (b"", 1, 0x1038, FUNC),
+            (b"L1", 1, 0x1060, NOTYPE),
+            (b"x$", 1, 0x1064, FUNC),
             (b"obj_in_text", 1, 0x1040, OBJECT),
             (b"_etext", 1, 0x1100, NOTYPE),
             (b"table", 2, 0x2004, OBJECT),
@@ -404,10 +430,74 @@ mod tests {
                 (text.text, text.etext, text.text_section_end),
                 (Some(0x1000), Some(0x1100), Some(0x1100))
             );
-            assert_eq!(text.addresses(), [0x1000, 0x1010, 0x1100]);
-            assert_eq!(text.in_section(1), [0x1000, 0x1010, 0x1100]);
+            let kallsyms = [0x1000, 0x1010, 0x1060, 0x1064, 0x1100];
+            assert_eq!(text.addresses(), kallsyms);
+            assert_eq!(text.in_section(1), kallsyms);
             assert_eq!(text.in_section(2), [0u64; 0]);
+            // The extraction reads its symbol starts through the same rule.
+            let input = crate::input::Input::parse(&data).unwrap();
+            assert_eq!(input.text_symbol_starts().unwrap(), kallsyms);
         }
+    }
+
+    #[test]
+    fn mapping_symbols_are_the_kernels() {
+        // include/linux/module_symbol.h (6.12): `.L…`, `L0…`, `$…`.
+        for name in [
+            &b".L"[..],
+            b".LBB0_1",
+            b".L0 ",
+            b"L0",
+            b"L0x",
+            b"$",
+            b"$d",
+            b"$x.1",
+        ] {
+            assert!(is_mapping_symbol(name), "{}", String::from_utf8_lossy(name));
+        }
+        for name in [
+            &b""[..],
+            b"L",
+            b"L1",
+            b".l",
+            b"._L",
+            b"l0",
+            b"a$",
+            b"foo",
+            b".text",
+        ] {
+            assert!(
+                !is_mapping_symbol(name),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
+        }
+        assert!(!is_kallsyms_text_symbol(b"", elf::STT_FUNC), "unnamed");
+        assert!(!is_kallsyms_text_symbol(b"f", elf::STT_OBJECT));
+        assert!(!is_kallsyms_text_symbol(b"f", elf::STT_SECTION));
+        assert!(is_kallsyms_text_symbol(b"f", elf::STT_NOTYPE));
+    }
+
+    #[test]
+    fn relocatable_starts_are_offsets_and_match_the_extraction() {
+        // The same symbols as offsets within `.text`, in an `ET_REL` object.
+        let symbols: Vec<Symbol> = symbols()
+            .into_iter()
+            .filter(|s| s.1 == 1)
+            .map(|(n, i, v, t)| (n, i, v - 0x1000, t))
+            .collect();
+        let mut sections = sections();
+        for s in &mut sections {
+            s.addr = 0; // as in a module
+        }
+        let data = build(1, 62, Endian::Little, true, &sections, &symbols);
+        let text = text_symbols(&data).unwrap();
+        let kallsyms = [0, 0x10, 0x60, 0x64, 0x100];
+        assert_eq!(text.in_section(1), kallsyms);
+        let input = crate::input::Input::parse(&data).unwrap();
+        let base = input.code_sections()[0].address;
+        let want: Vec<u64> = kallsyms.iter().map(|v| v + base).collect();
+        assert_eq!(input.text_symbol_starts().unwrap(), want);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use object::read::elf::{ElfFile32, ElfFile64};
 use object::{
     Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionFlags,
-    SectionIndex, SectionKind, SymbolKind, SymbolSection,
+    SectionIndex, SectionKind,
 };
 
 use crate::error::{Error, ErrorKind, Result};
@@ -35,6 +35,7 @@ pub struct CodeSection {
 /// A parsed input file.
 #[derive(Debug)]
 pub struct Input<'data> {
+    data: &'data [u8],
     file: object::File<'data>,
     endian: Endian,
     e_machine: object::elf::Machine,
@@ -68,6 +69,7 @@ impl<'data> Input<'data> {
             Endian::Big
         };
         let mut input = Input {
+            data,
             file,
             endian,
             e_machine,
@@ -106,10 +108,19 @@ impl<'data> Input<'data> {
 
     /// The value of the symbol `name` (its address in this input's space).
     pub fn symbol(&self, name: &str) -> Option<u64> {
-        self.file
+        // A global definition wins over a local one of the same name (a `static` `_text` in
+        // some unit must not move the table's base); local symbols come first in `.symtab`.
+        let mut named = self
+            .file
             .symbols()
-            .find(|s| s.name_bytes().ok() == Some(name.as_bytes()))
-            .map(|s| self.address(s.section_index(), s.address()))
+            .filter(|s| s.name_bytes().ok() == Some(name.as_bytes()));
+        let first = named.next()?;
+        let symbol = if first.is_global() {
+            first
+        } else {
+            named.find(|s| s.is_global()).unwrap_or(first)
+        };
+        Some(self.address(symbol.section_index(), symbol.address()))
     }
 
     /// Allocated sections holding code, in section header order.
@@ -120,47 +131,73 @@ impl<'data> Input<'data> {
             .map(|s| CodeSection {
                 name: s.name().unwrap_or("").to_string(),
                 index: s.index().0,
-                address: self.address(Some(s.index()), s.address()),
+                // In `ET_REL` symbols are offsets from the section start whatever `sh_addr`
+                // says (`ld -r -T` with a script can leave it non-zero; the module loader
+                // ignores it).
+                address: match self.is_relocatable() {
+                    true => self.address(Some(s.index()), 0),
+                    false => s.address(),
+                },
                 size: s.size(),
             })
             .collect()
     }
 
-    /// Sorted, distinct start addresses of the symbols kallsyms sees as text: function and
-    /// untyped symbols defined in executable sections (not section, file or ARM mapping symbols).
-    pub fn text_symbol_starts(&self) -> Vec<u64> {
-        let code: Vec<bool> = {
-            let mut v = vec![
-                false;
-                self.file
-                    .sections()
-                    .map(|s| s.index().0 + 1)
-                    .max()
-                    .unwrap_or(0)
-            ];
-            for s in self.file.sections().filter(|s| is_code(s)) {
-                v[s.index().0] = true;
-            }
-            v
-        };
-        let mut starts: Vec<u64> = self
-            .file
-            .symbols()
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
-            .filter(|s| {
-                !s.name_bytes()
-                    .is_ok_and(|n| n.starts_with(b"$") || n.is_empty())
-            })
-            .filter_map(|s| match s.section() {
-                SymbolSection::Section(i) if code.get(i.0) == Some(&true) => {
-                    Some(self.address(Some(i), s.address()))
+    /// Every allocated section's header, in section-header order (what the module loader
+    /// lays out).
+    pub fn alloc_sections(&self) -> Vec<crate::layout::sections::LoadSection> {
+        self.file
+            .sections()
+            .filter_map(|s| match s.flags() {
+                SectionFlags::Elf { sh_flags, .. }
+                    if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
+                {
+                    Some(crate::layout::sections::LoadSection {
+                        name: s.name().unwrap_or("").to_string(),
+                        index: s.index().0,
+                        flags: sh_flags.0,
+                        align: s.align(),
+                        size: s.size(),
+                    })
                 }
                 _ => None,
             })
+            .collect()
+    }
+
+    /// Whether any relocation of any section has an ELF type `pred` accepts.
+    pub fn any_relocation(&self, pred: impl Fn(object::elf::RelocationType) -> bool) -> bool {
+        self.file.sections().any(|s| {
+            s.relocations()
+                .any(|(_, r)| matches!(r.flags(), RelocationFlags::Elf { r_type } if pred(r_type)))
+        })
+    }
+
+    /// Sorted, distinct start addresses of the symbols kallsyms sees as text, by the one rule
+    /// of [`crate::image::text_symbols`] (FORMAT.md §1 rule 6: function and untyped symbols
+    /// in executable sections, minus unnamed and `is_mapping_symbol()` names, ARM Thumb bit
+    /// cleared), restricted to the allocated code sections of [`Input::code_sections`].
+    pub fn text_symbol_starts(&self) -> Result<Vec<u64>> {
+        let mut code = vec![
+            false;
+            self.file
+                .sections()
+                .map(|s| s.index().0 + 1)
+                .max()
+                .unwrap_or(0)
+        ];
+        for s in self.file.sections().filter(|s| is_code(s)) {
+            code[s.index().0] = true;
+        }
+        let mut starts: Vec<u64> = crate::image::text_symbols(self.data)?
+            .starts
+            .into_iter()
+            .filter(|s| code.get(s.section) == Some(&true))
+            .map(|s| self.address(Some(SectionIndex(s.section)), s.value))
             .collect();
         starts.sort_unstable();
         starts.dedup();
-        starts
+        Ok(starts)
     }
 
     /// True when section `name` exists and holds bytes (nothing is decompressed or relocated).
@@ -392,4 +429,61 @@ pub fn machine_name(e_machine: object::elf::Machine) -> String {
         _ => return format!("e_machine {}", e_machine.0),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use object::write::{Object, Symbol, SymbolSection};
+    use object::{Architecture, BinaryFormat, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+
+    use super::*;
+
+    /// An `ET_REL` file whose `.text` holds `(name, offset, global)` symbols, in that order.
+    fn object_with(symbols: &[(&str, u64, bool)]) -> Vec<u8> {
+        let mut obj = Object::new(
+            BinaryFormat::Elf,
+            Architecture::X86_64,
+            object::Endianness::Little,
+        );
+        let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        obj.append_section_data(text, &[0x90; 0x40], 16);
+        for &(name, value, global) in symbols {
+            obj.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value,
+                size: 0,
+                kind: SymbolKind::Label,
+                scope: if global {
+                    SymbolScope::Linkage
+                } else {
+                    SymbolScope::Compilation
+                },
+                weak: false,
+                section: SymbolSection::Section(text),
+                flags: SymbolFlags::None,
+            });
+        }
+        obj.write().unwrap()
+    }
+
+    #[test]
+    fn a_global_symbol_wins_over_a_local_one_of_the_same_name() {
+        let data = object_with(&[
+            ("anchor", 0, true),
+            ("_text", 0x10, false),
+            ("_text", 0x20, true),
+        ]);
+        let input = Input::parse(&data).unwrap();
+        let base = input.symbol("anchor").unwrap();
+        assert_eq!(input.symbol("_text"), Some(base + 0x20));
+    }
+
+    #[test]
+    fn a_lone_local_symbol_is_still_found() {
+        let data = object_with(&[("anchor", 0, true), ("_text", 0x10, false)]);
+        let input = Input::parse(&data).unwrap();
+        let base = input.symbol("anchor").unwrap();
+        assert_eq!(input.symbol("_text"), Some(base + 0x10));
+        assert_eq!(input.symbol("missing"), None);
+    }
 }

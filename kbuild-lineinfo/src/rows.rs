@@ -5,15 +5,23 @@
 //! last row at an address wins (rule 3); each sequence's end becomes a [`Point`] with no answer, so
 //! that after sorting, "the last point at or below A" is exactly rule 3's answer for A.
 
+mod program;
+mod root;
+mod sorted;
+
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gimli::{AttributeValue, EndianSlice, Reader, RelocateReader, RunTimeEndian};
 
 use crate::error::{Error, Result};
+use crate::extract::Effort;
 use crate::input::Input;
 use crate::lazy_reloc::{LazyRelocs, OnRead};
 use crate::paths::Namer;
 use crate::Endian;
+use sorted::PointBuf;
 
 type R<'a> = RelocateReader<EndianSlice<'a, RunTimeEndian>, OnRead<'a>>;
 
@@ -111,37 +119,57 @@ pub fn has_line_info(input: &Input<'_>) -> Result<bool> {
     Ok(input.has_section_data(".debug_line") && input.has_section_data(".debug_info"))
 }
 
-/// Reads every line program of `input` into one sorted point stream, on `threads` threads
-/// (the result does not depend on the number).
-pub fn read_rows(input: &Input<'_>, namer: &Namer, threads: usize) -> Result<Rows> {
+/// Reads every line program of `input` into one sorted point stream, on `effort.threads`
+/// threads (the result depends neither on the number nor on `effort.gimli_only`).
+pub fn read_rows(input: &Input<'_>, namer: &Namer, effort: Effort) -> Result<Rows> {
     let sections = Sections::load(input)?;
     let endian = gimli_endian(input.endian());
-    let chunks = split_units(&sections.dwarf(endian), threads.max(1))?;
-    let parts: Vec<Result<Rows>> = if chunks.len() <= 1 {
+    let threads = effort.threads.max(1);
+    // More chunks than threads, so that a thread that ends early takes the next one.
+    let n = if threads > 1 {
+        threads * CHUNKS_PER_THREAD
+    } else {
+        1
+    };
+    let chunks = split_units(&sections.dwarf(endian), n)?;
+    let threads = threads.min(chunks.len());
+    let mode = (endian, !effort.gimli_only);
+    let parts: Vec<Result<Part>> = if threads <= 1 {
         chunks
             .iter()
-            .map(|c| read_chunk(&sections, endian, namer, c))
+            .map(|c| read_chunk(&sections, mode, namer, c))
             .collect()
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|c| scope.spawn(|| read_chunk(&sections, endian, namer, c)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else {
+                    return done;
+                };
+                done.push((i, read_chunk(&sections, mode, namer, chunk)));
+            }
+        };
+        let mut done = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+            let mut done = work();
+            for h in handles {
+                done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            done
+        });
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, part)| part).collect()
     };
     if let Some(e) = sections.relocation_error() {
         return Err(e);
     }
-    let mut rows = merge(parts)?;
-    // Stable: at one address, ends sort first and rows keep their program order.
-    rows.points.sort_by_key(|p| (p.address, !p.is_end()));
-    Ok(rows)
+    merge(parts)
 }
+
+/// Chunks of units per thread (when there is more than one thread).
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Splits the units into at most `n` runs of about equal size, in section order.
 fn split_units(dwarf: &gimli::Dwarf<R<'_>>, n: usize) -> Result<Vec<Vec<usize>>> {
@@ -173,18 +201,29 @@ fn split_units(dwarf: &gimli::Dwarf<R<'_>>, n: usize) -> Result<Vec<Vec<usize>>>
     Ok(chunks)
 }
 
+/// The rows of one chunk of units: points in line-program order, names interned per chunk.
+#[derive(Debug, Default)]
+struct Part {
+    points: PointBuf,
+    names: Vec<Vec<u8>>,
+    rows: u64,
+}
+
 fn read_chunk(
     sections: &Sections<'_>,
-    endian: RunTimeEndian,
+    (endian, fast): (RunTimeEndian, bool),
     namer: &Namer,
     units: &[usize],
-) -> Result<Rows> {
+) -> Result<Part> {
     let dwarf = sections.dwarf(endian);
     let mut reader = UnitReader {
         dwarf: &dwarf,
         namer,
-        rows: Rows::default(),
+        rows: Part::default(),
+        fast,
         ids: HashMap::new(),
+        comp_dirs: HashMap::default(),
+        by_offsets: HashMap::default(),
     };
     for &offset in units {
         let header = dwarf
@@ -198,14 +237,14 @@ fn read_chunk(
     Ok(reader.rows)
 }
 
-/// Concatenates per-chunk rows in chunk order, interning names into one table.
-fn merge(parts: Vec<Result<Rows>>) -> Result<Rows> {
+/// Concatenates per-chunk rows in chunk order, interning names into one table, and sorts the
+/// points (ends first at one address, then rows in program order).
+fn merge(parts: Vec<Result<Part>>) -> Result<Rows> {
+    let mut parts: Vec<Part> = parts.into_iter().collect::<Result<_>>()?;
     let mut merged = Rows::default();
     let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
-    for part in parts {
-        let part = part?;
-        let map: Vec<u32> = part
-            .names
+    for part in &mut parts {
+        let map: Vec<u32> = std::mem::take(&mut part.names)
             .into_iter()
             .map(|name| {
                 let next = merged.names.len() as u32;
@@ -216,14 +255,16 @@ fn merge(parts: Vec<Result<Rows>>) -> Result<Rows> {
             })
             .collect();
         merged.rows += part.rows;
-        merged.points.reserve(part.points.len());
-        merged.points.extend(part.points.into_iter().map(|mut p| {
-            if !p.is_end() {
-                p.file = map[p.file as usize];
-            }
-            p
-        }));
+        if map.iter().enumerate().any(|(i, &id)| i as u32 != id) {
+            part.points.for_each_mut(|p| {
+                if !p.is_end() {
+                    p.file = map[p.file as usize];
+                }
+            });
+        }
     }
+    let points: Vec<PointBuf> = parts.into_iter().map(|p| p.points).collect();
+    merged.points = sorted::sorted(&points);
     Ok(merged)
 }
 
@@ -235,7 +276,7 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     let dwarf = sections.dwarf(endian);
     let mut units = dwarf.units();
     while let Ok(Some(header)) = units.next() {
-        let Ok(unit) = dwarf.unit(header) else {
+        let Ok(unit) = line_unit(&dwarf, header) else {
             continue;
         };
         let (Some(name), comp_dir) = (unit.name, unit.comp_dir) else {
@@ -255,11 +296,178 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
+/// A unit with only what the table needs: its line program, name, compilation directory and
+/// string offsets base (for `DW_FORM_strx` names).
+///
+/// Not [`gimli::Dwarf::unit`]: that also resolves `DW_AT_low_pc`, which in DWARF 5 from clang is
+/// a `DW_FORM_addrx` index into `.debug_addr` (and in `-gsplit-dwarf` DWARF 4 a
+/// `DW_FORM_GNU_addr_index`). The table never needs a unit's address, ranges or locations, so
+/// the sections holding them (`.debug_addr`, `.debug_rnglists`, `.debug_loclists`) are neither
+/// loaded nor relocated, and no attribute but these four is ever resolved: an attribute the
+/// table does not need cannot stop the build.
+fn line_unit<'d>(
+    dwarf: &gimli::Dwarf<R<'d>>,
+    header: gimli::UnitHeader<R<'d>>,
+) -> gimli::Result<gimli::Unit<R<'d>>> {
+    let abbreviations = root::abbreviations(dwarf, &header)?;
+    let encoding = header.encoding();
+    let mut unit = gimli::Unit {
+        abbreviations,
+        name: None,
+        comp_dir: None,
+        low_pc: 0,
+        str_offsets_base: gimli::DebugStrOffsetsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        addr_base: gimli::DebugAddrBase(0),
+        loclists_base: gimli::DebugLocListsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        rnglists_base: gimli::DebugRngListsBase::default_for_encoding_and_file(
+            encoding,
+            dwarf.file_type,
+        ),
+        line_program: None,
+        dwo_id: None,
+        header,
+    };
+    let (mut name, mut comp_dir, mut stmt_list) = (None, None, None);
+    {
+        let mut cursor = unit.header.entries(&unit.abbreviations);
+        cursor.next_dfs()?;
+        let root = cursor.current().ok_or(gimli::Error::MissingUnitDie)?;
+        for attr in root.attrs() {
+            match (attr.name(), attr.value()) {
+                (gimli::DW_AT_name, value) => name = Some(value),
+                (gimli::DW_AT_comp_dir, value) => comp_dir = Some(value),
+                (gimli::DW_AT_stmt_list, AttributeValue::DebugLineRef(offset)) => {
+                    stmt_list = Some(offset)
+                }
+                (gimli::DW_AT_str_offsets_base, AttributeValue::DebugStrOffsetsBase(base)) => {
+                    unit.str_offsets_base = base
+                }
+                _ => {}
+            }
+        }
+    }
+    // As gimli does: a name that cannot be read is no name (the line program may still name
+    // directory 0 itself).
+    unit.name = name.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    unit.comp_dir = comp_dir.and_then(|v| dwarf.attr_string(&unit, v).ok());
+    unit.line_program = match stmt_list {
+        Some(offset) => Some(dwarf.debug_line.program(
+            offset,
+            unit.header.address_size(),
+            unit.comp_dir.clone(),
+            unit.name.clone(),
+        )?),
+        None => None,
+    };
+    Ok(unit)
+}
+
 struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
-    rows: Rows,
+    rows: Part,
+    /// Line programs run by [`program::run`] first (gimli takes what it leaves), else by gimli.
+    fast: bool,
     ids: HashMap<Vec<u8>, u32>,
+    /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
+    comp_dirs: HashMap<Vec<u8>, u32, Fx>,
+    /// Names already resolved, by the section offsets of their strings: units of one image
+    /// share their directory and file strings (`.debug_line_str`, merged by the linker), so most
+    /// file entries are found here without building and normalising the path again.
+    by_offsets: HashMap<NameKey, u32, Fx>,
+}
+
+/// A file entry's name by where its strings are: (compilation directory number, directory
+/// string, file string), each string as [`string_key`] gives it.
+type NameKey = (u32, u64, u64);
+
+/// A string attribute that names a fixed place in a string section, as a key: its offset tagged
+/// with the section; `None` for strings inline or indexed per unit.
+fn string_key(value: &AttributeValue<R<'_>>) -> Option<u64> {
+    const TAG: u64 = 1 << 63;
+    let (tag, offset) = match *value {
+        AttributeValue::DebugLineStrRef(o) => (0, o.0 as u64),
+        AttributeValue::DebugStrRef(o) => (TAG, o.0 as u64),
+        _ => return None,
+    };
+    // Offsets that would meet the tag or [`NO_DIR`] get no key.
+    (offset < TAG - 1).then_some(tag | offset)
+}
+
+/// The directory part of a [`NameKey`] for directory 0 (the compilation directory).
+const NO_DIR: u64 = u64::MAX;
+
+/// FxHash (rustc's): keys here are small integers or short paths from one trusted image, so a
+/// fast hash beats a DoS-resistant one.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// What one unit's rows need while they are added.
+struct UnitRows<'u, 'd> {
+    unit: &'u gimli::Unit<R<'d>>,
+    /// The compilation directory: its number and its bytes.
+    comp: (u32, &'u [u8]),
+    /// File index → interned name id.
+    cache: Vec<u32>,
+    /// Where the current sequence's points start.
+    sequence_start: usize,
+}
+
+/// The fast runner's view of a program header; `None` when its standard opcode lengths cannot
+/// be read (gimli then runs the program).
+fn encoding_of(header: &gimli::LineProgramHeader<R<'_>>) -> Option<program::Encoding> {
+    let line = header.line_encoding();
+    let lengths = header
+        .standard_opcode_lengths()
+        .to_slice()
+        .ok()?
+        .into_owned();
+    Some(program::Encoding {
+        version: header.version(),
+        address_size: header.address_size(),
+        big_endian: gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()),
+        minimum_instruction_length: line.minimum_instruction_length,
+        maximum_operations_per_instruction: line.maximum_operations_per_instruction,
+        line_base: line.line_base,
+        line_range: line.line_range,
+        opcode_base: header.opcode_base(),
+        standard_opcode_lengths: lengths,
+    })
 }
 
 /// Per-unit cache of file index → interned name id.
@@ -268,7 +476,7 @@ const INVALID: u32 = u32::MAX - 1;
 
 impl<'d> UnitReader<'_, 'd> {
     fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
-        let unit = self.dwarf.unit(header)?;
+        let unit = line_unit(self.dwarf, header)?;
         let Some(program) = unit.line_program.clone() else {
             return Ok(());
         };
@@ -279,55 +487,112 @@ impl<'d> UnitReader<'_, 'd> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        let mut cache: Vec<u32> = Vec::new();
+        let next = self.comp_dirs.len() as u32;
+        let comp_id = *self.comp_dirs.entry(comp_dir.clone()).or_insert(next);
+        let mut unit_rows = UnitRows {
+            unit: &unit,
+            comp: (comp_id, &comp_dir),
+            cache: Vec::new(),
+            sequence_start: self.rows.points.len(),
+        };
+        if self.fast {
+            let (points, rows) = (self.rows.points.len(), self.rows.rows);
+            if let Some(encoding) = encoding_of(program.header()) {
+                let buf = program.header().raw_program_buf();
+                let bytes = buf.to_slice()?;
+                let header = program.header();
+                let size = encoding.address_size;
+                let address_at = |at: usize| {
+                    let mut operand = buf.clone();
+                    operand.skip(at).ok()?;
+                    operand.read_address(size).ok()
+                };
+                let done = program::run(&bytes, &encoding, address_at, |row| {
+                    self.push_row(&mut unit_rows, header, row)
+                })?;
+                if done.is_ok() {
+                    return Ok(());
+                }
+            }
+            // Left to gimli: start the unit again.
+            self.rows.points.truncate(points);
+            self.rows.rows = rows;
+            unit_rows.sequence_start = points;
+        }
         let mut rows = program.rows();
-        let mut sequence_start = self.rows.points.len();
         while let Some((header, row)) = rows.next_row()? {
-            let address = row.address();
-            if row.end_sequence() {
+            let row = match row.end_sequence() {
+                true => program::Row::End {
+                    address: row.address(),
+                },
+                false => program::Row::Line {
+                    address: row.address(),
+                    file: row.file_index(),
+                    line: row.line().map_or(0, |l| l.get()),
+                },
+            };
+            self.push_row(&mut unit_rows, header, row)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one row of the line matrix (FORMAT.md §1 rules 1 and 3).
+    #[inline]
+    fn push_row(
+        &mut self,
+        unit: &mut UnitRows<'_, 'd>,
+        header: &gimli::LineProgramHeader<R<'d>>,
+        row: program::Row,
+    ) -> Result<()> {
+        let (address, index, line) = match row {
+            program::Row::End { address } => {
                 self.rows.points.push(Point {
                     address,
                     file: 0,
                     line: 0,
                 });
-                sequence_start = self.rows.points.len();
-                continue;
+                unit.sequence_start = self.rows.points.len();
+                return Ok(());
             }
-            let Some(line) = row.line().and_then(|l| u32::try_from(l.get()).ok()) else {
-                continue;
-            };
-            let index = row.file_index();
-            let file = match cache.get(index as usize) {
-                Some(&id) if id != UNRESOLVED => id,
-                _ => {
-                    let id = self
-                        .resolve(&unit, header, index, &comp_dir)?
-                        .unwrap_or(INVALID);
-                    let slot = usize::try_from(index).unwrap_or(usize::MAX);
-                    if slot < 1 << 16 {
-                        if cache.len() <= slot {
-                            cache.resize(slot + 1, UNRESOLVED);
-                        }
-                        cache[slot] = id;
-                    }
-                    id
-                }
-            };
-            if file == INVALID {
-                continue;
-            }
-            self.rows.rows += 1;
-            let point = Point {
+            program::Row::Line {
                 address,
                 file,
                 line,
-            };
-            let in_sequence = self.rows.points.len() > sequence_start;
-            match self.rows.points.last_mut() {
-                // Rule 3: within a sequence, the last row at an address wins.
-                Some(last) if in_sequence && last.address == address => *last = point,
-                _ => self.rows.points.push(point),
+            } => (address, file, line),
+        };
+        let Some(line) = u32::try_from(line).ok().filter(|&l| l != 0) else {
+            return Ok(());
+        };
+        let file = match unit.cache.get(index as usize) {
+            Some(&id) if id != UNRESOLVED => id,
+            _ => {
+                let id = self
+                    .resolve(unit.unit, header, index, unit.comp)?
+                    .unwrap_or(INVALID);
+                let slot = usize::try_from(index).unwrap_or(usize::MAX);
+                if slot < 1 << 16 {
+                    if unit.cache.len() <= slot {
+                        unit.cache.resize(slot + 1, UNRESOLVED);
+                    }
+                    unit.cache[slot] = id;
+                }
+                id
             }
+        };
+        if file == INVALID {
+            return Ok(());
+        }
+        self.rows.rows += 1;
+        let point = Point {
+            address,
+            file,
+            line,
+        };
+        let in_sequence = self.rows.points.len() > unit.sequence_start;
+        match self.rows.points.last_mut() {
+            // Rule 3: within a sequence, the last row at an address wins.
+            Some(last) if in_sequence && last.address == address => *last = point,
+            _ => self.rows.points.push(point),
         }
         Ok(())
     }
@@ -339,15 +604,29 @@ impl<'d> UnitReader<'_, 'd> {
         unit: &gimli::Unit<R<'d>>,
         header: &gimli::LineProgramHeader<R<'d>>,
         index: u64,
-        comp_dir: &[u8],
+        (comp_id, comp_dir): (u32, &[u8]),
     ) -> Result<Option<u32>> {
         let Some(file) = header.file(index) else {
             return Ok(None);
         };
         // Directory 0 is the compilation directory itself (DWARF 5 lists it, DWARF 4 implies it).
-        let dir = match file.directory_index() {
-            0 => Vec::new(),
-            _ => match self.dir_string(unit, file.directory(header)) {
+        let dir_value = match file.directory_index() {
+            0 => None,
+            _ => Some(file.directory(header)),
+        };
+        let key = match &dir_value {
+            None => Some(NO_DIR),
+            Some(Some(dir)) => string_key(dir),
+            Some(None) => None,
+        }
+        .zip(string_key(&file.path_name()))
+        .map(|(dir, name)| (comp_id, dir, name));
+        if let Some(&id) = key.as_ref().and_then(|k| self.by_offsets.get(k)) {
+            return Ok(Some(id));
+        }
+        let dir = match dir_value {
+            None => Vec::new(),
+            Some(dir) => match self.dir_string(unit, dir) {
                 Some(dir) => dir,
                 None => return Ok(None),
             },
@@ -364,6 +643,9 @@ impl<'d> UnitReader<'_, 'd> {
             self.rows.names.push(k.clone());
             next
         });
+        if let Some(key) = key {
+            self.by_offsets.insert(key, id);
+        }
         Ok(Some(id))
     }
 

@@ -72,22 +72,28 @@ pub fn build(
             builder.offer(start, point, true, false)?;
         }
     }
+    // A merge of two sorted streams, at every address of either (u64::MAX stands for an
+    // exhausted stream: nothing at or past `end` is taken).
+    let address_of = |p: usize| points.get(p).map_or(u64::MAX, |x| x.address);
+    let mut symbol = symbols.get(s).copied().unwrap_or(u64::MAX);
     loop {
-        let next_point = points.get(p).map(|x| x.address).filter(|&a| a < end);
-        let next_symbol = symbols.get(s).copied().filter(|&a| a < end);
-        let Some(at) = next_point.into_iter().chain(next_symbol).min() else {
+        let next_point = address_of(p);
+        let at = next_point.min(symbol);
+        if at >= end {
             break;
-        };
-        let from_row = next_point == Some(at);
+        }
+        let from_row = next_point == at;
         if from_row {
-            while p < points.len() && points[p].address == at {
+            p += 1;
+            while address_of(p) == at {
                 p += 1;
             }
             current = Some(points[p - 1]).filter(|x| !x.is_end());
         }
-        let forced = next_symbol == Some(at);
+        let forced = symbol == at;
         if forced {
             s += 1;
+            symbol = symbols.get(s).copied().unwrap_or(u64::MAX);
         }
         if let Some(point) = current {
             builder.offer(at, point, forced, from_row)?;
@@ -145,13 +151,29 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     /// Adds an entry at `at` unless rule 5 drops it; `forced` (a symbol start) overrides rule 5.
+    #[inline]
     fn offer(&mut self, at: u64, point: Point, forced: bool, from_row: bool) -> Result<()> {
+        let repeat = self.last == Some((point.file, point.line));
+        if repeat && !forced && at - self.start <= u64::from(u32::MAX) {
+            return Ok(());
+        }
+        self.add(at, point, forced, from_row, repeat)
+    }
+
+    /// [`Builder::offer`]'s entry, unless its offset overflows or one is already there.
+    fn add(
+        &mut self,
+        at: u64,
+        point: Point,
+        forced: bool,
+        from_row: bool,
+        repeat: bool,
+    ) -> Result<()> {
         let Ok(offset) = u32::try_from(at - self.start) else {
             self.stats.offset_overflow += 1;
             return Ok(());
         };
         let key = (point.file, point.line);
-        let repeat = self.last == Some(key);
         if repeat && !forced {
             return Ok(());
         }

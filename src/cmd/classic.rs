@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -65,7 +66,14 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
     let module = extract::module(&data, &super::extract_options(&args.table))
         .with_context(|| args.file.display().to_string())?;
     let sections = match &module {
-        Some(m) => lineinfo::sections_for(m, layout)?,
+        Some(m) => {
+            let loader = crate::modules::kbuild::loader_config(Path::new("."));
+            let (sections, _, warnings) = lineinfo::prepare(m, layout, loader)?;
+            for w in warnings {
+                eprintln!("lineinfo: warning: {}: {w}", args.file.display());
+            }
+            sections
+        }
         None => Vec::new(),
     };
     let stdout = std::io::stdout();
@@ -87,7 +95,17 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
     };
     let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
     let layout = Layout::from(args.table.layout);
-    let done = lineinfo::process(&args.module, &super::extract_options(&args.table), layout)?;
+    // Kbuild runs this step in the object tree: its config says where sections load.
+    let loader = crate::modules::kbuild::loader_config(Path::new("."));
+    let (done, warnings) = lineinfo::process(
+        &args.module,
+        &super::extract_options(&args.table),
+        layout,
+        loader,
+    )?;
+    for w in warnings {
+        eprintln!("lineinfo: warning: {}: {w}", args.module.display());
+    }
     if verbose {
         let what = match done {
             Done::NoDebugInfo => "no DWARF line information, left alone".to_string(),

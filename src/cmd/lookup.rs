@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use kbuild_lineinfo::decode::{Found, TableView};
 use kbuild_lineinfo::input::Input;
+use kbuild_lineinfo::layout::sections;
 use kbuild_lineinfo::{image, layout, Endian};
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -27,7 +28,13 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     };
     let answers = match (&args.vmlinux, &args.module) {
         (Some(path), _) => vmlinux(path, &queries),
-        (None, Some(path)) => module(path, &queries),
+        (None, Some(path)) => {
+            let loader = args
+                .objtree
+                .as_deref()
+                .map_or_else(Default::default, crate::modules::kbuild::loader_config);
+            module(path, &queries, loader)
+        }
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
     .with_context(|| {
@@ -90,7 +97,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let linked = !input.is_relocatable();
     let (text, starts) = if linked {
         let text = input.symbol("_text").context("no `_text` symbol")?;
-        (text, input.text_symbol_starts())
+        (text, input.text_symbol_starts()?)
     } else {
         (0, Vec::new())
     };
@@ -182,13 +189,20 @@ fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<Modul
 const V7_BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
 
 /// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
-fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
+fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
     let file = object::File::parse(&*data)?;
     let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
-    let starts = input.text_symbol_starts();
+    // v1 offsets count from the start of text memory, laid out as the loader does.
+    let memory = sections::text_memory(
+        &input.alloc_sections(),
+        input.e_machine(),
+        loader,
+        kbuild_lineinfo::extract::loader_prefix(&input).as_deref(),
+    );
+    let starts = input.text_symbol_starts()?;
     queries
         .iter()
         .map(|q| {
@@ -209,8 +223,18 @@ fn module(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
                 _ => return Ok(None),
             };
             let found = match &tables {
-                ModuleTables::V1(_) if name != ".text" => None,
-                ModuleTables::V1(view) => view.lookup_guarded(offset, start),
+                ModuleTables::V1(view) => {
+                    let Some(base) = memory.offset_of(section.index) else {
+                        return Ok(None);
+                    };
+                    let (Ok(offset), Ok(start)) = (
+                        u32::try_from(base + u64::from(offset)),
+                        u32::try_from(base + u64::from(start)),
+                    ) else {
+                        return Ok(None);
+                    };
+                    view.lookup_guarded(offset, start)
+                }
                 ModuleTables::V7(blobs) => blobs
                     .iter()
                     .find_map(|b| layout::v7::lookup(b, input.endian(), address))

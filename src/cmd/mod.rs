@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command, TableOptions};
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Vmlinux(args) => vmlinux::run(&args, &connect(None)),
+        Command::Vmlinux(args) => vmlinux::run(&args, &connect(args.jobs)),
         Command::Module(args) => module::run(&args),
         Command::Modules(args) => modules::run(&args, connect(args.jobs)),
         Command::Lookup(args) => lookup::run(&args),

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use kbuild_lineinfo::layout::sections::LoaderConfig;
 use kbuild_lineinfo::Layout;
 
 use crate::cli::ModuleArgs;
@@ -13,11 +14,15 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let layout = Layout::from(args.table.layout);
     let mut failed = false;
     for path in &args.modules {
-        match lineinfo::process(path, &options, layout) {
-            Ok(Done::Updated(_)) if !args.silent => {
-                println!("  LINEINFO [M] {}", path.display());
+        match lineinfo::process(path, &options, layout, LoaderConfig::default()) {
+            Ok((done, warnings)) => {
+                for w in warnings {
+                    eprintln!("kbuild-lineinfo: warning: {}: {w}", path.display());
+                }
+                if matches!(done, Done::Updated(_)) && !args.silent {
+                    println!("  LINEINFO [M] {}", path.display());
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 eprintln!("kbuild-lineinfo: {e:#}");
                 failed = true;

@@ -37,6 +37,27 @@ struct Tally {
     entries: AtomicU64,
     /// Entries in code sections the layout does not cover (not embedded).
     uncovered: AtomicU64,
+    /// Code sections with lines, their bytes; of those, the ones covered and their bytes.
+    code_sections: AtomicU64,
+    code_bytes: AtomicU64,
+    covered_sections: AtomicU64,
+    covered_bytes: AtomicU64,
+    /// Modules with a warning.
+    warned: AtomicU64,
+}
+
+impl Tally {
+    fn add(&self, s: &kbuild_lineinfo::extract::Stats) {
+        let add = |a: &AtomicU64, v| {
+            a.fetch_add(v, Ordering::Relaxed);
+        };
+        add(&self.entries, s.entries);
+        add(&self.uncovered, s.uncovered_entries);
+        add(&self.code_sections, s.code_sections);
+        add(&self.code_bytes, s.code_bytes);
+        add(&self.covered_sections, s.covered_sections);
+        add(&self.covered_bytes, s.covered_bytes);
+    }
 }
 
 pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
@@ -123,6 +144,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
         cache: &cache,
         options: &options,
         layout,
+        loader: tree.loader,
     };
     let progress = Progress::new(verbosity, work.len() as u64);
     let tally = Tally::default();
@@ -155,7 +177,8 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
     let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
     say(format!(
         "{} processed ({} from cache), {} up to date, {} without DWARF, {} failed; {} entries, \
-         {} of them in uncovered code sections (not embedded); {:.2} s",
+         {} of them in uncovered code sections (not embedded); code sections with lines: {} \
+         ({} bytes), covered: {} ({} bytes); {} modules with a warning; {:.2} s",
         t(&tally.processed),
         t(&tally.cached),
         t(&tally.unchanged),
@@ -163,6 +186,11 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
         t(&tally.failed),
         t(&tally.entries),
         t(&tally.uncovered),
+        t(&tally.code_sections),
+        t(&tally.code_bytes),
+        t(&tally.covered_sections),
+        t(&tally.covered_bytes),
+        t(&tally.warned),
         start.elapsed().as_secs_f64()
     ));
     Ok(if t(&tally.failed) > 0 {
@@ -209,12 +237,19 @@ fn describe(tree: &kbuild::Tree) -> String {
 
 fn report_module(
     path: &Path,
-    r: Result<crate::modules::batch::Done>,
+    r: Result<crate::modules::batch::Report>,
     progress: &Progress,
     tally: &Tally,
 ) {
     match r {
-        Ok(done) => {
+        Ok(report) => {
+            let done = report.done;
+            if !report.warnings.is_empty() {
+                tally.warned.fetch_add(1, Ordering::Relaxed);
+            }
+            for w in &report.warnings {
+                eprintln!("kbuild-lineinfo: warning: {}: {w}", path.display());
+            }
             if done.cached {
                 tally.cached.fetch_add(1, Ordering::Relaxed);
             }
@@ -226,10 +261,7 @@ fn report_module(
             match done.what {
                 What::Updated(s) => {
                     tally.processed.fetch_add(1, Ordering::Relaxed);
-                    tally.entries.fetch_add(s.entries, Ordering::Relaxed);
-                    tally
-                        .uncovered
-                        .fetch_add(s.uncovered_entries, Ordering::Relaxed);
+                    tally.add(&s);
                     progress.processed(path);
                     progress.verbose(format_args!(
                         "{}: {} entries, {source}",
@@ -239,10 +271,7 @@ fn report_module(
                 }
                 What::Unchanged(s) => {
                     tally.unchanged.fetch_add(1, Ordering::Relaxed);
-                    tally.entries.fetch_add(s.entries, Ordering::Relaxed);
-                    tally
-                        .uncovered
-                        .fetch_add(s.uncovered_entries, Ordering::Relaxed);
+                    tally.add(&s);
                     progress.verbose(format_args!("{}: up to date ({source})", path.display()));
                 }
                 What::NoDebugInfo => {

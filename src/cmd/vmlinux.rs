@@ -28,10 +28,13 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
         .vmlinux
         .as_deref()
         .expect("clap requires VMLINUX without --stub");
-    let summary = generate(path, &args.table, output, slots)?;
+    let summary = generate_with(path, &args.table, output, slots, args.gimli_only)?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Most threads one vmlinux is read on (beyond this, chunks of units get too small to pay).
+const MAX_THREADS: usize = 64;
 
 /// Reads `path`, builds its tables and writes them to `output`; returns the one-line summary.
 pub fn generate(
@@ -40,16 +43,30 @@ pub fn generate(
     output: Option<&Path>,
     slots: &crate::jobs::Slots,
 ) -> Result<String> {
+    generate_with(path, table, output, slots, false)
+}
+
+/// [`generate`], with line programs run by gimli alone when `gimli_only` (same bytes).
+fn generate_with(
+    path: &Path,
+    table: &crate::cli::TableOptions,
+    output: Option<&Path>,
+    slots: &crate::jobs::Slots,
+    gimli_only: bool,
+) -> Result<String> {
     let layout = Layout::from(table.layout);
     let data = crate::mmap::map(path)?;
-    // A second thread only with a second job slot, held until the tables are built.
-    let token = slots.try_token();
+    // One thread per job slot free now (the implicit one and every token the jobserver grants
+    // at once; link-vmlinux.sh runs when make has nothing else to do), held until the tables
+    // are built.
+    let tokens = slots.try_tokens(MAX_THREADS - 1);
     let effort = extract::Effort {
-        threads: 1 + usize::from(token.is_some()),
+        threads: 1 + tokens.len(),
+        gimli_only,
     };
     let v = extract::vmlinux(&data, &super::extract_options(table), effort)
         .with_context(|| path.display().to_string())?;
-    drop(token);
+    drop(tokens);
     let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
     let encoded = encode::encode(&v.table, layout);
     let items = items(&encoded, layout, v.endian);

@@ -141,10 +141,36 @@ impl Slots {
         self.client.as_ref().filter(|_| self.cap > 1)
     }
 
-    /// A token for one extra thread if one is free right now (never waits). Held for as long
-    /// as the thread runs; dropping it gives it back.
-    pub fn try_token(&self) -> Option<jobserver::Acquired> {
-        self.client()?.try_acquire().ok().flatten()
+    /// Tokens for up to `max` extra threads, as many as are free right now (never waits), and
+    /// never more than [`Slots::cap`] allows beside the implicit slot.
+    pub fn try_tokens(&self, max: usize) -> Vec<jobserver::Acquired> {
+        let mut tokens = Vec::new();
+        let Some(client) = self.client() else {
+            return tokens;
+        };
+        let want = max.min(self.cap - 1);
+        while tokens.len() < want {
+            match client.try_acquire() {
+                Ok(Some(token)) => tokens.push(token),
+                Ok(None) => break,
+                // A pipe that cannot be read without blocking (the one `-j N` makes, or make's
+                // when /dev/fd cannot reopen it): take the tokens it holds now. Another process
+                // (or the batch's own token thread) may take one first; the read then waits for
+                // a job to end, as make's own children do.
+                Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                    let free = client.available().unwrap_or(0);
+                    while tokens.len() < want.min(free) {
+                        match client.acquire() {
+                            Ok(token) => tokens.push(token),
+                            Err(_) => break,
+                        }
+                    }
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        tokens
     }
 
     /// Most jobs that may run at once, implicit slot included (at least 1).
@@ -192,6 +218,25 @@ mod tests {
         let _b = c.acquire().unwrap();
         assert_eq!(c.available().unwrap(), 0, "a third token must not exist");
         assert_eq!(slots.to_string(), "3 jobs, memory budget 5 MiB");
+    }
+
+    #[test]
+    fn try_tokens_takes_the_free_tokens_of_an_own_pipe_within_cap_and_max() {
+        // An own jobserver is a plain pipe (no non-blocking reads): the free tokens are taken.
+        let slots = Slots::new(Some(Client::new(3).unwrap()), 4, "4 jobs".into());
+        let tokens = slots.try_tokens(64);
+        assert_eq!(tokens.len(), 3);
+        assert!(slots.try_tokens(64).is_empty(), "none left, and no wait");
+        drop(tokens);
+        assert_eq!(slots.client().unwrap().available().unwrap(), 3, "all back");
+        assert_eq!(slots.try_tokens(2).len(), 2, "max");
+        let capped = Slots::new(Some(Client::new(7).unwrap()), 3, "3 jobs".into());
+        assert_eq!(
+            capped.try_tokens(64).len(),
+            2,
+            "cap minus the implicit slot"
+        );
+        assert!(Slots::serial("test").try_tokens(64).is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kbuild_lineinfo::extract::{self, Stats};
+use kbuild_lineinfo::layout::sections::LoaderConfig;
 use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};
@@ -18,6 +19,8 @@ pub struct Batch<'a> {
     pub cache: &'a Cache,
     pub options: &'a extract::Options,
     pub layout: Layout,
+    /// What the tree's config says about where the loader puts sections.
+    pub loader: LoaderConfig,
 }
 
 /// What happened to one module.
@@ -35,15 +38,31 @@ pub enum What {
     Updated(Stats),
 }
 
+/// A module's outcome and what the user should be told about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub done: Done,
+    pub warnings: Vec<String>,
+}
+
 impl Batch<'_> {
     /// The cache key of a module: its identity, the layout, and every option that changes
     /// the output (see [`Key::new`]).
     fn key(&self, identity: &Identity) -> Key {
         let srctree = self.options.srctree.as_deref().unwrap_or(b"");
-        Key::new(identity, self.layout.name(), &[("srctree", srctree)])
+        let unload: &[u8] = if self.loader.module_unload {
+            b"y"
+        } else {
+            b"n"
+        };
+        Key::new(
+            identity,
+            self.layout.name(),
+            &[("srctree", srctree), ("module_unload", unload)],
+        )
     }
 
-    pub fn process(&self, path: &Path) -> Result<Done> {
+    pub fn process(&self, path: &Path) -> Result<Report> {
         let (record, cached) = {
             let data = crate::mmap::map(path)?;
             let key = self.key(&Identity::of(&data));
@@ -58,23 +77,35 @@ impl Batch<'_> {
                 }
             }
         };
-        let what = match record {
-            Record::NoDebugInfo => What::NoDebugInfo,
-            Record::Sections { sections, stats } => {
-                match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
+        let (what, warnings) = match record {
+            Record::NoDebugInfo => (What::NoDebugInfo, Vec::new()),
+            Record::Sections {
+                sections,
+                stats,
+                warnings,
+            } => {
+                let what = match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
                     Outcome::Unchanged => What::Unchanged(stats),
                     Outcome::Updated => What::Updated(stats),
-                }
+                };
+                (what, warnings)
             }
         };
-        Ok(Done { cached, what })
+        Ok(Report {
+            done: Done { cached, what },
+            warnings,
+        })
     }
 
     fn compute(&self, data: &[u8]) -> Result<Record> {
         let Some(module) = extract::module(data, self.options)? else {
             return Ok(Record::NoDebugInfo);
         };
-        let (sections, stats) = prepare(&module, self.layout)?;
-        Ok(Record::Sections { sections, stats })
+        let (sections, stats, warnings) = prepare(&module, self.layout, self.loader)?;
+        Ok(Record::Sections {
+            sections,
+            stats,
+            warnings,
+        })
     }
 }

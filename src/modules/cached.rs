@@ -13,17 +13,24 @@ pub enum Record {
     Sections {
         sections: Vec<NewSection>,
         stats: Stats,
+        /// What the user is told about this module (e.g. v1 sections that cannot be placed).
+        warnings: Vec<String>,
     },
 }
 
-/// The tag of [`Record::Sections`]; 1 was the format before `uncovered_entries` (now a miss).
-const RECORD_SECTIONS: u8 = 2;
+/// The tag of [`Record::Sections`]; 1 was the format before `uncovered_entries`, 2 the one
+/// before the section figures and warnings (both now a miss).
+const RECORD_SECTIONS: u8 = 3;
 
 pub fn encode(record: &Record) -> Vec<u8> {
     let mut out = Vec::new();
     match record {
         Record::NoDebugInfo => out.push(0),
-        Record::Sections { sections, stats } => {
+        Record::Sections {
+            sections,
+            stats,
+            warnings,
+        } => {
             out.push(RECORD_SECTIONS);
             let figures = [
                 stats.rows,
@@ -32,9 +39,17 @@ pub fn encode(record: &Record) -> Vec<u8> {
                 stats.symbol_entries,
                 stats.offset_overflow,
                 stats.uncovered_entries,
+                stats.code_sections,
+                stats.code_bytes,
+                stats.covered_sections,
+                stats.covered_bytes,
             ];
             for v in figures {
                 out.extend_from_slice(&v.to_le_bytes());
+            }
+            put_len(&mut out, warnings.len());
+            for w in warnings {
+                put_bytes(&mut out, w.as_bytes());
             }
             put_len(&mut out, sections.len());
             for s in sections {
@@ -67,7 +82,15 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
                 symbol_entries: r.u64()?,
                 offset_overflow: r.u64()?,
                 uncovered_entries: r.u64()?,
+                code_sections: r.u64()?,
+                code_bytes: r.u64()?,
+                covered_sections: r.u64()?,
+                covered_bytes: r.u64()?,
             };
+            let mut warnings = Vec::new();
+            for _ in 0..r.len()? {
+                warnings.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+            }
             let mut sections = Vec::new();
             for _ in 0..r.len()? {
                 let name = String::from_utf8(r.bytes()?.to_vec()).ok()?;
@@ -92,7 +115,11 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
                     relocations,
                 });
             }
-            Record::Sections { sections, stats }
+            Record::Sections {
+                sections,
+                stats,
+                warnings,
+            }
         }
         _ => return None,
     };
@@ -161,7 +188,12 @@ mod tests {
                 symbol_entries: 1,
                 offset_overflow: 0,
                 uncovered_entries: 3,
+                code_sections: 4,
+                code_bytes: 400,
+                covered_sections: 3,
+                covered_bytes: 300,
             },
+            warnings: vec!["layout v1: `.plt` …".into()],
         };
         let bytes = encode(&record);
         assert_eq!(decode(&bytes), Some(record));

@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use kbuild_lineinfo::layout::sections::LoaderConfig;
+
 use kbuild_lineinfo::Layout;
 
 /// The facts read from an object tree.
@@ -21,6 +23,8 @@ pub struct Tree {
     pub srctree: Option<PathBuf>,
     /// The layout the tree's `include/linux/mod_lineinfo.h` describes, if it has one.
     pub layout: Option<Layout>,
+    /// Where the tree's kernel loads module sections (`CONFIG_MODULE_UNLOAD`).
+    pub loader: LoaderConfig,
 }
 
 /// Reads what `objtree` says; never fails (missing facts are `false`/`None`).
@@ -42,6 +46,21 @@ pub fn inspect(objtree: &Path) -> Tree {
         modules_enabled,
         srctree,
         layout,
+        loader: loader_config(objtree),
+    }
+}
+
+/// `CONFIG_MODULE_UNLOAD` from the tree's `include/config/auto.conf`, else its `.config`;
+/// without either, the series' assumption (unload on: `.exit*` stays in persistent text).
+pub fn loader_config(objtree: &Path) -> LoaderConfig {
+    let config = ["include/config/auto.conf", ".config"]
+        .iter()
+        .find_map(|f| fs::read_to_string(objtree.join(f)).ok());
+    match config {
+        Some(text) => LoaderConfig {
+            module_unload: text.lines().any(|l| l.trim() == "CONFIG_MODULE_UNLOAD=y"),
+        },
+        None => LoaderConfig::default(),
     }
 }
 
@@ -87,9 +106,33 @@ mod tests {
                 configured: false,
                 modules_enabled: false,
                 srctree: None,
-                layout: None
+                layout: None,
+                loader: LoaderConfig::default(),
             }
         );
+    }
+
+    #[test]
+    fn module_unload_comes_from_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert!(
+            loader_config(d).module_unload,
+            "no config: the series' assumption"
+        );
+        fs::write(d.join(".config"), "# CONFIG_MODULE_UNLOAD is not set\n").unwrap();
+        assert!(!loader_config(d).module_unload);
+        fs::write(
+            d.join(".config"),
+            "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\n",
+        )
+        .unwrap();
+        assert!(loader_config(d).module_unload);
+        // auto.conf wins over .config.
+        fs::create_dir_all(d.join("include/config")).unwrap();
+        fs::write(d.join("include/config/auto.conf"), "CONFIG_MODULES=y\n").unwrap();
+        assert!(!loader_config(d).module_unload);
+        assert!(!inspect(d).loader.module_unload);
     }
 
     #[test]

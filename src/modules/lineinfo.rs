@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use kbuild_lineinfo::emit::ko::{AnchorReloc, NewSection};
 use kbuild_lineinfo::extract::{self, Module, SectionTable, Stats};
+use kbuild_lineinfo::layout::sections::{self, Blob, LoaderConfig};
 use kbuild_lineinfo::layout::v7::{self, CoveredSection};
 use kbuild_lineinfo::{encode, layout, table, Layout};
 
@@ -24,66 +25,66 @@ pub enum Done {
     Updated(Stats),
 }
 
-/// The code sections `layout` covers in a module (FORMAT.md §4.2, §4.3).
-pub fn covered(layout: Layout) -> &'static [&'static str] {
-    match layout {
-        Layout::V1 => &[".text"],
-        Layout::V7 => &v7::COVERED,
-    }
-}
-
-/// The sections of `layout` for a module's tables, and the module's figures with
-/// `uncovered_entries` set (entries of code sections the layout leaves out).
-pub fn prepare(module: &Module, layout: Layout) -> Result<(Vec<NewSection>, Stats)> {
-    let sections = sections_for(module, layout)?;
-    let covered = covered(layout);
-    let uncovered = module
-        .sections
-        .iter()
-        .filter(|s| !covered.contains(&s.section.name.as_str()))
-        .map(|s| s.table.entries.len() as u64)
-        .sum();
-    Ok((
-        sections,
-        Stats {
-            uncovered_entries: uncovered,
-            ..module.stats
-        },
-    ))
-}
-
-/// The sections of `layout` for a module's tables (FORMAT.md §4.2, §4.3).
-pub fn sections_for(module: &Module, layout: Layout) -> Result<Vec<NewSection>> {
-    match layout {
+/// What to embed in a module for `layout`, the module's figures (with the section figures and
+/// `uncovered_entries` set), and what to tell the user (FORMAT.md §4.2, §4.3, §6).
+pub fn prepare(
+    module: &Module,
+    layout: Layout,
+    config: LoaderConfig,
+) -> Result<(Vec<NewSection>, Stats, Vec<String>)> {
+    let mut stats = module.stats;
+    stats.code_sections = module.sections.len() as u64;
+    stats.code_bytes = module.sections.iter().map(|s| s.section.size).sum();
+    let mut warnings = Vec::new();
+    let (new, covered): (Vec<NewSection>, Vec<&SectionTable>) = match layout {
         Layout::V1 => {
-            let Some(text) = module.section(".text") else {
-                return Ok(Vec::new());
+            let plan = sections::v1_sections(module, config);
+            warnings.extend(plan.warning());
+            let new = match sections::v1_table(&plan)? {
+                Some(table) => {
+                    let encoded = encode::encode(&table, Layout::V1);
+                    vec![NewSection {
+                        name: ".mod_lineinfo".into(),
+                        data: layout::v1::module_blob(&encoded, module.endian),
+                        align: 8,
+                        flags: alloc_flags(),
+                        relocations: Vec::new(),
+                    }]
+                }
+                None => Vec::new(),
             };
-            let encoded = encode::encode(&text.table, Layout::V1);
-            Ok(vec![NewSection {
-                name: ".mod_lineinfo".into(),
-                data: layout::v1::module_blob(&encoded, module.endian),
-                align: 8,
-                flags: alloc_flags(),
-                relocations: Vec::new(),
-            }])
+            (new, plan.placed.iter().map(|(s, _)| *s).collect())
         }
         Layout::V7 => {
-            let persistent = v7_blob(module, ".mod_lineinfo", &v7::COVERED_PERSISTENT)?;
-            let init = v7_blob(module, ".init.mod_lineinfo", &v7::COVERED_INIT)?;
-            Ok(persistent.into_iter().chain(init).collect())
+            let mut new = Vec::new();
+            let mut covered = Vec::new();
+            for blob in [Blob::Persistent, Blob::Init] {
+                let present = sections::v7_sections(module, blob, config);
+                new.extend(v7_blob(module, blob.section_name(), &present)?);
+                covered.extend(present);
+            }
+            (new, covered)
         }
-    }
+    };
+    stats.covered_sections = covered.len() as u64;
+    stats.covered_bytes = covered.iter().map(|s| s.section.size).sum();
+    let covered_entries: u64 = covered.iter().map(|s| s.table.entries.len() as u64).sum();
+    let all_entries: u64 = module
+        .sections
+        .iter()
+        .map(|s| s.table.entries.len() as u64)
+        .sum();
+    stats.uncovered_entries = all_entries - covered_entries;
+    Ok((new, stats, warnings))
 }
 
 fn alloc_flags() -> u64 {
     u64::from(object::elf::SHF_ALLOC.0 as u32)
 }
 
-/// The v7 blob `name` over the sections `covered` (in blob order) that have entries, with one
-/// file table shared by its sub-tables; `None` when none of them has entries.
-fn v7_blob(module: &Module, name: &str, covered: &[&str]) -> Result<Option<NewSection>> {
-    let present: Vec<&SectionTable> = covered.iter().filter_map(|n| module.section(n)).collect();
+/// The v7 blob `name` over `present` (in descriptor order, each with entries), with one file
+/// table shared by its sub-tables; `None` when there is none.
+fn v7_blob(module: &Module, name: &str, present: &[&SectionTable]) -> Result<Option<NewSection>> {
     if present.is_empty() {
         return Ok(None);
     }
@@ -128,18 +129,25 @@ fn v7_blob(module: &Module, name: &str, covered: &[&str]) -> Result<Option<NewSe
     }))
 }
 
-/// Extracts, encodes and embeds the tables of the module at `path`, in place.
-pub fn process(path: &Path, options: &extract::Options, layout: Layout) -> Result<Done> {
-    let (sections, stats) = {
+/// Extracts, encodes and embeds the tables of the module at `path`, in place; also returns what
+/// the user should be told about it.
+pub fn process(
+    path: &Path,
+    options: &extract::Options,
+    layout: Layout,
+    config: LoaderConfig,
+) -> Result<(Done, Vec<String>)> {
+    let (sections, stats, warnings) = {
         let data = crate::mmap::map(path)?;
         let module = extract::module(&data, options).with_context(|| path.display().to_string())?;
         let Some(module) = module else {
-            return Ok(Done::NoDebugInfo);
+            return Ok((Done::NoDebugInfo, Vec::new()));
         };
-        prepare(&module, layout).with_context(|| path.display().to_string())?
+        prepare(&module, layout, config).with_context(|| path.display().to_string())?
     };
-    match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
-        Outcome::Unchanged => Ok(Done::Unchanged(stats)),
-        Outcome::Updated => Ok(Done::Updated(stats)),
-    }
+    let done = match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
+        Outcome::Unchanged => Done::Unchanged(stats),
+        Outcome::Updated => Done::Updated(stats),
+    };
+    Ok((done, warnings))
 }

@@ -3,7 +3,9 @@
 //! compiled from it in one of several styles (in-tree, O= out-of-tree with
 //! `../src` paths, `-fdebug-prefix-map`), DWARF 4/5/64, compressed or not;
 //! then a two-pass "mini vmlinux" link like `scripts/link-vmlinux.sh`, a
-//! module-like `.ko` made with `ld -r`, and the oracle link of a `.ko`.
+//! module-like `.ko` made with `ld -r`, and the oracle link of a `.ko`. The compiler (gcc, clang
+//! or the system's `cc`), `-gsplit-dwarf` and the linker (GNU ld or ld.lld) are the variant's
+//! [`Toolchain`]; the oracle link of a `.ko` is always GNU ld's.
 
 use super::tools::{compiler, compiler_accepts, run};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,90 @@ pub enum Compress {
     ZlibGnu,
 }
 
+/// The C compiler of a variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cc {
+    /// What `cc` picks for the host (honours `$CC`).
+    System,
+    Gcc,
+    Clang,
+}
+
+/// The linker of a variant (vmlinux links and `ld -r` of modules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linker {
+    /// GNU ld (binutils).
+    Bfd,
+    /// `ld.lld`, as `make LLVM=1` uses.
+    Lld,
+}
+
+/// Compiler, linker and `-gsplit-dwarf` (`CONFIG_DEBUG_INFO_SPLIT`) of a variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Toolchain {
+    pub cc: Cc,
+    pub linker: Linker,
+    pub split: bool,
+}
+
+impl Toolchain {
+    /// The system `cc` with GNU ld, no split DWARF: what the suites used before the matrix.
+    pub const SYSTEM: Toolchain = Toolchain {
+        cc: Cc::System,
+        linker: Linker::Bfd,
+        split: false,
+    };
+
+    /// The compiler's command.
+    pub fn compiler(&self) -> PathBuf {
+        match self.cc {
+            Cc::System => compiler(),
+            Cc::Gcc => need("gcc"),
+            Cc::Clang => need("clang"),
+        }
+    }
+
+    /// The linker's command.
+    pub fn linker(&self) -> PathBuf {
+        match self.linker {
+            Linker::Bfd => need("ld"),
+            Linker::Lld => need("ld.lld"),
+        }
+    }
+
+    /// A short name for messages: `clang-split-lld`.
+    pub fn tag(&self) -> String {
+        let cc = match self.cc {
+            Cc::System => "cc",
+            Cc::Gcc => "gcc",
+            Cc::Clang => "clang",
+        };
+        let ld = match self.linker {
+            Linker::Bfd => "ld",
+            Linker::Lld => "lld",
+        };
+        let split = if self.split { "-split" } else { "" };
+        format!("{cc}{split}-{ld}")
+    }
+}
+
+/// `tool`, which the matrix tests need: a missing one is a failure naming how to get it (the
+/// tests that need clang or ld.lld are `#[ignore]`d when the build found neither, see build.rs).
+fn need(tool: &str) -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(tool))
+                .find(|f| f.is_file())
+        })
+        .unwrap_or_default();
+    found.unwrap_or_else(|| {
+        panic!(
+            "{tool} is not installed: scripts/deps.sh installs it (apt-get install clang lld llvm)"
+        )
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuildStyle {
     /// `cd src && cc -c drivers/foo/a.c`: names relative to comp_dir = srctree.
@@ -62,6 +148,7 @@ pub struct Variant {
     pub pass_srctree: bool,
     /// `--layout` value, `None` for the default (v1).
     pub layout: Option<&'static str>,
+    pub toolchain: Toolchain,
 }
 
 /// A temporary directory with `src/` (the fixture tree), `build/` and `obj/`.
@@ -99,10 +186,12 @@ impl Workspace {
 
     /// Why `v` cannot be built with the tools here, or `None`.
     pub fn unsupported(&self, v: &Variant) -> Option<String> {
-        if v.dwarf64 && !compiler_accepts("-gdwarf64", self.root()) {
+        if v.dwarf64 && !compiler_accepts(&v.toolchain.compiler(), "-gdwarf64", self.root()) {
             return Some("the C compiler does not accept -gdwarf64".into());
         }
-        if v.compress == Compress::Zstd && !objcopy_compresses("zstd", self.root()) {
+        if v.compress == Compress::Zstd
+            && !objcopy_compresses(&v.toolchain.compiler(), "zstd", self.root())
+        {
             return Some("objcopy cannot write zstd-compressed debug sections".into());
         }
         None
@@ -147,7 +236,7 @@ impl Workspace {
                 src.join("kernel/generated.c").display().to_string(),
             ),
         };
-        let mut cmd = Command::new(compiler());
+        let mut cmd = Command::new(v.toolchain.compiler());
         cmd.current_dir(&cwd)
             .args(c_flags(v))
             .arg(format!("-I{include}"));
@@ -177,7 +266,7 @@ impl Workspace {
         name: &str,
     ) -> PathBuf {
         let out = self.path(name);
-        let mut cmd = Command::new("ld");
+        let mut cmd = Command::new(v.toolchain.linker());
         cmd.args(["-z", "noexecstack", "-T"])
             .arg(self.src().join("mini-vmlinux.ld"))
             .arg("-o")
@@ -199,7 +288,10 @@ impl Workspace {
     /// `ld -r` of `objs` into a module-like `name` (compressed as `v` says).
     pub fn link_module(&self, v: &Variant, objs: &[PathBuf], name: &str) -> PathBuf {
         let out = self.path(name);
-        run(Command::new("ld").args(["-r", "-o"]).arg(&out).args(objs));
+        run(Command::new(v.toolchain.linker())
+            .args(["-r", "-o"])
+            .arg(&out)
+            .args(objs));
         match v.compress {
             Compress::None => {}
             Compress::Zlib => compress_in_place(&out, "zlib"),
@@ -240,10 +332,15 @@ impl Workspace {
         out
     }
 
-    /// Assembles a `.S` with the C compiler, as the kernel does.
+    /// Assembles a `.S` with the system C compiler, as the kernel does.
     pub fn assemble(&self, s: &Path, name: &str) -> PathBuf {
+        self.assemble_with(&Toolchain::SYSTEM, s, name)
+    }
+
+    /// Assembles a `.S` with `tc`'s compiler (clang's integrated assembler for `LLVM=1`).
+    pub fn assemble_with(&self, tc: &Toolchain, s: &Path, name: &str) -> PathBuf {
         let out = self.path(name);
-        run(Command::new(compiler())
+        run(Command::new(tc.compiler())
             .arg("-c")
             .arg(s)
             .arg("-o")
@@ -275,6 +372,9 @@ fn c_flags(v: &Variant) -> Vec<String> {
     });
     if v.dwarf64 {
         f.push("-gdwarf64".into());
+    }
+    if v.toolchain.split {
+        f.push("-gsplit-dwarf".into());
     }
     if v.compress == Compress::Zlib {
         f.push("-gz=zlib".into());
@@ -317,11 +417,17 @@ pub fn assert_compressed_as_asked(v: &Variant, file: &Path, section: &str) {
 }
 
 /// True when `objcopy --compress-debug-sections=<kind>` really compresses.
-pub fn objcopy_compresses(kind: &str, scratch: &Path) -> bool {
+pub fn objcopy_compresses(cc: &Path, kind: &str, scratch: &Path) -> bool {
     let src = scratch.join("probe_zstd.c");
-    std::fs::write(&src, "int probe_fn(int x) { return x * 3; }\n").expect("write probe");
+    // Enough DWARF that compressing it pays: objcopy leaves a section that would not shrink.
+    let probe: String = (0..32)
+        .map(|i| {
+            format!("int probe_function_number_{i}(int argument) {{ return argument * {i}; }}\n")
+        })
+        .collect();
+    std::fs::write(&src, probe).expect("write probe");
     let obj = scratch.join("probe_zstd.o");
-    let ok = Command::new(compiler())
+    let ok = Command::new(cc)
         .args(["-g", "-c"])
         .arg(&src)
         .arg("-o")

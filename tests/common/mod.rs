@@ -21,7 +21,7 @@ pub mod symbolizer;
 pub mod tools;
 
 pub use answer::{check_name_shape, normalize, Answer, Expect, Verdict};
-pub use build::{BuildStyle, Compress, DwarfVersion, Variant, Workspace};
+pub use build::{BuildStyle, Cc, Compress, DwarfVersion, Linker, Toolchain, Variant, Workspace};
 pub use cli::{Cli, Lookup};
 pub use dwarfdump::LineOracle;
 pub use report::Report;

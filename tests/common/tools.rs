@@ -60,11 +60,11 @@ pub fn compiler() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("cc"))
 }
 
-/// True when the C compiler accepts `flag` (probed by compiling an empty unit).
-pub fn compiler_accepts(flag: &str, scratch: &Path) -> bool {
+/// True when the C compiler `cc` accepts `flag` (probed by compiling an empty unit).
+pub fn compiler_accepts(cc: &Path, flag: &str, scratch: &Path) -> bool {
     let src = scratch.join("probe.c");
     std::fs::write(&src, "int probe;\n").expect("write probe.c");
-    Command::new(compiler())
+    Command::new(cc)
         .args(["-c", flag])
         .arg(&src)
         .arg("-o")

@@ -19,59 +19,84 @@ use kbuild_lineinfo::layout::v7;
 use kbuild_lineinfo::Endian;
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind, SymbolSection};
 
-/// The covered sections (FORMAT.md §4.3), in the order of [`Bases`].
-pub const COVERED: [&str; 4] = [".text", ".init.text", ".exit.text", ".noinstr.text"];
+/// Code the alternatives patcher copies into `.text` (never run in place): no blob covers it.
+pub const NOT_COVERED: [&str; 1] = [".altinstr_replacement"];
 
-/// Link addresses of [`COVERED`].
-pub type Bases = [u64; 4];
-
-/// A covered section of the original module: its size and its text symbol starts (offsets).
+/// A code section (`SHF_ALLOC | SHF_EXECINSTR`, not empty) of the original module: where the
+/// oracle link puts it, its size, whether a v7 blob must cover it, and its text symbol starts
+/// (offsets).
 #[derive(Debug, Clone)]
 pub struct Section {
-    pub name: &'static str,
+    pub name: String,
     pub size: u64,
+    pub base: u64,
+    pub covered: bool,
     pub starts: Vec<u64>,
 }
 
-/// The covered sections present in `ko`, with the symbols kallsyms would see in them.
+/// Every code section of `ko` with a distinct name, in section-header order, each given its
+/// own link address (1 MiB apart and aligned, from 16 MiB: below 4 GiB for `-m32` modules),
+/// with the symbols kallsyms would see in it. A name that occurs twice is left out (the oracle
+/// link could not tell the two apart).
 pub fn covered_sections(ko: &[u8]) -> Vec<Section> {
     let file = object::File::parse(ko).unwrap();
+    let code: Vec<_> = file
+        .sections()
+        .filter(|s| {
+            matches!(s.flags(), object::SectionFlags::Elf { sh_flags, .. }
+                if sh_flags.0 & 6 == 6)
+                && s.size() > 0
+        })
+        .collect();
     let mut out = Vec::new();
-    for name in COVERED {
-        let Some(section) = file.section_by_name(name) else {
+    let mut next = 0x100_0000u64;
+    for section in &code {
+        let name = section.name().unwrap().to_string();
+        if code.iter().filter(|s| s.name().ok() == Some(&name)).count() > 1 {
             continue;
-        };
+        }
         let mut starts: Vec<u64> = file
             .symbols()
             .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
+            // kallsyms skips unnamed symbols and is_mapping_symbol() names (`.L…`, `L0…`, `$…`:
+            // include/linux/module_symbol.h), written out here, not taken from the tool.
             .filter(|s| {
-                !s.name_bytes()
-                    .is_ok_and(|n| n.is_empty() || n.starts_with(b"$"))
+                !s.name_bytes().is_ok_and(|n| {
+                    n.is_empty()
+                        || n.starts_with(b".L")
+                        || n.starts_with(b"L0")
+                        || n.starts_with(b"$")
+                })
             })
             .filter(|s| s.section() == SymbolSection::Section(section.index()))
             .map(|s| s.address())
             .collect();
         starts.sort_unstable();
         starts.dedup();
+        let base = next;
+        next = (base + section.size() + 0x10_0000).next_multiple_of(0x10_0000);
         out.push(Section {
+            covered: !NOT_COVERED.contains(&name.as_str()),
             name,
             size: section.size(),
+            base,
             starts,
         });
     }
     out
 }
 
-/// Links `ko` fully into `out` with [`COVERED`] at `bases`, everything undefined ignored.
-pub fn link(ko: &Path, out: &Path, bases: &Bases, m32: bool) {
+/// Links `ko` fully into `out` with each of `sections` at its base, everything undefined
+/// ignored.
+pub fn link(ko: &Path, out: &Path, sections: &[Section], m32: bool) {
     let script = out.with_extension("lds");
     let mut text = String::from("SECTIONS {\n");
-    for (name, base) in COVERED.iter().zip(bases) {
-        text += &format!("  {name} {base:#x} : {{ *({name}) }}\n");
+    for s in sections {
+        text += &format!("  {} {:#x} : {{ *({}) }}\n", s.name, s.base, s.name);
     }
     text += "}\n";
     std::fs::write(&script, text).unwrap();
-    let mut cmd = Command::new("ld");
+    let mut cmd = linker(ko);
     if m32 {
         cmd.args(["-m", "elf_i386"]);
     }
@@ -92,6 +117,23 @@ pub fn link(ko: &Path, out: &Path, bases: &Bases, m32: bool) {
         "{cmd:?}: {}",
         String::from_utf8_lossy(&result.stderr)
     );
+}
+
+/// The binutils `ld` for `ko`'s machine: the host's for x86, the cross linker of
+/// `binutils-aarch64-linux-gnu` / `binutils-riscv64-linux-gnu` for Debian's arm64 and riscv64
+/// modules (RISC-V without relaxation, which would move code away from the module's offsets).
+fn linker(ko: &Path) -> Command {
+    let data = std::fs::read(ko).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    match file.architecture() {
+        object::Architecture::Aarch64 => Command::new("aarch64-linux-gnu-ld"),
+        object::Architecture::Riscv64 => {
+            let mut cmd = Command::new("riscv64-linux-gnu-ld");
+            cmd.arg("--no-relax");
+            cmd
+        }
+        _ => Command::new("ld"),
+    }
 }
 
 /// `llvm-symbolizer --no-inlines` on `linked` for `addresses`: `file:line` when it knows one.
@@ -236,7 +278,7 @@ pub struct Tally {
     pub compared: u64,
     pub agreed: u64,
     /// Compared addresses per section name.
-    pub per_section: HashMap<&'static str, u64>,
+    pub per_section: HashMap<String, u64>,
     pub unannotated: u64,
     /// Function starts with an oracle answer that we left unannotated.
     pub unannotated_starts: u64,
@@ -245,22 +287,21 @@ pub struct Tally {
     pub shown: Vec<String>,
 }
 
-/// Compares the oracle on `original` (linked at `bases`) with our lookup on `embedded` and
-/// with the kernel's lookup on the linked `embedded`, for `samples` of `sections`.
+/// Compares the oracle on `original` (each section linked at its base) with our lookup on
+/// `embedded` and with the kernel's lookup on the linked `embedded`, for `samples` of `sections`.
 pub fn compare(
     original: &Path,
     embedded: &Path,
     sections: &[Section],
     samples: &[Sample],
-    bases: &Bases,
     m32: bool,
     work: &Path,
 ) -> (Tally, LinkedBlobs) {
-    let base_of = |s: &Section| bases[COVERED.iter().position(|n| *n == s.name).unwrap()];
+    let base_of = |s: &Section| s.base;
     let linked_original = work.join("original.linked");
-    link(original, &linked_original, bases, m32);
+    link(original, &linked_original, sections, m32);
     let linked_embedded = work.join("embedded.linked");
-    link(embedded, &linked_embedded, bases, m32);
+    link(embedded, &linked_embedded, sections, m32);
     let kernel = check_linked_blobs(
         &std::fs::read(embedded).unwrap(),
         &std::fs::read(&linked_embedded).unwrap(),
@@ -291,7 +332,7 @@ pub fn compare(
             continue;
         };
         tally.compared += 1;
-        *tally.per_section.entry(section.name).or_default() += 1;
+        *tally.per_section.entry(section.name.clone()).or_default() += 1;
         if kernel.lookup(*address, start) != *got {
             tally.kernel_mismatch += 1;
         }

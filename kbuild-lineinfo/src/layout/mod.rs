@@ -6,6 +6,7 @@
 //! [`crate::decode::TableView`]. They share only the definitions here: [`Item`] and the
 //! byte-order helpers, which never panic (readers return `None` past the end of a slice).
 
+pub mod sections;
 pub mod v1;
 pub mod v7;
 
