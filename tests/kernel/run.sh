@@ -46,7 +46,8 @@ mkdir -p "$work/bin"
 
 # The build calls the tool through this wrapper, which logs how long each call took.
 timed=$work/bin/kbuild-lineinfo-timed
-cat >"$timed.new" <<'EOF'
+new=$(mktemp "$timed.XXXXXX")
+cat >"$new" <<'EOF'
 #!/bin/bash
 s=$(date +%s%N)
 "$KBUILD_LINEINFO_REAL" "$@"
@@ -54,8 +55,8 @@ rc=$?
 [ -z "${KBUILD_LINEINFO_TIMES:-}" ] || echo "$1 $(( ($(date +%s%N) - s) / 1000000 ))" >>"$KBUILD_LINEINFO_TIMES"
 exit $rc
 EOF
-chmod +x "$timed.new"
-cmp -s "$timed.new" "$timed" 2>/dev/null && rm "$timed.new" || mv "$timed.new" "$timed"
+chmod +x "$new"
+cmp -s "$new" "$timed" 2>/dev/null && rm "$new" || mv "$new" "$timed"
 # A new tool is a new wrapper for make (the rewritten Makefile.modfinal depends on it).
 [ "$timed" -nt "$tool" ] || [ "$timed" -ot "$tool" ] && touch -r "$tool" "$timed"
 
