@@ -4,7 +4,8 @@
 # End to end on a real kernel: build a small x86-64 kernel from Debian's linux-source-6.12,
 # run the kbuild-lineinfo step through make/lineinfo.mk, and check every module table and the
 # vmlinux table against llvm-symbolizer; then touch one module's source, rebuild, and check
-# that only that module is processed again. See docs/kbuild.md.
+# that only that module is processed again. See docs/kbuild.md. This is the tree WITHOUT the
+# series (the batch step); the real series, booted, is tests/kernel/run.sh.
 #
 # Environment:
 #   KBUILD_LINEINFO  the tool (default: target/release/kbuild-lineinfo of this repository)
@@ -297,111 +298,6 @@ EOF
 	grep -i "^$2 " "$out" || cat "$out"
 }
 
-# --- 6. The series' hooks, then kbuild install|uninstall on the real tree ---------------------
-# Debian's tree does not carry the CONFIG_KALLSYMS_LINEINFO series: apply its build hooks as
-# the posted patches do (link-vmlinux.sh: stub for the first link, DWARF kept in
-# .tmp_vmlinux1, gen_lineinfo() calling scripts/gen_lineinfo, the object linked into later
-# images; Makefile.modfinal: `LINEINFO [M]` via scripts/gen-mod-lineinfo.sh after BTF;
-# scripts/Makefile: the host program), plus placeholders for the series' own files. The kernel
-# C side is not needed to link and check the tables.
-apply_series_hooks() {
-	python3 - "$src" <<'EOF'
-import sys
-src = sys.argv[1]
-def edit(rel, pairs):
-    p = src + "/" + rel
-    s = open(p).read()
-    for old, new in pairs:
-        assert s.count(old) == 1, (rel, old)
-        s = s.replace(old, new)
-    open(p, "w").write(s)
-asm = ("${CC} ${NOSTDINC_FLAGS} ${LINUXINCLUDE} ${KBUILD_CPPFLAGS} \\\n"
-       "\t      ${KBUILD_AFLAGS} ${KBUILD_AFLAGS_KERNEL} \\\n\t      -c -o .tmp_lineinfo.o ")
-edit("scripts/link-vmlinux.sh", [
-    ("${kallsymso} ${btf_vmlinux_bin_o}", "${kallsymso} ${lineinfo_o} ${btf_vmlinux_bin_o}"),
-    ("sysmap_and_kallsyms()\n{",
-     "gen_lineinfo()\n{\n\tinfo LINEINFO .tmp_lineinfo.S\n"
-     "\tif ! scripts/gen_lineinfo \"${1}\" > .tmp_lineinfo.S; then\n"
-     "\t\techo >&2 \"Failed to generate lineinfo from ${1}\"\n\t\texit 1\n\tfi\n\n"
-     "\tinfo AS .tmp_lineinfo.o\n\t" + asm + ".tmp_lineinfo.S\n\tlineinfo_o=.tmp_lineinfo.o\n}\n\n"
-     "sysmap_and_kallsyms()\n{"),
-    ("kallsymso=\nstrip_debug=\n", "kallsymso=\nlineinfo_o=\nstrip_debug=\n"),
-    ("\tkallsyms .tmp_vmlinux.kallsyms0.syms .tmp_vmlinux0.kallsyms\nfi\n",
-     "\tkallsyms .tmp_vmlinux.kallsyms0.syms .tmp_vmlinux0.kallsyms\nfi\n\n"
-     "if is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\t" + asm +
-     "\"${srctree}/scripts/empty_lineinfo.S\"\n\tlineinfo_o=.tmp_lineinfo.o\nfi\n"),
-    ("\tif ! is_enabled CONFIG_DEBUG_INFO_BTF; then\n\t\tstrip_debug=1",
-     "\tif ! is_enabled CONFIG_DEBUG_INFO_BTF &&\n\t   ! is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\t\tstrip_debug=1"),
-    ("if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support",
-     "if is_enabled CONFIG_KALLSYMS_LINEINFO; then\n\tgen_lineinfo .tmp_vmlinux1\nfi\n\n"
-     "if is_enabled CONFIG_KALLSYMS; then\n\n\t# kallsyms support"),
-])
-edit("scripts/Makefile.modfinal", [
-    ("# Same as newer-prereqs, but allows",
-     "quiet_cmd_lineinfo_ko = LINEINFO [M] $@\n"
-     "      cmd_lineinfo_ko = $(CONFIG_SHELL) $(srctree)/scripts/gen-mod-lineinfo.sh $@\n\n"
-     "# Same as newer-prereqs, but allows"),
-    ("\t+$(if $(newer-prereqs),$(call cmd,btf_ko))\nendif\n",
-     "\t+$(if $(newer-prereqs),$(call cmd,btf_ko))\nendif\n"
-     "ifdef CONFIG_KALLSYMS_LINEINFO_MODULES\n\t+$(if $(newer-prereqs),$(call cmd,lineinfo_ko))\nendif\n"),
-])
-edit("scripts/Makefile", [
-    ("hostprogs-always-$(CONFIG_KALLSYMS)", "hostprogs-always-$(CONFIG_KALLSYMS_LINEINFO)\t+= gen_lineinfo\n"
-     "hostprogs-always-$(CONFIG_KALLSYMS)"),
-])
-open(src + "/scripts/gen_lineinfo.c", "w").write("/* placeholder for the series' C tool */\nint main(void) { return 1; }\n")
-open(src + "/scripts/gen-mod-lineinfo.sh", "w").write("#!/bin/sh\necho 'placeholder: not rewired' >&2\nexit 1\n")
-open(src + "/include/linux/mod_lineinfo.h", "w").write("/* placeholder: v1 .mod_lineinfo header */\n")
-EOF
-	"$tool" vmlinux --stub -o "$src/scripts/empty_lineinfo.S"
-}
-
-hooked=(scripts/link-vmlinux.sh scripts/Makefile.modfinal scripts/Makefile)
-series_files=(scripts/gen_lineinfo.c scripts/gen-mod-lineinfo.sh include/linux/mod_lineinfo.h
-	scripts/empty_lineinfo.S)
-
-series_phase() {
-	local pristine=$work/pristine before after log=$logs/series.log n
-	say "series hooks: applying them to the tree, then kbuild install"
-	if [ ! -d "$pristine" ]; then
-		mkdir -p "$pristine/scripts"
-		for f in "${hooked[@]}"; do cp -p "$src/$f" "$pristine/$f"; done
-	fi
-	for f in "${hooked[@]}"; do cp -p "$pristine/$f" "$src/$f"; done
-	apply_series_hooks
-	before=$(cd "$src" && sha256sum "${hooked[@]}" && stat -c '%a %n' "${hooked[@]}")
-	"$tool" kbuild install --srctree "$src" >"$log" 2>&1 || fail "kbuild install (see $log)"
-	"$tool" kbuild install --srctree "$src" >>"$log" 2>&1 || fail "second kbuild install (see $log)"
-	grep -q 'already installed' "$log" || fail "a second install changed the tree"
-	cat "$log"
-	touch "$src/fs/isofs/inode.c"
-	build "$logs/build3.log"
-	n=$(grep -c 'LINEINFO \[M\]' "$logs/build3.log" || true)
-	say "rebuild through the installed hooks: ${elapsed} s, $n LINEINFO [M] lines"
-	grep -E 'LINEINFO|gen_lineinfo' "$logs/build3.log" | grep -v 'LINEINFO \[M\]' || true
-	grep -q 'LINEINFO \[M\] fs/isofs/isofs.ko' "$logs/build3.log" ||
-		fail "the rewritten Makefile.modfinal did not process fs/isofs/isofs.ko"
-	grep -q 'LINEINFO .tmp_lineinfo.S' "$logs/build3.log" ||
-		fail "the rewritten link-vmlinux.sh did not run the vmlinux step"
-	grep -q 'HOSTCC.*gen_lineinfo' "$logs/build3.log" && fail "scripts/gen_lineinfo was still built"
-	grep -q ' lineinfo_num_entries$' <<<"$(nm "$obj/vmlinux")" || fail "vmlinux has no lineinfo_* symbols"
-	say "checking the table linked into vmlinux against llvm-symbolizer"
-	check_vmlinux "$obj/vmlinux" linked
-	say "checking module tables again (made by the per-module step)"
-	check_modules
-	"$tool" kbuild uninstall --srctree "$src" || fail "kbuild uninstall"
-	after=$(cd "$src" && sha256sum "${hooked[@]}" && stat -c '%a %n' "${hooked[@]}")
-	if [ "$before" = "$after" ] && [ ! -e "$src/.kbuild-lineinfo" ]; then
-		series_summary="install (twice), rebuild ($n modules via LINEINFO [M]), uninstall: 3 files byte-identical"
-	else
-		fail "uninstall did not restore the tree exactly"
-		diff <(echo "$before") <(echo "$after") || true
-	fi
-	# Back to Debian's tree for the next run.
-	for f in "${hooked[@]}"; do cp -p "$pristine/$f" "$src/$f"; done
-	for f in "${series_files[@]}"; do rm -f "$src/$f"; done
-}
-
 # --- Main ---------------------------------------------------------------------------------------
 install_missing
 unpack
@@ -448,10 +344,6 @@ grep -E 'processed \(' "$logs/step2.log" || true
 	fail "after touching fs/isofs/inode.c, $step2_lines modules were processed (want 1: fs/isofs/isofs.ko)"
 say "rebuild took ${rebuild_s} s, step ${step2_s} s"
 
-if [ "${E2E_SERIES:-1}" != 0 ]; then
-	series_phase
-fi
-
 echo
 echo "================ kernel-e2e summary ================"
 echo "kernel:        $(make -s -C "$src" O="$obj" kernelversion 2>/dev/null), $nmods modules"
@@ -459,7 +351,6 @@ echo "build:         ${build_s} s (make -j$jobs vmlinux modules)"
 echo "lineinfo step: ${step_s} s ($step1_lines modules processed + vmlinux table)"
 echo "rebuild:       ${rebuild_s} s; step ${step2_s} s, $step2_lines module(s) processed"
 grep -h '^MODULES\|^VMLINUX\|^LINKED' "$work"/check-*.txt || true
-[ -z "${series_summary:-}" ] || echo "series hooks:  $series_summary"
 if [ ${#failures[@]} -eq 0 ]; then
 	echo "PASS"
 else

@@ -1,0 +1,277 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only OR MIT
+#
+# The kernel as the judge (manual, not in CI: a cell builds a kernel, 5-20 minutes on 2 cores).
+# For one cell, or the matrix: unpack Debian's linux-source-6.12, apply the real
+# CONFIG_KALLSYMS_LINEINFO series (v1 or v7), point its hooks at this tool (`kbuild install`)
+# or leave the series' own C tool in place, build a small kernel, boot it under QEMU (TCG,
+# KASLR on) with a busybox initrd, provoke traces, and judge every frame against
+# llvm-symbolizer and the series' KUnit suite's KTAP (tests/kernel/judge.py). See README.md.
+#
+#   tests/kernel/run.sh                        # one cell: LAYOUT=v7 CC=gcc ARCH=x86_64 TOOL=ours
+#   LAYOUT=v1 TOOL=c tests/kernel/run.sh       # the series' own C tool in the v1 tree
+#   MATRIX=1 tests/kernel/run.sh               # every cell, ours and the C tool
+#
+# Environment:
+#   LAYOUT=v1|v7  CC=gcc|clang  ARCH=x86_64|arm64  TOOL=ours|c
+#   KUNIT=m|y        the series' KUnit suite (v7) as a module (insmod from the initrd) or built in
+#   KBUILD_LINEINFO  the tool (default: target/release/kbuild-lineinfo of this repository)
+#   KBUILD_LINEINFO_SERIES  the series' diffs (default: ../shared/series beside the repository)
+#   E2E_WORK         unpacked trees and build directories, kept between runs (default /tmp/kernel-e2e)
+#   E2E_LOGS         if set, each boot's console, vmlinux and .ko files are copied to
+#                    $E2E_LOGS/<cell>/ (console.log, vmlinux, modules/)
+#   E2E_JOBS         make -j (default 2)   E2E_NICE  nice level of the build (default 5)
+#   E2E_BOOT_TIMEOUT seconds (default 1500)
+#
+# Reruns reuse the unpacked tree and the build directory: make rebuilds only what changed
+# (switching TOOL relinks vmlinux and every .ko, nothing else). One source tree per layout
+# serves every ARCH/CC/TOOL of that layout, and TOOL rewrites its hooks: never run two cells of
+# one layout at once in the same E2E_WORK (use another E2E_WORK for a concurrent cell).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tool=$(readlink -f "${KBUILD_LINEINFO:-$repo/target/release/kbuild-lineinfo}")
+series=${KBUILD_LINEINFO_SERIES:-$repo/../shared/series}
+work=${E2E_WORK:-/tmp/kernel-e2e}
+jobs=${E2E_JOBS:-2}
+nicelevel=${E2E_NICE:-5}
+boot_timeout=${E2E_BOOT_TIMEOUT:-1500}
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'kernel-e2e: %s\n' "$*" >&2; exit 2; }
+
+[ -x "$tool" ] || die "no tool at $tool: cargo build --release, or set KBUILD_LINEINFO"
+mkdir -p "$work/bin"
+
+# The build calls the tool through this wrapper, which logs how long each call took.
+timed=$work/bin/kbuild-lineinfo-timed
+new=$(mktemp "$timed.XXXXXX")
+cat >"$new" <<'EOF'
+#!/bin/bash
+s=$(date +%s%N)
+"$KBUILD_LINEINFO_REAL" "$@"
+rc=$?
+[ -z "${KBUILD_LINEINFO_TIMES:-}" ] || echo "$1 $(( ($(date +%s%N) - s) / 1000000 ))" >>"$KBUILD_LINEINFO_TIMES"
+exit $rc
+EOF
+chmod +x "$new"
+cmp -s "$new" "$timed" 2>/dev/null && rm "$new" || mv "$new" "$timed"
+# A new tool is a new wrapper for make (the rewritten Makefile.modfinal depends on it).
+[ "$timed" -nt "$tool" ] || [ "$timed" -ot "$tool" ] && touch -r "$tool" "$timed"
+
+install_missing() {
+	local need=(linux-source-6.12 bc flex bison libelf-dev libssl-dev libdw-dev cpio
+		busybox-static qemu-system-x86 e2fsprogs) missing=()
+	[ "$1" = arm64 ] && need+=(gcc-aarch64-linux-gnu qemu-system-arm)
+	for p in "${need[@]}"; do
+		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] ||
+			missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		say "apt-get install ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+	fi
+}
+
+# --- The tree: Debian's 6.12 with the series applied (one per layout) ----------------------------
+unpack() {
+	local layout=$1 src=$work/src-$1
+	[ -f "$src/scripts/gen_lineinfo.c" ] && return
+	local diff=$series/linux-6.12-$layout.diff
+	[ -f "$diff" ] || die "the series is not at $series (no linux-6.12-$layout.diff): set KBUILD_LINEINFO_SERIES"
+	say "unpacking linux-source-6.12 into $src and applying $(basename "$diff")"
+	rm -rf "$work/linux-source-6.12" "$src"
+	tar -xaf /usr/src/linux-source-6.12.tar.xz -C "$work"
+	mv "$work/linux-source-6.12" "$src"
+	patch -d "$src" -p1 -s <"$diff"
+	pristine "$layout"
+}
+
+# The hooked files as the series leaves them, made apart from the tree (Debian's file + the
+# series' hunks for it), to check that `kbuild uninstall` restores them.
+pristine() {
+	local p=$work/pristine-$1 f
+	[ -f "$p/scripts/Makefile" ] && return
+	rm -rf "$p" && mkdir -p "$p"
+	tar -xaf /usr/src/linux-source-6.12.tar.xz -C "$p" --strip-components=1 \
+		"${hooked[@]/#/linux-source-6.12/}"
+	for f in "${hooked[@]}"; do
+		awk -v f="$f" '/^diff /{ on = ($NF ~ ("/" f "$")) } on' "$series/linux-6.12-$1.diff" |
+			patch -s -d "$p" -p1
+	done
+}
+
+hooked=(scripts/link-vmlinux.sh scripts/Makefile.modfinal scripts/Makefile)
+
+# ours: the series' hooks call this tool (through the timing wrapper); c: the series as posted.
+select_tool() {
+	local src=$work/src-$1 which=$2
+	pristine "$1"
+	if [ "$which" = ours ]; then
+		"$tool" kbuild install --srctree "$src" --tool "$timed" >&2
+	elif [ -e "$src/.kbuild-lineinfo" ]; then
+		"$tool" kbuild uninstall --srctree "$src" >&2
+		local f
+		for f in "${hooked[@]}"; do
+			cmp -s "$work/pristine-$1/$f" "$src/$f" ||
+				die "kbuild uninstall did not restore $f as the series left it"
+		done
+	fi
+}
+
+# --- Configuration ----------------------------------------------------------------------------------
+make_args() { # arch cc obj
+	local a=(-C "$work/src-$LAYOUT" O="$3" ARCH="$1")
+	[ "$1" = arm64 ] && [ "$2" = gcc ] && a+=(CROSS_COMPILE=aarch64-linux-gnu-)
+	[ "$2" = clang ] && a+=(LLVM=1)
+	printf '%s\n' "${a[@]}"
+}
+
+configure() {
+	local arch=$1 cc=$2 obj=$3 kunit=$4 margs
+	mapfile -t margs < <(make_args "$arch" "$cc" "$obj")
+	# shellcheck source=tests/kernel/config.sh
+	source "$here/config.sh"
+	local args=() o en dis mods
+	en="${arch}_enable[@]"
+	dis="${arch}_disable[@]"
+	mods="${arch}_modules[@]"
+	for o in "${common_enable[@]}" "${!en}"; do args+=(--enable "$o"); done
+	for o in "${common_modules[@]}" "${!mods}"; do args+=(--module "$o"); done
+	for o in "${common_disable[@]}" "${!dis}"; do args+=(--disable "$o"); done
+	if [ "$LAYOUT" = v7 ]; then
+		[ "$kunit" = y ] && args+=(--enable LINEINFO_KUNIT_TEST) || args+=(--module LINEINFO_KUNIT_TEST)
+	fi
+	if [ ! -f "$obj/.config" ]; then
+		say "configuring $obj (tinyconfig + tests/kernel/config.sh)"
+		mkdir -p "$obj"
+		make "${margs[@]}" tinyconfig >/dev/null
+	fi
+	cp "$obj/.config" "$obj/.config.before"
+	local pass
+	for pass in 1 2 3; do
+		"$work/src-$LAYOUT/scripts/config" --file "$obj/.config" "${args[@]}"
+		make "${margs[@]}" olddefconfig >/dev/null
+	done
+	local missing=()
+	for o in "${common_enable[@]}" "${!en}"; do grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o"); done
+	for o in "${common_modules[@]}" "${!mods}"; do grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m"); done
+	[ ${#missing[@]} -eq 0 ] || say "not in .config (dependencies): ${missing[*]}"
+	for o in KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES DEBUG_INFO_DWARF5 MODULES; do
+		grep -q "^CONFIG_$o=y" "$obj/.config" || die "$obj/.config lacks CONFIG_$o=y"
+	done
+}
+
+# --- One cell ---------------------------------------------------------------------------------------
+run_cell() {
+	local arch=$1 cc=$2 layout=$3 which=$4 kunit=$5
+	LAYOUT=$layout
+	local cell=$arch-$cc-$layout dir=$work/$arch-$cc-$layout
+	local obj=$dir/obj name=$arch-$cc-$layout-$which-kunit$kunit
+	local margs start build_s steps_ms=0
+	install_missing "$arch"
+	unpack "$layout"
+	select_tool "$layout" "$which"
+	mkdir -p "$dir"
+	configure "$arch" "$cc" "$obj" "$kunit"
+	mapfile -t margs < <(make_args "$arch" "$cc" "$obj")
+	# Another tool made the .ko files last time: make would not redo their step.
+	if [ "$(cat "$obj/.e2e-tool" 2>/dev/null)" != "$which" ]; then
+		find "$obj" -name '*.ko' -delete
+		echo "$which" >"$obj/.e2e-tool"
+	fi
+	local image=arch/x86/boot/bzImage
+	[ "$arch" = arm64 ] && image=arch/arm64/boot/Image
+	local times=$dir/steps-$which.log log=$dir/build-$which.log
+	rm -f "$times"
+	say "$name: make -j$jobs $(basename $image) modules (log: $log)"
+	start=$(date +%s%N)
+	KBUILD_LINEINFO_REAL=$tool KBUILD_LINEINFO_TIMES=$times \
+		nice -n "$nicelevel" make "${margs[@]}" -j"$jobs" "$(basename $image)" modules >"$log" 2>&1 ||
+		{ tail -30 "$log" >&2; die "$name: the kernel build failed, see $log"; }
+	# The module of our own, built out of tree like a user's, through the same hooks.
+	rm -rf "$dir/e2e_mod" && cp -r "$here/e2e_mod" "$dir/e2e_mod"
+	KBUILD_LINEINFO_REAL=$tool KBUILD_LINEINFO_TIMES=$times \
+		make "${margs[@]}" M="$dir/e2e_mod" modules >>"$log" 2>&1 ||
+		{ tail -30 "$log" >&2; die "$name: building tests/kernel/e2e_mod failed, see $log"; }
+	build_s=$(( ($(date +%s%N) - start) / 1000000 ))
+	[ -f "$times" ] && steps_ms=$(awk '{ s += $2 } END { print s + 0 }' "$times")
+	local nsteps=0
+	[ -f "$times" ] && nsteps=$(wc -l <"$times")
+
+	# Initrd: busybox, every module of modules.order and ours, an ext4 image.
+	local rd=$dir/initrd
+	rm -rf "$rd" && mkdir -p "$rd/bin" "$rd/modules" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/mnt"
+	local bb=/bin/busybox
+	if [ "$arch" = arm64 ]; then
+		bb=$work/busybox-arm64
+		[ -x "$bb" ] || die "no arm64 busybox at $bb (see README: busybox-static:arm64)"
+	fi
+	cp "$bb" "$rd/bin/busybox"
+	cp "$here/init.sh" "$rd/init"
+	chmod +x "$rd/init"
+	: >"$rd/modules.list"
+	local m
+	while read -r m; do
+		m=${m%.o}.ko
+		cp "$obj/$m" "$rd/modules/"
+		case $(basename "$m") in lineinfo_kunit.ko) ;; *) basename "$m" >>"$rd/modules.list" ;; esac
+	done <"$obj/modules.order"
+	cp "$dir/e2e_mod/lineinfo_e2e.ko" "$rd/modules/"
+	mkfs.ext4 -q -F "$rd/ext4.img" 4M
+	(cd "$rd" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initrd.cpio.gz"
+
+	# Boot (TCG; KASLR on: no nokaslr).
+	local console=$dir/console-$which-kunit$kunit.log qemu
+	say "$name: booting under QEMU (TCG), console: $console"
+	if [ "$arch" = x86_64 ]; then
+		qemu=(qemu-system-x86_64 -accel tcg -smp 2 -m 1G -kernel "$obj/$image"
+			-append "console=ttyS0 panic=-1 loglevel=7")
+	else
+		qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -accel tcg -smp 2 -m 1G
+			-kernel "$obj/$image" -append "console=ttyAMA0 panic=-1 loglevel=7")
+	fi
+	timeout "$boot_timeout" "${qemu[@]}" -initrd "$dir/initrd.cpio.gz" -nographic -no-reboot \
+		-monitor none -serial stdio </dev/null >"$console" 2>&1 || true
+	grep -q E2E-END "$console" || say "$name: the boot did not reach E2E-END (see $console)"
+
+	if [ -n "${E2E_LOGS:-}" ]; then
+		local keep=$E2E_LOGS/$name
+		rm -rf "$keep" && mkdir -p "$keep/modules"
+		cp "$console" "$keep/console.log"
+		cp "$obj/vmlinux" "$keep/vmlinux"
+		cp "$rd/modules/"*.ko "$keep/modules/"
+		printf 'kernel 6.12 + series %s, %s, %s, tables by %s, KUnit suite %s\n' \
+			"$layout" "$arch" "$cc" "$which" "$kunit" >"$keep/README"
+	fi
+
+	local report=$dir/judge-$which-kunit$kunit.txt json
+	local ld=ld
+	[ "$arch" = arm64 ] && ld=aarch64-linux-gnu-ld
+	[ "$arch" = arm64 ] && [ "$cc" = clang ] && ld=ld.lld
+	json=$(LD=$ld python3 "$here/judge.py" --console "$console" --vmlinux "$obj/vmlinux" \
+		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report")
+	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
+	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
+	python3 - "$name" "$json" "$build_s" "$steps_ms" "$nsteps" "$which" <<'EOF'
+import json, sys
+name, j, build_ms, steps_ms, nsteps, which = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+k = j["kunit"]
+ks = " ".join("%d/%d/%d" % (s["ok"], s["fail"], s["skip"]) for s in k) or "-"
+step = "step %.1f s in %d calls" % (steps_ms / 1000, nsteps) if which == "ours" else "step: the C tool's"
+print("CELL %-34s frames %d: right %d wrong %d unannotated %d | KUnit ok/fail/skip %s | build %.0f s (%s)"
+      % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], ks, build_ms / 1000, step))
+EOF
+}
+
+if [ -n "${MATRIX:-}" ]; then
+	for cell in x86_64:gcc:v7 x86_64:gcc:v1 x86_64:clang:v7 x86_64:clang:v1 arm64:gcc:v7; do
+		IFS=: read -r a c l <<<"$cell"
+		for t in ours c; do
+			run_cell "$a" "$c" "$l" "$t" "${KUNIT:-m}" || true
+		done
+	done
+else
+	run_cell "${ARCH:-x86_64}" "${CC:-gcc}" "${LAYOUT:-v7}" "${TOOL:-ours}" "${KUNIT:-m}"
+fi
