@@ -230,77 +230,7 @@ fn check_batch_matches_single(
     }
 }
 
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf4() {
-    check_matrix(Cc::Gcc, DwarfVersion::V4, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf4_split() {
-    check_matrix(Cc::Gcc, DwarfVersion::V4, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf5() {
-    check_matrix(Cc::Gcc, DwarfVersion::V5, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf5_split() {
-    check_matrix(Cc::Gcc, DwarfVersion::V5, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf4() {
-    check_matrix(Cc::Clang, DwarfVersion::V4, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf4_split() {
-    check_matrix(Cc::Clang, DwarfVersion::V4, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf5() {
-    check_matrix(Cc::Clang, DwarfVersion::V5, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf5_split() {
-    check_matrix(Cc::Clang, DwarfVersion::V5, true);
-}
+matrix_tests!();
 
 /// A module without DWARF is left alone: exit 0, same bytes, no section.
 #[test]

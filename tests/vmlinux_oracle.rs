@@ -126,77 +126,7 @@ fn layout_v1_explicit_prefix_mapped_with_srctree() {
     });
 }
 
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf4() {
-    check_matrix(Cc::Gcc, DwarfVersion::V4, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf4_split() {
-    check_matrix(Cc::Gcc, DwarfVersion::V4, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf5() {
-    check_matrix(Cc::Gcc, DwarfVersion::V5, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_gcc_dwarf5_split() {
-    check_matrix(Cc::Gcc, DwarfVersion::V5, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf4() {
-    check_matrix(Cc::Clang, DwarfVersion::V4, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf4_split() {
-    check_matrix(Cc::Clang, DwarfVersion::V4, true);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf5() {
-    check_matrix(Cc::Clang, DwarfVersion::V5, false);
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn matrix_clang_dwarf5_split() {
-    check_matrix(Cc::Clang, DwarfVersion::V5, true);
-}
+matrix_tests!();
 
 #[test]
 fn stub_defines_every_symbol_with_zero_counts() {
