@@ -12,6 +12,7 @@ use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use crate::decode::{Found, TableView};
 use crate::error::{ErrorKind, Result};
 use crate::image::SymbolBytes;
+use crate::layout::sections::TextMemory;
 use crate::layout::{self, v7};
 use crate::{Endian, Layout};
 
@@ -29,8 +30,12 @@ pub fn vmlinux_view<'a>(symbols: &SymbolBytes<'a>, endian: Endian) -> Option<Tab
 /// The lineinfo tables of one module.
 #[derive(Debug)]
 pub enum ModuleTables<'a> {
-    /// v1: one table over the section `.text` (its ELF index).
-    V1 { text: usize, view: TableView<'a> },
+    /// v1: one table over the module's text memory; `placed` holds (section index, offset in
+    /// text memory) of every section the loader puts there at a known offset.
+    V1 {
+        placed: Vec<(usize, u64)>,
+        view: TableView<'a>,
+    },
     /// v7: the descriptors of `.mod_lineinfo`, then of `.init.mod_lineinfo`, in blob order.
     V7(Vec<SectionTable<'a>>),
 }
@@ -51,8 +56,9 @@ const BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
 
 impl<'a> ModuleTables<'a> {
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
-    /// or the blob has relocations (its anchors), else v1.
-    pub fn parse(file: &object::File<'a>) -> Result<Option<ModuleTables<'a>>> {
+    /// or the blob has relocations (its anchors), else v1, whose offsets count from the start
+    /// of `text` (the module's text memory, [`crate::extract::module_text_memory`]).
+    pub fn parse(file: &object::File<'a>, text: &TextMemory) -> Result<Option<ModuleTables<'a>>> {
         let endian = if file.is_little_endian() {
             Endian::Little
         } else {
@@ -68,14 +74,16 @@ impl<'a> ModuleTables<'a> {
         let v7 =
             blobs.len() > 1 || first.name() == Ok(BLOBS[1]) || first.relocations().next().is_some();
         if !v7 {
-            let text = file
-                .section_by_name(".text")
-                .ok_or_else(|| ErrorKind::Elf("a v1 .mod_lineinfo but no .text".into()))?;
+            if file.section_by_name(".text").is_none() {
+                return Err(ErrorKind::Elf("a v1 .mod_lineinfo but no .text".into()).into());
+            }
             let Some(view) = layout::v1::parse_module_blob(first.data()?, endian) else {
                 return Ok(None);
             };
-            let text = text.index().0;
-            return Ok(Some(ModuleTables::V1 { text, view }));
+            return Ok(Some(ModuleTables::V1 {
+                placed: text.placed.clone(),
+                view,
+            }));
         }
         let mut tables = Vec::new();
         for blob in blobs {
@@ -102,20 +110,29 @@ impl<'a> ModuleTables<'a> {
 
     /// What the kernel finds at `offset` in `section` for a symbol starting at `guard` in the
     /// same section (the symbol-start guard; the caller passes the start the kernel compares
-    /// with). v1 covers `.text` only; v7 takes the first descriptor of that section whose size
-    /// covers `offset`.
+    /// with). v1 covers the sections placed in text memory, at their offset there; v7 takes the
+    /// first descriptor of that section whose size covers `offset`.
     pub fn lookup(&self, section: usize, offset: u64, guard: u64) -> Option<Found<'a>> {
-        let offset32 = u32::try_from(offset).ok()?;
-        let min = if guard <= offset { guard as u32 } else { 0 };
+        // A guard past the offset guards nothing (0: the whole table).
+        let guarded = guard <= offset;
         match self {
-            ModuleTables::V1 { text, view } => {
-                (*text == section).then(|| view.lookup_guarded(offset32, min))?
+            ModuleTables::V1 { placed, view } => {
+                let base = placed.iter().find(|(i, _)| *i == section)?.1;
+                let at = u32::try_from(base.checked_add(offset)?).ok()?;
+                let min = if guarded {
+                    u32::try_from(base + guard).ok()?
+                } else {
+                    0
+                };
+                view.lookup_guarded(at, min)
             }
             ModuleTables::V7(tables) => {
                 let t = tables
                     .iter()
                     .find(|t| t.section == Some(section) && offset < u64::from(t.size))?;
-                t.table.as_ref()?.lookup_guarded(offset32, min)
+                let at = u32::try_from(offset).ok()?;
+                let min = if guarded { guard as u32 } else { 0 };
+                t.table.as_ref()?.lookup_guarded(at, min)
             }
         }
     }

@@ -221,3 +221,17 @@ pub fn loader_prefix(input: &Input<'_>) -> Option<String> {
     (input.e_machine() == object::elf::EM_S390 && input.any_relocation(s390_reserves_got_plt))
         .then(|| "the GOT/PLT that the s390 loader reserves".to_string())
 }
+
+/// The module's core text memory as the loader lays it out (v1 offsets count from its start;
+/// [`crate::layout::sections::text_memory`]).
+pub fn module_text_memory(
+    input: &Input<'_>,
+    config: crate::layout::sections::LoaderConfig,
+) -> crate::layout::sections::TextMemory {
+    crate::layout::sections::text_memory(
+        &input.alloc_sections(),
+        input.e_machine(),
+        config,
+        loader_prefix(input).as_deref(),
+    )
+}

@@ -31,6 +31,7 @@ use kbuild_lineinfo::embedded::{self, ModuleTables};
 use kbuild_lineinfo::frames::{Context, Frame, Scanner};
 use kbuild_lineinfo::image::SymbolBytes;
 use kbuild_lineinfo::kallsyms::{Symbol, Symbols};
+use kbuild_lineinfo::layout::sections::LoaderConfig;
 use kbuild_lineinfo::{Endian, Layout};
 use object::{Object, ObjectKind};
 
@@ -409,7 +410,11 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
 fn load_module(path: &Path) -> Result<Image> {
     let data = map_forever(path)?;
     let file = object::File::parse(data)?;
-    let tables = ModuleTables::parse(&file)?.context("no .mod_lineinfo")?;
+    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
+    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
+    let input = kbuild_lineinfo::input::Input::parse(data)?;
+    let text = kbuild_lineinfo::extract::module_text_memory(&input, LoaderConfig::default());
+    let tables = ModuleTables::parse(&file, &text)?.context("no .mod_lineinfo")?;
     Ok(Image {
         symbols: Symbols::from_file(&file),
         tables: Tables::Module(tables),

@@ -196,12 +196,7 @@ fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Re
     let tables = module_tables(&file, &input)?;
     let sections = input.code_sections();
     // v1 offsets count from the start of text memory, laid out as the loader does.
-    let memory = sections::text_memory(
-        &input.alloc_sections(),
-        input.e_machine(),
-        loader,
-        kbuild_lineinfo::extract::loader_prefix(&input).as_deref(),
-    );
+    let memory = kbuild_lineinfo::extract::module_text_memory(&input, loader);
     let starts = input.text_symbol_starts()?;
     queries
         .iter()
