@@ -24,15 +24,19 @@
 # same layout is used as it is once it has .complete, and never replaced.
 set -euo pipefail
 
-# FLAVOUR  ARCH  META-PACKAGE (its Depends names the versioned -dbg package; the -unsigned twin
-# of that package carries modules.order)  SIZE (download / unpacked, for the message).
-# Adding a flavour is one line, for a package the machine's apt sources carry (riscv64, for one,
-# is in Debian 13's archive, not in Debian 12's).
+# FLAVOUR  ARCH  SUITE  META-PACKAGE (its Depends names the versioned -dbg package; the
+# -unsigned twin of that package, or the image package itself where there is no signed one,
+# carries modules.order)  SIZE (download / unpacked, for the message).
+# SUITE `-` is the machine's own apt sources; a Debian release name (Debian 13's riscv64 is in
+# no Debian 12 archive) is read through a private, download-only apt configuration under
+# $root/.apt-SUITE, on the machine's own Debian mirrors: nothing is installed from it and the
+# system's sources are not touched. Adding a flavour is one line.
 flavours() {
   cat <<'EOF'
-cloud   amd64  linux-image-6.12-cloud-amd64-dbg  0.35/1.9 GB, 1,138 modules
-full    amd64  linux-image-6.12-amd64-dbg        1.1/6.9 GB, ~4,230 modules
-arm64   arm64  linux-image-6.12-arm64-dbg        1.1/6.8 GB, foreign architecture
+cloud    amd64    -       linux-image-6.12-cloud-amd64-dbg  0.35/1.9 GB, 1,138 modules
+full     amd64    -       linux-image-6.12-amd64-dbg        1.1/6.9 GB, ~4,230 modules
+arm64    arm64    -       linux-image-6.12-arm64-dbg        1.1/6.8 GB, foreign architecture
+riscv64  riscv64  trixie  linux-image-riscv64-dbg           1.1/8.5 GB, Debian 13, foreign architecture
 EOF
 }
 
@@ -43,7 +47,7 @@ if [ "${1:-}" = --list ]; then flavours; exit 0; fi
 flavour=${1:-cloud}
 row=$(flavours | awk -v f="$flavour" '$1 == f')
 [ -n "$row" ] || die "unknown flavour '$flavour' (known: $(flavours | awk '{print $1}' | paste -sd' '))"
-read -r _ arch meta _ <<<"$row"
+read -r _ arch suite meta _ <<<"$row"
 
 cache=${XDG_CACHE_HOME:-}
 case "$cache" in /*) ;; *) cache=$HOME/.cache ;; esac # a relative XDG_CACHE_HOME is ignored
@@ -85,7 +89,47 @@ as_root() {
   "$@" >&2 || die "'$*' failed"
 }
 
-if [ "$arch" != "$(dpkg --print-architecture)" ] &&
+# Another Debian release: a private apt configuration whose sources are that release on the
+# mirrors the machine already uses for its own (read from `apt-cache policy`).
+if [ "$suite" != - ]; then
+  # shellcheck source=/dev/null
+  mine=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ -n "$mine" ] || die "cannot tell this machine's Debian release (/etc/os-release) to find its mirrors"
+  mirror() { # the URI apt uses for "$mine$1/main"
+    { apt-cache policy 2>/dev/null || true; } |
+      awk -v want="$mine$1/main" '$3 == want && !done {print $2; done = 1}'
+  }
+  main_uri=$(mirror "")
+  security_uri=$(mirror -security)
+  [ -n "$main_uri" ] || die "no $mine/main archive in this machine's apt sources to fetch $suite from"
+  apt_dir=$root/.apt-$suite
+  mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/empty" ||
+    die "cannot create $apt_dir"
+  : >"$apt_dir/state/status"
+  key=/usr/share/keyrings/debian-archive-keyring.gpg
+  [ -f "$key" ] || die "needs $key (package debian-archive-keyring)"
+  {
+    echo "deb [arch=$arch signed-by=$key] $main_uri $suite main"
+    [ -z "$security_uri" ] || echo "deb [arch=$arch signed-by=$key] $security_uri $suite-security main"
+  } >"$apt_dir/sources.list"
+  cat >"$apt_dir/apt.conf" <<EOF
+Dir::State "$apt_dir/state";
+Dir::State::status "$apt_dir/state/status";
+Dir::Cache "$apt_dir/cache";
+Dir::Etc::SourceList "$apt_dir/sources.list";
+Dir::Etc::SourceParts "$apt_dir/empty";
+Dir::Etc::Preferences "$apt_dir/empty/preferences";
+Dir::Etc::PreferencesParts "$apt_dir/empty";
+APT::Architecture "$arch";
+APT::Architectures { "$arch"; };
+EOF
+  export APT_CONFIG=$apt_dir/apt.conf
+  echo "corpus.sh: reading Debian $suite's package lists ($arch) into $apt_dir" >&2
+  # One index that fails (a mirror mid-sync) must not stop the rest: the package look-up below
+  # says so if the lists that did arrive lack it.
+  apt-get update -q=2 -o APT::Sandbox::User=root >&2 ||
+    echo "corpus.sh: apt-get update of Debian $suite reported the errors above; going on with the lists it got" >&2
+elif [ "$arch" != "$(dpkg --print-architecture)" ] &&
   ! dpkg --print-foreign-architectures | grep -x "$arch" >/dev/null; then
   echo "corpus.sh: adding the $arch architecture to apt (dpkg --add-architecture $arch)" >&2
   as_root dpkg --add-architecture "$arch"
@@ -100,13 +144,16 @@ resolve() {
     awk '$1 == "Depends:" && !done {sub(/:.*/, "", $2); print $2; done = 1}'
 }
 dbg=$(resolve)
-if [ -z "$dbg" ]; then
+if [ -z "$dbg" ] && [ "$suite" = - ]; then
   echo "corpus.sh: the apt lists do not know $meta ($arch): apt-get update" >&2
   as_root apt-get update -qq
   dbg=$(resolve)
 fi
 [ -n "$dbg" ] || die "no package behind $meta ($arch) in the apt lists (is Debian's archive with bookworm-security or newer in the sources?)"
 img=${dbg%-dbg}-unsigned
+# Architectures without signed images (riscv64) have no -unsigned twin: the image package itself.
+version_of() { { apt-cache show "$1:$arch" 2>/dev/null || true; } | awk '/^Version:/ {v = $2} END {print v}'; }
+[ -n "$(version_of "$img")" ] || img=${dbg%-dbg}
 
 # Room for the downloads and the unpacked tree (Installed-Size is in KiB).
 need_kb=$({ apt-cache show "$dbg:$arch" "$img:$arch" 2>/dev/null || true; } |
@@ -118,7 +165,7 @@ free_kb=$(df -Pk "$root" | awk 'NR == 2 {print $4}')
 work=$root/.download-$flavour
 rm -rf "$work"
 mkdir -p "$work/x"
-echo "corpus.sh: downloading $dbg and $img ($arch; $(awk '{$1 = $2 = $3 = ""; sub(/^ +/, ""); print}' <<<"$row")) into $root" >&2
+echo "corpus.sh: downloading $dbg and $img ($arch; $(awk '{$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print}' <<<"$row")) into $root" >&2
 (cd "$work" && apt-get download -q=2 -o APT::Sandbox::User=root "$dbg:$arch" "$img:$arch") >&2 ||
   die "apt-get download $dbg:$arch $img:$arch failed (network, apt sources?)"
 for deb in "$work"/*.deb; do
@@ -135,7 +182,8 @@ for d in "$work/x/usr/lib/debug/lib/modules/$kver/kernel" "$work/x/usr/lib/debug
 done
 [ -n "$debug_mods" ] || die "$dbg has no debug module tree for $kver"
 order=
-for f in "$work/x/lib/modules/$kver/modules.order" "$work/x/usr/lib/modules/$kver/modules.order"; do
+for f in "$work/x/lib/modules/$kver/modules.order" "$work/x/usr/lib/modules/$kver/modules.order" \
+  "$(dirname "$debug_mods")/modules.order"; do
   [ -f "$f" ] && order=$f
 done
 [ -n "$order" ] || die "$img has no modules.order for $kver"
