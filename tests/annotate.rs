@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
-use common::realdata::{parse_symbolizer, pipe, same_file, Rng};
+use common::realdata::{parse_symbolizer, pipe, same_file, symbol_value, Rng};
 use common::{BuildStyle, Compress, DwarfVersion, Toolchain, Variant, Workspace};
 
 fn bin() -> &'static str {
@@ -65,16 +65,6 @@ fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
         });
     }
     symbols
-}
-
-fn symbol_value(elf: &Path, name: &str) -> u64 {
-    let out = Command::new("nm").arg(elf).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(name))
-        .unwrap_or_else(|| panic!("nm: no {name} in {}", elf.display()));
-    u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
 }
 
 #[derive(Debug, Default)]

@@ -11,7 +11,7 @@
 mod common;
 
 use common::blob::decode_v1_module;
-use common::build::MODULE_UNITS;
+use common::build::{matrix_cells, MODULE_UNITS};
 use common::elf::{self, STT_FUNC};
 use common::symbolizer::symbolize;
 use common::tools::run;
@@ -172,34 +172,8 @@ fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
         ..base("matrix objects")
     };
     let objs = ws.compile_all(&objects, &MODULE_UNITS);
-    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
-        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
-            .into_iter()
-            .enumerate()
-        {
-            let toolchain = Toolchain {
-                linker,
-                ..objects.toolchain
-            };
-            let layout = ((i + j) % 2 == 1).then_some("v7");
-            let name = format!(
-                "module-{}-dwarf{}-{compress:?}-{}",
-                toolchain.tag(),
-                if dwarf == DwarfVersion::V4 { 4 } else { 5 },
-                layout.unwrap_or("v1")
-            );
-            let v = Variant {
-                name: Box::leak(name.into_boxed_str()),
-                compress,
-                layout,
-                toolchain,
-                ..objects
-            };
-            if let Some(why) = ws.unsupported(&v) {
-                panic!("{}: {why}", v.name);
-            }
-            check_module_from(&ws, &cli, &v, &objs, &format!("{}-", v.name));
-        }
+    for v in matrix_cells(&ws, &objects, "module-") {
+        check_module_from(&ws, &cli, &v, &objs, &format!("{}-", v.name));
     }
 }
 

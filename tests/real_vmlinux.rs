@@ -7,20 +7,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::realdata::{self, parse_lookup, parse_symbolizer, pipe, Rng};
-
-fn symbol_value(elf: &Path, name: &str) -> u64 {
-    let out = Command::new("nm").arg(elf).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(name))
-        .unwrap_or_else(|| panic!("nm: no {name} in {}", elf.display()));
-    u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
-}
+use common::realdata::{self, parse_lookup, parse_symbolizer, pipe, symbol_value, Rng};
 
 #[test]
 #[ignore = "needs the corpus: scripts/corpus.sh"]

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::build::VMLINUX_UNITS;
+use common::build::{matrix_cells, VMLINUX_UNITS};
 use common::elf::{self, STT_FUNC};
 use common::*;
 use std::path::{Path, PathBuf};
@@ -258,40 +258,14 @@ fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
     };
     let objs = ws.compile_all(&objects, &VMLINUX_UNITS);
     let mut cells = Vec::new();
-    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
-        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
-            .into_iter()
-            .enumerate()
-        {
-            let toolchain = Toolchain {
-                linker,
-                ..objects.toolchain
-            };
-            let layout = ((i + j) % 2 == 1).then_some("v7");
-            let name = format!(
-                "{}-dwarf{}-{compress:?}-{}",
-                toolchain.tag(),
-                if dwarf == DwarfVersion::V4 { 4 } else { 5 },
-                layout.unwrap_or("v1")
-            );
-            let v = Variant {
-                name: Box::leak(name.into_boxed_str()),
-                compress,
-                layout,
-                toolchain,
-                ..objects
-            };
-            if let Some(why) = ws.unsupported(&v) {
-                panic!("{}: {why}", v.name);
-            }
-            let tag = format!("{}-", v.name);
-            let links = build_links(&ws, &cli, &v, &objs, &tag);
-            let oracle = line_oracle(&ws, &v, &links, &tag);
-            check_against_oracle(&ws, &cli, &v, &links, &oracle);
-            check_table_object(&ws, &v, &links, &oracle);
-            let agreed = check_against_symbolizer(&ws, &cli, &v, &links, &tag);
-            cells.push(format!("{}: {agreed}", v.name));
-        }
+    for v in matrix_cells(&ws, &objects, "") {
+        let tag = format!("{}-", v.name);
+        let links = build_links(&ws, &cli, &v, &objs, &tag);
+        let oracle = line_oracle(&ws, &v, &links, &tag);
+        check_against_oracle(&ws, &cli, &v, &links, &oracle);
+        check_table_object(&ws, &v, &links, &oracle);
+        let agreed = check_against_symbolizer(&ws, &cli, &v, &links, &tag);
+        cells.push(format!("{}: {agreed}", v.name));
     }
     eprintln!("{}", cells.join("\n"));
 }

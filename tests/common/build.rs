@@ -454,3 +454,45 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The six link cells of a fixture matrix over objects compiled once with `objects`: GNU ld and
+/// `ld.lld` × none/zlib/zstd, the layout alternating so that each linker sees v1 and v7. Each
+/// variant is named `PREFIX{toolchain}-dwarf{4,5}-{compression}-{layout}`; a cell the machine
+/// cannot build panics (the tools are installed by `scripts/deps.sh`).
+pub fn matrix_cells(ws: &Workspace, objects: &Variant, prefix: &str) -> Vec<Variant> {
+    let mut cells = Vec::new();
+    for (i, linker) in [Linker::Bfd, Linker::Lld].into_iter().enumerate() {
+        for (j, compress) in [Compress::None, Compress::Zlib, Compress::Zstd]
+            .into_iter()
+            .enumerate()
+        {
+            let toolchain = Toolchain {
+                linker,
+                ..objects.toolchain
+            };
+            let layout = ((i + j) % 2 == 1).then_some("v7");
+            let name = format!(
+                "{prefix}{}-dwarf{}-{compress:?}-{}",
+                toolchain.tag(),
+                if objects.dwarf == DwarfVersion::V4 {
+                    4
+                } else {
+                    5
+                },
+                layout.unwrap_or("v1")
+            );
+            let v = Variant {
+                name: Box::leak(name.into_boxed_str()),
+                compress,
+                layout,
+                toolchain,
+                ..*objects
+            };
+            if let Some(why) = ws.unsupported(&v) {
+                panic!("{}: {why}", v.name);
+            }
+            cells.push(v);
+        }
+    }
+    cells
+}

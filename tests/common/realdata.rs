@@ -160,6 +160,17 @@ pub fn same_file(oracle: &str, ours: &str) -> bool {
     oracle == ours || oracle.ends_with(&format!("/{ours}"))
 }
 
+/// The value of symbol `name` in `elf`, as binutils `nm` lists it (an oracle outside our code).
+pub fn symbol_value(elf: &Path, name: &str) -> u64 {
+    let out = Command::new("nm").arg(elf).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(name))
+        .unwrap_or_else(|| panic!("nm: no {name} in {}", elf.display()));
+    u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
