@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use kbuild_lineinfo::extract::{self, Stats};
 use kbuild_lineinfo::layout::sections::LoaderConfig;
+use kbuild_lineinfo::layout::{self, ModuleSections};
 use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};
 use super::embed::{self, Outcome};
-use super::lineinfo::{prepare, OWNED_SECTIONS};
 use crate::cache::{Cache, Identity, Key};
 
 /// Everything a module job needs besides the module.
@@ -84,7 +84,7 @@ impl Batch<'_> {
                 stats,
                 warnings,
             } => {
-                let what = match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
+                let what = match embed::embed_file(path, &sections, &layout::MODULE_SECTIONS)? {
                     Outcome::Unchanged => What::Unchanged(stats),
                     Outcome::Updated => What::Updated(stats),
                 };
@@ -101,7 +101,11 @@ impl Batch<'_> {
         let Some(module) = extract::module(data, self.options)? else {
             return Ok(Record::NoDebugInfo);
         };
-        let (sections, stats, warnings) = prepare(&module, self.layout, self.loader)?;
+        let ModuleSections {
+            sections,
+            stats,
+            warnings,
+        } = layout::module_sections(&module, self.layout, self.loader)?;
         Ok(Record::Sections {
             sections,
             stats,

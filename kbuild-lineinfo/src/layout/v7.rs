@@ -326,6 +326,32 @@ pub fn lookup(bytes: &[u8], endian: Endian, address: u64) -> Option<Found<'_>> {
     sub_table(bytes, d.table_offset, endian)?.lookup((address - d.anchor) as u32)
 }
 
+/// The descriptor whose anchor a relocation of `width` bytes at byte `offset` of a blob of
+/// `len` bytes with `count` descriptors fills in: a 64-bit relocation covers the whole u64
+/// field, a 32-bit one either half ([`Anchor`]). Anywhere else (the root, a size or offset
+/// field, a sub-table, past the end) is an error saying where, in overflow-safe arithmetic.
+pub fn anchor_descriptor(
+    offset: u64,
+    width: u64,
+    len: usize,
+    count: usize,
+) -> Result<usize, String> {
+    let at = format!("relocation at {offset:#x}");
+    if offset.checked_add(width).is_none_or(|end| end > len as u64) {
+        return Err(format!("{at} lies past the end of the blob ({len} bytes)"));
+    }
+    let Some(rel) = offset.checked_sub(ROOT_SIZE) else {
+        return Err(format!("{at} lies in the blob root"));
+    };
+    let index = rel / DESCRIPTOR_SIZE;
+    if rel % DESCRIPTOR_SIZE + width > 8 || index >= count as u64 {
+        return Err(format!(
+            "{at} is not in the anchor of one of the blob's {count} descriptors"
+        ));
+    }
+    Ok(index as usize)
+}
+
 /// The descriptors, or none when the root fails the kernel's checks.
 fn descriptors(bytes: &[u8], endian: Endian) -> impl Iterator<Item = Descriptor> + '_ {
     let count = read_u32(bytes, 0, endian).unwrap_or(0);
