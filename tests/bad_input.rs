@@ -240,6 +240,36 @@ fn relocation_offset_past_section_end_is_rejected() {
     );
 }
 
+/// `m.ko` embedded with layout v7, then its first `.rela.mod_lineinfo` entry's `r_offset` set
+/// to `r_offset`; `lookup --module` on it must fail with one line naming the file, the blob and
+/// the relocation (it panicked on `at..at + 8` for an `r_offset` near 2^64).
+fn lookup_rejects_anchor_at(r_offset: u64, expect: &str) {
+    let dir = temp();
+    let ko = build_module(dir.path(), &[]);
+    let out = run_in(dir.path(), &["module", "--layout", "v7", "m.ko"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut data = std::fs::read(&ko).unwrap();
+    let rela = section_at(&data, ".rela.mod_lineinfo");
+    put_u64(&mut data, rela.offset, r_offset);
+    std::fs::write(&ko, &data).unwrap();
+    let out = run_in(dir.path(), &["lookup", "--module", "m.ko", "0x0"], &[]);
+    assert_fails(&out, "m.ko");
+    let err = stderr(&out);
+    let at = format!("relocation at {r_offset:#x}");
+    for word in [".mod_lineinfo", &at, expect] {
+        assert!(err.contains(word), "stderr lacks {word:?}: {err}");
+    }
+}
+
+#[test]
+fn module_anchor_relocation_outside_the_anchors_is_rejected() {
+    lookup_rejects_anchor_at(0xffff_ffff_ffff_fff8, "past the end of the blob");
+    lookup_rejects_anchor_at(u64::MAX, "past the end of the blob");
+    lookup_rejects_anchor_at(0, "in the blob root");
+    // The descriptor's size and table_offset fields, not its anchor.
+    lookup_rejects_anchor_at(16, "not in the anchor");
+}
+
 #[test]
 fn section_size_past_the_address_space_is_rejected() {
     // Found by fuzz target elf_rows: sh_size near 2^64 overflowed `address + size`.

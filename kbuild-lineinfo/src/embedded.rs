@@ -12,7 +12,8 @@ use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use crate::decode::{Found, TableView};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::SymbolBytes;
-use crate::layout::sections::{Blob, TextMemory};
+use crate::input::Input;
+use crate::layout::sections::{Blob, LoaderConfig, TextMemory};
 use crate::layout::{self, v7};
 use crate::{Endian, Layout};
 
@@ -53,6 +54,14 @@ pub struct SectionTable<'a> {
 }
 
 impl<'a> ModuleTables<'a> {
+    /// The tables of the module `data`, its text memory laid out by the loader's rules under
+    /// `config` (for v1); see [`ModuleTables::parse`].
+    pub fn read(data: &'a [u8], config: LoaderConfig) -> Result<Option<ModuleTables<'a>>> {
+        let file = object::File::parse(data)?;
+        let text = crate::extract::module_text_memory(&Input::parse(data)?, config);
+        ModuleTables::parse(&file, &text)
+    }
+
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
     /// or the blob has relocations (its anchors), else v1, whose offsets count from the start
     /// of `text` (the module's text memory, [`crate::extract::module_text_memory`]).

@@ -118,10 +118,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
 fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
-    let file = object::File::parse(&*data)?;
-    // v1 offsets count from the start of text memory, laid out as the loader does.
-    let memory = kbuild_lineinfo::extract::module_text_memory(&input, loader);
-    let tables = ModuleTables::parse(&file, &memory)?
+    let tables = ModuleTables::read(&data, loader)?
         .context("no .mod_lineinfo or .init.mod_lineinfo section")?;
     let sections = input.code_sections();
     let starts = input.text_symbol_starts()?;
