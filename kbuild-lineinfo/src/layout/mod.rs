@@ -313,6 +313,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn module_names() {
+        assert!(MODULE_SECTIONS.contains(&v1::MODULE_SECTION));
+        assert_eq!(MODULE_SECTIONS, [".mod_lineinfo", ".init.mod_lineinfo"]);
+        // The headers of the series' postings, cut to what tells them apart.
+        let v1 = "struct mod_lineinfo_header { u32 num_entries; u32 num_files; };\n";
+        let v7 = "struct mod_lineinfo_desc { u64 anchor; u32 size; u32 table_offset; };\n";
+        assert_eq!(of_module_header(v1), Layout::V1);
+        assert_eq!(of_module_header(v7), Layout::V7);
+        assert_eq!(of_module_header("/* .init.mod_lineinfo */"), Layout::V7);
+    }
+
+    #[test]
     fn padding() {
         let mut out = vec![1, 2, 3, 4, 5];
         pad_to_4(&mut out);

@@ -705,6 +705,33 @@ mod tests {
     }
 
     #[test]
+    fn anchor_relocations_fill_only_anchor_fields() {
+        // A 2-descriptor blob of 100 bytes: anchors at 8..16 and 24..32.
+        let at = |offset, width| anchor_descriptor(offset, width, 100, 2);
+        assert_eq!(at(8, 8), Ok(0));
+        assert_eq!(at(24, 8), Ok(1));
+        assert_eq!(at(8, 4), Ok(0), "32-bit little-endian: the low half");
+        assert_eq!(at(28, 4), Ok(1), "32-bit big-endian: the high half");
+        let err = |offset, width| anchor_descriptor(offset, width, 100, 2).unwrap_err();
+        assert_eq!(err(0, 8), "relocation at 0x0 lies in the blob root");
+        assert_eq!(
+            err(12, 8),
+            "relocation at 0xc is not in the anchor of one of the blob's 2 descriptors"
+        );
+        assert!(err(16, 4).contains("not in the anchor"), "the size field");
+        assert!(
+            err(40, 8).contains("not in the anchor"),
+            "a third descriptor"
+        );
+        assert_eq!(
+            err(0xffff_ffff_ffff_fff8, 8),
+            "relocation at 0xfffffffffffffff8 lies past the end of the blob (100 bytes)"
+        );
+        assert!(err(u64::MAX, 1).contains("past the end"));
+        assert!(err(96, 8).contains("past the end"));
+    }
+
+    #[test]
     fn vmlinux_items_bytes() {
         let items = vmlinux_items(&small(), Endian::Big);
         let expect: [(&str, u32, &[u8]); 10] = [
