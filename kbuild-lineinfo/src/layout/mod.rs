@@ -1,5 +1,5 @@
 //! Byte layouts of the tables (FORMAT.md §4): where the arrays of an
-//! [`EncodedTable`](crate::encode::EncodedTable) go, for vmlinux and for modules.
+//! [`EncodedTable`] go, for vmlinux and for modules.
 //!
 //! Each layout file holds both directions for its posting: writers that produce bytes and
 //! symbol lists, and readers that find the arrays again and hand them to
