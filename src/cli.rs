@@ -98,10 +98,10 @@ pub struct ModuleArgs {
     pub modules: Vec<PathBuf>,
 }
 
+/// `modules --layout`: the layout given, or the tree's (`auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchLayout {
     Fixed(Layout),
-    /// From the tree's include/linux/mod_lineinfo.h; v1 outside a configured tree.
     Auto,
 }
 

@@ -42,7 +42,13 @@ fn module(data: &[u8]) {
         return;
     };
     for section in input.code_sections() {
-        for offset in [0, 1, section.size / 2, section.size.saturating_sub(1), u64::MAX] {
+        for offset in [
+            0,
+            1,
+            section.size / 2,
+            section.size.saturating_sub(1),
+            u64::MAX,
+        ] {
             for guard in [0, offset, u64::MAX] {
                 let found = tables.lookup(section.index, offset, guard);
                 if let (Some(found), Layout::V7) = (found, tables.layout()) {

@@ -38,7 +38,7 @@ pub struct Installed {
     pub unchanged: bool,
 }
 
-/// The layout the tree's kernel reads: v7's header describes anchors and the init blob.
+/// The layout the tree's kernel reads, told by its module header.
 pub fn tree_layout(srctree: &Path) -> Option<Layout> {
     crate::modules::kbuild::header_layout(srctree)
 }
