@@ -6,10 +6,10 @@
 //!
 //! The fixture test runs everywhere (C fixtures compiled at test time); the real-data tests
 //! need the Debian cloud kernel (`scripts/corpus.sh`, or `KBUILD_LINEINFO_VMLINUX` and
-//! `KBUILD_LINEINFO_MODULES_DIR`) and are `#[ignore]`d: `cargo test --test annotate --
+//! `KBUILD_LINEINFO_MODULES_DIR`) and are `#[ignore]`d: `cargo test --test tests annotate:: --
 //! --include-ignored`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

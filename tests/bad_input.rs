@@ -7,10 +7,6 @@
 //! status (1 where the build must stop), stderr is one line naming the file and the problem (no
 //! panic, no `RUST_BACKTRACE` hint), and each `.ko` is byte-identical or completely updated.
 //! `docs/hostile.md` lists the cases and what happens.
-#[allow(dead_code)]
-#[path = "common/elfwrite.rs"]
-mod elfwrite;
-#[path = "bad_input/util.rs"]
 mod util;
 
 use std::path::Path;
@@ -865,7 +861,7 @@ fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
 /// A vmlinux-like executable: `.text` at `LOW`, `.text.high` at `HIGH`, `_text` = `LOW` and
 /// `_etext` past both, so that every row is inside `[_text, _etext)`.
 fn vmlinux_across_4_gib() -> Vec<u8> {
-    use elfwrite::*;
+    use crate::common::elfwrite::*;
     let text = |name: &str, addr| OutSection {
         name: name.into(),
         sh_type: SHT_PROGBITS,

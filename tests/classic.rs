@@ -2,7 +2,7 @@
 //! `gen_lineinfo FILE > out.S` (also when the binary is installed as `gen_lineinfo`),
 //! `gen_lineinfo --module KO`, and `gen-mod-lineinfo KO` (the contract of gen-mod-lineinfo.sh).
 
-mod common;
+use crate::common;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::*;

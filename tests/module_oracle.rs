@@ -8,7 +8,7 @@
 //! 99.9 % of the `.text` offsets the oracle answers, annotate every function
 //! start, and a second `module` run must leave the file byte-identical.
 
-mod common;
+use crate::common;
 
 use common::blob::decode_v1_module;
 use common::build::{matrix_cells, MODULE_UNITS};

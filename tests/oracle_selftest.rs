@@ -4,7 +4,7 @@
 //! (FORMAT.md section 1 rule 1 drops those rows; the symbolizer prints line 0).
 //! Nothing here runs `kbuild-lineinfo`.
 
-mod common;
+use crate::common;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::symbolizer::symbolize;

@@ -6,8 +6,8 @@
 //! with `--include-ignored`; run on purpose without the corpus, it fails and says what to run.
 //! The corpus is never modified: the batch runs on a copy.
 
-mod common;
-mod v7_oracle;
+use crate::common;
+use crate::v7_oracle;
 
 use std::path::Path;
 use std::process::Command;

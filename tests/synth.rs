@@ -10,7 +10,7 @@
 //! file:line; the file table must hold exactly the referenced names, in
 //! order of first use, relative to comp_dir and normalised.
 
-mod common;
+use crate::common;
 
 use common::elf;
 use common::elfwrite::{

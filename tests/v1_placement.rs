@@ -14,7 +14,7 @@
 //! A module whose loader-sized section comes first (AArch64 `.plt`) gets one warning naming the
 //! section and layout v7, and no table that would print wrong lines.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

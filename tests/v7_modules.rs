@@ -7,8 +7,8 @@
 //! and `llvm-symbolizer --no-inlines` answers every covered address. A second link of the
 //! embedded module checks the anchors' relocations and the kernel's validation.
 
-mod common;
-mod v7_oracle;
+use crate::common;
+use crate::v7_oracle;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -10,7 +10,7 @@
 //! Both also check the fast line-program runner against gimli's (`--gimli-only`, hidden): the
 //! same rows read and the same bytes.
 
-mod common;
+use crate::common;
 
 use common::build::VMLINUX_UNITS;
 use common::realdata;

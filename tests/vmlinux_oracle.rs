@@ -14,7 +14,7 @@
 //! * the `.o` and `.S` routes give the same answers, stdout equals the `.S`,
 //!   and a second run writes identical bytes.
 
-mod common;
+use crate::common;
 
 use common::build::{matrix_cells, VMLINUX_UNITS};
 use common::elf::{self, STT_FUNC};
