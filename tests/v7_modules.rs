@@ -341,84 +341,29 @@ fn i386_module_agrees_with_llvm_symbolizer() {
     check(true);
 }
 
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn clang_dwarf5_lld_module_agrees_with_llvm_symbolizer() {
-    check_with(
-        false,
-        Build {
-            cc: "clang",
-            flags: &["-gdwarf-5"],
-            ld: "ld.lld",
-        },
-    );
+/// The toolchain cells beyond gcc and GNU ld, one `#[test]` each: `-m32`, compiler, its flags,
+/// linker (`ld -r`).
+macro_rules! toolchain_tests {
+    ($($name:ident: $m32:literal, $cc:literal, $flags:expr, $ld:literal;)*) => {$(
+        #[test]
+        #[cfg_attr(no_clang, ignore = "needs clang and ld.lld: scripts/deps.sh installs them")]
+        fn $name() {
+            check_with($m32, Build { cc: $cc, flags: $flags, ld: $ld });
+        }
+    )*};
 }
 
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn clang_dwarf5_split_module_agrees_with_llvm_symbolizer() {
-    check_with(
-        false,
-        Build {
-            cc: "clang",
-            flags: &["-gdwarf-5", "-gsplit-dwarf"],
-            ld: "ld",
-        },
-    );
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn clang_dwarf4_lld_module_agrees_with_llvm_symbolizer() {
-    check_with(
-        false,
-        Build {
-            cc: "clang",
-            flags: &["-gdwarf-4"],
-            ld: "ld.lld",
-        },
-    );
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn clang_dwarf5_i386_module_agrees_with_llvm_symbolizer() {
-    check_with(
-        true,
-        Build {
-            cc: "clang",
-            flags: &["-gdwarf-5"],
-            ld: "ld.lld",
-        },
-    );
-}
-
-#[test]
-#[cfg_attr(
-    no_clang,
-    ignore = "needs clang and ld.lld: scripts/deps.sh installs them"
-)]
-fn gcc_dwarf5_split_lld_module_agrees_with_llvm_symbolizer() {
-    check_with(
-        false,
-        Build {
-            cc: "gcc",
-            flags: &["-gdwarf-5", "-gsplit-dwarf"],
-            ld: "ld.lld",
-        },
-    );
+toolchain_tests! {
+    clang_dwarf5_lld_module_agrees_with_llvm_symbolizer:
+        false, "clang", &["-gdwarf-5"], "ld.lld";
+    clang_dwarf5_split_module_agrees_with_llvm_symbolizer:
+        false, "clang", &["-gdwarf-5", "-gsplit-dwarf"], "ld";
+    clang_dwarf4_lld_module_agrees_with_llvm_symbolizer:
+        false, "clang", &["-gdwarf-4"], "ld.lld";
+    clang_dwarf5_i386_module_agrees_with_llvm_symbolizer:
+        true, "clang", &["-gdwarf-5"], "ld.lld";
+    gcc_dwarf5_split_lld_module_agrees_with_llvm_symbolizer:
+        false, "gcc", &["-gdwarf-5", "-gsplit-dwarf"], "ld.lld";
 }
 
 /// A module whose only code is outside the covered sections gets no blob; the entries there
