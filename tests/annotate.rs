@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::realdata::{parse_symbolizer, pipe, same_file, symbol_value, Rng};
-use common::{BuildStyle, Compress, DwarfVersion, Toolchain, Variant, Workspace};
+use common::{Variant, Workspace};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kbuild-lineinfo")
@@ -179,14 +179,8 @@ fn assert_figures(what: &str, f: &Figures) {
 
 fn fixture_variant(layout: &'static str) -> Variant {
     Variant {
-        name: "annotate",
-        dwarf: DwarfVersion::V5,
-        dwarf64: false,
-        compress: Compress::None,
-        style: BuildStyle::InTree,
-        pass_srctree: false,
         layout: Some(layout),
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new("annotate")
     }
 }
 

@@ -289,7 +289,7 @@ fn too_many_file_names_is_a_clear_error() {
     }
     c.push_str("return 0; }\n");
     std::fs::write(dir.path().join("many.c"), c).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O0", "-o", "many.ko", "many.c"])
         .current_dir(dir.path()));
     let before = std::fs::read(dir.path().join("many.ko")).unwrap();
@@ -308,7 +308,7 @@ fn non_utf8_file_names_keep_their_bytes() {
     let dir = temp();
     let src = b"int caf(int x) { return x + 1; }\n#line 7 \"caf\xe9/\xff\xfe.c\"\nint g(int x) { return x * 2; }\n";
     std::fs::write(dir.path().join("nu.c"), src).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O1", "-o", "nu.ko", "nu.c"])
         .current_dir(dir.path()));
     let out = run_in(dir.path(), &["module", "nu.ko"], &[]);
@@ -490,7 +490,7 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
         ));
     }
     std::fs::write(dir.path().join("big.c"), extra).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O1", "-o", "big.o", "big.c"])
         .current_dir(dir.path()));
     let original = std::fs::read(dir.path().join("big.o")).unwrap();
@@ -695,7 +695,7 @@ fn line_instruction_offsets(data: &[u8]) -> Vec<usize> {
     let dir = temp();
     let path = dir.path().join("o.ko");
     std::fs::write(&path, data).unwrap();
-    let out = sh(Command::new("llvm-dwarfdump")
+    let out = run(Command::new("llvm-dwarfdump")
         .args(["--debug-line", "-v"])
         .arg(&path));
     String::from_utf8_lossy(&out.stdout)
@@ -808,7 +808,7 @@ const HIGH: u64 = LOW + (1 << 32) + 0x100;
 /// DWARF 4 for one unit `big.c` with two sequences of 0x20 bytes: lines 10, 11 at `LOW`, lines
 /// 98, 99 at `HIGH` (4 GiB + 0x100 past `LOW`).
 fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
-    use gimli::write::{Address, Dwarf, EndianVec, LineProgram, LineString, Sections, Unit};
+    use gimli::write::{Address, Dwarf, LineProgram, LineString, Unit};
     let encoding = gimli::Encoding {
         format: gimli::Format::Dwarf32,
         version: 4,
@@ -844,18 +844,7 @@ fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
     let dir = gimli::write::AttributeValue::String(b"/build".to_vec());
     unit.get_mut(root).set(gimli::DW_AT_comp_dir, dir);
     dwarf.units.add(unit);
-    let mut sections = Sections::new(EndianVec::new(gimli::RunTimeEndian::Little));
-    dwarf.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), ()> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    crate::common::elfwrite::dwarf_sections(&mut dwarf, gimli::RunTimeEndian::Little)
 }
 
 /// A vmlinux-like executable: `.text` at `LOW`, `.text.high` at `HIGH`, `_text` = `LOW` and
@@ -872,14 +861,7 @@ fn vmlinux_across_4_gib() -> Vec<u8> {
     };
     let mut sections = vec![text(".text", LOW), text(".text.high", HIGH)];
     for (name, data) in dwarf_across_4_gib() {
-        sections.push(OutSection {
-            name,
-            sh_type: SHT_PROGBITS,
-            flags: 0,
-            addr: 0,
-            align: 1,
-            data,
-        });
+        sections.push(OutSection::debug(name, data));
     }
     let sym = |name: &str, value| OutSymbol {
         name: name.into(),

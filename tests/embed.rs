@@ -9,7 +9,7 @@
 #[allow(dead_code)]
 mod embedding;
 
-use crate::common::tools;
+use crate::common::tools::{self, run};
 use embedding::{embed_file, embed_file_with, Outcome, Strategy};
 use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
 use object::read::{Object, ObjectSection};
@@ -21,16 +21,6 @@ const SHF_ALLOC: u64 = 2;
 const CHILD_PATH: &str = "KBUILD_LINEINFO_TEST_EMBED_PATH";
 const CHILD_STRATEGY: &str = "KBUILD_LINEINFO_TEST_EMBED_STRATEGY";
 const CHILD_BLOB: &str = "KBUILD_LINEINFO_TEST_EMBED_BLOB";
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// `m.ko` from two C files: `.text` functions in both, one `.init.text` function; `extra` is
 /// more C for the first file. `m32` builds an i386 module.

@@ -13,14 +13,9 @@ use std::path::Path;
 
 fn variant(name: &'static str, dwarf: DwarfVersion, style: BuildStyle) -> Variant {
     Variant {
-        name,
         dwarf,
-        dwarf64: false,
-        compress: Compress::None,
         style,
-        pass_srctree: false,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new(name)
     }
 }
 

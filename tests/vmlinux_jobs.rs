@@ -85,14 +85,10 @@ fn link1(ws: &Workspace, v: &Variant) -> PathBuf {
 
 fn variant(name: &'static str, dwarf: DwarfVersion) -> Variant {
     Variant {
-        name,
         dwarf,
-        dwarf64: false,
-        compress: Compress::None,
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new(name)
     }
 }
 
