@@ -2,15 +2,14 @@
 //! checked with binutils (`readelf`, `objdump`, `ld`) and `object` as independent oracles.
 //!
 //! The file handling of the `module` and `modules` subcommands (`src/modules/embed.rs`) is
-//! compiled in directly (`#[path]`), so that each strategy and each failure point can be driven
-//! on its own. Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
-//! binary with the ignored test `embed::child_embed`, which embeds what the environment asks for.
+//! compiled in directly (`#[path]`), so that each failure point can be driven on its own. Tests
+//! that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test binary with the ignored
+//! test `embed::child_embed`, which embeds what the environment asks for.
 #[path = "../src/modules/embed.rs"]
-#[allow(dead_code)]
 mod embedding;
 
 use crate::common::tools::{self, run};
-use embedding::{embed_file, embed_file_with, Outcome, Strategy};
+use embedding::{embed_file, Outcome};
 use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
@@ -19,7 +18,6 @@ use std::time::{Duration, Instant};
 
 const SHF_ALLOC: u64 = 2;
 const CHILD_PATH: &str = "KBUILD_LINEINFO_TEST_EMBED_PATH";
-const CHILD_STRATEGY: &str = "KBUILD_LINEINFO_TEST_EMBED_STRATEGY";
 const CHILD_BLOB: &str = "KBUILD_LINEINFO_TEST_EMBED_BLOB";
 
 /// `m.ko` from two C files: `.text` functions in both, one `.init.text` function; `extra` is
@@ -309,22 +307,17 @@ fn read_only_and_missing_files_are_clear_errors() {
     let old = std::fs::read(&ko).unwrap();
     std::fs::set_permissions(&ko, std::fs::Permissions::from_mode(0o444)).unwrap();
     let new = [blob(".mod_lineinfo", 16, 1, &[], 8)];
-    for strategy in [Strategy::InPlace, Strategy::Rewrite] {
-        let e = format!(
-            "{:#}",
-            embed_file_with(&ko, &new, &[], strategy).unwrap_err()
-        );
-        assert!(
-            e.contains(&ko.display().to_string()) && e.contains("read-only"),
-            "{e}"
-        );
-        assert!(!e.contains('\n'));
-        assert_eq!(std::fs::read(&ko).unwrap(), old);
-        assert_eq!(
-            std::fs::metadata(&ko).unwrap().permissions().mode() & 0o777,
-            0o444
-        );
-    }
+    let e = format!("{:#}", embed_file(&ko, &new, &[]).unwrap_err());
+    assert!(
+        e.contains(&ko.display().to_string()) && e.contains("read-only"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+    assert_eq!(std::fs::read(&ko).unwrap(), old);
+    assert_eq!(
+        std::fs::metadata(&ko).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
     let gone = dir.path().join("gone.ko");
     let e = format!("{:#}", embed_file(&gone, &new, &[]).unwrap_err());
     assert!(
@@ -337,7 +330,7 @@ fn read_only_and_missing_files_are_clear_errors() {
 }
 
 #[test]
-fn rewrite_strategy_keeps_mode_and_gives_the_same_bytes() {
+fn embedding_keeps_mode_and_gives_the_library_image() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let ko = build_module(dir.path(), "", false);
@@ -345,10 +338,7 @@ fn rewrite_strategy_keeps_mode_and_gives_the_same_bytes() {
     let old = std::fs::read(&ko).unwrap();
     let new = v7_sections(8);
     let want = embed_sections(&old, &new, &[]).unwrap().image(&old);
-    assert_eq!(
-        embed_file_with(&ko, &new, &[], Strategy::Rewrite).unwrap(),
-        Outcome::Updated
-    );
+    assert_eq!(embed_file(&ko, &new, &[]).unwrap(), Outcome::Updated);
     assert_eq!(std::fs::read(&ko).unwrap(), want);
     assert_eq!(
         std::fs::metadata(&ko).unwrap().permissions().mode() & 0o7777,
@@ -375,15 +365,11 @@ fn child_embed() {
     let Ok(path) = std::env::var(CHILD_PATH) else {
         return;
     };
-    let strategy = match std::env::var(CHILD_STRATEGY).as_deref() {
-        Ok("rewrite") => Strategy::Rewrite,
-        _ => Strategy::InPlace,
-    };
     let len = std::env::var(CHILD_BLOB).unwrap().parse().unwrap();
     let sections = child_sections(len);
     println!("READY");
     let t = Instant::now();
-    let result = embed_file_with(Path::new(&path), &sections, &[], strategy);
+    let result = embed_file(Path::new(&path), &sections, &[]);
     let micros = t.elapsed().as_micros();
     match result {
         Ok(outcome) => println!("CHILD-OK {outcome:?} {micros}"),
@@ -394,7 +380,7 @@ fn child_embed() {
     }
 }
 
-fn child(path: &Path, strategy: &str, blob: usize, limit_kib: Option<u64>) -> Command {
+fn child(path: &Path, blob: usize, limit_kib: Option<u64>) -> Command {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match limit_kib {
         // `trap "" XFSZ` makes writes past the limit fail with EFBIG instead of killing.
@@ -414,7 +400,6 @@ fn child(path: &Path, strategy: &str, blob: usize, limit_kib: Option<u64>) -> Co
     cmd.args(["--ignored", "--exact", &format!("{module}::child_embed")])
         .args(["--nocapture", "--test-threads=1"])
         .env(CHILD_PATH, path)
-        .env(CHILD_STRATEGY, strategy)
         .env(CHILD_BLOB, blob.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -440,7 +425,8 @@ fn same_as_elf(file: &[u8], want: &[u8]) -> bool {
         })
 }
 
-fn kill_9_during_embedding(strategy: &str) {
+#[test]
+fn kill_9_in_place_leaves_old_or_new() {
     let dir = tempfile::tempdir().unwrap();
     let pristine = big_module(dir.path());
     let old = std::fs::read(&pristine).unwrap();
@@ -451,7 +437,7 @@ fn kill_9_during_embedding(strategy: &str) {
     let ko = dir.path().join("victim.ko");
     // One undisturbed run for the timing of the embedding itself.
     std::fs::write(&ko, &old).unwrap();
-    let out = child(&ko, strategy, blob, None).output().unwrap();
+    let out = child(&ko, blob, None).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let micros: u64 = stdout
         .split("CHILD-OK Updated ")
@@ -469,7 +455,7 @@ fn kill_9_during_embedding(strategy: &str) {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = full.mul_f64((seed % 1000) as f64 / 800.0);
-        let mut c = child(&ko, strategy, blob, None).spawn().unwrap();
+        let mut c = child(&ko, blob, None).spawn().unwrap();
         let mut line = String::new();
         let mut stdout = std::io::BufReader::new(c.stdout.take().unwrap());
         while !line.contains("READY") {
@@ -498,11 +484,8 @@ fn kill_9_during_embedding(strategy: &str) {
             );
         };
         counts[state] += 1;
-        if strategy == "rewrite" {
-            assert!(state == 0 || state == 3, "round {round}: state {state}");
-        }
         // The next run finishes the job exactly.
-        embed_file_with(&ko, &child_sections(blob), &[], Strategy::InPlace).unwrap();
+        embed_file(&ko, &child_sections(blob), &[]).unwrap();
         assert_eq!(
             std::fs::read(&ko).unwrap(),
             new,
@@ -510,56 +493,42 @@ fn kill_9_during_embedding(strategy: &str) {
         );
     }
     eprintln!(
-        "{strategy}: run {full:?}; old {}, old+tail {}, new+leftover {}, new {}",
+        "in-place: run {full:?}; old {}, old+tail {}, new+leftover {}, new {}",
         counts[0], counts[1], counts[2], counts[3]
     );
 }
 
 #[test]
-fn kill_9_in_place_leaves_old_or_new() {
-    kill_9_during_embedding("in-place");
-}
-
-#[test]
-fn kill_9_rewrite_leaves_old_or_new() {
-    kill_9_during_embedding("rewrite");
-}
-
-#[test]
 fn full_disk_leaves_the_old_file_and_no_temporary() {
-    for strategy in ["in-place", "rewrite"] {
-        let dir = tempfile::tempdir().unwrap();
-        let ko = big_module(dir.path());
-        let old = std::fs::read(&ko).unwrap();
-        let entries = std::fs::read_dir(dir.path()).unwrap().count();
-        // Below the module's size in both 512- and 1024-byte units: nothing may grow.
-        let limit = old.len() as u64 / 1024;
-        let out = child(&ko, strategy, 64 << 10, Some(limit))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{strategy}: {out:?}");
-        let line = err
-            .lines()
-            .find(|l| l.starts_with("CHILD-ERROR"))
-            .unwrap_or_else(|| panic!("{err}"));
-        assert!(
-            line.contains(&ko.display().to_string()) && line.contains("File too large"),
-            "{line}"
-        );
-        assert_eq!(std::fs::read(&ko).unwrap(), old, "{strategy}");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            entries,
-            "{strategy}: temporary left"
-        );
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let ko = big_module(dir.path());
+    let old = std::fs::read(&ko).unwrap();
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    // Below the module's size in both 512- and 1024-byte units: nothing may grow.
+    let limit = old.len() as u64 / 1024;
+    let out = child(&ko, 64 << 10, Some(limit)).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("CHILD-ERROR"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains(&ko.display().to_string()) && line.contains("File too large"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(&ko).unwrap(), old);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        entries,
+        "temporary left"
+    );
 }
 
 // ---- benchmark on a copy of a real module tree (never on the corpus itself) ----
 
 /// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test tests
-/// embed::bench_module_tree -- --ignored --nocapture` times each strategy over every `.ko` below the
+/// embed::bench_module_tree -- --ignored --nocapture` times embedding over every `.ko` below the
 /// directory with 2 threads, like the module step at `-j2`. It modifies the files.
 #[test]
 #[ignore = "benchmark: needs KBUILD_LINEINFO_BENCH_DIR, a scratch copy of a module tree"]
@@ -588,12 +557,10 @@ fn bench_module_tree() {
         .into_iter()
         .filter_map(|(f, s)| Some((f, s?)))
         .collect();
-    for (label, strategy, seed) in [
-        ("in-place, first embed", Strategy::InPlace, 0u8),
-        ("in-place, up to date", Strategy::InPlace, 0),
-        ("in-place, replace", Strategy::InPlace, 1),
-        ("rewrite, replace", Strategy::Rewrite, 2),
-        ("rewrite, up to date", Strategy::Rewrite, 2),
+    for (label, seed) in [
+        ("in-place, first embed", 0u8),
+        ("in-place, up to date", 0),
+        ("in-place, replace", 1),
     ] {
         let t = Instant::now();
         let outcomes = std::thread::scope(|s| {
@@ -605,7 +572,7 @@ fn bench_module_tree() {
                             .map(|(f, secs)| {
                                 let mut secs = secs.clone();
                                 secs.iter_mut().for_each(|n| n.data[0] = seed);
-                                embed_file_with(f, &secs, &[], strategy).unwrap()
+                                embed_file(f, &secs, &[]).unwrap()
                             })
                             .filter(|o| *o == Outcome::Updated)
                             .count()

@@ -2,19 +2,16 @@
 //! either the old module or the new one, and an up-to-date module is not touched at all.
 //!
 //! The bytes come from [`kbuild_lineinfo::emit::ko::embed_sections`]; this file owns the file
-//! handling. The default, [`Strategy::InPlace`], applies the library's [`Patch`] in place: write
-//! the tail into bytes the current ELF header does not refer to, then commit by rewriting the ELF
-//! header (one write inside the first page, which a signal cannot split), then truncate. Killed
-//! before the commit, the module is the old one as every ELF reader sees it (at most with
-//! unreferenced bytes, which the next run cuts); killed after, it is the new one. Mode, owner,
-//! links and inode stay as they are, and no byte of the module's kept sections is rewritten.
-//! [`Strategy::Rewrite`] writes the whole new image to a temporary file and renames it over the
-//! module: byte-exact old-or-new at every moment, at the price of copying the file.
+//! handling and applies the library's [`Patch`] in place: write the tail into bytes the current
+//! ELF header does not refer to, then commit by rewriting the ELF header (one write inside the
+//! first page, which a signal cannot split), then truncate. Killed before the commit, the module
+//! is the old one as every ELF reader sees it (at most with unreferenced bytes, which the next run
+//! cuts); killed after, it is the new one. Mode, owner, links and inode stay as they are, and no
+//! byte of the module's kept sections is rewritten.
 use anyhow::{anyhow, bail, Context, Result};
 use kbuild_lineinfo::emit::ko::{embed_sections, Embedded, NewSection, Patch};
-use std::fs::{File, Metadata, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::fs::{File, Metadata, OpenOptions};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 /// What [`embed_file`] did to the module.
@@ -26,30 +23,9 @@ pub enum Outcome {
     Updated,
 }
 
-/// How the new module replaces the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Append, then commit by rewriting the ELF header (the default, see the module docs).
-    InPlace,
-    /// Write a temporary file next to the module and rename it over the module (kept for the
-    /// tests and the benchmark that compare the two).
-    #[allow(dead_code)]
-    Rewrite,
-}
-
 /// Adds `new` to the module at `path`, dropping sections named in `remove` or `new`; see
 /// [`kbuild_lineinfo::emit::ko::embed_sections`]. Every error names the file.
 pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Outcome> {
-    embed_file_with(path, new, remove, Strategy::InPlace)
-}
-
-/// [`embed_file`] with a chosen [`Strategy`].
-pub fn embed_file_with(
-    path: &Path,
-    new: &[NewSection],
-    remove: &[&str],
-    strategy: Strategy,
-) -> Result<Outcome> {
     let name = path.display();
     let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
     let meta = file
@@ -69,18 +45,12 @@ pub fn embed_file_with(
         }
         Embedded::Update(patch) => patch,
     };
-    match strategy {
-        Strategy::InPlace => {
-            drop(map);
-            apply_in_place(path, &meta, &patch)?
-        }
-        Strategy::Rewrite => rewrite(path, &meta, &patch.image(&map))?,
-    }
+    drop(map);
+    apply_in_place(path, &meta, &patch)?;
     Ok(Outcome::Updated)
 }
 
-/// The whole file, read-only (our writes happen only after the map is dropped, or go to another
-/// file).
+/// The whole file, read-only (our writes happen only after the map is dropped).
 fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     crate::mmap::map_file(file)
 }
@@ -148,51 +118,4 @@ fn apply_in_place(path: &Path, meta: &Metadata, patch: &Patch) -> Result<()> {
             .with_context(|| format!("{name}: updated, but cannot truncate to {len} bytes"))?;
     }
     Ok(())
-}
-
-/// Writes `image` to a temporary file in the module's directory with the module's mode and
-/// owner, then renames it over the module. The temporary file is removed on any error.
-fn rewrite(path: &Path, meta: &Metadata, image: &[u8]) -> Result<()> {
-    let name = path.display();
-    if meta.permissions().readonly() {
-        bail!(
-            "{name}: file is read-only (mode {:o}), not modified",
-            meta.mode() & 0o7777
-        );
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lineinfo-")
-        .tempfile_in(dir)
-        .with_context(|| {
-            format!(
-                "{name}: cannot create a temporary file in {}",
-                dir.display()
-            )
-        })?;
-    tmp.write_all(image).with_context(|| {
-        format!(
-            "{name}: cannot write {} bytes to {}",
-            image.len(),
-            tmp.path().display()
-        )
-    })?;
-    copy_owner_and_mode(tmp.as_file(), meta)
-        .with_context(|| format!("{name}: cannot copy owner and mode"))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{name}: cannot rename the new module into place"))?;
-    Ok(())
-}
-
-/// Gives `file` the owner (when we may: running as root) and permission bits of `meta`.
-fn copy_owner_and_mode(file: &File, meta: &Metadata) -> std::io::Result<()> {
-    let ours = file.metadata()?;
-    if ours.uid() == 0 && (ours.uid(), ours.gid()) != (meta.uid(), meta.gid()) {
-        std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid()))?;
-    }
-    file.set_permissions(Permissions::from_mode(meta.mode() & 0o7777))
 }
