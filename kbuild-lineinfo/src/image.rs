@@ -152,10 +152,14 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
         let name = symbols.symbol_name(endian, symbol)?;
         let value: u64 = symbol.st_value(endian).into();
         note_bounds(&mut text, name, value, section, endian);
-        if is_text_start(name, symbol, section, endian) {
-            let thumb = is_arm && symbol.st_type() == elf::STT_FUNC;
+        let kind = TextKind {
+            st_type: symbol.st_type(),
+            sh_flags: section.sh_flags(endian).0,
+            arm: is_arm,
+        };
+        if let Some(value) = kallsyms_text_start(name, value, kind) {
             text.starts.push(TextStart {
-                value: if thumb { value & !1 } else { value },
+                value,
                 section: section_index.0,
             });
         }
@@ -186,15 +190,6 @@ fn note_bounds<S: SectionHeader>(
     }
 }
 
-fn is_text_start<S: SectionHeader>(
-    name: &[u8],
-    symbol: &impl Sym,
-    section: &S,
-    endian: S::Endian,
-) -> bool {
-    is_kallsyms_text_symbol(name, symbol.st_type()) && is_executable(section, endian)
-}
-
 /// The kernel's `is_mapping_symbol()` (`include/linux/module_symbol.h`, Linux 6.12), which
 /// kallsyms uses to skip a module symbol when it resolves an address: names starting with
 /// `.L` (assembler-local labels: `.LBB…`, `.Ltmp…`, `.L0 `), `L0` or `$` (ARM, AArch64 and
@@ -210,6 +205,36 @@ pub fn is_kallsyms_text_symbol(name: &[u8], st_type: elf::SymbolType) -> bool {
     matches!(st_type, elf::STT_FUNC | elf::STT_NOTYPE)
         && !name.is_empty()
         && !is_mapping_symbol(name)
+}
+
+/// What the one text-symbol rule needs to know of a defined symbol besides its name and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextKind {
+    /// The symbol's `STT_*` type.
+    pub st_type: elf::SymbolType,
+    /// The `sh_flags` of the symbol's section.
+    pub sh_flags: u64,
+    /// The image is 32-bit ARM (`EM_ARM`): bit 0 of a function's value is the Thumb bit.
+    pub arm: bool,
+}
+
+/// The one kallsyms text-symbol rule (FORMAT.md §1 rule 6) for a defined symbol, used by
+/// [`text_symbols`] (and through it [`crate::input::Input::text_symbol_starts`]) and by
+/// [`crate::kallsyms::Symbols`]: `Some(start)` when kallsyms sees the symbol as text, that is
+/// [`is_kallsyms_text_symbol`] in a [`is_kallsyms_text_section`]; `start` is its value with the
+/// ARM Thumb bit of a function cleared (as `nm` prints it, so as kallsyms stores it).
+pub fn kallsyms_text_start(name: &[u8], value: u64, kind: TextKind) -> Option<u64> {
+    if !is_kallsyms_text_section(kind.sh_flags) || !is_kallsyms_text_symbol(name, kind.st_type) {
+        return None;
+    }
+    let thumb = kind.arm && kind.st_type == elf::STT_FUNC;
+    Some(if thumb { value & !1 } else { value })
+}
+
+/// A section whose symbols kallsyms can show as text: executable and allocated (loaded).
+pub fn is_kallsyms_text_section(sh_flags: u64) -> bool {
+    let want = elf::SHF_EXECINSTR.0 | elf::SHF_ALLOC.0;
+    sh_flags & want == want
 }
 
 fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
@@ -437,7 +462,43 @@ mod tests {
             // The extraction reads its symbol starts through the same rule.
             let input = crate::input::Input::parse(&data).unwrap();
             assert_eq!(input.text_symbol_starts().unwrap(), kallsyms);
+            // So does `annotate`'s resolver: the same symbols, no more.
+            let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
+            let names = [
+                (&b"_text"[..], 0x1000),
+                (b"f", 0x1010),
+                (b"f_alias", 0x1010),
+                (b"L1", 0x1060),
+                (b"x$", 0x1064),
+                (b"_etext", 0x1100),
+            ];
+            assert_eq!(resolver.len(), names.len());
+            for (name, value) in names {
+                let found: Vec<u64> = resolver.resolve(name, 0).iter().map(|s| s.value).collect();
+                assert_eq!(found, [value], "{}", String::from_utf8_lossy(name));
+            }
         }
+    }
+
+    #[test]
+    fn code_that_is_not_loaded_is_no_text() {
+        // An executable section without SHF_ALLOC is never loaded: kallsyms cannot show it.
+        let mut sections = sections();
+        sections.push(Section {
+            name: b".text.noalloc",
+            nobits: false,
+            flags: elf::SHF_EXECINSTR.0 as u32,
+            addr: 0,
+            data: vec![0x90; 0x10],
+        });
+        let symbols = [(&b"f"[..], 1, 0x1010, FUNC), (b"unloaded", 4, 0x4, FUNC)];
+        let data = build(1, 62, Endian::Little, true, &sections, &symbols);
+        let text = text_symbols(&data).unwrap();
+        assert_eq!(text.in_section(1), [0x1010]);
+        assert_eq!(text.in_section(4), [0u64; 0]);
+        let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
+        assert!(resolver.resolve(b"unloaded", 0).is_empty());
+        assert_eq!(resolver.len(), 1);
     }
 
     #[test]
@@ -523,6 +584,7 @@ mod tests {
         let symbols = [
             (&b"thumb_fn"[..], 1, 0x1011, FUNC),
             (b"label", 1, 0x1021, NOTYPE),
+            (b"ifunc", 1, 0x1031, elf::STT_GNU_IFUNC.0),
         ];
         let data = build(
             2,
@@ -533,6 +595,15 @@ mod tests {
             &symbols,
         );
         assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1010, 0x1021]);
+        // `annotate`'s resolver by the same rule (it cleared bit 0 of untyped symbols too, and
+        // took STT_GNU_IFUNC symbols, before the two shared it).
+        let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
+        let value = |name: &[u8]| -> Vec<u64> {
+            resolver.resolve(name, 0).iter().map(|s| s.value).collect()
+        };
+        assert_eq!(value(b"thumb_fn"), [0x1010]);
+        assert_eq!(value(b"label"), [0x1021]);
+        assert_eq!(value(b"ifunc"), [0u64; 0]);
         let data = build(2, 62, Endian::Little, false, &sections(), &symbols);
         assert_eq!(text_symbols(&data).unwrap().addresses(), [0x1011, 0x1021]);
     }

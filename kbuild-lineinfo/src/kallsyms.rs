@@ -3,17 +3,19 @@
 //!
 //! Read from an ELF image's static symbol table (`.symtab`): a linked vmlinux (values are
 //! addresses) or a relocatable `.ko` (values are offsets in their section). A symbol is what
-//! kallsyms shows for code: named, defined in an executable allocated section, not a mapping
-//! symbol or local label (`$x`, `.L…`), the ARM Thumb bit cleared. Its *size* is the kallsyms
+//! kallsyms shows for code, by the one rule of [`crate::image::kallsyms_text_start`]: a named
+//! function or untyped symbol defined in an executable allocated section, not a mapping symbol
+//! or local label (`$x`, `.L…`), the ARM Thumb bit of a function cleared. Its *size* is the kallsyms
 //! one: the distance to the next symbol start (in a `.ko`, within the same section; the last
 //! symbol of a section reaches its end). A name can occur several times (static functions);
 //! [`Symbols::resolve`] narrows them with the printed size.
 
 use std::collections::HashMap;
 
-use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolFlags};
 
 use crate::error::Result;
+use crate::image::{self, TextKind};
 
 /// One text symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,22 +53,35 @@ impl<'a> Symbols<'a> {
     /// [`parse`](Self::parse) on an already parsed file.
     pub fn from_file(file: &object::File<'a>) -> Symbols<'a> {
         let relocatable = file.kind() == object::ObjectKind::Relocatable;
-        let thumb = file.architecture() == object::Architecture::Arm;
-        let mut ends = HashMap::new();
-        for s in file.sections().filter(is_code) {
-            ends.insert(s.index().0, s.address().saturating_add(s.size()));
+        let arm = file.architecture() == object::Architecture::Arm;
+        // The code sections: their `sh_flags` and where they end.
+        let mut code = HashMap::new();
+        for s in file.sections() {
+            if let SectionFlags::Elf { sh_flags, .. } = s.flags() {
+                if image::is_kallsyms_text_section(sh_flags.0) {
+                    code.insert(
+                        s.index().0,
+                        (sh_flags.0, s.address().saturating_add(s.size())),
+                    );
+                }
+            }
         }
         let mut all: Vec<(&'a [u8], Symbol)> = file
             .symbols()
             .filter(|s| !s.is_undefined())
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown))
             .filter_map(|s| {
                 let name = s.name_bytes().ok()?;
                 let section = s.section_index()?.0;
-                if is_label(name) || !ends.contains_key(&section) {
+                let (sh_flags, _) = *code.get(&section)?;
+                let SymbolFlags::Elf { st_info, .. } = s.flags() else {
                     return None;
-                }
-                let value = if thumb { s.address() & !1 } else { s.address() };
+                };
+                let kind = TextKind {
+                    st_type: st_info.st_type(),
+                    sh_flags,
+                    arm,
+                };
+                let value = image::kallsyms_text_start(name, s.address(), kind)?;
                 Some((
                     name,
                     Symbol {
@@ -95,7 +110,7 @@ impl<'a> Symbols<'a> {
                 next = prev;
                 prev = Some(key(s));
             }
-            let end = ends.get(&s.section).copied().unwrap_or(s.value);
+            let end = code.get(&s.section).map_or(s.value, |c| c.1);
             let limit = match next {
                 Some(n) if !relocatable || n.0 == s.section => n.1,
                 _ => end.max(s.value),
@@ -137,27 +152,11 @@ impl<'a> Symbols<'a> {
     }
 }
 
-/// Names kallsyms leaves out: empty, and the kernel's mapping symbols (`$a`, `$x`, `$d`, local
-/// labels), by the one rule of [`crate::image::is_mapping_symbol`].
-fn is_label(name: &[u8]) -> bool {
-    name.is_empty() || crate::image::is_mapping_symbol(name)
-}
-
-fn is_code(s: &object::Section<'_, '_>) -> bool {
-    match s.flags() {
-        SectionFlags::Elf { sh_flags, .. } => {
-            let want = object::elf::SHF_EXECINSTR.0 | object::elf::SHF_ALLOC.0;
-            sh_flags.0 & want == want
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use object::write::{Object as WObject, StandardSection, Symbol as WSymbol, SymbolSection};
-    use object::{Architecture, BinaryFormat, Endianness, SymbolFlags, SymbolScope};
+    use object::{Architecture, BinaryFormat, Endianness, SymbolFlags, SymbolKind, SymbolScope};
 
     fn object_with(symbols: &[(&str, u64, u64)], text_len: usize) -> Vec<u8> {
         let mut obj = WObject::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
