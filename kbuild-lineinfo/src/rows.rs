@@ -221,7 +221,7 @@ fn read_chunk(
         namer,
         rows: Part::default(),
         fast,
-        ids: HashMap::new(),
+        ids: HashMap::default(),
         comp_dirs: HashMap::default(),
         by_offsets: HashMap::default(),
     };
@@ -241,8 +241,16 @@ fn read_chunk(
 /// points (ends first at one address, then rows in program order).
 fn merge(parts: Vec<Result<Part>>) -> Result<Rows> {
     let mut parts: Vec<Part> = parts.into_iter().collect::<Result<_>>()?;
+    if let [part] = &mut parts[..] {
+        // One part (a module): its names are unique already, nothing to renumber.
+        return Ok(Rows {
+            names: std::mem::take(&mut part.names),
+            rows: part.rows,
+            points: sorted::sorted(std::slice::from_ref(&part.points)),
+        });
+    }
     let mut merged = Rows::default();
-    let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut ids: HashMap<Vec<u8>, u32, Fx> = HashMap::default();
     for part in &mut parts {
         let map: Vec<u32> = std::mem::take(&mut part.names)
             .into_iter()
@@ -374,7 +382,7 @@ struct UnitReader<'a, 'd> {
     rows: Part,
     /// Line programs run by [`program::run`] first (gimli takes what it leaves), else by gimli.
     fast: bool,
-    ids: HashMap<Vec<u8>, u32>,
+    ids: HashMap<Vec<u8>, u32, Fx>,
     /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
     comp_dirs: HashMap<Vec<u8>, u32, Fx>,
     /// Names already resolved, by the section offsets of their strings: units of one image

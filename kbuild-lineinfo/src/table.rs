@@ -115,17 +115,25 @@ pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
     let mut shared = Vec::with_capacity(tables.len());
     for table in tables {
         let mut entries = Vec::with_capacity(table.entries.len());
+        // The table's file id → shared id, looked up by name once per file, not per entry.
+        let mut local = vec![u32::MAX; table.files.len()];
         for e in &table.entries {
-            let name = &table.files[e.file as usize][..];
-            let next = files.len();
-            let file = *ids.entry(name).or_insert_with(|| {
-                files.push(name.to_vec());
-                next as u32
-            });
-            if files.len() > MAX_FILES {
-                return Err(ErrorKind::TooManyFiles(files.len()).into());
+            let slot = &mut local[e.file as usize];
+            if *slot == u32::MAX {
+                let name = &table.files[e.file as usize][..];
+                let next = files.len();
+                *slot = *ids.entry(name).or_insert_with(|| {
+                    files.push(name.to_vec());
+                    next as u32
+                });
+                if files.len() > MAX_FILES {
+                    return Err(ErrorKind::TooManyFiles(files.len()).into());
+                }
             }
-            entries.push(Entry { file, ..*e });
+            entries.push(Entry {
+                file: *slot,
+                ..*e
+            });
         }
         shared.push(entries);
     }

@@ -1,6 +1,7 @@
 //! Runs a closure over many items with worker threads, within the job slots and a memory budget.
 //!
-//! The calling thread coordinates; each job runs on its own scoped thread. The process's implicit
+//! The calling thread coordinates; jobs run on scoped worker threads (one per job that may run at
+//! once, each taking the next job started). The process's implicit
 //! slot runs one job without a token; every extra concurrent job holds a token acquired from
 //! [`Slots`]'s jobserver for its whole run and drops it when done, on every path (return, panic,
 //! signal), as cargo's `job_queue` does. Tokens arrive from the jobserver crate's helper thread;
@@ -62,11 +63,51 @@ where
     let queue = largest_first(items, cost);
     let (tx, rx) = mpsc::channel();
     let helper = token_helper(slots, queue.len(), &tx);
+    let workers = slots.cap().min(queue.len());
     thread::scope(|scope| {
+        let start = Workers::spawn(scope, workers, &f, &outcomes, &tx);
         let mut coordinator = Coordinator::new(slots, queue, helper);
-        coordinator.run(scope, &f, &outcomes, &tx, &rx);
+        coordinator.run(&start, &rx);
     });
     collect(outcomes)
+}
+
+/// A job handed to a worker, with the token it holds (none on the implicit slot).
+type Start<T> = (Pending<T>, Option<Acquired>);
+
+/// The worker threads: as many as jobs may run at once, each taking the next started job, so
+/// that a batch of thousands of small jobs does not create (and tear down) a thread per job.
+struct Workers<T> {
+    start: Sender<Start<T>>,
+}
+
+impl<T: Send> Workers<T> {
+    fn spawn<'scope, R: Send, F: Fn(T) -> R + Sync>(
+        scope: &'scope Scope<'scope, '_>,
+        n: usize,
+        f: &'scope F,
+        outcomes: &'scope [Outcome<R>],
+        done: &Sender<Event>,
+    ) -> Self
+    where
+        T: 'scope,
+    {
+        let (start, jobs) = mpsc::channel::<Start<T>>();
+        let jobs = std::sync::Arc::new(Mutex::new(jobs));
+        for _ in 0..n {
+            let (jobs, done) = (jobs.clone(), done.clone());
+            scope.spawn(move || loop {
+                // One worker waits on the channel at a time; the lock is released before the
+                // job runs. The channel closes when the coordinator is done.
+                let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok((job, token)) = next else {
+                    return;
+                };
+                run_job(job, token, f, outcomes, &done);
+            });
+        }
+        Workers { start }
+    }
 }
 
 /// Orders the items by decreasing cost, input order among equals.
@@ -150,21 +191,12 @@ impl<T: Send> Coordinator<T> {
 
     /// Starts jobs as slots and memory allow until the queue is empty and every job has ended;
     /// after a signal, only waits for the running jobs.
-    fn run<'scope, R: Send, F: Fn(T) -> R + Sync>(
-        &mut self,
-        scope: &'scope Scope<'scope, '_>,
-        f: &'scope F,
-        outcomes: &'scope [Outcome<R>],
-        tx: &Sender<Event>,
-        rx: &Receiver<Event>,
-    ) where
-        T: 'scope,
-    {
+    fn run(&mut self, workers: &Workers<T>, rx: &Receiver<Event>) {
         loop {
             if signal::interrupted() {
                 self.queue.clear();
             }
-            self.start_jobs(scope, f, outcomes, tx);
+            self.start_jobs(workers);
             self.request_tokens();
             if self.queue.is_empty() && self.running == 0 {
                 break;
@@ -184,15 +216,7 @@ impl<T: Send> Coordinator<T> {
     }
 
     /// Starts every job that has a slot and fits in the memory budget.
-    fn start_jobs<'scope, R: Send, F: Fn(T) -> R + Sync>(
-        &mut self,
-        scope: &'scope Scope<'scope, '_>,
-        f: &'scope F,
-        outcomes: &'scope [Outcome<R>],
-        tx: &Sender<Event>,
-    ) where
-        T: 'scope,
-    {
+    fn start_jobs(&mut self, workers: &Workers<T>) {
         while self.running < self.cap && (self.implicit_free || !self.spare.is_empty()) {
             let Some(job) = self.next_fitting() else {
                 break;
@@ -205,7 +229,9 @@ impl<T: Send> Coordinator<T> {
             self.implicit_free &= token.is_some();
             self.running += 1;
             self.memory += job.cost;
-            spawn(scope, job, token, f, outcomes, tx.clone());
+            if workers.start.send((job, token)).is_err() {
+                unreachable!("the workers live until the coordinator returns");
+            }
         }
     }
 
@@ -258,28 +284,23 @@ impl<T: Send> Coordinator<T> {
     }
 }
 
-/// Runs one job on a scoped thread. The token is owned by the thread and dropped (given back)
-/// when the job ends, whether `f` returned or panicked.
-fn spawn<'scope, T, R, F>(
-    scope: &'scope Scope<'scope, '_>,
+/// Runs one job on a worker. The token is dropped (given back) when the job ends, whether `f`
+/// returned or panicked.
+fn run_job<T, R, F>(
     job: Pending<T>,
     token: Option<Acquired>,
-    f: &'scope F,
-    outcomes: &'scope [Outcome<R>],
-    tx: Sender<Event>,
+    f: &F,
+    outcomes: &[Outcome<R>],
+    tx: &Sender<Event>,
 ) where
-    T: Send + 'scope,
-    R: Send,
-    F: Fn(T) -> R + Sync,
+    F: Fn(T) -> R,
 {
-    scope.spawn(move || {
-        let Pending { index, cost, item } = job;
-        let implicit = token.is_none();
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(item)));
-        *outcomes[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-        drop(token);
-        drop(tx.send(Event::Done { cost, implicit }));
-    });
+    let Pending { index, cost, item } = job;
+    let implicit = token.is_none();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+    *outcomes[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    drop(token);
+    drop(tx.send(Event::Done { cost, implicit }));
 }
 
 #[cfg(test)]
