@@ -130,10 +130,7 @@ pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
                     return Err(ErrorKind::TooManyFiles(files.len()).into());
                 }
             }
-            entries.push(Entry {
-                file: *slot,
-                ..*e
-            });
+            entries.push(Entry { file: *slot, ..*e });
         }
         shared.push(entries);
     }

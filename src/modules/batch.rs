@@ -9,7 +9,7 @@ use kbuild_lineinfo::layout::sections::LoaderConfig;
 use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};
-use super::embed::{self, Outcome};
+use super::embed::{self, Outcome, Strategy};
 use super::lineinfo::{prepare, OWNED_SECTIONS};
 use crate::cache::{Cache, Identity, Key};
 
@@ -63,8 +63,9 @@ impl Batch<'_> {
     }
 
     pub fn process(&self, path: &Path) -> Result<Report> {
+        // One open and one map per module: read, then embedded from the same map.
+        let (meta, data) = embed::open_mapped(path)?;
         let (record, cached) = {
-            let data = crate::mmap::map(path)?;
             let key = self.key(&Identity::of(&data));
             match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
@@ -84,7 +85,15 @@ impl Batch<'_> {
                 stats,
                 warnings,
             } => {
-                let what = match embed::embed_file(path, &sections, &OWNED_SECTIONS)? {
+                let embedded = embed::embed_mapped(
+                    path,
+                    &meta,
+                    data,
+                    &sections,
+                    &OWNED_SECTIONS,
+                    Strategy::InPlace,
+                )?;
+                let what = match embedded {
                     Outcome::Unchanged => What::Unchanged(stats),
                     Outcome::Updated => What::Updated(stats),
                 };
