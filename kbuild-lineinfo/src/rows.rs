@@ -95,8 +95,9 @@ impl<'data> Sections<'data> {
             };
             Ok(RelocateReader::new(EndianSlice::new(data, endian), relocs))
         };
-        let Ok(mut dwarf) = gimli::Dwarf::load(load);
-        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
+        // No abbreviations cache: units are opened with their root's abbreviation alone
+        // ([`root::abbreviations`]), and no two units of a kernel image share a table.
+        let Ok(dwarf) = gimli::Dwarf::load(load);
         dwarf
     }
 
@@ -484,8 +485,10 @@ const INVALID: u32 = u32::MAX - 1;
 
 impl<'d> UnitReader<'_, 'd> {
     fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
-        let unit = line_unit(self.dwarf, header)?;
-        let Some(program) = unit.line_program.clone() else {
+        let mut unit = line_unit(self.dwarf, header)?;
+        // Taken, not cloned (the file and directory lists would be copied): names are resolved
+        // through `program`'s header, the unit is only needed for its string bases.
+        let Some(program) = unit.line_program.take() else {
             return Ok(());
         };
         let comp_dir: Vec<u8> = match (&unit.comp_dir, program.header().version()) {
