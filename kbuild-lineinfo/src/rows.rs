@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::extract::Effort;
 use crate::input::Input;
 use crate::lazy_reloc::{LazyRelocs, OnRead};
-use crate::paths::Namer;
+use crate::paths::{CompDir, Namer};
 use crate::Endian;
 use sorted::PointBuf;
 
@@ -224,6 +224,7 @@ fn read_chunk(
         fast,
         ids: HashMap::default(),
         comp_dirs: HashMap::default(),
+        prepared: Vec::new(),
         by_offsets: HashMap::default(),
     };
     for &offset in units {
@@ -386,6 +387,8 @@ struct UnitReader<'a, 'd> {
     ids: HashMap<Vec<u8>, u32, Fx>,
     /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
     comp_dirs: HashMap<Vec<u8>, u32, Fx>,
+    /// Each numbered compilation directory as the namer needs it.
+    prepared: Vec<CompDir>,
     /// Names already resolved, by the section offsets of their strings: units of one image
     /// share their directory and file strings (`.debug_line_str`, merged by the linker), so most
     /// file entries are found here without building and normalising the path again.
@@ -449,8 +452,8 @@ impl std::hash::Hasher for FxHasher {
 /// What one unit's rows need while they are added.
 struct UnitRows<'u, 'd> {
     unit: &'u gimli::Unit<R<'d>>,
-    /// The compilation directory: its number and its bytes.
-    comp: (u32, &'u [u8]),
+    /// The compilation directory's number.
+    comp: u32,
     /// File index → interned name id.
     cache: Vec<u32>,
     /// Where the current sequence's points start.
@@ -499,10 +502,13 @@ impl<'d> UnitReader<'_, 'd> {
             _ => Vec::new(),
         };
         let next = self.comp_dirs.len() as u32;
-        let comp_id = *self.comp_dirs.entry(comp_dir.clone()).or_insert(next);
+        let comp_id = *self.comp_dirs.entry(comp_dir).or_insert_with_key(|dir| {
+            self.prepared.push(self.namer.comp_dir(dir));
+            next
+        });
         let mut unit_rows = UnitRows {
             unit: &unit,
-            comp: (comp_id, &comp_dir),
+            comp: comp_id,
             cache: Vec::new(),
             sequence_start: self.rows.points.len(),
         };
@@ -615,7 +621,7 @@ impl<'d> UnitReader<'_, 'd> {
         unit: &gimli::Unit<R<'d>>,
         header: &gimli::LineProgramHeader<R<'d>>,
         index: u64,
-        (comp_id, comp_dir): (u32, &[u8]),
+        comp_id: u32,
     ) -> Result<Option<u32>> {
         let Some(file) = header.file(index) else {
             return Ok(None);
@@ -645,7 +651,8 @@ impl<'d> UnitReader<'_, 'd> {
         let Ok(name) = self.dwarf.attr_string(unit, file.path_name()) else {
             return Ok(None);
         };
-        let full = self.namer.name(comp_dir, &dir, &name.to_slice()?);
+        let comp_dir = &self.prepared[comp_id as usize];
+        let full = self.namer.name_in(comp_dir, &dir, &name.to_slice()?);
         if full.is_empty() || full.contains(&0) {
             return Ok(None);
         }
