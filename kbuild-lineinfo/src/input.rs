@@ -299,7 +299,8 @@ impl<'data> Input<'data> {
 
     /// The address of every symbol, by symbol index (0 for undefined ones).
     fn symbol_addresses(&self) -> &[u64] {
-        self.symbol_addresses.get_or_init(|| self.make_symbol_addresses())
+        self.symbol_addresses
+            .get_or_init(|| self.make_symbol_addresses())
     }
 
     fn make_symbol_addresses(&self) -> Vec<u64> {
