@@ -221,6 +221,7 @@ fn read_chunk(
         dwarf: &dwarf,
         namer,
         rows: Part::default(),
+        unit_points: Vec::new(),
         fast,
         ids: HashMap::default(),
         comp_dirs: HashMap::default(),
@@ -382,6 +383,8 @@ struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
     rows: Part,
+    /// The current unit's points (moved to `rows` when the unit is done; reused).
+    unit_points: Vec<Point>,
     /// Line programs run by [`program::run`] first (gimli takes what it leaves), else by gimli.
     fast: bool,
     ids: HashMap<Vec<u8>, u32, Fx>,
@@ -456,7 +459,7 @@ struct UnitRows<'u, 'd> {
     comp: u32,
     /// File index → interned name id.
     cache: Vec<u32>,
-    /// Where the current sequence's points start.
+    /// Where the current sequence's points start in the unit's points.
     sequence_start: usize,
 }
 
@@ -488,6 +491,14 @@ const INVALID: u32 = u32::MAX - 1;
 
 impl<'d> UnitReader<'_, 'd> {
     fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
+        self.unit_points.clear();
+        self.unit_points_of(header)?;
+        self.rows.points.extend_from_slice(&self.unit_points);
+        Ok(())
+    }
+
+    /// The points of one unit, into `self.unit_points`.
+    fn unit_points_of(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
         let mut unit = line_unit(self.dwarf, header)?;
         // Taken, not cloned (the file and directory lists would be copied): names are resolved
         // through `program`'s header, the unit is only needed for its string bases.
@@ -510,10 +521,10 @@ impl<'d> UnitReader<'_, 'd> {
             unit: &unit,
             comp: comp_id,
             cache: Vec::new(),
-            sequence_start: self.rows.points.len(),
+            sequence_start: 0,
         };
         if self.fast {
-            let (points, rows) = (self.rows.points.len(), self.rows.rows);
+            let rows = self.rows.rows;
             if let Some(encoding) = encoding_of(program.header()) {
                 let buf = program.header().raw_program_buf();
                 let bytes = buf.to_slice()?;
@@ -532,9 +543,9 @@ impl<'d> UnitReader<'_, 'd> {
                 }
             }
             // Left to gimli: start the unit again.
-            self.rows.points.truncate(points);
+            self.unit_points.clear();
             self.rows.rows = rows;
-            unit_rows.sequence_start = points;
+            unit_rows.sequence_start = 0;
         }
         let mut rows = program.rows();
         while let Some((header, row)) = rows.next_row()? {
@@ -554,7 +565,7 @@ impl<'d> UnitReader<'_, 'd> {
     }
 
     /// Adds one row of the line matrix (FORMAT.md §1 rules 1 and 3).
-    #[inline]
+    #[inline(always)]
     fn push_row(
         &mut self,
         unit: &mut UnitRows<'_, 'd>,
@@ -563,12 +574,12 @@ impl<'d> UnitReader<'_, 'd> {
     ) -> Result<()> {
         let (address, index, line) = match row {
             program::Row::End { address } => {
-                self.rows.points.push(Point {
+                self.unit_points.push(Point {
                     address,
                     file: 0,
                     line: 0,
                 });
-                unit.sequence_start = self.rows.points.len();
+                unit.sequence_start = self.unit_points.len();
                 return Ok(());
             }
             program::Row::Line {
@@ -582,19 +593,7 @@ impl<'d> UnitReader<'_, 'd> {
         };
         let file = match unit.cache.get(index as usize) {
             Some(&id) if id != UNRESOLVED => id,
-            _ => {
-                let id = self
-                    .resolve(unit.unit, header, index, unit.comp)?
-                    .unwrap_or(INVALID);
-                let slot = usize::try_from(index).unwrap_or(usize::MAX);
-                if slot < 1 << 16 {
-                    if unit.cache.len() <= slot {
-                        unit.cache.resize(slot + 1, UNRESOLVED);
-                    }
-                    unit.cache[slot] = id;
-                }
-                id
-            }
+            _ => self.first_use(unit, header, index)?,
         };
         if file == INVALID {
             return Ok(());
@@ -605,13 +604,36 @@ impl<'d> UnitReader<'_, 'd> {
             file,
             line,
         };
-        let in_sequence = self.rows.points.len() > unit.sequence_start;
-        match self.rows.points.last_mut() {
+        let in_sequence = self.unit_points.len() > unit.sequence_start;
+        match self.unit_points.last_mut() {
             // Rule 3: within a sequence, the last row at an address wins.
             Some(last) if in_sequence && last.address == address => *last = point,
-            _ => self.rows.points.push(point),
+            _ => self.unit_points.push(point),
         }
         Ok(())
+    }
+
+    /// [`UnitReader::resolve`] for the first row of a unit that names file `index`, kept in
+    /// the unit's cache (out of the per-row path).
+    #[cold]
+    #[inline(never)]
+    fn first_use(
+        &mut self,
+        unit: &mut UnitRows<'_, 'd>,
+        header: &gimli::LineProgramHeader<R<'d>>,
+        index: u64,
+    ) -> Result<u32> {
+        let id = self
+            .resolve(unit.unit, header, index, unit.comp)?
+            .unwrap_or(INVALID);
+        let slot = usize::try_from(index).unwrap_or(usize::MAX);
+        if slot < 1 << 16 {
+            if unit.cache.len() <= slot {
+                unit.cache.resize(slot + 1, UNRESOLVED);
+            }
+            unit.cache[slot] = id;
+        }
+        Ok(id)
     }
 
     /// The interned id of file `index` of this unit's line program, `None` if it cannot be
