@@ -64,6 +64,10 @@ pub fn build(
     };
     let mut p = points.partition_point(|x| x.address < start);
     let mut s = symbols.partition_point(|&x| x < start);
+    // At most an entry per point and per symbol in the region, and one at its start.
+    let rows_in = points[p..].partition_point(|x| x.address < end);
+    let symbols_in = symbols[s..].partition_point(|&x| x < end);
+    builder.table.entries.reserve(rows_in + symbols_in + 1);
     // The answer in effect where the region starts, from a row below it, gets an entry at the
     // start like a symbol would: the kernel finds nothing below the first entry.
     let mut current = p.checked_sub(1).map(|i| points[i]).filter(|x| !x.is_end());

@@ -66,14 +66,21 @@ impl Batch<'_> {
         // One open and one map per module: read, then embedded from the same map.
         let (meta, data) = embed::open_mapped(path)?;
         let (record, cached) = {
-            let key = self.key(&Identity::of(&data));
-            match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
+            // No key (a hash of the identity) nor cache record without a cache.
+            let key = self
+                .cache
+                .dir()
+                .map(|_| self.key(&Identity::of(&data)));
+            let hit = key.as_ref().and_then(|key| self.cache.get(key));
+            match hit.and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
                 None => {
                     let record = self
                         .compute(&data)
                         .with_context(|| path.display().to_string())?;
-                    self.cache.put(&key, &cached::encode(&record));
+                    if let Some(key) = &key {
+                        self.cache.put(key, &cached::encode(&record));
+                    }
                     (record, false)
                 }
             }
