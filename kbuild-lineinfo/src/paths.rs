@@ -40,8 +40,7 @@ fn is_absolute(path: &[u8]) -> bool {
 /// something outside), and `..` above `/` is dropped, as the kernel's own `realpath` would.
 pub fn normalize(path: &[u8]) -> Vec<u8> {
     let absolute = is_absolute(path);
-    let mut parts: Vec<&[u8]> =
-        Vec::with_capacity(path.iter().filter(|&&b| b == b'/').count() + 1);
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(path.iter().filter(|&&b| b == b'/').count() + 1);
     for part in path.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}

@@ -67,10 +67,7 @@ impl Batch<'_> {
         let (meta, data) = embed::open_mapped(path)?;
         let (record, cached) = {
             // No key (a hash of the identity) nor cache record without a cache.
-            let key = self
-                .cache
-                .dir()
-                .map(|_| self.key(&Identity::of(&data)));
+            let key = self.cache.dir().map(|_| self.key(&Identity::of(&data)));
             let hit = key.as_ref().and_then(|key| self.cache.get(key));
             match hit.and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
