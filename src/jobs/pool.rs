@@ -36,7 +36,7 @@ struct Pending<T> {
 enum Event {
     /// The helper thread answered a token request.
     Token(io::Result<Acquired>),
-    /// A worker gave its slot back (no job could follow on it).
+    /// A worker gave its slot back, or ended a job while a slot was idle: jobs may start.
     Done,
 }
 
@@ -111,11 +111,19 @@ impl<T: Send> Workers<T> {
                 };
                 loop {
                     let (cost, token) = run_job(start, f, outcomes);
-                    let follow = lock(sched).follow(cost, token);
-                    match follow {
-                        Some(next) => start = next,
-                        None => break,
+                    let (follow, idle) = {
+                        let mut sched = lock(sched);
+                        let follow = sched.follow(cost, token);
+                        (follow, sched.running < sched.cap && !sched.queue.is_empty())
+                    };
+                    let Some(next) = follow else {
+                        break;
+                    };
+                    // The memory this job held may let a job start on an idle slot.
+                    if idle {
+                        drop(done.send(Event::Done));
                     }
+                    start = next;
                 }
                 drop(done.send(Event::Done));
             });
