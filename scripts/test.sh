@@ -30,8 +30,8 @@ elif corpus=$(scripts/corpus.sh cloud); then
   eval "$corpus"
   export KBUILD_LINEINFO_VMLINUX=$VMLINUX KBUILD_LINEINFO_MODULES_DIR=$MODULES_DIR \
     KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER
-  include_ignored=(--include-ignored --skip child_embed --skip bench_module_tree
-    --skip booted_kernel_logs_round_trip)
+  include_ignored=(--include-ignored --skip embed::child_embed --skip embed::bench_module_tree
+    --skip annotate::booted_kernel_logs_round_trip)
   say "real-data tests on $KERNEL_VERSION ($VMLINUX)"
 elif [ -n "$ci" ]; then
   die "CI=true: the Debian kernel corpus could not be fetched (scripts/corpus.sh cloud said why above)"

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use kbuild_lineinfo::Layout;
 
 /// Build-time address→file:line tables for Linux kernels (CONFIG_KALLSYMS_LINEINFO).
 ///
@@ -43,26 +45,16 @@ pub enum Command {
     CacheSelftest(crate::cache::selftest::Args),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LayoutArg {
-    V1,
-    V7,
-}
-
-impl From<LayoutArg> for kbuild_lineinfo::Layout {
-    fn from(l: LayoutArg) -> Self {
-        match l {
-            LayoutArg::V1 => kbuild_lineinfo::Layout::V1,
-            LayoutArg::V7 => kbuild_lineinfo::Layout::V7,
-        }
-    }
+/// `--layout`: a name from [`Layout::name`].
+fn layout_parser() -> impl TypedValueParser<Value = Layout> {
+    PossibleValuesParser::new(Layout::ALL.map(Layout::name)).try_map(|s| s.parse::<Layout>())
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct TableOptions {
     /// Table layout: v1 (first posting) or v7 (latest posting).
-    #[arg(long, value_enum, default_value = "v1")]
-    pub layout: LayoutArg,
+    #[arg(long, value_parser = layout_parser(), default_value = "v1")]
+    pub layout: Layout,
     /// Kernel source tree as the compiler saw it; names are printed relative to it.
     /// Default: found from DWARF (vmlinux), else each unit's compilation directory.
     #[arg(long, value_name = "DIR")]
@@ -106,12 +98,22 @@ pub struct ModuleArgs {
     pub modules: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `modules --layout`: the layout given, or the tree's (`auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchLayout {
-    V1,
-    V7,
-    /// From the tree's include/linux/mod_lineinfo.h; v1 outside a configured tree.
+    Fixed(Layout),
     Auto,
+}
+
+/// `--layout` of `modules`: a name from [`Layout::name`], or `auto`.
+fn batch_layout_parser() -> impl TypedValueParser<Value = BatchLayout> {
+    let auto = PossibleValue::new("auto")
+        .help("From the tree's include/linux/mod_lineinfo.h; v1 outside a configured tree");
+    let names = Layout::ALL.map(|l| PossibleValue::new(l.name()));
+    PossibleValuesParser::new(names.into_iter().chain([auto])).try_map(|s| match s.as_str() {
+        "auto" => Ok(BatchLayout::Auto),
+        name => name.parse::<Layout>().map(BatchLayout::Fixed),
+    })
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +127,7 @@ pub struct ModulesArgs {
     /// Kernel source tree as the compiler saw it (default: from the object tree).
     #[arg(long, value_name = "DIR")]
     pub srctree: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_parser = batch_layout_parser(), default_value = "auto")]
     pub layout: BatchLayout,
     /// Jobs at once when make's jobserver is not there (default: the CPUs; 1 under plain make).
     #[arg(short, long, value_name = "N")]
@@ -245,8 +247,8 @@ pub struct KbuildInstallArgs {
     #[arg(long, value_name = "PATH")]
     pub tool: Option<PathBuf>,
     /// Table layout (default: from the tree's include/linux/mod_lineinfo.h).
-    #[arg(long, value_enum)]
-    pub layout: Option<LayoutArg>,
+    #[arg(long, value_parser = layout_parser())]
+    pub layout: Option<Layout>,
 }
 
 #[derive(Debug, Args)]

@@ -6,10 +6,10 @@
 //!
 //! The fixture test runs everywhere (C fixtures compiled at test time); the real-data tests
 //! need the Debian cloud kernel (`scripts/corpus.sh`, or `KBUILD_LINEINFO_VMLINUX` and
-//! `KBUILD_LINEINFO_MODULES_DIR`) and are `#[ignore]`d: `cargo test --test annotate --
+//! `KBUILD_LINEINFO_MODULES_DIR`) and are `#[ignore]`d: `cargo test --test tests annotate:: --
 //! --include-ignored`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::realdata::{parse_symbolizer, pipe, same_file, symbol_value, Rng};
-use common::{BuildStyle, Compress, DwarfVersion, Toolchain, Variant, Workspace};
+use common::{Variant, Workspace};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kbuild-lineinfo")
@@ -179,14 +179,8 @@ fn assert_figures(what: &str, f: &Figures) {
 
 fn fixture_variant(layout: &'static str) -> Variant {
     Variant {
-        name: "annotate",
-        dwarf: DwarfVersion::V5,
-        dwarf64: false,
-        compress: Compress::None,
-        style: BuildStyle::InTree,
-        pass_srctree: false,
         layout: Some(layout),
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new("annotate")
     }
 }
 

@@ -7,10 +7,6 @@
 //! status (1 where the build must stop), stderr is one line naming the file and the problem (no
 //! panic, no `RUST_BACKTRACE` hint), and each `.ko` is byte-identical or completely updated.
 //! `docs/hostile.md` lists the cases and what happens.
-#[allow(dead_code)]
-#[path = "common/elfwrite.rs"]
-mod elfwrite;
-#[path = "bad_input/util.rs"]
 mod util;
 
 use std::path::Path;
@@ -240,6 +236,36 @@ fn relocation_offset_past_section_end_is_rejected() {
     );
 }
 
+/// `m.ko` embedded with layout v7, then its first `.rela.mod_lineinfo` entry's `r_offset` set
+/// to `r_offset`; `lookup --module` on it must fail with one line naming the file, the blob and
+/// the relocation (it panicked on `at..at + 8` for an `r_offset` near 2^64).
+fn lookup_rejects_anchor_at(r_offset: u64, expect: &str) {
+    let dir = temp();
+    let ko = build_module(dir.path(), &[]);
+    let out = run_in(dir.path(), &["module", "--layout", "v7", "m.ko"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut data = std::fs::read(&ko).unwrap();
+    let rela = section_at(&data, ".rela.mod_lineinfo");
+    put_u64(&mut data, rela.offset, r_offset);
+    std::fs::write(&ko, &data).unwrap();
+    let out = run_in(dir.path(), &["lookup", "--module", "m.ko", "0x0"], &[]);
+    assert_fails(&out, "m.ko");
+    let err = stderr(&out);
+    let at = format!("relocation at {r_offset:#x}");
+    for word in [".mod_lineinfo", &at, expect] {
+        assert!(err.contains(word), "stderr lacks {word:?}: {err}");
+    }
+}
+
+#[test]
+fn module_anchor_relocation_outside_the_anchors_is_rejected() {
+    lookup_rejects_anchor_at(0xffff_ffff_ffff_fff8, "past the end of the blob");
+    lookup_rejects_anchor_at(u64::MAX, "past the end of the blob");
+    lookup_rejects_anchor_at(0, "in the blob root");
+    // The descriptor's size and table_offset fields, not its anchor.
+    lookup_rejects_anchor_at(16, "not in the anchor");
+}
+
 #[test]
 fn section_size_past_the_address_space_is_rejected() {
     // Found by fuzz target elf_rows: sh_size near 2^64 overflowed `address + size`.
@@ -263,7 +289,7 @@ fn too_many_file_names_is_a_clear_error() {
     }
     c.push_str("return 0; }\n");
     std::fs::write(dir.path().join("many.c"), c).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O0", "-o", "many.ko", "many.c"])
         .current_dir(dir.path()));
     let before = std::fs::read(dir.path().join("many.ko")).unwrap();
@@ -282,7 +308,7 @@ fn non_utf8_file_names_keep_their_bytes() {
     let dir = temp();
     let src = b"int caf(int x) { return x + 1; }\n#line 7 \"caf\xe9/\xff\xfe.c\"\nint g(int x) { return x * 2; }\n";
     std::fs::write(dir.path().join("nu.c"), src).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O1", "-o", "nu.ko", "nu.c"])
         .current_dir(dir.path()));
     let out = run_in(dir.path(), &["module", "nu.ko"], &[]);
@@ -464,7 +490,7 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
         ));
     }
     std::fs::write(dir.path().join("big.c"), extra).unwrap();
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args(["-c", "-g", "-O1", "-o", "big.o", "big.c"])
         .current_dir(dir.path()));
     let original = std::fs::read(dir.path().join("big.o")).unwrap();
@@ -669,7 +695,7 @@ fn line_instruction_offsets(data: &[u8]) -> Vec<usize> {
     let dir = temp();
     let path = dir.path().join("o.ko");
     std::fs::write(&path, data).unwrap();
-    let out = sh(Command::new("llvm-dwarfdump")
+    let out = run(Command::new("llvm-dwarfdump")
         .args(["--debug-line", "-v"])
         .arg(&path));
     String::from_utf8_lossy(&out.stdout)
@@ -782,7 +808,7 @@ const HIGH: u64 = LOW + (1 << 32) + 0x100;
 /// DWARF 4 for one unit `big.c` with two sequences of 0x20 bytes: lines 10, 11 at `LOW`, lines
 /// 98, 99 at `HIGH` (4 GiB + 0x100 past `LOW`).
 fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
-    use gimli::write::{Address, Dwarf, EndianVec, LineProgram, LineString, Sections, Unit};
+    use gimli::write::{Address, Dwarf, LineProgram, LineString, Unit};
     let encoding = gimli::Encoding {
         format: gimli::Format::Dwarf32,
         version: 4,
@@ -818,24 +844,13 @@ fn dwarf_across_4_gib() -> Vec<(String, Vec<u8>)> {
     let dir = gimli::write::AttributeValue::String(b"/build".to_vec());
     unit.get_mut(root).set(gimli::DW_AT_comp_dir, dir);
     dwarf.units.add(unit);
-    let mut sections = Sections::new(EndianVec::new(gimli::RunTimeEndian::Little));
-    dwarf.write(&mut sections).unwrap();
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), ()> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+    crate::common::elfwrite::dwarf_sections(&mut dwarf, gimli::RunTimeEndian::Little)
 }
 
 /// A vmlinux-like executable: `.text` at `LOW`, `.text.high` at `HIGH`, `_text` = `LOW` and
 /// `_etext` past both, so that every row is inside `[_text, _etext)`.
 fn vmlinux_across_4_gib() -> Vec<u8> {
-    use elfwrite::*;
+    use crate::common::elfwrite::*;
     let text = |name: &str, addr| OutSection {
         name: name.into(),
         sh_type: SHT_PROGBITS,
@@ -846,14 +861,7 @@ fn vmlinux_across_4_gib() -> Vec<u8> {
     };
     let mut sections = vec![text(".text", LOW), text(".text.high", HIGH)];
     for (name, data) in dwarf_across_4_gib() {
-        sections.push(OutSection {
-            name,
-            sh_type: SHT_PROGBITS,
-            flags: 0,
-            addr: 0,
-            align: 1,
-            data,
-        });
+        sections.push(OutSection::debug(name, data));
     }
     let sym = |name: &str, value| OutSymbol {
         name: name.into(),

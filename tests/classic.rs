@@ -2,25 +2,12 @@
 //! `gen_lineinfo FILE > out.S` (also when the binary is installed as `gen_lineinfo`),
 //! `gen_lineinfo --module KO`, and `gen-mod-lineinfo KO` (the contract of gen-mod-lineinfo.sh).
 
-mod common;
+use crate::common;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::*;
 use std::path::Path;
 use std::process::Command;
-
-fn base() -> Variant {
-    Variant {
-        name: "classic",
-        dwarf: DwarfVersion::V5,
-        dwarf64: false,
-        compress: Compress::None,
-        style: BuildStyle::InTree,
-        pass_srctree: false,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
-    }
-}
 
 /// The bytes of section `name` of an object, via objcopy (an independent reader).
 fn section_bytes(obj: &Path, name: &str) -> Vec<u8> {
@@ -38,7 +25,7 @@ fn section_bytes(obj: &Path, name: &str) -> Vec<u8> {
 fn gen_lineinfo_prints_assembly_and_one_summary_line() {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let v = base();
+    let v = Variant::new("classic");
     let objs = ws.compile_all(&v, &VMLINUX_UNITS);
     let stub = ws.path("stub.o");
     cli.stub(None, &stub);
@@ -75,7 +62,7 @@ fn gen_lineinfo_prints_assembly_and_one_summary_line() {
 fn gen_lineinfo_module_assembles_to_the_embedded_blob() {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let v = base();
+    let v = Variant::new("classic");
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let ko = ws.link_module(&v, &objs, "m.ko");
     let original = std::fs::read(&ko).unwrap();
@@ -100,7 +87,7 @@ fn gen_lineinfo_module_assembles_to_the_embedded_blob() {
 fn gen_mod_lineinfo_keeps_the_script_contract() {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let v = base();
+    let v = Variant::new("classic");
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let ko = ws.link_module(&v, &objs, "m.ko");
 
@@ -159,7 +146,7 @@ fn classic_tools_take_the_source_tree_from_kbuild_environment() {
     let v = Variant {
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        ..base()
+        ..Variant::new("classic")
     };
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let ko = ws.link_module(&v, &objs, "m.ko");

@@ -4,18 +4,13 @@
 //! The file handling of the `module` and `modules` subcommands (`src/modules/embed.rs`) is
 //! compiled in directly (`#[path]`), so that each strategy and each failure point can be driven
 //! on its own. Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
-//! binary with the ignored test `child_embed`, which embeds what the environment asks for.
+//! binary with the ignored test `embed::child_embed`, which embeds what the environment asks for.
 #[path = "../src/modules/embed.rs"]
 #[allow(dead_code)]
-mod embed;
-#[path = "../src/mmap.rs"]
-#[allow(dead_code)]
-mod mmap;
-#[path = "common/tools.rs"]
-#[allow(dead_code)]
-mod tools;
+mod embedding;
 
-use embed::{embed_file, embed_file_with, Outcome, Strategy};
+use crate::common::tools::{self, run};
+use embedding::{embed_file, embed_file_with, Outcome, Strategy};
 use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
@@ -26,16 +21,6 @@ const SHF_ALLOC: u64 = 2;
 const CHILD_PATH: &str = "KBUILD_LINEINFO_TEST_EMBED_PATH";
 const CHILD_STRATEGY: &str = "KBUILD_LINEINFO_TEST_EMBED_STRATEGY";
 const CHILD_BLOB: &str = "KBUILD_LINEINFO_TEST_EMBED_BLOB";
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// `m.ko` from two C files: `.text` functions in both, one `.init.text` function; `extra` is
 /// more C for the first file. `m32` builds an i386 module.
@@ -424,18 +409,15 @@ fn child(path: &Path, strategy: &str, blob: usize, limit_kib: Option<u64>) -> Co
         }
         None => Command::new(exe),
     };
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "child_embed",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD_PATH, path)
-    .env(CHILD_STRATEGY, strategy)
-    .env(CHILD_BLOB, blob.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    // The test's name in the one test binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").unwrap().1;
+    cmd.args(["--ignored", "--exact", &format!("{module}::child_embed")])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(CHILD_PATH, path)
+        .env(CHILD_STRATEGY, strategy)
+        .env(CHILD_BLOB, blob.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -576,8 +558,8 @@ fn full_disk_leaves_the_old_file_and_no_temporary() {
 
 // ---- benchmark on a copy of a real module tree (never on the corpus itself) ----
 
-/// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test embed
-/// bench_module_tree -- --ignored --nocapture` times each strategy over every `.ko` below the
+/// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test tests
+/// embed::bench_module_tree -- --ignored --nocapture` times each strategy over every `.ko` below the
 /// directory with 2 threads, like the module step at `-j2`. It modifies the files.
 #[test]
 #[ignore = "benchmark: needs KBUILD_LINEINFO_BENCH_DIR, a scratch copy of a module tree"]

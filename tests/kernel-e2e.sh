@@ -132,23 +132,14 @@ step() {
 # --- 5. Oracles ---------------------------------------------------------------------------------
 check_modules() {
 	local out=$work/check-modules.txt
-	python3 - "$obj" "$tool" "$work/linked" >"$out" <<'EOF' || fail "module tables (see $out)"
+	PYTHONPATH="$repo/tests/kernel" python3 - "$obj" "$tool" "$work/linked" >"$out" <<'EOF' ||
+		fail "module tables (see $out)"
 import os, random, re, subprocess, sys
+from judge import fold, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
 obj, tool, linked = sys.argv[1:4]
 os.makedirs(linked, exist_ok=True)
 lds = os.path.join(linked, "text-at-1m.lds")
 open(lds, "w").write("SECTIONS {\n  . = 0x100000;\n  .text : { *(.text) }\n}\n")
-
-def fold(p):
-    parts = []
-    for c in p.split("/"):
-        if c in ("", "."):
-            continue
-        if c == ".." and parts and parts[-1] != "..":
-            parts.pop()
-        else:
-            parts.append(c)
-    return "/".join(parts)
 
 def text_size(ko):
     out = subprocess.run(["readelf", "-SW", ko], capture_output=True, text=True, check=True).stdout
@@ -157,17 +148,6 @@ def text_size(ko):
         if m:
             return int(m.group(1), 16)
     return 0
-
-def symbolize(elf, addrs):
-    q = "".join("%#x\n" % a for a in addrs)
-    out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + elf], input=q,
-                         capture_output=True, text=True, check=True).stdout
-    lines = [l for l in out.splitlines() if l]
-    res = []
-    for i in range(0, len(lines), 2):
-        file, line, _col = lines[i + 1].rsplit(":", 2)
-        res.append(None if file == "??" or line == "0" else (fold(file), int(line)))
-    return res
 
 def ours(args, queries):
     out = subprocess.run([tool, "lookup"] + args, input="".join(q + "\n" for q in queries),
@@ -234,22 +214,13 @@ EOF
 # linked image's own table, absolute addresses, symbol-start guard applied); $2: report name.
 check_vmlinux() {
 	local table=$1 out=$work/check-$2.txt
-	python3 - "$obj" "$tool" "$samples" "$table" "$2" >"$out" <<'EOF' || fail "$2 table (see $out)"
+	PYTHONPATH="$repo/tests/kernel" python3 - "$obj" "$tool" "$samples" "$table" "$2" >"$out" <<'EOF' ||
+		fail "$2 table (see $out)"
 import os, random, subprocess, sys
+from judge import fold, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
 obj, tool, count, table, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 vmlinux = os.path.join(obj, "vmlinux")
 absolute = os.path.samefile(table, vmlinux)
-
-def fold(p):
-    parts = []
-    for c in p.split("/"):
-        if c in ("", "."):
-            continue
-        if c == ".." and parts and parts[-1] != "..":
-            parts.pop()
-        else:
-            parts.append(c)
-    return "/".join(parts)
 
 syms = {}
 for l in subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=True).stdout.splitlines():
@@ -259,13 +230,7 @@ for l in subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=T
 text, etext = syms["_text"], syms["_etext"]
 rng = random.Random(2)
 addrs = [text + rng.randrange(etext - text) for _ in range(count)]
-out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + vmlinux],
-                     input="".join("%#x\n" % a for a in addrs), capture_output=True, text=True, check=True).stdout
-lines = [l for l in out.splitlines() if l]
-want = []
-for i in range(0, len(lines), 2):
-    f, n, _ = lines[i + 1].rsplit(":", 2)
-    want.append(None if f == "??" or n == "0" else (fold(f), int(n)))
+want = symbolize(vmlinux, addrs)
 out = subprocess.run([tool, "lookup", "--vmlinux", table], input="".join("%#x\n" % (a - (0 if absolute else text)) for a in addrs),
                      capture_output=True, text=True, check=True).stdout
 got = []

@@ -8,7 +8,7 @@
 //! 99.9 % of the `.text` offsets the oracle answers, annotate every function
 //! start, and a second `module` run must leave the file byte-identical.
 
-mod common;
+use crate::common;
 
 use common::blob::decode_v1_module;
 use common::build::{matrix_cells, MODULE_UNITS};
@@ -30,22 +30,9 @@ const PLACED: [(&str, u64); 3] = [
     (".exit.text", 0x300000),
 ];
 
-fn base(name: &'static str) -> Variant {
-    Variant {
-        name,
-        dwarf: DwarfVersion::V5,
-        dwarf64: false,
-        compress: Compress::None,
-        style: BuildStyle::InTree,
-        pass_srctree: false,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
-    }
-}
-
 #[test]
 fn module_dwarf5_in_tree() {
-    check_module(base("module-dwarf5"));
+    check_module(Variant::new("module-dwarf5"));
 }
 
 #[test]
@@ -54,7 +41,7 @@ fn module_dwarf4_out_of_tree() {
         dwarf: DwarfVersion::V4,
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        ..base("module-dwarf4-O=")
+        ..Variant::new("module-dwarf4-O=")
     });
 }
 
@@ -63,7 +50,7 @@ fn module_zlib_prefix_mapped() {
     check_module(Variant {
         compress: Compress::Zlib,
         style: BuildStyle::PrefixMapped,
-        ..base("module-zlib-prefix-map")
+        ..Variant::new("module-zlib-prefix-map")
     });
 }
 
@@ -72,7 +59,7 @@ fn module_zstd() {
     check_module(Variant {
         compress: Compress::Zstd,
         dwarf: DwarfVersion::V4,
-        ..base("module-zstd")
+        ..Variant::new("module-zstd")
     });
 }
 
@@ -80,7 +67,7 @@ fn module_zstd() {
 fn module_legacy_zdebug() {
     check_module(Variant {
         compress: Compress::ZlibGnu,
-        ..base("module-zdebug")
+        ..Variant::new("module-zdebug")
     });
 }
 
@@ -88,7 +75,7 @@ fn module_legacy_zdebug() {
 fn module_layout_v7() {
     check_module(Variant {
         layout: Some("v7"),
-        ..base("module-v7")
+        ..Variant::new("module-v7")
     });
 }
 
@@ -99,7 +86,7 @@ fn module_layout_v7_out_of_tree_dwarf64() {
         dwarf64: true,
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        ..base("module-v7-O=-dwarf64")
+        ..Variant::new("module-v7-O=-dwarf64")
     });
 }
 
@@ -162,15 +149,7 @@ fn check_module_from(ws: &Workspace, cli: &Cli, v: &Variant, objs: &[PathBuf], t
 fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let objects = Variant {
-        dwarf,
-        toolchain: Toolchain {
-            cc,
-            split,
-            linker: Linker::Bfd,
-        },
-        ..base("matrix objects")
-    };
+    let objects = Variant::matrix_objects(cc, dwarf, split);
     let objs = ws.compile_all(&objects, &MODULE_UNITS);
     for v in matrix_cells(&ws, &objects, "module-") {
         check_module_from(&ws, &cli, &v, &objs, &format!("{}-", v.name));

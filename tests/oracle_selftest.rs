@@ -4,7 +4,7 @@
 //! (FORMAT.md section 1 rule 1 drops those rows; the symbolizer prints line 0).
 //! Nothing here runs `kbuild-lineinfo`.
 
-mod common;
+use crate::common;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::symbolizer::symbolize;
@@ -13,14 +13,9 @@ use std::path::Path;
 
 fn variant(name: &'static str, dwarf: DwarfVersion, style: BuildStyle) -> Variant {
     Variant {
-        name,
         dwarf,
-        dwarf64: false,
-        compress: Compress::None,
         style,
-        pass_srctree: false,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new(name)
     }
 }
 

@@ -6,7 +6,7 @@
 //! `modules.order`), hence `#[ignore]`: `scripts/test.sh` runs it with `--include-ignored`;
 //! run on purpose without the corpus, it fails and says what to run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

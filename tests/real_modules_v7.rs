@@ -6,8 +6,8 @@
 //! with `--include-ignored`; run on purpose without the corpus, it fails and says what to run.
 //! The corpus is never modified: the batch runs on a copy.
 
-mod common;
-mod v7_oracle;
+use crate::common;
+use crate::v7_oracle;
 
 use std::path::Path;
 use std::process::Command;
@@ -176,6 +176,7 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
         total.unannotated += tally.unannotated;
         total.unannotated_starts += tally.unannotated_starts;
         total.kernel_mismatch += tally.kernel_mismatch;
+        total.decoded_agreed += tally.decoded_agreed;
         for (section, n) in tally.per_section {
             *total.per_section.entry(section).or_default() += n;
         }
@@ -227,5 +228,9 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
     assert_eq!(
         total.kernel_mismatch, 0,
         "lookup --module differs from the ld-relocated blob"
+    );
+    assert_eq!(
+        total.decoded_agreed, total.agreed,
+        "the harness's decoding of the linked blobs agrees with llvm-symbolizer where we do"
     );
 }

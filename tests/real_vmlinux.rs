@@ -5,7 +5,7 @@
 //! variables of `common::realdata::locate`), hence `#[ignore]`: `scripts/test.sh` runs it with
 //! `--include-ignored`; run on purpose without the corpus, it fails and says what to run.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

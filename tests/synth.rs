@@ -10,7 +10,7 @@
 //! file:line; the file table must hold exactly the referenced names, in
 //! order of first use, relative to comp_dir and normalised.
 
-mod common;
+use crate::common;
 
 use common::elf;
 use common::elfwrite::{
@@ -19,8 +19,7 @@ use common::elfwrite::{
 };
 use common::{Answer, Cli, Workspace};
 use gimli::write::{
-    Address, AttributeValue, DirectoryId, Dwarf, EndianVec, FileId, LineProgram, LineString,
-    Sections, Unit,
+    Address, AttributeValue, DirectoryId, Dwarf, FileId, LineProgram, LineString, Unit,
 };
 use gimli::{Encoding, Format, LineEncoding, RunTimeEndian};
 use object::{Object, ObjectSection};
@@ -212,18 +211,7 @@ fn write_dwarf(encoding: Encoding, endian: RunTimeEndian, seqs: &[Seq]) -> Vec<(
         u.get_mut(root).set(gimli::DW_AT_comp_dir, comp_dir);
         dwarf.units.add(u);
     }
-    let mut sections = Sections::new(EndianVec::new(endian));
-    dwarf.write(&mut sections).expect("gimli write");
-    let mut out = Vec::new();
-    sections
-        .for_each(|id, data| -> Result<(), ()> {
-            if !data.slice().is_empty() {
-                out.push((id.name().to_string(), data.slice().to_vec()));
-            }
-            Ok(())
-        })
-        .expect("collect sections");
-    out
+    elfwrite::dwarf_sections(&mut dwarf, endian)
 }
 
 fn build_input(t: Target, version: u16, format: Format, seqs: &[Seq]) -> Vec<u8> {
@@ -261,14 +249,7 @@ fn build_input_without(
         text(".init.text", INIT, 0x10),
     ];
     for (name, data) in write_dwarf(encoding, endian, seqs) {
-        sections.push(OutSection {
-            name,
-            sh_type: SHT_PROGBITS,
-            flags: 0,
-            addr: 0,
-            align: 1,
-            data,
-        });
+        sections.push(OutSection::debug(name, data));
     }
     let sym = |name: &str, value, section, st_type, global| OutSymbol {
         name: name.into(),

@@ -14,13 +14,14 @@
 //! A module whose loader-sized section comes first (AArch64 `.plt`) gets one warning naming the
 //! section and layout v7, and no table that would print wrong lines.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
 use common::blob::decode_v1_module;
 use common::realdata::same_file;
+use common::tools::run;
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
 const M_C: &str = r#"
@@ -65,16 +66,6 @@ __attribute__((section(".exit.text"))) void exit_a(int *p)
 
 /// Text memory in this order (`.init.text`, init memory, follows in the section headers).
 const TEXT_MEMORY: [&str; 4] = [".sched.text", ".text.unlikely", ".text", ".exit.text"];
-
-fn run(cmd: &mut Command) -> std::process::Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn section_header_order(ko: &Path) -> Vec<String> {
     let data = std::fs::read(ko).unwrap();

@@ -10,7 +10,7 @@
 //! Both also check the fast line-program runner against gimli's (`--gimli-only`, hidden): the
 //! same rows read and the same bytes.
 
-mod common;
+use crate::common;
 
 use common::build::VMLINUX_UNITS;
 use common::realdata;
@@ -85,14 +85,10 @@ fn link1(ws: &Workspace, v: &Variant) -> PathBuf {
 
 fn variant(name: &'static str, dwarf: DwarfVersion) -> Variant {
     Variant {
-        name,
         dwarf,
-        dwarf64: false,
-        compress: Compress::None,
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
+        ..Variant::new(name)
     }
 }
 

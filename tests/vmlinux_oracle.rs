@@ -14,7 +14,7 @@
 //! * the `.o` and `.S` routes give the same answers, stdout equals the `.S`,
 //!   and a second run writes identical bytes.
 
-mod common;
+use crate::common;
 
 use common::build::{matrix_cells, VMLINUX_UNITS};
 use common::elf::{self, STT_FUNC};
@@ -33,22 +33,9 @@ const V1_SYMBOLS: [&str; 8] = [
 ];
 const V7_EXTRA_SYMBOLS: [&str; 2] = ["lineinfo_data_size", "lineinfo_filenames_size"];
 
-fn base(name: &'static str) -> Variant {
-    Variant {
-        name,
-        dwarf: DwarfVersion::V5,
-        dwarf64: false,
-        compress: Compress::None,
-        style: BuildStyle::InTree,
-        pass_srctree: false,
-        layout: None,
-        toolchain: Toolchain::SYSTEM,
-    }
-}
-
 #[test]
 fn dwarf5_in_tree() {
-    check_variant(base("dwarf5-in-tree"));
+    check_variant(Variant::new("dwarf5-in-tree"));
 }
 
 #[test]
@@ -57,7 +44,7 @@ fn dwarf4_out_of_tree_with_srctree() {
         dwarf: DwarfVersion::V4,
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
-        ..base("dwarf4-O=")
+        ..Variant::new("dwarf4-O=")
     });
 }
 
@@ -66,7 +53,7 @@ fn dwarf5_prefix_mapped_zlib() {
     check_variant(Variant {
         compress: Compress::Zlib,
         style: BuildStyle::PrefixMapped,
-        ..base("dwarf5-prefix-map-zlib")
+        ..Variant::new("dwarf5-prefix-map-zlib")
     });
 }
 
@@ -76,7 +63,7 @@ fn dwarf4_zlib_with_srctree() {
         dwarf: DwarfVersion::V4,
         compress: Compress::Zlib,
         pass_srctree: true,
-        ..base("dwarf4-zlib-srctree")
+        ..Variant::new("dwarf4-zlib-srctree")
     });
 }
 
@@ -84,7 +71,7 @@ fn dwarf4_zlib_with_srctree() {
 fn dwarf5_zstd() {
     check_variant(Variant {
         compress: Compress::Zstd,
-        ..base("dwarf5-zstd")
+        ..Variant::new("dwarf5-zstd")
     });
 }
 
@@ -93,7 +80,7 @@ fn dwarf4_legacy_zdebug() {
     check_variant(Variant {
         dwarf: DwarfVersion::V4,
         compress: Compress::ZlibGnu,
-        ..base("dwarf4-zdebug")
+        ..Variant::new("dwarf4-zdebug")
     });
 }
 
@@ -101,7 +88,7 @@ fn dwarf4_legacy_zdebug() {
 fn dwarf64_format() {
     check_variant(Variant {
         dwarf64: true,
-        ..base("dwarf5-dwarf64")
+        ..Variant::new("dwarf5-dwarf64")
     });
 }
 
@@ -111,7 +98,7 @@ fn layout_v7_out_of_tree() {
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
         layout: Some("v7"),
-        ..base("dwarf5-O=-v7")
+        ..Variant::new("dwarf5-O=-v7")
     });
 }
 
@@ -122,7 +109,7 @@ fn layout_v1_explicit_prefix_mapped_with_srctree() {
         style: BuildStyle::PrefixMapped,
         pass_srctree: true,
         layout: Some("v1"),
-        ..base("dwarf4-prefix-map-srctree-v1")
+        ..Variant::new("dwarf4-prefix-map-srctree-v1")
     });
 }
 
@@ -247,15 +234,7 @@ fn build_links(ws: &Workspace, cli: &Cli, v: &Variant, objs: &[PathBuf], tag: &s
 fn check_matrix(cc: Cc, dwarf: DwarfVersion, split: bool) {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let objects = Variant {
-        dwarf,
-        toolchain: Toolchain {
-            cc,
-            split,
-            linker: Linker::Bfd,
-        },
-        ..base("matrix objects")
-    };
+    let objects = Variant::matrix_objects(cc, dwarf, split);
     let objs = ws.compile_all(&objects, &VMLINUX_UNITS);
     let mut cells = Vec::new();
     for v in matrix_cells(&ws, &objects, "") {

@@ -1,9 +1,16 @@
-//! Arbitrary bytes as a v7 `.mod_lineinfo` blob: parsing, every sub-table and the descriptor
-//! lookup must never panic.
+//! Arbitrary bytes as a v7 `.mod_lineinfo` blob, and as a module carrying blobs: parsing, every
+//! sub-table, the descriptor lookup and the module reader (which applies the anchor
+//! relocations of `.rela.mod_lineinfo`) must never panic.
+//!
+//! Seeds (`corpus/decode_v7_blob/`): a small module the tool embedded with `--layout v7`, and
+//! the same module with its anchor relocation's `r_offset` patched to 0xfffffffffffffff8 (it
+//! panicked on overflow in `lookup --module`).
 #![no_main]
 
+use kbuild_lineinfo::embedded::ModuleTables;
+use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::layout::v7;
-use kbuild_lineinfo::Endian;
+use kbuild_lineinfo::{Endian, Layout};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,4 +29,32 @@ fuzz_target!(|data: &[u8]| {
             let _ = v7::lookup(data, endian, address);
         }
     }
+    module(data);
 });
+
+/// `data` as a module: its tables, looked up at a few offsets of every code section (a v7
+/// answer's entry offset is in section terms, a v1 one's in text memory).
+fn module(data: &[u8]) {
+    let Ok(Some(tables)) = ModuleTables::read(data, Default::default()) else {
+        return;
+    };
+    let Ok(input) = Input::parse(data) else {
+        return;
+    };
+    for section in input.code_sections() {
+        for offset in [
+            0,
+            1,
+            section.size / 2,
+            section.size.saturating_sub(1),
+            u64::MAX,
+        ] {
+            for guard in [0, offset, u64::MAX] {
+                let found = tables.lookup(section.index, offset, guard);
+                if let (Some(found), Layout::V7) = (found, tables.layout()) {
+                    assert!(u64::from(found.entry_offset) <= offset);
+                }
+            }
+        }
+    }
+}

@@ -10,9 +10,10 @@
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use crate::decode::{Found, TableView};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::image::SymbolBytes;
-use crate::layout::sections::TextMemory;
+use crate::input::Input;
+use crate::layout::sections::{Blob, LoaderConfig, TextMemory};
 use crate::layout::{self, v7};
 use crate::{Endian, Layout};
 
@@ -52,34 +53,46 @@ pub struct SectionTable<'a> {
     pub table: Option<TableView<'a>>,
 }
 
-const BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
-
 impl<'a> ModuleTables<'a> {
+    /// The tables of the module `data`, its text memory laid out by the loader's rules under
+    /// `config` (for v1); see [`ModuleTables::parse`].
+    pub fn read(data: &'a [u8], config: LoaderConfig) -> Result<Option<ModuleTables<'a>>> {
+        let file = object::File::parse(data)?;
+        let text = crate::extract::module_text_memory(&Input::parse(data)?, config);
+        ModuleTables::parse(&file, &text)
+    }
+
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
     /// or the blob has relocations (its anchors), else v1, whose offsets count from the start
     /// of `text` (the module's text memory, [`crate::extract::module_text_memory`]).
+    ///
+    /// Each v7 anchor relocation is checked as it is applied: one that lies outside a
+    /// descriptor's anchor field, or names no section, is an error naming the blob and the
+    /// relocation, as is a v1 blob the v1 kernel would reject.
     pub fn parse(file: &object::File<'a>, text: &TextMemory) -> Result<Option<ModuleTables<'a>>> {
         let endian = if file.is_little_endian() {
             Endian::Little
         } else {
             Endian::Big
         };
-        let blobs: Vec<_> = BLOBS
+        let blobs: Vec<_> = layout::MODULE_SECTIONS
             .iter()
             .filter_map(|n| file.section_by_name(n))
             .collect();
         let Some(first) = blobs.first() else {
             return Ok(None);
         };
-        let v7 =
-            blobs.len() > 1 || first.name() == Ok(BLOBS[1]) || first.relocations().next().is_some();
+        let v7 = blobs.len() > 1
+            || first.name() == Ok(Blob::Init.section_name())
+            || first.relocations().next().is_some();
         if !v7 {
+            let name = layout::v1::MODULE_SECTION;
             if file.section_by_name(".text").is_none() {
-                return Err(ErrorKind::Elf("a v1 .mod_lineinfo but no .text".into()).into());
+                return Err(ErrorKind::Elf(format!("a v1 {name} but no .text")).into());
             }
-            let Some(view) = layout::v1::parse_module_blob(first.data()?, endian) else {
-                return Ok(None);
-            };
+            let view = layout::v1::parse_module_blob(first.data()?, endian).ok_or_else(|| {
+                Error::from(ErrorKind::Invalid("not a valid v1 blob".into())).at(name)
+            })?;
             return Ok(Some(ModuleTables::V1 {
                 placed: text.placed.clone(),
                 view,
@@ -87,9 +100,12 @@ impl<'a> ModuleTables<'a> {
         }
         let mut tables = Vec::new();
         for blob in blobs {
-            let bytes = blob.data()?;
-            let anchors = anchor_sections(file, &blob);
-            for (i, (d, table)) in v7::parse_module_blob(bytes, endian).into_iter().enumerate() {
+            let name = blob.name().unwrap_or("?");
+            let bytes = blob.data().map_err(|e| Error::from(e).at(name))?;
+            let descriptors = v7::parse_module_blob(bytes, endian);
+            let anchors = anchor_sections(file, &blob, bytes.len(), descriptors.len())
+                .map_err(|e| e.at(name))?;
+            for (i, (d, table)) in descriptors.into_iter().enumerate() {
                 let section = anchors.iter().find(|(at, _)| *at == i).map(|&(_, s)| s);
                 tables.push(SectionTable {
                     section,
@@ -138,22 +154,28 @@ impl<'a> ModuleTables<'a> {
     }
 }
 
-/// (descriptor index, section index) for each anchor relocation of `blob`: a relocation at
-/// byte 8 + 16·i (or 4 bytes into it, a 32-bit big-endian target) names descriptor i.
-fn anchor_sections(file: &object::File<'_>, blob: &object::Section<'_, '_>) -> Vec<(usize, usize)> {
+/// (descriptor index, section index) for each anchor relocation of `blob` (`len` bytes,
+/// `count` descriptors): what the loader's relocation pass writes, checked as
+/// [`v7::anchor_descriptor`] says.
+fn anchor_sections(
+    file: &object::File<'_>,
+    blob: &object::Section<'_, '_>,
+    len: usize,
+    count: usize,
+) -> Result<Vec<(usize, usize)>> {
+    let invalid = |m: String| Error::from(ErrorKind::Invalid(m));
     blob.relocations()
-        .filter_map(|(offset, reloc)| {
-            let rel = offset.checked_sub(v7::ROOT_SIZE)?;
-            if rel % v7::DESCRIPTOR_SIZE >= 8 {
-                return None;
-            }
-            let index = usize::try_from(rel / v7::DESCRIPTOR_SIZE).ok()?;
+        .map(|(offset, reloc)| {
+            let width = u64::from(reloc.size() / 8).max(1);
+            let index = v7::anchor_descriptor(offset, width, len, count).map_err(invalid)?;
             let section = match reloc.target() {
-                RelocationTarget::Symbol(s) => file.symbol_by_index(s).ok()?.section_index()?,
-                RelocationTarget::Section(s) => s,
-                _ => return None,
+                RelocationTarget::Symbol(s) => file.symbol_by_index(s)?.section_index(),
+                RelocationTarget::Section(s) => Some(s),
+                _ => None,
             };
-            Some((index, section.0))
+            let section = section
+                .ok_or_else(|| invalid(format!("relocation at {offset:#x} names no section")))?;
+            Ok((index, section.0))
         })
         .collect()
 }

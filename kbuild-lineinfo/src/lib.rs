@@ -55,8 +55,12 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// The name used on the command line and in cache keys.
-    pub fn name(self) -> &'static str {
+    /// Every layout, oldest first.
+    pub const ALL: [Layout; 2] = [Layout::V1, Layout::V7];
+
+    /// The name used on the command line, in cache keys and in a Kbuild tree's hooks; the
+    /// one place the names are spelled ([`FromStr`](std::str::FromStr) reads them back).
+    pub const fn name(self) -> &'static str {
         match self {
             Layout::V1 => "v1",
             Layout::V7 => "v7",
@@ -64,5 +68,42 @@ impl Layout {
     }
 }
 
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = Error;
+
+    /// The layout [`Layout::name`] spells `s`.
+    fn from_str(s: &str) -> Result<Layout> {
+        Layout::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Layout::ALL.iter().map(|l| l.name()).collect();
+                let message = format!("unknown layout `{s}` (one of {})", names.join(", "));
+                ErrorKind::Invalid(message).into()
+            })
+    }
+}
+
 /// Byte order of the target, taken from the input ELF; every table integer uses it.
 pub use object::Endianness as Endian;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_read_back() {
+        for layout in Layout::ALL {
+            assert_eq!(layout.name().parse::<Layout>(), Ok(layout));
+            assert_eq!(layout.to_string(), layout.name());
+        }
+        let err = "v2".parse::<Layout>().unwrap_err().to_string();
+        assert_eq!(err, "unknown layout `v2` (one of v1, v7)");
+    }
+}

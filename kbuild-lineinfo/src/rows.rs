@@ -8,6 +8,8 @@
 mod program;
 mod root;
 mod sorted;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;

@@ -412,9 +412,7 @@ fn load_module(path: &Path) -> Result<Image> {
     let file = object::File::parse(data)?;
     // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
     // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    let input = kbuild_lineinfo::input::Input::parse(data)?;
-    let text = kbuild_lineinfo::extract::module_text_memory(&input, LoaderConfig::default());
-    let tables = ModuleTables::parse(&file, &text)?.context("no .mod_lineinfo")?;
+    let tables = ModuleTables::read(data, LoaderConfig::default())?.context("no .mod_lineinfo")?;
     Ok(Image {
         symbols: Symbols::from_file(&file),
         tables: Tables::Module(tables),

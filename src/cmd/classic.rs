@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use kbuild_lineinfo::{emit, extract, Layout};
+use kbuild_lineinfo::{emit, extract, layout};
 
 use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs};
 use crate::modules::lineinfo::{self, Done};
@@ -61,18 +61,18 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
         eprintln!("{summary}");
         return Ok(ExitCode::SUCCESS);
     }
-    let layout = Layout::from(args.table.layout);
+    let layout = args.table.layout;
     let data = crate::mmap::map(&args.file)?;
     let module = extract::module(&data, &super::extract_options(&args.table))
         .with_context(|| args.file.display().to_string())?;
     let sections = match &module {
         Some(m) => {
             let loader = crate::modules::kbuild::loader_config(Path::new("."));
-            let (sections, _, warnings) = lineinfo::prepare(m, layout, loader)?;
-            for w in warnings {
+            let new = layout::module_sections(m, layout, loader)?;
+            for w in new.warnings {
                 eprintln!("lineinfo: warning: {}: {w}", args.file.display());
             }
-            sections
+            new.sections
         }
         None => Vec::new(),
     };
@@ -94,7 +94,7 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
         ..args.clone()
     };
     let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
-    let layout = Layout::from(args.table.layout);
+    let layout = args.table.layout;
     // Kbuild runs this step in the object tree: its config says where sections load.
     let loader = crate::modules::kbuild::loader_config(Path::new("."));
     let (done, warnings) = lineinfo::process(

@@ -26,7 +26,7 @@ fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
     let tool = tool
         .to_str()
         .with_context(|| format!("{}: not UTF-8", tool.display()))?;
-    let done = kbuild::install(&args.srctree, tool, args.layout.map(Into::into))?;
+    let done = kbuild::install(&args.srctree, tool, args.layout)?;
     let what = if done.unchanged {
         "already installed"
     } else {
@@ -35,7 +35,7 @@ fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
     println!(
         "kbuild-lineinfo: {what} in {} ({} layout, tool {tool}): {}",
         args.srctree.display(),
-        kbuild::layout_name(done.layout),
+        done.layout.name(),
         done.files.join(", ")
     );
     Ok(ExitCode::SUCCESS)

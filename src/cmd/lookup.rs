@@ -6,12 +6,12 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
-use kbuild_lineinfo::decode::{Found, TableView};
+use anyhow::{Context, Result};
+use kbuild_lineinfo::decode::Found;
+use kbuild_lineinfo::embedded::{self, ModuleTables};
+use kbuild_lineinfo::image;
 use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::layout::sections;
-use kbuild_lineinfo::{image, layout, Endian};
-use object::{Object, ObjectSection, ObjectSymbol};
 
 use crate::cli::LookupArgs;
 
@@ -76,24 +76,12 @@ fn owned(found: Option<Found<'_>>) -> Answer {
     found.map(|f| (f.file.to_vec(), f.line))
 }
 
-/// The vmlinux table view of an image, whichever layout it carries.
-fn vmlinux_view<'a>(data: &'a [u8], symbols: &'a image::SymbolBytes<'a>) -> Result<TableView<'a>> {
-    let input = Input::parse(data)?;
-    let endian = input.endian();
-    let get = |name: &str| symbols.get(name);
-    let view = if symbols.get("lineinfo_data_size").is_some() {
-        layout::v7::vmlinux_view(get, endian)
-    } else {
-        layout::v1::vmlinux_view(get, endian)
-    };
-    view.context("no lineinfo tables (lineinfo_* symbols missing or inconsistent)")
-}
-
 fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let symbols = image::SymbolBytes::parse(&data)?;
-    let view = vmlinux_view(&data, &symbols)?;
     let input = Input::parse(&data)?;
+    let view = embedded::vmlinux_view(&symbols, input.endian())
+        .context("no lineinfo tables (lineinfo_* symbols missing or inconsistent)")?;
     let linked = !input.is_relocatable();
     let (text, starts) = if linked {
         let text = input.symbol("_text").context("no `_text` symbol")?;
@@ -126,77 +114,13 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
         .collect()
 }
 
-/// The module tables of a `.ko`, whichever layout it carries.
-enum ModuleTables<'a> {
-    /// One table over `.text`.
-    V1(TableView<'a>),
-    /// The v7 blobs, each with its anchors filled in with the covered sections' addresses in
-    /// `Input`'s (synthetic) address space, as the loader's relocation pass would.
-    V7(Vec<Vec<u8>>),
-}
-
-/// Finds `.mod_lineinfo` (and `.init.mod_lineinfo`): v7 when there is an init blob or the blob
-/// carries relocations (its anchors), else v1.
-fn module_tables<'a>(file: &object::File<'a>, input: &Input<'_>) -> Result<ModuleTables<'a>> {
-    let blobs: Vec<_> = V7_BLOBS
-        .iter()
-        .filter_map(|n| file.section_by_name(n))
-        .collect();
-    let Some(first) = blobs.first() else {
-        bail!("no .mod_lineinfo or .init.mod_lineinfo section");
-    };
-    let v7 = blobs.len() > 1
-        || first.name() == Ok(".init.mod_lineinfo")
-        || first.relocations().next().is_some();
-    if !v7 {
-        let view = layout::v1::parse_module_blob(first.data()?, input.endian())
-            .context(".mod_lineinfo: not a valid v1 blob")?;
-        return Ok(ModuleTables::V1(view));
-    }
-    let sections = input.code_sections();
-    let mut relocated = Vec::new();
-    for blob in blobs {
-        let name = blob.name().unwrap_or("?").to_string();
-        let mut bytes = blob.data()?.to_vec();
-        for (offset, reloc) in blob.relocations() {
-            let object::RelocationTarget::Symbol(symbol) = reloc.target() else {
-                bail!("{name}: relocation at {offset:#x} does not name a symbol");
-            };
-            let section = file.symbol_by_index(symbol)?.section_index();
-            let Some(target) = sections
-                .iter()
-                .find(|s| Some(s.index) == section.map(|i| i.0))
-            else {
-                bail!("{name}: relocation at {offset:#x} does not name a code section");
-            };
-            // The descriptor's u64 anchor (32-bit targets relocate one half of it).
-            let at = usize::try_from(offset)?;
-            let at = at - (at.checked_sub(8).context("relocation in the blob root")? % 16);
-            let value = match input.endian() {
-                Endian::Little => target.address.to_le_bytes(),
-                Endian::Big => target.address.to_be_bytes(),
-            };
-            bytes
-                .get_mut(at..at + 8)
-                .with_context(|| format!("{name}: relocation at {offset:#x} past the blob"))?
-                .copy_from_slice(&value);
-        }
-        relocated.push(bytes);
-    }
-    Ok(ModuleTables::V7(relocated))
-}
-
-const V7_BLOBS: [&str; 2] = [".mod_lineinfo", ".init.mod_lineinfo"];
-
 /// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
 fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
-    let file = object::File::parse(&*data)?;
-    let tables = module_tables(&file, &input)?;
+    let tables = ModuleTables::read(&data, loader)?
+        .context("no .mod_lineinfo or .init.mod_lineinfo section")?;
     let sections = input.code_sections();
-    // v1 offsets count from the start of text memory, laid out as the loader does.
-    let memory = kbuild_lineinfo::extract::module_text_memory(&input, loader);
     let starts = input.text_symbol_starts()?;
     queries
         .iter()
@@ -208,33 +132,19 @@ fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Re
             let Some(section) = sections.iter().find(|s| s.name == name) else {
                 return Ok(None);
             };
+            // The kernel's offsets are u32.
             let Ok(offset) = u32::try_from(off) else {
                 return Ok(None);
             };
-            let address = section.address + off;
+            let offset = u64::from(offset);
+            // The symbol-start guard: the symbol kallsyms would resolve, in the same section.
+            let address = section.address + offset;
             let i = starts.partition_point(|&s| s <= address);
             let start = match i.checked_sub(1).map(|i| starts[i]) {
-                Some(s) if s >= section.address => (s - section.address) as u32,
+                Some(s) if s >= section.address => s - section.address,
                 _ => return Ok(None),
             };
-            let found = match &tables {
-                ModuleTables::V1(view) => {
-                    let Some(base) = memory.offset_of(section.index) else {
-                        return Ok(None);
-                    };
-                    let (Ok(offset), Ok(start)) = (
-                        u32::try_from(base + u64::from(offset)),
-                        u32::try_from(base + u64::from(start)),
-                    ) else {
-                        return Ok(None);
-                    };
-                    view.lookup_guarded(offset, start)
-                }
-                ModuleTables::V7(blobs) => blobs
-                    .iter()
-                    .find_map(|b| layout::v7::lookup(b, input.endian(), address))
-                    .filter(|f| f.entry_offset >= start),
-            };
+            let found = tables.lookup(section.index, offset, start);
             Ok(owned(found))
         })
         .collect()

@@ -4,14 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use kbuild_lineinfo::layout::sections::LoaderConfig;
-use kbuild_lineinfo::Layout;
 
 use crate::cli::ModuleArgs;
 use crate::modules::lineinfo::{self, Done};
 
 pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let options = super::extract_options(&args.table);
-    let layout = Layout::from(args.table.layout);
+    let layout = args.table.layout;
     let mut failed = false;
     for path in &args.modules {
         match lineinfo::process(path, &options, layout, LoaderConfig::default()) {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use kbuild_lineinfo::Layout;
 
 use crate::cache::Cache;
-use crate::cli::{BatchLayout, LayoutArg, ModulesArgs, TableOptions};
+use crate::cli::{BatchLayout, ModulesArgs, TableOptions};
 use crate::jobs::{self, Progress, Slots, Verbosity};
 use crate::modules::batch::{Batch, What};
 use crate::modules::{kbuild, order};
@@ -82,8 +82,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let layout = match (args.layout, tree.layout) {
-        (BatchLayout::V1, _) => Layout::V1,
-        (BatchLayout::V7, _) => Layout::V7,
+        (BatchLayout::Fixed(l), _) => l,
         (BatchLayout::Auto, Some(l)) => l,
         (BatchLayout::Auto, None) => Layout::V1,
     };
@@ -96,10 +95,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
             .map_or("(from DWARF)".into(), |p| p.display().to_string())
     ));
     let table = TableOptions {
-        layout: match layout {
-            Layout::V1 => LayoutArg::V1,
-            Layout::V7 => LayoutArg::V7,
-        },
+        layout,
         srctree: srctree.clone(),
     };
     let options = super::extract_options(&table);

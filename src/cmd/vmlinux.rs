@@ -7,20 +7,20 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use kbuild_lineinfo::emit::{self, Target};
 use kbuild_lineinfo::encode::{self, EncodedTable};
+use kbuild_lineinfo::extract;
 use kbuild_lineinfo::layout::{self, Item};
-use kbuild_lineinfo::{extract, Endian, Layout};
 
 use crate::cli::VmlinuxArgs;
 
 pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
-    let layout = Layout::from(args.table.layout);
+    let layout = args.table.layout;
     let output = args.output.as_deref();
     if args.stub {
         let target = match &args.like {
             Some(path) => target_of(path)?,
             None => Target::host_default(),
         };
-        let items = items(&EncodedTable::default(), layout, target.endian);
+        let items = layout::vmlinux_items(&EncodedTable::default(), layout, target.endian);
         write_output(output, &items, &target)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -54,7 +54,7 @@ fn generate_with(
     slots: &crate::jobs::Slots,
     gimli_only: bool,
 ) -> Result<String> {
-    let layout = Layout::from(table.layout);
+    let layout = table.layout;
     let data = crate::mmap::map(path)?;
     // One thread per job slot free now (the implicit one and every token the jobserver grants
     // at once; link-vmlinux.sh runs when make has nothing else to do), held until the tables
@@ -69,7 +69,7 @@ fn generate_with(
     drop(tokens);
     let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
     let encoded = encode::encode(&v.table, layout);
-    let items = items(&encoded, layout, v.endian);
+    let items = layout::vmlinux_items(&encoded, layout, v.endian);
     write_output(output, &items, &target)?;
     let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
     let s = &v.stats;
@@ -90,14 +90,6 @@ fn generate_with(
         );
     }
     Ok(summary)
-}
-
-/// The symbols of `layout` for an encoded table.
-pub fn items(encoded: &EncodedTable, layout: Layout, endian: Endian) -> Vec<Item> {
-    match layout {
-        Layout::V1 => layout::v1::vmlinux_items(encoded, endian),
-        Layout::V7 => layout::v7::vmlinux_items(encoded, endian),
-    }
 }
 
 fn target_of(path: &Path) -> Result<Target> {

@@ -84,10 +84,7 @@ impl Invocation {
     /// the compiler saw (Kbuild's own `abs_srctree` is a `realpath`), so names come out
     /// relative to it as the kernel prints them.
     fn command(&self, sub: &str, srctree: &str) -> String {
-        let layout = match self.layout {
-            Layout::V1 => "v1",
-            Layout::V7 => "v7",
-        };
+        let layout = self.layout.name();
         format!("{} {sub} --layout {layout} --srctree {srctree}", self.tool)
     }
 }

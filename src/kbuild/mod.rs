@@ -38,7 +38,7 @@ pub struct Installed {
     pub unchanged: bool,
 }
 
-/// The layout the tree's kernel reads: v7's header describes anchors and the init blob.
+/// The layout the tree's kernel reads, told by its module header.
 pub fn tree_layout(srctree: &Path) -> Option<Layout> {
     crate::modules::kbuild::header_layout(srctree)
 }
@@ -70,7 +70,7 @@ pub fn install(srctree: &Path, tool: &str, layout: Option<Layout>) -> Result<Ins
     }
     let manifest = Manifest {
         tool: tool.to_string(),
-        layout: layout_name(layout).to_string(),
+        layout: layout.name().to_string(),
         files: rewritten
             .iter()
             .map(|(path, _, new)| record(srctree, previous.as_ref(), path, new))
@@ -268,11 +268,4 @@ pub fn uninstall(srctree: &Path, force: bool) -> Result<Uninstalled> {
     let dir = srctree.join(manifest::DIR);
     fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot remove", dir.display()))?;
     Ok(Uninstalled::Restored(restored))
-}
-
-pub fn layout_name(layout: Layout) -> &'static str {
-    match layout {
-        Layout::V1 => "v1",
-        Layout::V7 => "v7",
-    }
 }

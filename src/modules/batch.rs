@@ -6,11 +6,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use kbuild_lineinfo::extract::{self, Stats};
 use kbuild_lineinfo::layout::sections::LoaderConfig;
+use kbuild_lineinfo::layout::{self, ModuleSections};
 use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};
 use super::embed::{self, Outcome, Strategy};
-use super::lineinfo::{prepare, OWNED_SECTIONS};
 use crate::cache::{Cache, Identity, Key};
 
 /// Everything a module job needs besides the module.
@@ -94,7 +94,7 @@ impl Batch<'_> {
                     &meta,
                     data,
                     &sections,
-                    &OWNED_SECTIONS,
+                    &layout::MODULE_SECTIONS,
                     Strategy::InPlace,
                 )?;
                 let what = match embedded {
@@ -114,7 +114,11 @@ impl Batch<'_> {
         let Some(module) = extract::module(data, self.options)? else {
             return Ok(Record::NoDebugInfo);
         };
-        let (sections, stats, warnings) = prepare(&module, self.layout, self.loader)?;
+        let ModuleSections {
+            sections,
+            stats,
+            warnings,
+        } = layout::module_sections(&module, self.layout, self.loader)?;
         Ok(Record::Sections {
             sections,
             stats,

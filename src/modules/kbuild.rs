@@ -84,12 +84,10 @@ fn find_srctree(objtree: &Path) -> Option<PathBuf> {
         .then(|| objtree.to_path_buf())
 }
 
-/// v7's header describes per-section descriptors (with an anchor) and the init blob; v1's does
-/// not.
+/// The layout the tree's module header describes, if the tree has one.
 pub fn header_layout(srctree: &Path) -> Option<Layout> {
     let header = fs::read_to_string(srctree.join("include/linux/mod_lineinfo.h")).ok()?;
-    let v7 = header.contains("anchor") || header.contains("init.mod_lineinfo");
-    Some(if v7 { Layout::V7 } else { Layout::V1 })
+    Some(kbuild_lineinfo::layout::of_module_header(&header))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! case shares (one-line stderr naming the file, no panic, `.ko` untouched or fully updated).
 #![allow(dead_code)]
 
+pub use crate::common::tools::run;
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,16 +12,6 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
 /// No case may take longer than this (a hang is a failure, not a slow test).
 pub const DEADLINE: Duration = Duration::from_secs(60);
-
-pub fn sh(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Runs the binary with `args` in `dir`, killing it at the deadline (then the test fails).
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -110,7 +101,7 @@ pub fn write_module_sources(dir: &Path) {
 pub fn build_module(dir: &Path, flags: &[&str]) -> PathBuf {
     write_module_sources(dir);
     for name in ["a", "b"] {
-        sh(Command::new("cc")
+        run(Command::new("cc")
             .args(["-c", "-g", "-O1", "-fno-pic"])
             .args(flags)
             .arg("-o")
@@ -118,7 +109,7 @@ pub fn build_module(dir: &Path, flags: &[&str]) -> PathBuf {
             .arg(dir.join(format!("{name}.c"))));
     }
     let ko = dir.join("m.ko");
-    sh(Command::new("ld")
+    run(Command::new("ld")
         .arg("-r")
         .arg("-o")
         .arg(&ko)
@@ -132,7 +123,7 @@ pub fn build_vmlinux(dir: &Path) -> PathBuf {
     write_module_sources(dir);
     std::fs::write(dir.join("s.c"), "void _start(void) { for (;;) ; }\n").unwrap();
     let out = dir.join("vmlinux");
-    sh(Command::new("cc")
+    run(Command::new("cc")
         .args([
             "-g",
             "-O1",

@@ -151,6 +151,37 @@ pub struct Variant {
     pub toolchain: Toolchain,
 }
 
+impl Variant {
+    /// The plain build: DWARF 5 in the tree, uncompressed, the system toolchain, layout v1;
+    /// tests change what they vary with `Variant { field, ..Variant::new(name) }`.
+    pub fn new(name: &'static str) -> Variant {
+        Variant {
+            name,
+            dwarf: DwarfVersion::V5,
+            dwarf64: false,
+            compress: Compress::None,
+            style: BuildStyle::InTree,
+            pass_srctree: false,
+            layout: None,
+            toolchain: Toolchain::SYSTEM,
+        }
+    }
+
+    /// The objects of a fixture matrix, compiled once by `cc` with DWARF `dwarf`, split or not;
+    /// [`matrix_cells`] links them in each cell.
+    pub fn matrix_objects(cc: Cc, dwarf: DwarfVersion, split: bool) -> Variant {
+        Variant {
+            dwarf,
+            toolchain: Toolchain {
+                cc,
+                split,
+                linker: Linker::Bfd,
+            },
+            ..Variant::new("matrix objects")
+        }
+    }
+}
+
 /// A temporary directory with `src/` (the fixture tree), `build/` and `obj/`.
 #[derive(Debug)]
 pub struct Workspace {

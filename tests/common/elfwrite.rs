@@ -4,6 +4,26 @@
 //! the test controls every byte the tool reads (object's writers target
 //! relocatable files).
 
+/// The non-empty sections that `gimli::write` makes of `dwarf`, as (name, bytes), ready to be
+/// [`OutSection`]s of a synthetic file.
+pub fn dwarf_sections(
+    dwarf: &mut gimli::write::Dwarf,
+    endian: gimli::RunTimeEndian,
+) -> Vec<(String, Vec<u8>)> {
+    let mut sections = gimli::write::Sections::new(gimli::write::EndianVec::new(endian));
+    dwarf.write(&mut sections).expect("gimli write");
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| -> Result<(), ()> {
+            if !data.slice().is_empty() {
+                out.push((id.name().to_string(), data.slice().to_vec()));
+            }
+            Ok(())
+        })
+        .expect("collect sections");
+    out
+}
+
 /// Target description for the file header.
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
@@ -53,6 +73,20 @@ pub struct OutSection {
     pub addr: u64,
     pub align: u64,
     pub data: Vec<u8>,
+}
+
+impl OutSection {
+    /// A non-allocated `SHT_PROGBITS` section, as debug sections are.
+    pub fn debug(name: String, data: Vec<u8>) -> OutSection {
+        OutSection {
+            name,
+            sh_type: SHT_PROGBITS,
+            flags: 0,
+            addr: 0,
+            align: 1,
+            data,
+        }
+    }
 }
 
 /// A symbol defined in section `section` (index into the section list).

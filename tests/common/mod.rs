@@ -4,8 +4,8 @@
 //! (`llvm-dwarfdump --debug-line`, `llvm-symbolizer`), never with the
 //! project's own extraction code, so that the tests are an independent oracle.
 //!
-//! Each test binary includes this module with `mod common;` and uses a part
-//! of it, hence the `dead_code` allowance.
+//! The test binary (`tests/tests.rs`) declares this module once; each test file uses a part of
+//! it (`use crate::common;`), and not every part is used, hence the `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
 
 pub mod answer;
@@ -19,6 +19,7 @@ pub mod realdata;
 pub mod report;
 pub mod symbolizer;
 pub mod tools;
+pub mod v7blob;
 
 pub use answer::{check_name_shape, normalize, Answer, Expect, Verdict};
 pub use build::{BuildStyle, Cc, Compress, DwarfVersion, Linker, Toolchain, Variant, Workspace};

@@ -52,6 +52,19 @@ def fold(p):
     return "/".join(parts)
 
 
+def symbolize(elf_path, addrs):
+    """`llvm-symbolizer --no-inlines` at each address of `elf_path`: (folded file, line) or None."""
+    q = "".join("%#x\n" % a for a in addrs)
+    out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + elf_path], input=q,
+                         capture_output=True, text=True, check=True).stdout
+    lines = [l for l in out.splitlines() if l]
+    res = []
+    for i in range(0, len(lines), 2):
+        f, n, _c = lines[i + 1].rsplit(":", 2)
+        res.append(None if f == "??" or n == "0" else (fold(f), int(n)))
+    return res
+
+
 class Elf:
     """Function symbols (name -> [(section, value, size)]) and section names of one ELF file."""
 
@@ -83,17 +96,6 @@ class Oracle:
         self.workdir = workdir
         self.linked = {}
         os.makedirs(workdir, exist_ok=True)
-
-    def symbolize(self, elf_path, addrs):
-        q = "".join("%#x\n" % a for a in addrs)
-        out = subprocess.run(["llvm-symbolizer", "--no-inlines", "--obj=" + elf_path], input=q,
-                             capture_output=True, text=True, check=True).stdout
-        lines = [l for l in out.splitlines() if l]
-        res = []
-        for i in range(0, len(lines), 2):
-            f, n, _c = lines[i + 1].rsplit(":", 2)
-            res.append(None if f == "??" or n == "0" else (fold(f), int(n)))
-        return res
 
     def module_section(self, ko, section):
         """The .ko linked with `section` at 0x100000 (DWARF relocations applied by ld)."""
@@ -208,7 +210,7 @@ def main():
         queries.setdefault(obj, []).append((addr, f))
     want = {}
     for obj, qs in queries.items():
-        answers = oracle.symbolize(obj, [q[0] for q in qs])
+        answers = symbolize(obj, [q[0] for q in qs])
         for (addr, f), w in zip(qs, answers):
             want[id(f)] = (w, addr, obj)
 

@@ -48,7 +48,7 @@ pub enum Blob {
 }
 
 impl Blob {
-    pub fn section_name(self) -> &'static str {
+    pub const fn section_name(self) -> &'static str {
         match self {
             Blob::Persistent => ".mod_lineinfo",
             Blob::Init => ".init.mod_lineinfo",

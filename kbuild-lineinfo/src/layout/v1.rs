@@ -22,6 +22,9 @@ pub const VMLINUX_SYMBOLS: [&str; 8] = [
     "lineinfo_filenames",
 ];
 
+/// The module blob's section.
+pub const MODULE_SECTION: &str = ".mod_lineinfo";
+
 /// Bytes of the module blob's header: six u32.
 pub const MODULE_HEADER_SIZE: u64 = 24;
 

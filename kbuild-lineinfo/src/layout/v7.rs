@@ -326,6 +326,32 @@ pub fn lookup(bytes: &[u8], endian: Endian, address: u64) -> Option<Found<'_>> {
     sub_table(bytes, d.table_offset, endian)?.lookup((address - d.anchor) as u32)
 }
 
+/// The descriptor whose anchor a relocation of `width` bytes at byte `offset` of a blob of
+/// `len` bytes with `count` descriptors fills in: a 64-bit relocation covers the whole u64
+/// field, a 32-bit one either half ([`Anchor`]). Anywhere else (the root, a size or offset
+/// field, a sub-table, past the end) is an error saying where, in overflow-safe arithmetic.
+pub fn anchor_descriptor(
+    offset: u64,
+    width: u64,
+    len: usize,
+    count: usize,
+) -> Result<usize, String> {
+    let at = format!("relocation at {offset:#x}");
+    if offset.checked_add(width).is_none_or(|end| end > len as u64) {
+        return Err(format!("{at} lies past the end of the blob ({len} bytes)"));
+    }
+    let Some(rel) = offset.checked_sub(ROOT_SIZE) else {
+        return Err(format!("{at} lies in the blob root"));
+    };
+    let index = rel / DESCRIPTOR_SIZE;
+    if rel % DESCRIPTOR_SIZE + width > 8 || index >= count as u64 {
+        return Err(format!(
+            "{at} is not in the anchor of one of the blob's {count} descriptors"
+        ));
+    }
+    Ok(index as usize)
+}
+
 /// The descriptors, or none when the root fails the kernel's checks.
 fn descriptors(bytes: &[u8], endian: Endian) -> impl Iterator<Item = Descriptor> + '_ {
     let count = read_u32(bytes, 0, endian).unwrap_or(0);
@@ -676,6 +702,33 @@ mod tests {
         );
         assert!(parse_module_blob(&corrupt(0, u32::MAX), Endian::Little).is_empty());
         assert!(parse_module_blob(&BLOB_LE[..7], Endian::Little).is_empty());
+    }
+
+    #[test]
+    fn anchor_relocations_fill_only_anchor_fields() {
+        // A 2-descriptor blob of 100 bytes: anchors at 8..16 and 24..32.
+        let at = |offset, width| anchor_descriptor(offset, width, 100, 2);
+        assert_eq!(at(8, 8), Ok(0));
+        assert_eq!(at(24, 8), Ok(1));
+        assert_eq!(at(8, 4), Ok(0), "32-bit little-endian: the low half");
+        assert_eq!(at(28, 4), Ok(1), "32-bit big-endian: the high half");
+        let err = |offset, width| anchor_descriptor(offset, width, 100, 2).unwrap_err();
+        assert_eq!(err(0, 8), "relocation at 0x0 lies in the blob root");
+        assert_eq!(
+            err(12, 8),
+            "relocation at 0xc is not in the anchor of one of the blob's 2 descriptors"
+        );
+        assert!(err(16, 4).contains("not in the anchor"), "the size field");
+        assert!(
+            err(40, 8).contains("not in the anchor"),
+            "a third descriptor"
+        );
+        assert_eq!(
+            err(0xffff_ffff_ffff_fff8, 8),
+            "relocation at 0xfffffffffffffff8 lies past the end of the blob (100 bytes)"
+        );
+        assert!(err(u64::MAX, 1).contains("past the end"));
+        assert!(err(96, 8).contains("past the end"));
     }
 
     #[test]
