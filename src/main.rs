@@ -1,5 +1,6 @@
 //! `kbuild-lineinfo`: parse arguments, run one subcommand, report the error chain.
 
+mod atomic;
 mod cache;
 mod cli;
 mod cmd;

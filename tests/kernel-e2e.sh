@@ -135,7 +135,7 @@ check_modules() {
 	PYTHONPATH="$repo/tests/kernel" python3 - "$obj" "$tool" "$work/linked" >"$out" <<'EOF' ||
 		fail "module tables (see $out)"
 import os, random, re, subprocess, sys
-from judge import fold, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
+from judge import compare, lookup, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
 obj, tool, linked = sys.argv[1:4]
 os.makedirs(linked, exist_ok=True)
 lds = os.path.join(linked, "text-at-1m.lds")
@@ -148,19 +148,6 @@ def text_size(ko):
         if m:
             return int(m.group(1), 16)
     return 0
-
-def ours(args, queries):
-    out = subprocess.run([tool, "lookup"] + args, input="".join(q + "\n" for q in queries),
-                         capture_output=True, text=True, check=True).stdout
-    res = []
-    for l in out.splitlines():
-        ans = l.split(" ", 1)[1]
-        if ans == "??":
-            res.append(None)
-        else:
-            f, n = ans.rsplit(":", 1)
-            res.append((f, int(n)))
-    return res
 
 rng = random.Random(1)
 kos = [l.strip() for l in open(os.path.join(obj, "modules.order")) if l.strip()]
@@ -177,23 +164,10 @@ for ko in kos:
         continue
     offs = sorted(rng.sample(range(size), min(size, 2000)))
     want = symbolize(copy, [0x100000 + o for o in offs])
-    got = ours(["--module", ko], [".text+%#x" % o for o in offs])
-    c = a = u = b = 0
-    shown = 0
-    for o, w, g in zip(offs, want, got):
-        if w is None:
-            continue
-        c += 1
-        if g is None:
-            u += 1
-            continue
-        if g[0].startswith("/") or fold(g[0]) != g[0]:
-            b += 1
-        if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
-            a += 1
-        elif shown < 3:
-            shown += 1
-            print("  %s .text+%#x: llvm-symbolizer %s:%d, ours %s:%d" % (os.path.basename(ko), o, w[0], w[1], g[0], g[1]))
+    got = lookup(tool, ["--module", ko], [".text+%#x" % o for o in offs])
+    c, a, u, b, wrong = compare(offs, want, got)
+    for o, w, g in wrong[:3]:
+        print("  %s .text+%#x: llvm-symbolizer %s:%d, ours %s:%d" % (os.path.basename(ko), o, w[0], w[1], g[0], g[1]))
     rate = 100.0 * a / c if c else 100.0
     print("%-40s .text %7d bytes, %4d compared, %4d agree (%.2f %%), %d unannotated"
           % (os.path.relpath(ko, obj), size, c, a, rate, u))
@@ -217,7 +191,7 @@ check_vmlinux() {
 	PYTHONPATH="$repo/tests/kernel" python3 - "$obj" "$tool" "$samples" "$table" "$2" >"$out" <<'EOF' ||
 		fail "$2 table (see $out)"
 import os, random, subprocess, sys
-from judge import fold, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
+from judge import compare, lookup, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
 obj, tool, count, table, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 vmlinux = os.path.join(obj, "vmlinux")
 absolute = os.path.samefile(table, vmlinux)
@@ -231,28 +205,10 @@ text, etext = syms["_text"], syms["_etext"]
 rng = random.Random(2)
 addrs = [text + rng.randrange(etext - text) for _ in range(count)]
 want = symbolize(vmlinux, addrs)
-out = subprocess.run([tool, "lookup", "--vmlinux", table], input="".join("%#x\n" % (a - (0 if absolute else text)) for a in addrs),
-                     capture_output=True, text=True, check=True).stdout
-got = []
-for l in out.splitlines():
-    ans = l.split(" ", 1)[1]
-    got.append(None if ans == "??" else (ans.rsplit(":", 1)[0], int(ans.rsplit(":", 1)[1])))
-c = a = u = b = 0
-shown = 0
-for addr, w, g in zip(addrs, want, got):
-    if w is None:
-        continue
-    c += 1
-    if g is None:
-        u += 1
-        continue
-    if g[0].startswith("/") or fold(g[0]) != g[0]:
-        b += 1
-    if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
-        a += 1
-    elif shown < 10:
-        shown += 1
-        print("  %#x: llvm-symbolizer %s:%d, ours %s:%d" % (addr, w[0], w[1], g[0], g[1]))
+got = lookup(tool, ["--vmlinux", table], ["%#x" % (a - (0 if absolute else text)) for a in addrs])
+c, a, u, b, wrong = compare(addrs, want, got)
+for addr, w, g in wrong[:10]:
+    print("  %#x: llvm-symbolizer %s:%d, ours %s:%d" % (addr, w[0], w[1], g[0], g[1]))
 rate = 100.0 * a / c if c else 0.0
 print(name.upper() + " %d addresses in [_text,_etext) (%d KiB), %d with a DWARF answer, %d agree (%.3f %%), %d unannotated, %d bad names"
       % (count, (etext - text) >> 10, c, a, rate, u, b))

@@ -41,6 +41,8 @@ pub struct Input<'data> {
     e_machine: object::elf::Machine,
     /// Per section index: the base added to its symbols' values (`ET_REL` only).
     bases: Vec<Option<u64>>,
+    /// [`Input::symbol_addresses`], made once.
+    symbol_addresses: std::sync::OnceLock<Vec<u64>>,
 }
 
 impl<'data> Input<'data> {
@@ -74,6 +76,7 @@ impl<'data> Input<'data> {
             endian,
             e_machine,
             bases: Vec::new(),
+            symbol_addresses: std::sync::OnceLock::new(),
         };
         if input.is_relocatable() {
             input.bases = synthetic_bases(&input.file);
@@ -220,8 +223,17 @@ impl<'data> Input<'data> {
             return Ok(data);
         }
         let mut data = data.into_owned();
-        self.relocate(&section, &mut data)
-            .map_err(|e| e.at(name.to_string()))?;
+        // The records read in place when there is one table of them (object's iterator builds
+        // a symbol per record); MIPS64's `r_info` is object's to decode.
+        let records = match self.e_machine {
+            object::elf::EM_MIPS => None,
+            _ => self.records(section.index()).ok().flatten(),
+        };
+        match records {
+            Some(records) => self.relocate_records(records, &mut data),
+            None => self.relocate(&section, &mut data),
+        }
+        .map_err(|e| e.at(name.to_string()))?;
         Ok(Cow::Owned(data))
     }
 
@@ -251,7 +263,7 @@ impl<'data> Input<'data> {
                 self.endian,
                 self.e_machine,
                 self.is_64(),
-                self.symbol_addresses(),
+                self.symbol_addresses().to_vec(),
             )
         });
         match lazy {
@@ -286,7 +298,12 @@ impl<'data> Input<'data> {
     }
 
     /// The address of every symbol, by symbol index (0 for undefined ones).
-    fn symbol_addresses(&self) -> Vec<u64> {
+    fn symbol_addresses(&self) -> &[u64] {
+        self.symbol_addresses
+            .get_or_init(|| self.make_symbol_addresses())
+    }
+
+    fn make_symbol_addresses(&self) -> Vec<u64> {
         let count = self
             .file
             .symbols()
@@ -298,6 +315,38 @@ impl<'data> Input<'data> {
             addresses[s.index().0] = self.address(s.section_index(), s.address());
         }
         addresses
+    }
+
+    /// [`Input::relocate`] from the raw records of the section's one relocation table: the
+    /// same records in the same order, the same values and errors.
+    fn relocate_records(&self, records: Records<'_>, data: &mut [u8]) -> Result<()> {
+        let is_64 = self.file.is_64();
+        let symbols = self.symbol_addresses();
+        let implicit = records.implicit_addend();
+        for i in 0..records.len() {
+            let r = records.record(i, self.endian);
+            let offset = r.offset;
+            let r_type = r.r_type;
+            let op = reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
+                ErrorKind::Relocation(format!(
+                    "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
+                    r_type.0,
+                    machine_name(self.e_machine)
+                ))
+            })?;
+            // Symbol 0 is no symbol: an absolute value (object's `RelocationTarget::Absolute`).
+            let target = match r.symbol {
+                0 => 0,
+                i => *symbols.get(i as usize).ok_or_else(|| {
+                    ErrorKind::Relocation(format!(
+                        "relocation at offset {offset:#x} names symbol {i} which does not exist"
+                    ))
+                })?,
+            };
+            let value = target.wrapping_add(r.addend as u64);
+            reloc::apply(data, offset, op, value, implicit, self.endian)?;
+        }
+        Ok(())
     }
 
     fn relocate(&self, section: &object::Section<'data, '_>, data: &mut [u8]) -> Result<()> {

@@ -27,15 +27,15 @@ pub enum Records<'data> {
 
 /// One record, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Record {
-    offset: u64,
-    r_type: object::elf::RelocationType,
-    symbol: u32,
-    addend: i64,
+pub(crate) struct Record {
+    pub(crate) offset: u64,
+    pub(crate) r_type: object::elf::RelocationType,
+    pub(crate) symbol: u32,
+    pub(crate) addend: i64,
 }
 
 impl Records<'_> {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Records::Rel32(r) => r.len(),
             Records::Rela32(r) => r.len(),
@@ -45,7 +45,7 @@ impl Records<'_> {
     }
 
     /// REL records keep their addend in the section bytes.
-    fn implicit_addend(&self) -> bool {
+    pub(crate) fn implicit_addend(&self) -> bool {
         matches!(self, Records::Rel32(_) | Records::Rel64(_))
     }
 
@@ -58,7 +58,8 @@ impl Records<'_> {
         }
     }
 
-    fn record(&self, i: usize, e: Endian) -> Record {
+    /// Record `i` (as object decodes it, but for MIPS64 little-endian's `r_info`).
+    pub(crate) fn record(&self, i: usize, e: Endian) -> Record {
         let (offset, r_type, symbol, addend) = match self {
             Records::Rel32(r) => (r[i].r_offset(e).into(), r[i].r_type(e), r[i].r_sym(e), 0),
             Records::Rela32(r) => {

@@ -40,7 +40,7 @@ fn is_absolute(path: &[u8]) -> bool {
 /// something outside), and `..` above `/` is dropped, as the kernel's own `realpath` would.
 pub fn normalize(path: &[u8]) -> Vec<u8> {
     let absolute = is_absolute(path);
-    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(path.iter().filter(|&&b| b == b'/').count() + 1);
     for part in path.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}
@@ -104,20 +104,38 @@ impl Namer {
 
     /// The printed name of `comp_dir` + `dir` + `name`.
     pub fn name(&self, comp_dir: &[u8], dir: &[u8], name: &[u8]) -> Vec<u8> {
+        self.name_in(&self.comp_dir(comp_dir), dir, name)
+    }
+
+    /// What [`Namer::name_in`] needs of a compilation directory, made once for all its names.
+    pub fn comp_dir(&self, comp_dir: &[u8]) -> CompDir {
         let comp_dir = normalize(comp_dir);
-        let full = normalize(&join(&comp_dir, dir, name));
-        if let Some(srctree) = &self.srctree {
-            // A relative srctree is relative to the compilation directory.
-            let root = normalize(&join(&comp_dir, srctree, b""));
-            if let Some(rest) = strip_root(&full, &root) {
-                return rest.to_vec();
-            }
+        // A relative srctree is relative to the compilation directory.
+        let root = self
+            .srctree
+            .as_ref()
+            .map(|srctree| normalize(&join(&comp_dir, srctree, b"")));
+        CompDir { comp_dir, root }
+    }
+
+    /// [`Namer::name`] in a compilation directory prepared by [`Namer::comp_dir`].
+    pub fn name_in(&self, comp: &CompDir, dir: &[u8], name: &[u8]) -> Vec<u8> {
+        let full = normalize(&join(&comp.comp_dir, dir, name));
+        if let Some(rest) = comp.root.as_ref().and_then(|root| strip_root(&full, root)) {
+            return rest.to_vec();
         }
-        match strip_root(&full, &comp_dir) {
+        match strip_root(&full, &comp.comp_dir) {
             Some(rest) => rest.to_vec(),
             None => full,
         }
     }
+}
+
+/// A compilation directory, normalised, and the source tree as seen from it (if one is set).
+#[derive(Debug, Clone)]
+pub struct CompDir {
+    comp_dir: Vec<u8>,
+    root: Option<Vec<u8>>,
 }
 
 #[cfg(test)]

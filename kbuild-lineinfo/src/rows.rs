@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::extract::Effort;
 use crate::input::Input;
 use crate::lazy_reloc::{LazyRelocs, OnRead};
-use crate::paths::Namer;
+use crate::paths::{CompDir, Namer};
 use crate::Endian;
 use sorted::PointBuf;
 
@@ -97,8 +97,9 @@ impl<'data> Sections<'data> {
             };
             Ok(RelocateReader::new(EndianSlice::new(data, endian), relocs))
         };
-        let Ok(mut dwarf) = gimli::Dwarf::load(load);
-        dwarf.populate_abbreviations_cache(gimli::AbbreviationsCacheStrategy::Duplicates);
+        // No abbreviations cache: units are opened with their root's abbreviation alone
+        // ([`root::abbreviations`]), and no two units of a kernel image share a table.
+        let Ok(dwarf) = gimli::Dwarf::load(load);
         dwarf
     }
 
@@ -222,9 +223,11 @@ fn read_chunk(
         dwarf: &dwarf,
         namer,
         rows: Part::default(),
+        unit_points: Vec::new(),
         fast,
-        ids: HashMap::new(),
+        ids: HashMap::default(),
         comp_dirs: HashMap::default(),
+        prepared: Vec::new(),
         by_offsets: HashMap::default(),
     };
     for &offset in units {
@@ -243,8 +246,16 @@ fn read_chunk(
 /// points (ends first at one address, then rows in program order).
 fn merge(parts: Vec<Result<Part>>) -> Result<Rows> {
     let mut parts: Vec<Part> = parts.into_iter().collect::<Result<_>>()?;
+    if let [part] = &mut parts[..] {
+        // One part (a module): its names are unique already, nothing to renumber.
+        return Ok(Rows {
+            names: std::mem::take(&mut part.names),
+            rows: part.rows,
+            points: sorted::sorted(std::slice::from_ref(&part.points)),
+        });
+    }
     let mut merged = Rows::default();
-    let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut ids: HashMap<Vec<u8>, u32, Fx> = HashMap::default();
     for part in &mut parts {
         let map: Vec<u32> = std::mem::take(&mut part.names)
             .into_iter()
@@ -374,11 +385,15 @@ struct UnitReader<'a, 'd> {
     dwarf: &'a gimli::Dwarf<R<'d>>,
     namer: &'a Namer,
     rows: Part,
+    /// The current unit's points (moved to `rows` when the unit is done; reused).
+    unit_points: Vec<Point>,
     /// Line programs run by [`program::run`] first (gimli takes what it leaves), else by gimli.
     fast: bool,
-    ids: HashMap<Vec<u8>, u32>,
+    ids: HashMap<Vec<u8>, u32, Fx>,
     /// Compilation directories seen, numbered (a unit's part of a [`NameKey`]).
     comp_dirs: HashMap<Vec<u8>, u32, Fx>,
+    /// Each numbered compilation directory as the namer needs it.
+    prepared: Vec<CompDir>,
     /// Names already resolved, by the section offsets of their strings: units of one image
     /// share their directory and file strings (`.debug_line_str`, merged by the linker), so most
     /// file entries are found here without building and normalising the path again.
@@ -442,11 +457,11 @@ impl std::hash::Hasher for FxHasher {
 /// What one unit's rows need while they are added.
 struct UnitRows<'u, 'd> {
     unit: &'u gimli::Unit<R<'d>>,
-    /// The compilation directory: its number and its bytes.
-    comp: (u32, &'u [u8]),
+    /// The compilation directory's number.
+    comp: u32,
     /// File index → interned name id.
     cache: Vec<u32>,
-    /// Where the current sequence's points start.
+    /// Where the current sequence's points start in the unit's points.
     sequence_start: usize,
 }
 
@@ -478,8 +493,18 @@ const INVALID: u32 = u32::MAX - 1;
 
 impl<'d> UnitReader<'_, 'd> {
     fn read_unit(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
-        let unit = line_unit(self.dwarf, header)?;
-        let Some(program) = unit.line_program.clone() else {
+        self.unit_points.clear();
+        self.unit_points_of(header)?;
+        self.rows.points.extend_from_slice(&self.unit_points);
+        Ok(())
+    }
+
+    /// The points of one unit, into `self.unit_points`.
+    fn unit_points_of(&mut self, header: gimli::UnitHeader<R<'d>>) -> Result<()> {
+        let mut unit = line_unit(self.dwarf, header)?;
+        // Taken, not cloned (the file and directory lists would be copied): names are resolved
+        // through `program`'s header, the unit is only needed for its string bases.
+        let Some(program) = unit.line_program.take() else {
             return Ok(());
         };
         let comp_dir: Vec<u8> = match (&unit.comp_dir, program.header().version()) {
@@ -490,15 +515,18 @@ impl<'d> UnitReader<'_, 'd> {
             _ => Vec::new(),
         };
         let next = self.comp_dirs.len() as u32;
-        let comp_id = *self.comp_dirs.entry(comp_dir.clone()).or_insert(next);
+        let comp_id = *self.comp_dirs.entry(comp_dir).or_insert_with_key(|dir| {
+            self.prepared.push(self.namer.comp_dir(dir));
+            next
+        });
         let mut unit_rows = UnitRows {
             unit: &unit,
-            comp: (comp_id, &comp_dir),
+            comp: comp_id,
             cache: Vec::new(),
-            sequence_start: self.rows.points.len(),
+            sequence_start: 0,
         };
         if self.fast {
-            let (points, rows) = (self.rows.points.len(), self.rows.rows);
+            let rows = self.rows.rows;
             if let Some(encoding) = encoding_of(program.header()) {
                 let buf = program.header().raw_program_buf();
                 let bytes = buf.to_slice()?;
@@ -517,9 +545,9 @@ impl<'d> UnitReader<'_, 'd> {
                 }
             }
             // Left to gimli: start the unit again.
-            self.rows.points.truncate(points);
+            self.unit_points.clear();
             self.rows.rows = rows;
-            unit_rows.sequence_start = points;
+            unit_rows.sequence_start = 0;
         }
         let mut rows = program.rows();
         while let Some((header, row)) = rows.next_row()? {
@@ -539,7 +567,7 @@ impl<'d> UnitReader<'_, 'd> {
     }
 
     /// Adds one row of the line matrix (FORMAT.md §1 rules 1 and 3).
-    #[inline]
+    #[inline(always)]
     fn push_row(
         &mut self,
         unit: &mut UnitRows<'_, 'd>,
@@ -548,12 +576,12 @@ impl<'d> UnitReader<'_, 'd> {
     ) -> Result<()> {
         let (address, index, line) = match row {
             program::Row::End { address } => {
-                self.rows.points.push(Point {
+                self.unit_points.push(Point {
                     address,
                     file: 0,
                     line: 0,
                 });
-                unit.sequence_start = self.rows.points.len();
+                unit.sequence_start = self.unit_points.len();
                 return Ok(());
             }
             program::Row::Line {
@@ -567,19 +595,7 @@ impl<'d> UnitReader<'_, 'd> {
         };
         let file = match unit.cache.get(index as usize) {
             Some(&id) if id != UNRESOLVED => id,
-            _ => {
-                let id = self
-                    .resolve(unit.unit, header, index, unit.comp)?
-                    .unwrap_or(INVALID);
-                let slot = usize::try_from(index).unwrap_or(usize::MAX);
-                if slot < 1 << 16 {
-                    if unit.cache.len() <= slot {
-                        unit.cache.resize(slot + 1, UNRESOLVED);
-                    }
-                    unit.cache[slot] = id;
-                }
-                id
-            }
+            _ => self.first_use(unit, header, index)?,
         };
         if file == INVALID {
             return Ok(());
@@ -590,13 +606,36 @@ impl<'d> UnitReader<'_, 'd> {
             file,
             line,
         };
-        let in_sequence = self.rows.points.len() > unit.sequence_start;
-        match self.rows.points.last_mut() {
+        let in_sequence = self.unit_points.len() > unit.sequence_start;
+        match self.unit_points.last_mut() {
             // Rule 3: within a sequence, the last row at an address wins.
             Some(last) if in_sequence && last.address == address => *last = point,
-            _ => self.rows.points.push(point),
+            _ => self.unit_points.push(point),
         }
         Ok(())
+    }
+
+    /// [`UnitReader::resolve`] for the first row of a unit that names file `index`, kept in
+    /// the unit's cache (out of the per-row path).
+    #[cold]
+    #[inline(never)]
+    fn first_use(
+        &mut self,
+        unit: &mut UnitRows<'_, 'd>,
+        header: &gimli::LineProgramHeader<R<'d>>,
+        index: u64,
+    ) -> Result<u32> {
+        let id = self
+            .resolve(unit.unit, header, index, unit.comp)?
+            .unwrap_or(INVALID);
+        let slot = usize::try_from(index).unwrap_or(usize::MAX);
+        if slot < 1 << 16 {
+            if unit.cache.len() <= slot {
+                unit.cache.resize(slot + 1, UNRESOLVED);
+            }
+            unit.cache[slot] = id;
+        }
+        Ok(id)
     }
 
     /// The interned id of file `index` of this unit's line program, `None` if it cannot be
@@ -606,7 +645,7 @@ impl<'d> UnitReader<'_, 'd> {
         unit: &gimli::Unit<R<'d>>,
         header: &gimli::LineProgramHeader<R<'d>>,
         index: u64,
-        (comp_id, comp_dir): (u32, &[u8]),
+        comp_id: u32,
     ) -> Result<Option<u32>> {
         let Some(file) = header.file(index) else {
             return Ok(None);
@@ -636,7 +675,8 @@ impl<'d> UnitReader<'_, 'd> {
         let Ok(name) = self.dwarf.attr_string(unit, file.path_name()) else {
             return Ok(None);
         };
-        let full = self.namer.name(comp_dir, &dir, &name.to_slice()?);
+        let comp_dir = &self.prepared[comp_id as usize];
+        let full = self.namer.name_in(comp_dir, &dir, &name.to_slice()?);
         if full.is_empty() || full.contains(&0) {
             return Ok(None);
         }

@@ -64,6 +64,10 @@ pub fn build(
     };
     let mut p = points.partition_point(|x| x.address < start);
     let mut s = symbols.partition_point(|&x| x < start);
+    // At most an entry per point and per symbol in the region, and one at its start.
+    let rows_in = points[p..].partition_point(|x| x.address < end);
+    let symbols_in = symbols[s..].partition_point(|&x| x < end);
+    builder.table.entries.reserve(rows_in + symbols_in + 1);
     // The answer in effect where the region starts, from a row below it, gets an entry at the
     // start like a symbol would: the kernel finds nothing below the first entry.
     let mut current = p.checked_sub(1).map(|i| points[i]).filter(|x| !x.is_end());
@@ -115,17 +119,22 @@ pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
     let mut shared = Vec::with_capacity(tables.len());
     for table in tables {
         let mut entries = Vec::with_capacity(table.entries.len());
+        // The table's file id → shared id, looked up by name once per file, not per entry.
+        let mut local = vec![u32::MAX; table.files.len()];
         for e in &table.entries {
-            let name = &table.files[e.file as usize][..];
-            let next = files.len();
-            let file = *ids.entry(name).or_insert_with(|| {
-                files.push(name.to_vec());
-                next as u32
-            });
-            if files.len() > MAX_FILES {
-                return Err(ErrorKind::TooManyFiles(files.len()).into());
+            let slot = &mut local[e.file as usize];
+            if *slot == u32::MAX {
+                let name = &table.files[e.file as usize][..];
+                let next = files.len();
+                *slot = *ids.entry(name).or_insert_with(|| {
+                    files.push(name.to_vec());
+                    next as u32
+                });
+                if files.len() > MAX_FILES {
+                    return Err(ErrorKind::TooManyFiles(files.len()).into());
+                }
             }
-            entries.push(Entry { file, ..*e });
+            entries.push(Entry { file: *slot, ..*e });
         }
         shared.push(entries);
     }

@@ -13,7 +13,7 @@ mod key;
 pub mod selftest;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -147,12 +147,7 @@ impl Store {
 
     /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
     fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
-        let mut temp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&self.dir)?;
-        temp.write_all(bytes)?;
-        temp.persist(self.path(key)).map_err(|e| e.error)?;
-        Ok(())
+        crate::atomic::write_in(&self.dir, TEMP_PREFIX, &self.path(key), bytes)
     }
 
     /// Adds a new entry's size to the estimate; past the cap, rescans and evicts (never `keep`).

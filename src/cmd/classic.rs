@@ -67,7 +67,7 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
         .with_context(|| args.file.display().to_string())?;
     let sections = match &module {
         Some(m) => {
-            let loader = crate::modules::kbuild::loader_config(Path::new("."));
+            let loader = crate::kbuild::tree::loader_config(Path::new("."));
             let new = layout::module_sections(m, layout, loader)?;
             for w in new.warnings {
                 eprintln!("lineinfo: warning: {}: {w}", args.file.display());
@@ -96,7 +96,7 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
     let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
     let layout = args.table.layout;
     // Kbuild runs this step in the object tree: its config says where sections load.
-    let loader = crate::modules::kbuild::loader_config(Path::new("."));
+    let loader = crate::kbuild::tree::loader_config(Path::new("."));
     let (done, warnings) = lineinfo::process(
         &args.module,
         &super::extract_options(&args.table),

@@ -32,7 +32,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
             let loader = args
                 .objtree
                 .as_deref()
-                .map_or_else(Default::default, crate::modules::kbuild::loader_config);
+                .map_or_else(Default::default, crate::kbuild::tree::loader_config);
             module(path, &queries, loader)
         }
         (None, None) => unreachable!("clap requires --vmlinux or --module"),

@@ -8,11 +8,9 @@ pub mod module;
 pub mod modules;
 pub mod vmlinux;
 
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::{Cli, Command, TableOptions};
 
@@ -63,25 +61,4 @@ pub fn extract_options(table: &TableOptions) -> kbuild_lineinfo::extract::Option
             .as_ref()
             .map(|p| p.as_os_str().as_bytes().to_vec()),
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, renamed over
-/// `path` once complete, so a reader never sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kbuild-lineinfo.")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.flush())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    // Outputs are ordinary build products: rw-r--r-- subject to the umask, like the compiler's.
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot replace", path.display()))?;
-    Ok(())
 }

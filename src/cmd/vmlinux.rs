@@ -103,12 +103,12 @@ fn write_output(output: Option<&Path>, items: &[Item], target: &Target) -> Resul
         Some(path) if path.extension().is_some_and(|e| e == "o") => {
             let bytes = emit::elf::write_object(items, target)
                 .with_context(|| format!("{}: cannot build the object", path.display()))?;
-            super::write_atomic(path, &bytes)
+            crate::atomic::write(path, &bytes)
         }
         Some(path) if path != Path::new("-") => {
             let mut text = Vec::new();
             emit::asm::write_items(items, &mut text)?;
-            super::write_atomic(path, &text)
+            crate::atomic::write(path, &text)
         }
         _ => {
             let stdout = std::io::stdout();

@@ -1,11 +1,13 @@
 //! Runs a closure over many items with worker threads, within the job slots and a memory budget.
 //!
-//! The calling thread coordinates; each job runs on its own scoped thread. The process's implicit
-//! slot runs one job without a token; every extra concurrent job holds a token acquired from
-//! [`Slots`]'s jobserver for its whole run and drops it when done, on every path (return, panic,
-//! signal), as cargo's `job_queue` does. Tokens arrive from the jobserver crate's helper thread;
-//! one that arrives when nothing can start is dropped at once, which gives it back.
-//! Uses [`super::signal`] to stop starting jobs after SIGINT/SIGTERM.
+//! The calling thread coordinates; jobs run on scoped worker threads, one per job that may run at
+//! once. The process's implicit slot runs jobs without a token; every extra concurrent job holds
+//! a token acquired from [`Slots`]'s jobserver for its whole run, on every path (return, panic,
+//! signal), as cargo's `job_queue` does. A worker whose job ends starts the next queued job that
+//! fits on the same slot and token; when none does, it gives the slot back (the token goes back
+//! to the coordinator, which drops it unless a job can use it). Tokens arrive from the jobserver
+//! crate's helper thread; one that arrives when nothing can start is dropped at once, which gives
+//! it back. Uses [`super::signal`] to stop starting jobs after SIGINT/SIGTERM.
 
 use std::collections::VecDeque;
 use std::io;
@@ -34,8 +36,8 @@ struct Pending<T> {
 enum Event {
     /// The helper thread answered a token request.
     Token(io::Result<Acquired>),
-    /// A job ended (its token, if any, is already given back).
-    Done { cost: u64, implicit: bool },
+    /// A worker gave its slot back, or ended a job while a slot was idle: jobs may start.
+    Done,
 }
 
 /// A job's outcome: its value, or the payload of its panic.
@@ -62,11 +64,76 @@ where
     let queue = largest_first(items, cost);
     let (tx, rx) = mpsc::channel();
     let helper = token_helper(slots, queue.len(), &tx);
+    let workers = slots.cap().min(queue.len());
+    let sched = Mutex::new(Sched::new(slots, queue));
     thread::scope(|scope| {
-        let mut coordinator = Coordinator::new(slots, queue, helper);
-        coordinator.run(scope, &f, &outcomes, &tx, &rx);
+        let start = Workers::spawn(scope, workers, &f, &outcomes, &sched, &tx);
+        let mut coordinator = Coordinator::new(helper);
+        coordinator.run(&sched, &start, &rx);
     });
     collect(outcomes)
+}
+
+/// A job handed to a worker, with the token it holds (none on the implicit slot).
+type Start<T> = (Pending<T>, Option<Acquired>);
+
+/// The worker threads: as many as jobs may run at once. A worker runs the job the coordinator
+/// starts on it, then, on the same slot (and token), the next queued job that fits, until none
+/// does; only then is the slot given back and the coordinator told. So a batch of thousands of
+/// small jobs neither creates a thread per job nor passes every job through the coordinator and
+/// the jobserver.
+struct Workers<T> {
+    start: Sender<Start<T>>,
+}
+
+impl<T: Send> Workers<T> {
+    fn spawn<'scope, R: Send, F: Fn(T) -> R + Sync>(
+        scope: &'scope Scope<'scope, '_>,
+        n: usize,
+        f: &'scope F,
+        outcomes: &'scope [Outcome<R>],
+        sched: &'scope Mutex<Sched<T>>,
+        done: &Sender<Event>,
+    ) -> Self
+    where
+        T: 'scope,
+    {
+        let (start, jobs) = mpsc::channel::<Start<T>>();
+        let jobs = std::sync::Arc::new(Mutex::new(jobs));
+        for _ in 0..n {
+            let (jobs, done) = (jobs.clone(), done.clone());
+            scope.spawn(move || loop {
+                // One worker waits on the channel at a time; the lock is released before the
+                // job runs. The channel closes when the coordinator is done.
+                let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok(mut start) = next else {
+                    return;
+                };
+                loop {
+                    let (cost, token) = run_job(start, f, outcomes);
+                    let (follow, idle) = {
+                        let mut sched = lock(sched);
+                        let follow = sched.follow(cost, token);
+                        (follow, sched.running < sched.cap && !sched.queue.is_empty())
+                    };
+                    let Some(next) = follow else {
+                        break;
+                    };
+                    // The memory this job held may let a job start on an idle slot.
+                    if idle {
+                        drop(done.send(Event::Done));
+                    }
+                    start = next;
+                }
+                drop(done.send(Event::Done));
+            });
+        }
+        Workers { start }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Orders the items by decreasing cost, input order among equals.
@@ -113,10 +180,9 @@ fn collect<R>(outcomes: Vec<Outcome<R>>) -> Result<Vec<R>, Interrupted> {
     }
 }
 
-/// Bookkeeping of the coordinating thread.
-struct Coordinator<T> {
+/// The queue and what runs, shared by the coordinator and the workers.
+struct Sched<T> {
     queue: VecDeque<Pending<T>>,
-    helper: Option<HelperThread>,
     cap: usize,
     budget: u64,
     /// Jobs running now, implicit one included.
@@ -126,73 +192,51 @@ struct Coordinator<T> {
     implicit_free: bool,
     /// Tokens acquired and not yet given to a job.
     spare: Vec<Acquired>,
+}
+
+/// Bookkeeping of the coordinating thread.
+struct Coordinator {
+    helper: Option<HelperThread>,
     /// Token requests the helper has not answered yet.
     requested: usize,
     /// Whether token acquisition failed; then only the implicit slot is used.
     tokens_broken: bool,
 }
 
-impl<T: Send> Coordinator<T> {
-    fn new(slots: &Slots, queue: VecDeque<Pending<T>>, helper: Option<HelperThread>) -> Self {
-        Coordinator {
+impl<T: Send> Sched<T> {
+    fn new(slots: &Slots, queue: VecDeque<Pending<T>>) -> Self {
+        Sched {
             queue,
-            helper,
             cap: slots.cap(),
             budget: slots.budget(),
             running: 0,
             memory: 0,
             implicit_free: true,
             spare: Vec::new(),
-            requested: 0,
-            tokens_broken: false,
         }
     }
 
-    /// Starts jobs as slots and memory allow until the queue is empty and every job has ended;
-    /// after a signal, only waits for the running jobs.
-    fn run<'scope, R: Send, F: Fn(T) -> R + Sync>(
-        &mut self,
-        scope: &'scope Scope<'scope, '_>,
-        f: &'scope F,
-        outcomes: &'scope [Outcome<R>],
-        tx: &Sender<Event>,
-        rx: &Receiver<Event>,
-    ) where
-        T: 'scope,
-    {
-        loop {
-            if signal::interrupted() {
-                self.queue.clear();
-            }
-            self.start_jobs(scope, f, outcomes, tx);
-            self.request_tokens();
-            if self.queue.is_empty() && self.running == 0 {
-                break;
-            }
-            match rx.recv_timeout(POLL) {
-                Ok(event) => self.handle(event),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    unreachable!("the coordinator holds a sender")
-                }
+    /// After a job of `cost` ended on a slot (`token`, or the implicit one): the next queued job
+    /// that fits, to run on the same slot, or `None` when the slot was given back.
+    fn follow(&mut self, cost: u64, token: Option<Acquired>) -> Option<Start<T>> {
+        self.running -= 1;
+        self.memory -= cost;
+        if !signal::interrupted() {
+            if let Some(job) = self.next_fitting() {
+                self.running += 1;
+                self.memory += job.cost;
+                return Some((job, token));
             }
         }
-        self.spare.clear();
-        // Dropping the helper interrupts a pending acquire; a token it still delivers lands in
-        // the channel and is given back when the channel is dropped.
-        self.helper = None;
+        match token {
+            Some(token) => self.spare.push(token),
+            None => self.implicit_free = true,
+        }
+        None
     }
 
     /// Starts every job that has a slot and fits in the memory budget.
-    fn start_jobs<'scope, R: Send, F: Fn(T) -> R + Sync>(
-        &mut self,
-        scope: &'scope Scope<'scope, '_>,
-        f: &'scope F,
-        outcomes: &'scope [Outcome<R>],
-        tx: &Sender<Event>,
-    ) where
-        T: 'scope,
-    {
+    fn start_jobs(&mut self, workers: &Workers<T>) {
         while self.running < self.cap && (self.implicit_free || !self.spare.is_empty()) {
             let Some(job) = self.next_fitting() else {
                 break;
@@ -205,7 +249,9 @@ impl<T: Send> Coordinator<T> {
             self.implicit_free &= token.is_some();
             self.running += 1;
             self.memory += job.cost;
-            spawn(scope, job, token, f, outcomes, tx.clone());
+            if workers.start.send((job, token)).is_err() {
+                unreachable!("the workers live until the coordinator returns");
+            }
         }
     }
 
@@ -219,9 +265,9 @@ impl<T: Send> Coordinator<T> {
         self.queue.remove(at)
     }
 
-    /// Asks for as many tokens as there are jobs that could start beside the running ones, and
-    /// gives back spare tokens that nothing can use now.
-    fn request_tokens(&mut self) {
+    /// How many more tokens could be used now: as many as there are jobs that could start
+    /// beside the running ones. Spare tokens beyond that are given back.
+    fn tokens_wanted(&mut self) -> usize {
         let room = self.budget.saturating_sub(self.memory);
         let fits = self.running == 0 || self.queue.iter().any(|job| job.cost <= room);
         let startable = if fits { self.queue.len() } else { 0 };
@@ -229,57 +275,96 @@ impl<T: Send> Coordinator<T> {
             .min(self.cap.saturating_sub(self.running))
             .saturating_sub(usize::from(self.implicit_free));
         self.spare.truncate(extra);
+        extra - self.spare.len()
+    }
+}
+
+impl Coordinator {
+    fn new(helper: Option<HelperThread>) -> Self {
+        Coordinator {
+            helper,
+            requested: 0,
+            tokens_broken: false,
+        }
+    }
+
+    /// Starts jobs as slots and memory allow until the queue is empty and every job has ended;
+    /// after a signal, only waits for the running jobs.
+    fn run<T: Send>(
+        &mut self,
+        sched: &Mutex<Sched<T>>,
+        workers: &Workers<T>,
+        rx: &Receiver<Event>,
+    ) {
+        loop {
+            {
+                let mut sched = lock(sched);
+                if signal::interrupted() {
+                    sched.queue.clear();
+                }
+                sched.start_jobs(workers);
+                let wanted = sched.tokens_wanted();
+                if sched.queue.is_empty() && sched.running == 0 {
+                    break;
+                }
+                drop(sched);
+                self.request_tokens(wanted);
+            }
+            match rx.recv_timeout(POLL) {
+                Ok(event) => self.handle(event, sched),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    unreachable!("the coordinator holds a sender")
+                }
+            }
+        }
+        lock(sched).spare.clear();
+        // Dropping the helper interrupts a pending acquire; a token it still delivers lands in
+        // the channel and is given back when the channel is dropped.
+        self.helper = None;
+    }
+
+    /// Asks the helper for tokens until `wanted` are on their way.
+    fn request_tokens(&mut self, wanted: usize) {
         let Some(helper) = self.helper.as_ref().filter(|_| !self.tokens_broken) else {
             return;
         };
-        while self.requested + self.spare.len() < extra {
+        while self.requested < wanted {
             helper.request_token();
             self.requested += 1;
         }
     }
 
-    fn handle(&mut self, event: Event) {
+    fn handle<T: Send>(&mut self, event: Event, sched: &Mutex<Sched<T>>) {
         match event {
             Event::Token(Ok(token)) => {
                 self.requested -= 1;
-                self.spare.push(token);
+                lock(sched).spare.push(token);
             }
             Event::Token(Err(_)) => {
                 // A broken jobserver pipe: keep going on the implicit slot alone.
                 self.requested -= 1;
                 self.tokens_broken = true;
             }
-            Event::Done { cost, implicit } => {
-                self.running -= 1;
-                self.memory -= cost;
-                self.implicit_free |= implicit;
-            }
+            Event::Done => {}
         }
     }
 }
 
-/// Runs one job on a scoped thread. The token is owned by the thread and dropped (given back)
-/// when the job ends, whether `f` returned or panicked.
-fn spawn<'scope, T, R, F>(
-    scope: &'scope Scope<'scope, '_>,
-    job: Pending<T>,
-    token: Option<Acquired>,
-    f: &'scope F,
-    outcomes: &'scope [Outcome<R>],
-    tx: Sender<Event>,
-) where
-    T: Send + 'scope,
-    R: Send,
-    F: Fn(T) -> R + Sync,
+/// Runs one job on a worker, whether `f` returns or panics; gives back the job's cost and its
+/// slot's token, for [`Sched::follow`].
+fn run_job<T, R, F>(
+    (job, token): Start<T>,
+    f: &F,
+    outcomes: &[Outcome<R>],
+) -> (u64, Option<Acquired>)
+where
+    F: Fn(T) -> R,
 {
-    scope.spawn(move || {
-        let Pending { index, cost, item } = job;
-        let implicit = token.is_none();
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(item)));
-        *outcomes[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-        drop(token);
-        drop(tx.send(Event::Done { cost, implicit }));
-    });
+    let Pending { index, cost, item } = job;
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+    *lock(&outcomes[index]) = Some(outcome);
+    (cost, token)
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     }
-    crate::cmd::write_atomic(path, bytes)?;
+    crate::atomic::write(path, bytes)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .with_context(|| format!("{}: cannot set mode {mode:o}", path.display()))
 }

@@ -8,6 +8,7 @@
 
 pub mod hooks;
 pub mod manifest;
+pub mod tree;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -40,7 +41,7 @@ pub struct Installed {
 
 /// The layout the tree's kernel reads, told by its module header.
 pub fn tree_layout(srctree: &Path) -> Option<Layout> {
-    crate::modules::kbuild::header_layout(srctree)
+    tree::header_layout(srctree)
 }
 
 /// Rewrites the hooks of `srctree` to call `tool` (absolute, plain characters) with `layout`.

@@ -63,16 +63,21 @@ impl Batch<'_> {
     }
 
     pub fn process(&self, path: &Path) -> Result<Report> {
+        // One open and one map per module: read, then embedded from the same map.
+        let (meta, data) = embed::open_mapped(path)?;
         let (record, cached) = {
-            let data = crate::mmap::map(path)?;
-            let key = self.key(&Identity::of(&data));
-            match self.cache.get(&key).and_then(|p| cached::decode(&p)) {
+            // No key (a hash of the identity) nor cache record without a cache.
+            let key = self.cache.dir().map(|_| self.key(&Identity::of(&data)));
+            let hit = key.as_ref().and_then(|key| self.cache.get(key));
+            match hit.and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
                 None => {
                     let record = self
                         .compute(&data)
                         .with_context(|| path.display().to_string())?;
-                    self.cache.put(&key, &cached::encode(&record));
+                    if let Some(key) = &key {
+                        self.cache.put(key, &cached::encode(&record));
+                    }
                     (record, false)
                 }
             }
@@ -84,7 +89,9 @@ impl Batch<'_> {
                 stats,
                 warnings,
             } => {
-                let what = match embed::embed_file(path, &sections, &layout::MODULE_SECTIONS)? {
+                let embedded =
+                    embed::embed_mapped(path, &meta, data, &sections, &layout::MODULE_SECTIONS)?;
+                let what = match embedded {
                     Outcome::Unchanged => What::Unchanged(stats),
                     Outcome::Updated => What::Updated(stats),
                 };

@@ -26,6 +26,13 @@ pub enum Outcome {
 /// Adds `new` to the module at `path`, dropping sections named in `remove` or `new`; see
 /// [`kbuild_lineinfo::emit::ko::embed_sections`]. Every error names the file.
 pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Outcome> {
+    let (meta, map) = open_mapped(path)?;
+    embed_mapped(path, &meta, map, new, remove)
+}
+
+/// The module at `path`, mapped read-only, with what `stat` said of it when it was opened (the
+/// map can be read first and then handed to [`embed_mapped`], so a module is opened once).
+pub fn open_mapped(path: &Path) -> Result<(Metadata, memmap2::Mmap)> {
     let name = path.display();
     let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
     let meta = file
@@ -35,18 +42,30 @@ pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Ou
         bail!("{name}: not a regular file");
     }
     let map = map_file(&file).with_context(|| format!("{name}: cannot map"))?;
+    Ok((meta, map))
+}
+
+/// [`embed_file`] on a module opened by [`open_mapped`].
+pub fn embed_mapped(
+    path: &Path,
+    meta: &Metadata,
+    map: memmap2::Mmap,
+    new: &[NewSection],
+    remove: &[&str],
+) -> Result<Outcome> {
+    let name = path.display();
     let embedded = embed_sections(&map, new, remove).map_err(|e| anyhow!("{name}: {e}"))?;
     let patch = match embedded {
         Embedded::UpToDate { len } if len == meta.len() => return Ok(Outcome::Unchanged),
         Embedded::UpToDate { len } => {
             drop(map);
-            cut_leftovers(path, &meta, len)?;
+            cut_leftovers(path, meta, len)?;
             return Ok(Outcome::Updated);
         }
         Embedded::Update(patch) => patch,
     };
     drop(map);
-    apply_in_place(path, &meta, &patch)?;
+    apply_in_place(path, meta, &patch)?;
     Ok(Outcome::Updated)
 }
 

@@ -3,6 +3,5 @@
 pub mod batch;
 pub mod cached;
 pub mod embed;
-pub mod kbuild;
 pub mod lineinfo;
 pub mod order;

@@ -46,15 +46,21 @@ pub fn decode_v1_module(blob: &[u8]) -> Result<Table, String> {
         .ok_or("file names past the blob")?;
     let mut names = Vec::with_capacity(nf);
     for i in 0..nf {
-        let off = u32_at(files_at + 4 * i)? as usize;
-        let rest = names_blob.get(off..).ok_or("file offset past the names")?;
-        let end = rest
-            .iter()
-            .position(|&c| c == 0)
-            .ok_or("unterminated name")?;
-        names.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+        names.push(file_name(names_blob, u32_at(files_at + 4 * i)?)?);
     }
     Ok(Table { entries, names })
+}
+
+/// The NUL-terminated name at `offset` of a table's file names (§2, every layout).
+pub fn file_name(names: &[u8], offset: u32) -> Result<String, String> {
+    let rest = names
+        .get(offset as usize..)
+        .ok_or("file offset past the names")?;
+    let end = rest
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or("unterminated file name")?;
+    Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
 fn decode_block(

@@ -8,7 +8,7 @@
 //! LEB128, a zero address delta, an entry outside its section, a file id past the names, a
 //! wrong block count or array size), and says which.
 
-use super::blob::{Entry, Table};
+use super::blob::{file_name, Entry, Table};
 
 /// One descriptor of a blob: the covered section's anchor (zero before the module is linked,
 /// its address after) and size, and its decoded sub-table.
@@ -103,13 +103,7 @@ fn decode_sub_table(r: &Bytes, at: usize) -> Result<Table, String> {
 
     let mut names = Vec::with_capacity(nf);
     for i in 0..nf {
-        let off = r.u32(at + files_offset + 4 * i)? as usize;
-        let rest = names_blob.get(off..).ok_or("file offset past the names")?;
-        let end = rest
-            .iter()
-            .position(|&c| c == 0)
-            .ok_or("unterminated file name")?;
-        names.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+        names.push(file_name(names_blob, r.u32(at + files_offset + 4 * i)?)?);
     }
 
     let mut entries: Vec<Entry> = Vec::with_capacity(n);

@@ -65,6 +65,42 @@ def symbolize(elf_path, addrs):
     return res
 
 
+def lookup(tool, args, queries):
+    """`kbuild-lineinfo lookup ARGS` for `queries`: (file, line) or None for each."""
+    out = subprocess.run([tool, "lookup"] + args, input="".join(q + "\n" for q in queries),
+                         capture_output=True, text=True, check=True).stdout
+    res = []
+    for l in out.splitlines():
+        ans = l.split(" ", 1)[1]
+        if ans == "??":
+            res.append(None)
+        else:
+            f, n = ans.rsplit(":", 1)
+            res.append((f, int(n)))
+    return res
+
+
+def compare(keys, want, got):
+    """Our answers `got` against llvm-symbolizer's `want` where it has one: (compared, agree,
+    unannotated, bad names, [(key, want, got) for each disagreement])."""
+    c = a = u = b = 0
+    wrong = []
+    for k, w, g in zip(keys, want, got):
+        if w is None:
+            continue
+        c += 1
+        if g is None:
+            u += 1
+            continue
+        if g[0].startswith("/") or fold(g[0]) != g[0]:
+            b += 1
+        if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
+            a += 1
+        else:
+            wrong.append((k, w, g))
+    return c, a, u, b, wrong
+
+
 class Elf:
     """Function symbols (name -> [(section, value, size)]) and section names of one ELF file."""
 

@@ -308,6 +308,8 @@ pub fn v1_table(plan: &V1Plan<'_>) -> crate::Result<Option<crate::LineTable>> {
     }
     let shared = crate::table::share_files(&tables)?;
     let mut out = crate::LineTable::default();
+    out.entries
+        .reserve(shared.iter().map(|t| t.entries.len()).sum::<usize>());
     for ((section, base), table) in plan.placed.iter().zip(shared) {
         for e in table.entries {
             let offset = u64::from(e.offset) + base;

@@ -77,7 +77,18 @@ fn find(bytes: &[u8], code: u64) -> Option<std::ops::Range<usize>> {
 }
 
 /// Reads an unsigned LEB128 at `*at`; `None` past the end or beyond 64 bits.
+#[inline]
 fn uleb(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    // Most attribute names and forms fit in one byte.
+    let first = *bytes.get(*at)?;
+    if first & 0x80 == 0 {
+        *at += 1;
+        return Some(u64::from(first));
+    }
+    uleb_long(bytes, at)
+}
+
+fn uleb_long(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut value = 0u64;
     let mut shift = 0;
     loop {

@@ -26,35 +26,22 @@ impl PointBuf {
         self.len
     }
 
-    #[inline]
-    pub(super) fn push(&mut self, point: Point) {
-        match self.blocks.last_mut() {
-            Some(block) if block.len() < BLOCK => block.push(point),
-            _ => {
-                let mut block = Vec::with_capacity(BLOCK);
-                block.push(point);
-                self.blocks.push(block);
-            }
+    /// Appends `points` (in order).
+    pub(super) fn extend_from_slice(&mut self, mut points: &[Point]) {
+        while !points.is_empty() {
+            let room = match self.blocks.last() {
+                Some(block) if block.len() < BLOCK => BLOCK - block.len(),
+                _ => {
+                    self.blocks.push(Vec::with_capacity(BLOCK));
+                    BLOCK
+                }
+            };
+            let (now, rest) = points.split_at(room.min(points.len()));
+            let block = self.blocks.last_mut().expect("a block with room");
+            block.extend_from_slice(now);
+            self.len += now.len();
+            points = rest;
         }
-        self.len += 1;
-    }
-
-    /// Keeps the first `len` points.
-    pub(super) fn truncate(&mut self, len: usize) {
-        if len >= self.len {
-            return;
-        }
-        let blocks = len.div_ceil(BLOCK);
-        self.blocks.truncate(blocks);
-        if let Some(last) = self.blocks.last_mut() {
-            last.truncate(len - (blocks - 1) * BLOCK);
-        }
-        self.len = len;
-    }
-
-    #[inline]
-    pub(super) fn last_mut(&mut self) -> Option<&mut Point> {
-        self.blocks.last_mut()?.last_mut()
     }
 
     /// Applies `f` to every point.
@@ -175,7 +162,7 @@ mod tests {
             .iter()
             .map(|p| {
                 let mut buf = PointBuf::default();
-                p.iter().for_each(|&x| buf.push(x));
+                p.iter().for_each(|&x| buf.extend_from_slice(&[x]));
                 buf
             })
             .collect()

@@ -125,18 +125,11 @@ fn rows(program: Program) -> (Rows, Vec<(u64, String, u32)>) {
         read_rows(&input, &namer, effort).unwrap()
     };
     // The fast runner takes the whole program itself (nothing left to gimli), so that the two
-    // readings below are two paths.
-    let encoding = program::Encoding {
-        version: 4,
-        address_size: 8,
-        big_endian: false,
-        minimum_instruction_length: 1,
-        maximum_operations_per_instruction: 1,
-        line_base: -5,
-        line_range: 14,
-        opcode_base: 13,
-        standard_opcode_lengths: vec![0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1],
-    };
+    // readings below are two paths. Its encoding from the header, as `read_unit` gets it.
+    let sections = Sections::load(&input).unwrap();
+    let dwarf = sections.dwarf(RunTimeEndian::Little);
+    let unit = line_unit(&dwarf, dwarf.units().next().unwrap().unwrap()).unwrap();
+    let encoding = encoding_of(unit.line_program.as_ref().unwrap().header()).unwrap();
     let address_at = |at: usize| {
         Some(u64::from_le_bytes(
             program.0.get(at..at + 8)?.try_into().ok()?,

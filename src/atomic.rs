@@ -1,0 +1,69 @@
+//! Whole-file writes that a reader never sees half done: a temporary file in the destination's
+//! directory, renamed over the destination once complete.
+//!
+//! Used for every output the tool replaces as a whole (vmlinux tables, installed Kbuild files,
+//! cache entries). Modules are updated in place instead ([`crate::modules::embed`]).
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Writes `bytes` to `path` atomically; every error names the file.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kbuild-lineinfo.")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    // Outputs are ordinary build products: rw-r--r-- subject to the umask, like the compiler's.
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot replace", path.display()))?;
+    Ok(())
+}
+
+/// [`write`] for a caller that owns the directory and its leftovers: the temporary file is
+/// named `prefix…` inside `dir`, and errors are plain I/O errors for the caller to word.
+pub fn write_in(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new().prefix(prefix).tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.o");
+        std::fs::write(&path, b"old contents, longer than the new").unwrap();
+        write(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        write_in(dir.path(), ".tmp-", &path, b"newer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"newer");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.o"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/dir/out.o");
+        let e = write(&path, b"x").unwrap_err();
+        assert!(format!("{e:#}").contains("no/such/dir"), "{e:#}");
+        assert!(!path.exists());
+    }
+}
