@@ -1,8 +1,7 @@
 //! Command-line arguments: one subcommand per job a kernel build needs.
 
-use std::path::PathBuf;
-
-use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use camino::Utf8PathBuf;
+use clap::builder::{OsStringValueParser, PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use kbuild_lineinfo::Layout;
 
@@ -45,6 +44,15 @@ pub enum Command {
     CacheSelftest(crate::cache::selftest::Args),
 }
 
+/// A path argument. Paths are UTF-8 ([`camino`]): Kbuild cannot build in other paths, and a
+/// path that is not is one clear error naming the argument, not a surprise later.
+fn utf8_path() -> impl TypedValueParser<Value = Utf8PathBuf> {
+    OsStringValueParser::new().try_map(|s| {
+        Utf8PathBuf::from_path_buf(s.into())
+            .map_err(|_| "not valid UTF-8 (paths must be UTF-8, as Kbuild's are)")
+    })
+}
+
 /// `--layout`: a name from [`Layout::name`].
 fn layout_parser() -> impl TypedValueParser<Value = Layout> {
     PossibleValuesParser::new(Layout::ALL.map(Layout::name)).try_map(|s| s.parse::<Layout>())
@@ -57,8 +65,8 @@ pub struct TableOptions {
     pub layout: Layout,
     /// Kernel source tree as the compiler saw it; names are printed relative to it.
     /// Default: found from DWARF (vmlinux), else each unit's compilation directory.
-    #[arg(long, value_name = "DIR")]
-    pub srctree: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
+    pub srctree: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -66,8 +74,8 @@ pub struct VmlinuxArgs {
     #[command(flatten)]
     pub table: TableOptions,
     /// Output: *.o → ELF object; *.S, - or none → assembly on stdout.
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
+    #[arg(short, long, value_name = "OUT", value_parser = utf8_path())]
+    pub output: Option<Utf8PathBuf>,
     /// Threads when make's jobserver is not there (default: the CPUs; 1 under plain make).
     /// Under make, one thread per job slot free when the step starts. Never changes the output.
     #[arg(short, long, value_name = "N")]
@@ -79,11 +87,11 @@ pub struct VmlinuxArgs {
     #[arg(long, conflicts_with = "vmlinux")]
     pub stub: bool,
     /// ELF whose class, byte order and machine the stub object copies (default: x86-64).
-    #[arg(long, value_name = "ELF", requires = "stub")]
-    pub like: Option<PathBuf>,
+    #[arg(long, value_name = "ELF", requires = "stub", value_parser = utf8_path())]
+    pub like: Option<Utf8PathBuf>,
     /// The linked image with DWARF (.tmp_vmlinux1 in a kernel build).
-    #[arg(required_unless_present = "stub")]
-    pub vmlinux: Option<PathBuf>,
+    #[arg(required_unless_present = "stub", value_parser = utf8_path())]
+    pub vmlinux: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,8 +102,8 @@ pub struct ModuleArgs {
     #[arg(short, long)]
     pub silent: bool,
     /// Modules (.ko) to update in place.
-    #[arg(required = true, value_name = "KO")]
-    pub modules: Vec<PathBuf>,
+    #[arg(required = true, value_name = "KO", value_parser = utf8_path())]
+    pub modules: Vec<Utf8PathBuf>,
 }
 
 /// `modules --layout`: the layout given, or the tree's (`auto`).
@@ -119,22 +127,22 @@ fn batch_layout_parser() -> impl TypedValueParser<Value = BatchLayout> {
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
     /// The object tree (O=); modules.order paths are relative to it.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub objtree: PathBuf,
+    #[arg(long, value_name = "DIR", default_value = ".", value_parser = utf8_path())]
+    pub objtree: Utf8PathBuf,
     /// The list of modules (default: OBJTREE/modules.order).
-    #[arg(long, value_name = "FILE")]
-    pub order: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    pub order: Option<Utf8PathBuf>,
     /// Kernel source tree as the compiler saw it (default: from the object tree).
-    #[arg(long, value_name = "DIR")]
-    pub srctree: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
+    pub srctree: Option<Utf8PathBuf>,
     #[arg(long, value_parser = batch_layout_parser(), default_value = "auto")]
     pub layout: BatchLayout,
     /// Jobs at once when make's jobserver is not there (default: the CPUs; 1 under plain make).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Cache directory (default: $KBUILD_LINEINFO_CACHE, else $XDG_CACHE_HOME/kbuild-lineinfo).
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub cache_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache", value_parser = utf8_path())]
+    pub cache_dir: Option<Utf8PathBuf>,
     /// Do not read or write the cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -149,11 +157,11 @@ pub struct ModulesArgs {
     #[arg(long)]
     pub force: bool,
     /// Also build the vmlinux tables from this image (needs -o).
-    #[arg(long, value_name = "FILE", requires = "output")]
-    pub vmlinux: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "output", value_parser = utf8_path())]
+    pub vmlinux: Option<Utf8PathBuf>,
     /// Output of the vmlinux tables (*.o or *.S).
-    #[arg(short, long, value_name = "OUT", requires = "vmlinux")]
-    pub output: Option<PathBuf>,
+    #[arg(short, long, value_name = "OUT", requires = "vmlinux", value_parser = utf8_path())]
+    pub output: Option<Utf8PathBuf>,
     /// Print nothing but errors (make -s).
     #[arg(short, long)]
     pub silent: bool,
@@ -167,16 +175,16 @@ pub struct ModulesArgs {
 pub struct LookupArgs {
     /// A linked vmlinux carrying the tables (ADDR absolute) or a table object (ADDR = offset
     /// from _text).
-    #[arg(long, value_name = "FILE")]
-    pub vmlinux: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    pub vmlinux: Option<Utf8PathBuf>,
     /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF (any code section) or 0xOFF
     /// (in .text).
-    #[arg(long, value_name = "KO")]
-    pub module: Option<PathBuf>,
+    #[arg(long, value_name = "KO", value_parser = utf8_path())]
+    pub module: Option<Utf8PathBuf>,
     /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
     /// where the loader puts sections in text memory (default: unload on).
-    #[arg(long, value_name = "DIR", requires = "module")]
-    pub objtree: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
+    pub objtree: Option<Utf8PathBuf>,
     /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,
@@ -185,15 +193,15 @@ pub struct LookupArgs {
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
     /// The linked vmlinux: its symbols, and its tables unless --table is given.
-    #[arg(long, value_name = "FILE")]
-    pub vmlinux: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    pub vmlinux: Option<Utf8PathBuf>,
     /// The tables for a vmlinux built without them: the object `kbuild-lineinfo vmlinux -o
     /// TABLE.o VMLINUX` writes.
-    #[arg(long, value_name = "TABLE.o", requires = "vmlinux")]
-    pub table: Option<PathBuf>,
+    #[arg(long, value_name = "TABLE.o", requires = "vmlinux", value_parser = utf8_path())]
+    pub table: Option<Utf8PathBuf>,
     /// Where the modules are: NAME.ko is found (recursively) by the [NAME] of a frame.
-    #[arg(long, value_name = "DIR")]
-    pub modules: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
+    pub modules: Option<Utf8PathBuf>,
     /// Verify the annotations already there; report each disagreement, exit 1 if any.
     #[arg(long)]
     pub check: bool,
@@ -202,8 +210,8 @@ pub struct AnnotateArgs {
     #[arg(long)]
     pub like_kernel: bool,
     /// Kernel logs (none or -: standard input).
-    #[arg(value_name = "LOG")]
-    pub logs: Vec<PathBuf>,
+    #[arg(value_name = "LOG", value_parser = utf8_path())]
+    pub logs: Vec<Utf8PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,14 +221,16 @@ pub struct GenLineinfoArgs {
     pub module: bool,
     #[command(flatten)]
     pub table: TableOptions,
-    pub file: PathBuf,
+    #[arg(value_parser = utf8_path())]
+    pub file: Utf8PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct GenModLineinfoArgs {
     #[command(flatten)]
     pub table: TableOptions,
-    pub module: PathBuf,
+    #[arg(value_parser = utf8_path())]
+    pub module: Utf8PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -241,11 +251,11 @@ pub enum KbuildAction {
 #[derive(Debug, Args)]
 pub struct KbuildInstallArgs {
     /// The kernel source tree (with the CONFIG_KALLSYMS_LINEINFO series).
-    #[arg(long, value_name = "LINUX")]
-    pub srctree: PathBuf,
+    #[arg(long, value_name = "LINUX", value_parser = utf8_path())]
+    pub srctree: Utf8PathBuf,
     /// The tool the tree will call (default: this executable).
-    #[arg(long, value_name = "PATH")]
-    pub tool: Option<PathBuf>,
+    #[arg(long, value_name = "PATH", value_parser = utf8_path())]
+    pub tool: Option<Utf8PathBuf>,
     /// Table layout (default: from the tree's include/linux/mod_lineinfo.h).
     #[arg(long, value_parser = layout_parser())]
     pub layout: Option<Layout>,
@@ -254,8 +264,8 @@ pub struct KbuildInstallArgs {
 #[derive(Debug, Args)]
 pub struct KbuildUninstallArgs {
     /// The kernel source tree.
-    #[arg(long, value_name = "LINUX")]
-    pub srctree: PathBuf,
+    #[arg(long, value_name = "LINUX", value_parser = utf8_path())]
+    pub srctree: Utf8PathBuf,
     /// Restore even files changed since the installation.
     #[arg(long)]
     pub force: bool,

@@ -27,7 +27,17 @@ fn main() -> ExitCode {
         "gen-mod-lineinfo" | "gen-mod-lineinfo.sh" => {
             cmd::classic::gen_mod_lineinfo_argv(&args[1..])
         }
-        _ => cmd::run(cli::Cli::parse()),
+        _ => match cli::Cli::try_parse() {
+            Ok(cli) => cmd::run(cli),
+            // A bad value (a path that is not UTF-8, a number that is not one): one line.
+            Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+                let rendered = e.render().to_string();
+                let line = rendered.lines().next().unwrap_or_default();
+                eprintln!("kbuild-lineinfo: {}", line.trim_start_matches("error: "));
+                return ExitCode::from(2);
+            }
+            Err(e) => e.exit(),
+        },
     };
     match result {
         Ok(code) => code,

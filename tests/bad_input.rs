@@ -369,6 +369,57 @@ fn modules_order_with_missing_blank_crlf_and_duplicate_entries() {
     }
 }
 
+// ---- Arguments ---------------------------------------------------------------------------------
+
+/// Paths are UTF-8 (camino), as Kbuild's are: a path argument that is not is refused up front
+/// with one line naming the argument and the problem, whether or not the path exists, and the
+/// file is left alone.
+#[test]
+fn non_utf8_path_argument_is_one_clear_error() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp();
+    let obj = OsStr::from_bytes(b"obj\xff");
+    let ko = OsStr::from_bytes(b"m\xfe.ko");
+    std::fs::create_dir(dir.path().join(obj)).unwrap();
+    std::fs::write(dir.path().join(ko), b"\x7fELF not really").unwrap();
+    let cases: [(&[&OsStr], &str); 4] = [
+        (
+            &[OsStr::new("modules"), OsStr::new("--objtree"), obj],
+            "--objtree",
+        ),
+        (&[OsStr::new("module"), ko], "<KO>"),
+        (
+            &[
+                OsStr::new("lookup"),
+                OsStr::new("--module"),
+                ko,
+                OsStr::new("0x0"),
+            ],
+            "--module",
+        ),
+        (&[OsStr::new("annotate"), ko], "[LOG]"),
+    ];
+    for (args, name) in cases {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("MAKEFLAGS")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = wait_deadline(&mut cmd, &args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_one_line(&out, name);
+        assert!(stderr(&out).contains("not valid UTF-8"), "{}", stderr(&out));
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join(ko)).unwrap(),
+        b"\x7fELF not really"
+    );
+}
+
 // ---- Unwritable, vanishing and oversized outputs ----------------------------------------------
 
 #[test]

@@ -14,10 +14,11 @@ pub mod selftest;
 
 use std::fs::{self, File};
 use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+use camino::{Utf8Path, Utf8PathBuf};
 
 pub use key::{build_id, Identity, Key};
 
@@ -38,7 +39,7 @@ pub struct Cache {
 
 #[derive(Debug)]
 struct Store {
-    dir: PathBuf,
+    dir: Utf8PathBuf,
     cap: u64,
     /// Cleared after the first failed write: one warning, then no more writes.
     writable: AtomicBool,
@@ -51,10 +52,10 @@ impl Cache {
     ///
     /// Never fails: a directory that cannot be created or written gives one warning on stderr
     /// and a disabled cache.
-    pub fn open(dir: Option<PathBuf>, cap_bytes: u64) -> Cache {
+    pub fn open(dir: Option<Utf8PathBuf>, cap_bytes: u64) -> Cache {
         let Some(dir) = dir.or_else(default_dir) else {
             warn(
-                "no cache directory (set KBUILD_LINEINFO_CACHE or HOME); continuing without cache",
+                "no cache directory (set KBUILD_LINEINFO_CACHE or HOME, UTF-8); continuing without cache",
             );
             return Cache::disabled();
         };
@@ -63,7 +64,6 @@ impl Cache {
                 store: Some(Store::new(dir, cap_bytes)),
             },
             Err(e) => {
-                let dir = dir.display();
                 warn(format_args!(
                     "cache directory {dir} is not writable ({e}); continuing without cache"
                 ));
@@ -78,7 +78,7 @@ impl Cache {
     }
 
     /// The directory in use, `None` when disabled.
-    pub fn dir(&self) -> Option<&Path> {
+    pub fn dir(&self) -> Option<&Utf8Path> {
         self.store.as_ref().map(|s| s.dir.as_path())
     }
 
@@ -95,8 +95,7 @@ impl Cache {
             }
             Err(why) => {
                 warn(format_args!(
-                    "corrupt cache entry {} ({why}); removing it",
-                    path.display()
+                    "corrupt cache entry {path} ({why}); removing it"
                 ));
                 let _ = fs::remove_file(&path);
                 None
@@ -121,9 +120,9 @@ impl Cache {
             Ok(()) => store.account(file.len() as u64, &store.path(key)),
             Err(e) => {
                 if store.writable.swap(false, Ordering::Relaxed) {
-                    let dir = store.dir.display();
                     warn(format_args!(
-                        "cannot write cache entry in {dir} ({e}); no further writes"
+                        "cannot write cache entry in {} ({e}); no further writes",
+                        store.dir
                     ));
                 }
             }
@@ -132,7 +131,7 @@ impl Cache {
 }
 
 impl Store {
-    fn new(dir: PathBuf, cap: u64) -> Store {
+    fn new(dir: Utf8PathBuf, cap: u64) -> Store {
         Store {
             dir,
             cap,
@@ -141,46 +140,59 @@ impl Store {
         }
     }
 
-    fn path(&self, key: &Key) -> PathBuf {
+    fn path(&self, key: &Key) -> Utf8PathBuf {
         self.dir.join(format!("{}{ENTRY_SUFFIX}", key.to_hex()))
     }
 
     /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
     fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
-        crate::atomic::write_in(&self.dir, TEMP_PREFIX, &self.path(key), bytes)
+        crate::atomic::write_in(
+            self.dir.as_std_path(),
+            TEMP_PREFIX,
+            self.path(key).as_std_path(),
+            bytes,
+        )
     }
 
     /// Adds a new entry's size to the estimate; past the cap, rescans and evicts (never `keep`).
-    fn account(&self, added: u64, keep: &Path) {
+    fn account(&self, added: u64, keep: &Utf8Path) {
         let mut size = self.size.lock().unwrap_or_else(|e| e.into_inner());
         let estimate = size.map(|s| s + added);
         if estimate.is_some_and(|s| s <= self.cap) {
             *size = estimate;
             return;
         }
-        *size = Some(evict::evict(&self.dir, self.cap, keep));
+        *size = Some(evict::evict(
+            self.dir.as_std_path(),
+            self.cap,
+            keep.as_std_path(),
+        ));
     }
 }
 
 /// The default cache directory: `$KBUILD_LINEINFO_CACHE`, else `$XDG_CACHE_HOME/kbuild-lineinfo`,
 /// else `~/.cache/kbuild-lineinfo`. Relative `XDG_CACHE_HOME` is ignored (XDG spec).
-pub fn default_dir() -> Option<PathBuf> {
+pub fn default_dir() -> Option<Utf8PathBuf> {
+    // Set but not UTF-8: `Some(None)`, which ends the lookup (no cache, one warning) rather than
+    // silently choosing the next place.
     let var = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+            .map(|v| Utf8PathBuf::from_path_buf(v.into()).ok())
     };
     if let Some(dir) = var("KBUILD_LINEINFO_CACHE") {
-        return Some(dir);
+        return dir;
     }
-    if let Some(xdg) = var("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
-        return Some(xdg.join("kbuild-lineinfo"));
+    match var("XDG_CACHE_HOME") {
+        Some(Some(xdg)) if xdg.is_absolute() => return Some(xdg.join("kbuild-lineinfo")),
+        Some(None) => return None,
+        _ => {}
     }
-    var("HOME").map(|home| home.join(".cache").join("kbuild-lineinfo"))
+    var("HOME")?.map(|home| home.join(".cache").join("kbuild-lineinfo"))
 }
 
 /// Creates `dir` and checks that a file can be created in it.
-fn probe(dir: &Path) -> io::Result<()> {
+fn probe(dir: &Utf8Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -189,7 +201,7 @@ fn probe(dir: &Path) -> io::Result<()> {
 }
 
 /// Marks an entry as just used; failure only makes it look older.
-fn touch(path: &Path) {
+fn touch(path: &Utf8Path) {
     if let Ok(file) = File::options().append(true).open(path) {
         let _ = file.set_modified(SystemTime::now());
     }
@@ -204,6 +216,11 @@ fn warn(msg: impl std::fmt::Display) {
 mod tests {
     use super::*;
 
+    /// Temporary directories are UTF-8 here.
+    fn utf8(p: &std::path::Path) -> &Utf8Path {
+        Utf8Path::from_path(p).expect("a UTF-8 temporary directory")
+    }
+
     fn key(n: u8) -> Key {
         Key::new(&Identity::BuildId(vec![n]), "v7", &[])
     }
@@ -211,7 +228,7 @@ mod tests {
     #[test]
     fn miss_then_hit() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(Some(dir.path().join("c")), DEFAULT_CAP);
+        let cache = Cache::open(Some(utf8(dir.path()).join("c")), DEFAULT_CAP);
         assert_eq!(cache.get(&key(1)), None);
         cache.put(&key(1), b"abc");
         assert_eq!(cache.get(&key(1)).as_deref(), Some(&b"abc"[..]));
@@ -221,7 +238,7 @@ mod tests {
     #[test]
     fn corrupt_entry_is_a_miss_and_is_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(Some(dir.path().to_path_buf()), DEFAULT_CAP);
+        let cache = Cache::open(Some(utf8(dir.path()).to_path_buf()), DEFAULT_CAP);
         cache.put(&key(1), b"abc");
         let path = cache.store.as_ref().unwrap().path(&key(1));
         let mut bytes = fs::read(&path).unwrap();
@@ -242,7 +259,7 @@ mod tests {
     #[test]
     fn oversized_payload_is_not_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(Some(dir.path().to_path_buf()), 100);
+        let cache = Cache::open(Some(utf8(dir.path()).to_path_buf()), 100);
         cache.put(&key(1), &[0; 17]);
         assert_eq!(
             cache.get(&key(1)),

@@ -13,7 +13,7 @@ use super::{build_id, Cache, Identity, Key, DEFAULT_CAP};
 pub struct Args {
     /// Cache directory (default: the usual lookup).
     #[arg(long)]
-    pub dir: Option<PathBuf>,
+    pub dir: Option<camino::Utf8PathBuf>,
     /// Size cap in bytes.
     #[arg(long, default_value_t = DEFAULT_CAP)]
     pub cap: u64,
@@ -66,10 +66,7 @@ fn run(args: &Args) -> io::Result<i32> {
             None => return Ok(1),
         },
         Op::Path { name } => {
-            let dir = cache
-                .dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
+            let dir = cache.dir().map(|d| d.to_string()).unwrap_or_default();
             println!("{dir}/{}.entry", key(name).to_hex());
         }
         Op::BuildId { .. } => {}

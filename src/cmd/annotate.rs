@@ -51,7 +51,7 @@ pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
         annotator.annotate("<stdin>", &mut stdin.lock(), &mut out)?;
     } else {
         for path in &args.logs {
-            let name = path.display().to_string();
+            let name = path.to_string();
             if path.as_os_str() == "-" {
                 annotator.annotate(&name, &mut std::io::stdin().lock(), &mut out)?;
                 continue;
@@ -111,13 +111,16 @@ impl Annotator {
     fn new(args: &AnnotateArgs) -> Result<Annotator> {
         let vmlinux = match &args.vmlinux {
             Some(path) => Some(
-                load_vmlinux(path, args.table.as_deref())
-                    .with_context(|| path.display().to_string())?,
+                load_vmlinux(
+                    path.as_std_path(),
+                    args.table.as_deref().map(|t| t.as_std_path()),
+                )
+                .with_context(|| path.to_string())?,
             ),
             None => None,
         };
         let modules = args.modules.as_ref().map(|root| ModuleDir {
-            root: root.clone(),
+            root: root.clone().into(),
             index: None,
             loaded: HashMap::new(),
         });

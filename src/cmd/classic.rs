@@ -3,10 +3,10 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use camino::Utf8Path;
 use clap::Parser;
 use kbuild_lineinfo::{emit, extract, layout};
 
@@ -18,7 +18,8 @@ use crate::modules::lineinfo::{self, Done};
 /// there, so that O= builds print `fs/x.c` and not an absolute path.
 fn with_kbuild_srctree(mut table: crate::cli::TableOptions) -> crate::cli::TableOptions {
     if table.srctree.is_none() {
-        table.srctree = std::env::var_os("srctree")
+        table.srctree = std::env::var("srctree")
+            .ok()
             .filter(|s| !s.is_empty())
             .map(Into::into);
     }
@@ -57,20 +58,20 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
         ..args.clone()
     };
     if !args.module {
-        let summary = super::vmlinux::generate(&args.file, &args.table, None, slots)?;
+        let summary = super::vmlinux::generate(args.file.as_std_path(), &args.table, None, slots)?;
         eprintln!("{summary}");
         return Ok(ExitCode::SUCCESS);
     }
     let layout = args.table.layout;
-    let data = crate::mmap::map(&args.file)?;
+    let data = crate::mmap::map(args.file.as_std_path())?;
     let module = extract::module(&data, &super::extract_options(&args.table))
-        .with_context(|| args.file.display().to_string())?;
+        .with_context(|| args.file.to_string())?;
     let sections = match &module {
         Some(m) => {
-            let loader = crate::kbuild::tree::loader_config(Path::new("."));
+            let loader = crate::kbuild::tree::loader_config(Utf8Path::new("."));
             let new = layout::module_sections(m, layout, loader)?;
             for w in new.warnings {
-                eprintln!("lineinfo: warning: {}: {w}", args.file.display());
+                eprintln!("lineinfo: warning: {}: {w}", args.file);
             }
             new.sections
         }
@@ -83,7 +84,7 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
     }
     out.flush()?;
     let entries = module.map_or(0, |m| m.stats.entries);
-    eprintln!("lineinfo: {}: {entries} entries", args.file.display());
+    eprintln!("lineinfo: {}: {entries} entries", args.file);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,15 +97,15 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
     let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
     let layout = args.table.layout;
     // Kbuild runs this step in the object tree: its config says where sections load.
-    let loader = crate::kbuild::tree::loader_config(Path::new("."));
+    let loader = crate::kbuild::tree::loader_config(Utf8Path::new("."));
     let (done, warnings) = lineinfo::process(
-        &args.module,
+        args.module.as_std_path(),
         &super::extract_options(&args.table),
         layout,
         loader,
     )?;
     for w in warnings {
-        eprintln!("lineinfo: warning: {}: {w}", args.module.display());
+        eprintln!("lineinfo: warning: {}: {w}", args.module);
     }
     if verbose {
         let what = match done {
@@ -112,7 +113,7 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
             Done::Unchanged(s) => format!("up to date ({} entries)", s.entries),
             Done::Updated(s) => format!("{} entries embedded", s.entries),
         };
-        eprintln!("lineinfo: {}: {what}", args.module.display());
+        eprintln!("lineinfo: {}: {what}", args.module);
     }
     Ok(ExitCode::SUCCESS)
 }

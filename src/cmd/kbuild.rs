@@ -1,10 +1,10 @@
 //! `kbuild-lineinfo kbuild install|uninstall`: wire the tool into a kernel tree that carries
 //! the lineinfo series, or undo that exactly.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use camino::Utf8Path;
 
 use crate::cli::{KbuildAction, KbuildArgs, KbuildInstallArgs};
 use crate::kbuild::{self, Uninstalled};
@@ -18,7 +18,7 @@ pub fn run(args: &KbuildArgs) -> Result<ExitCode> {
 
 fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
     let tool = match &args.tool {
-        Some(t) => t.clone(),
+        Some(t) => t.clone().into(),
         None => std::env::current_exe().context("cannot find this executable (use --tool)")?,
     };
     let tool = std::fs::canonicalize(&tool)
@@ -34,26 +34,26 @@ fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
     };
     println!(
         "kbuild-lineinfo: {what} in {} ({} layout, tool {tool}): {}",
-        args.srctree.display(),
+        args.srctree,
         done.layout.name(),
         done.files.join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn uninstall(srctree: &Path, force: bool) -> Result<ExitCode> {
+fn uninstall(srctree: &Utf8Path, force: bool) -> Result<ExitCode> {
     match kbuild::uninstall(srctree, force)? {
         Uninstalled::NotInstalled => {
             println!(
                 "kbuild-lineinfo: not installed in {}: nothing to undo",
-                srctree.display()
+                srctree
             )
         }
         Uninstalled::Restored(files) => {
             println!(
                 "kbuild-lineinfo: restored {} in {}",
                 files.join(", "),
-                srctree.display()
+                srctree
             )
         }
     }

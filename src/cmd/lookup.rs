@@ -27,13 +27,13 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
         args.queries.clone()
     };
     let answers = match (&args.vmlinux, &args.module) {
-        (Some(path), _) => vmlinux(path, &queries),
+        (Some(path), _) => vmlinux(path.as_std_path(), &queries),
         (None, Some(path)) => {
             let loader = args
                 .objtree
                 .as_deref()
                 .map_or_else(Default::default, crate::kbuild::tree::loader_config);
-            module(path, &queries, loader)
+            module(path.as_std_path(), &queries, loader)
         }
         (None, None) => unreachable!("clap requires --vmlinux or --module"),
     }
@@ -43,7 +43,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
             .as_ref()
             .or(args.module.as_ref())
             .expect("one is set");
-        p.display().to_string()
+        p.to_string()
     })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -13,13 +13,18 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let layout = args.table.layout;
     let mut failed = false;
     for path in &args.modules {
-        match lineinfo::process(path, &options, layout, LoaderConfig::default()) {
+        match lineinfo::process(
+            path.as_std_path(),
+            &options,
+            layout,
+            LoaderConfig::default(),
+        ) {
             Ok((done, warnings)) => {
                 for w in warnings {
-                    eprintln!("kbuild-lineinfo: warning: {}: {w}", path.display());
+                    eprintln!("kbuild-lineinfo: warning: {path}: {w}");
                 }
                 if matches!(done, Done::Updated(_)) && !args.silent {
-                    println!("  LINEINFO [M] {}", path.display());
+                    println!("  LINEINFO [M] {path}");
                 }
             }
             Err(e) => {

@@ -83,11 +83,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
     let slots = &slots.with_budget(budget);
     let log = Log(verbosity(args));
     let tree = kbuild::tree::inspect(&args.objtree);
-    log.say(format_args!(
-        "{}: {}",
-        args.objtree.display(),
-        describe(&tree)
-    ));
+    log.say(format_args!("{}: {}", args.objtree, describe(&tree)));
     log.say(format_args!("jobs: {slots}"));
     let modules_wanted = !tree.configured || tree.modules_enabled || args.force;
     if !modules_wanted && args.vmlinux.is_none() {
@@ -158,7 +154,7 @@ fn table_options(args: &ModulesArgs, tree: &kbuild::tree::Tree, log: &Log) -> Ta
         layout.name(),
         srctree
             .as_deref()
-            .map_or("(from DWARF)".into(), |p| p.display().to_string())
+            .map_or("(from DWARF)".into(), |p| p.to_string())
     ));
     TableOptions { layout, srctree }
 }
@@ -167,7 +163,7 @@ fn table_options(args: &ModulesArgs, tree: &kbuild::tree::Tree, log: &Log) -> Ta
 fn work_list(args: &ModulesArgs, modules_wanted: bool, log: &Log) -> Result<Vec<Job>> {
     let mut work = Vec::new();
     if let (Some(vmlinux), Some(out)) = (&args.vmlinux, &args.output) {
-        work.push(Job::Vmlinux(vmlinux.clone(), out.clone()));
+        work.push(Job::Vmlinux(vmlinux.into(), out.into()));
     }
     if !modules_wanted {
         return Ok(work);
@@ -177,17 +173,13 @@ fn work_list(args: &ModulesArgs, modules_wanted: bool, log: &Log) -> Result<Vec<
         .clone()
         .unwrap_or_else(|| args.objtree.join("modules.order"));
     let text = std::fs::read_to_string(&order_path)
-        .with_context(|| format!("{}: cannot read", order_path.display()))?;
+        .with_context(|| format!("{order_path}: cannot read"))?;
     let listed = order::parse(&text);
-    log.say(format_args!(
-        "{}: {} modules",
-        order_path.display(),
-        listed.len()
-    ));
+    log.say(format_args!("{}: {} modules", order_path, listed.len()));
     work.extend(
         listed
             .into_iter()
-            .map(|m| Job::Module(order::resolve(&args.objtree, &m), m)),
+            .map(|m| Job::Module(order::resolve(args.objtree.as_std_path(), &m), m)),
     );
     Ok(work)
 }
@@ -200,9 +192,7 @@ fn open_cache(args: &ModulesArgs, log: &Log) -> Cache {
     };
     log.say(format_args!(
         "cache: {}",
-        cache
-            .dir()
-            .map_or("disabled".into(), |d| d.display().to_string())
+        cache.dir().map_or("disabled".into(), |d| d.to_string())
     ));
     cache
 }

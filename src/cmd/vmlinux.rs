@@ -14,10 +14,10 @@ use crate::cli::VmlinuxArgs;
 
 pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
     let layout = args.table.layout;
-    let output = args.output.as_deref();
+    let output = args.output.as_deref().map(|o| o.as_std_path());
     if args.stub {
         let target = match &args.like {
-            Some(path) => target_of(path)?,
+            Some(path) => target_of(path.as_std_path())?,
             None => Target::host_default(),
         };
         let items = layout::vmlinux_items(&EncodedTable::default(), layout, target.endian);
@@ -27,7 +27,8 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
     let path = args
         .vmlinux
         .as_deref()
-        .expect("clap requires VMLINUX without --stub");
+        .expect("clap requires VMLINUX without --stub")
+        .as_std_path();
     let summary = generate_with(path, &args.table, output, slots, args.gimli_only)?;
     eprintln!("{summary}");
     Ok(ExitCode::SUCCESS)

@@ -12,9 +12,9 @@
 //!
 //! Uninstalling puts the copies back byte for byte with their modes, then removes the directory.
 
+use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -45,23 +45,21 @@ pub fn digest(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
 
-pub fn manifest_path(srctree: &Path) -> PathBuf {
+pub fn manifest_path(srctree: &Utf8Path) -> Utf8PathBuf {
     srctree.join(DIR).join("manifest")
 }
 
-pub fn backup_path(srctree: &Path, rel: &str) -> PathBuf {
+pub fn backup_path(srctree: &Utf8Path, rel: &str) -> Utf8PathBuf {
     srctree.join(DIR).join("orig").join(rel)
 }
 
 /// The manifest of `srctree`, or `None` when nothing is installed.
-pub fn read(srctree: &Path) -> Result<Option<Manifest>> {
+pub fn read(srctree: &Utf8Path) -> Result<Option<Manifest>> {
     let path = manifest_path(srctree);
     match fs::read_to_string(&path) {
-        Ok(text) => parse(&text)
-            .with_context(|| path.display().to_string())
-            .map(Some),
+        Ok(text) => parse(&text).with_context(|| path.to_string()).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path)),
     }
 }
 
@@ -114,18 +112,18 @@ pub fn render(m: &Manifest) -> String {
 }
 
 /// Writes `bytes` to `path` atomically with permission bits `mode`.
-pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub fn write_file(path: &Utf8Path, bytes: &[u8], mode: u32) -> Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir))?;
     }
-    crate::atomic::write(path, bytes)?;
+    crate::atomic::write(path.as_std_path(), bytes)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("{}: cannot set mode {mode:o}", path.display()))
+        .with_context(|| format!("{}: cannot set mode {mode:o}", path))
 }
 
 /// The permission bits of `path`.
-pub fn mode_of(path: &Path) -> Result<u32> {
-    let meta = fs::metadata(path).with_context(|| format!("{}: cannot stat", path.display()))?;
+pub fn mode_of(path: &Utf8Path) -> Result<u32> {
+    let meta = fs::metadata(path).with_context(|| format!("{}: cannot stat", path))?;
     Ok(meta.permissions().mode() & 0o7777)
 }
 

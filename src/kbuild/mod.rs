@@ -10,9 +10,9 @@ pub mod hooks;
 pub mod manifest;
 pub mod tree;
 
+use camino::Utf8Path;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use kbuild_lineinfo::Layout;
@@ -40,12 +40,12 @@ pub struct Installed {
 }
 
 /// The layout the tree's kernel reads, told by its module header.
-pub fn tree_layout(srctree: &Path) -> Option<Layout> {
+pub fn tree_layout(srctree: &Utf8Path) -> Option<Layout> {
     tree::header_layout(srctree)
 }
 
 /// Rewrites the hooks of `srctree` to call `tool` (absolute, plain characters) with `layout`.
-pub fn install(srctree: &Path, tool: &str, layout: Option<Layout>) -> Result<Installed> {
+pub fn install(srctree: &Utf8Path, tool: &str, layout: Option<Layout>) -> Result<Installed> {
     if !hooks::is_plain_path(tool) {
         bail!("tool path `{tool}` must be made of letters, digits and / . _ + - , = @ only (it is written unquoted into shell and make code)");
     }
@@ -96,7 +96,7 @@ pub fn install(srctree: &Path, tool: &str, layout: Option<Layout>) -> Result<Ins
 /// The record of `path` rewritten to `new`; the mode is the original's (kept by an earlier
 /// installation, else read from the file).
 fn record(
-    srctree: &Path,
+    srctree: &Utf8Path,
     previous: Option<&Manifest>,
     path: &str,
     new: &str,
@@ -114,7 +114,7 @@ fn record(
 
 /// Each hook file as it was before any installation: the kept copy when installed, else the
 /// file itself; `None` for a file the tree does not have.
-fn read_originals(srctree: &Path, previous: Option<&Manifest>) -> Result<Vec<Option<String>>> {
+fn read_originals(srctree: &Utf8Path, previous: Option<&Manifest>) -> Result<Vec<Option<String>>> {
     HOOKS
         .iter()
         .map(|hook| {
@@ -127,20 +127,20 @@ fn read_originals(srctree: &Path, previous: Option<&Manifest>) -> Result<Vec<Opt
             match fs::read(&path) {
                 Ok(bytes) => String::from_utf8(bytes)
                     .map(Some)
-                    .with_context(|| format!("{}: not UTF-8 text", path.display())),
+                    .with_context(|| format!("{}: not UTF-8 text", path)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !kept => Ok(None),
-                Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+                Err(e) => Err(e).with_context(|| format!("{}: cannot read", path)),
             }
         })
         .collect()
 }
 
 /// Fails, naming everything missing, unless the tree carries the series and its hooks.
-fn check_series(srctree: &Path, originals: &[Option<String>]) -> Result<()> {
+fn check_series(srctree: &Utf8Path, originals: &[Option<String>]) -> Result<()> {
     if !srctree.join("Makefile").is_file() || !srctree.join("scripts").is_dir() {
         bail!(
             "{}: not a kernel source tree (no Makefile and scripts/)",
-            srctree.display()
+            srctree
         );
     }
     let probe = Invocation {
@@ -166,7 +166,7 @@ fn check_series(srctree: &Path, originals: &[Option<String>]) -> Result<()> {
     }
     let mut msg = format!(
         "{}: this tree does not carry the CONFIG_KALLSYMS_LINEINFO series; missing:\n",
-        srctree.display()
+        srctree
     );
     for m in &missing {
         let _ = writeln!(msg, "  {m}");
@@ -176,23 +176,23 @@ fn check_series(srctree: &Path, originals: &[Option<String>]) -> Result<()> {
 }
 
 /// Fails when a file this tool wrote has been changed since (its copy would be stale).
-fn check_untouched(srctree: &Path, m: &Manifest) -> Result<()> {
+fn check_untouched(srctree: &Utf8Path, m: &Manifest) -> Result<()> {
     let changed = changed_files(srctree, m)?;
     if changed.is_empty() {
         return Ok(());
     }
     bail!(
         "{}: changed since kbuild-lineinfo was installed: {}; `kbuild-lineinfo kbuild uninstall --force` restores the originals",
-        srctree.display(),
+        srctree,
         changed.join(", ")
     )
 }
 
-fn changed_files(srctree: &Path, m: &Manifest) -> Result<Vec<String>> {
+fn changed_files(srctree: &Utf8Path, m: &Manifest) -> Result<Vec<String>> {
     let mut changed = Vec::new();
     for f in &m.files {
         let path = srctree.join(&f.path);
-        let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path))?;
         if manifest::digest(&bytes) != f.installed {
             changed.push(f.path.clone());
         }
@@ -203,7 +203,7 @@ fn changed_files(srctree: &Path, m: &Manifest) -> Result<Vec<String>> {
 /// Copies first, then the manifest, then the rewritten files: a crash at any point leaves a
 /// tree that `uninstall` restores.
 fn write_install(
-    srctree: &Path,
+    srctree: &Utf8Path,
     previous: Option<&Manifest>,
     manifest: &Manifest,
     rewritten: &[(&str, &String, String)],
@@ -251,7 +251,7 @@ pub enum Uninstalled {
 
 /// Puts back every file an installation rewrote, byte for byte with its mode, and removes the
 /// record. Refuses when a rewritten file has changed since, unless `force`.
-pub fn uninstall(srctree: &Path, force: bool) -> Result<Uninstalled> {
+pub fn uninstall(srctree: &Utf8Path, force: bool) -> Result<Uninstalled> {
     let Some(m) = manifest::read(srctree)? else {
         return Ok(Uninstalled::NotInstalled);
     };
@@ -262,11 +262,11 @@ pub fn uninstall(srctree: &Path, force: bool) -> Result<Uninstalled> {
     for f in &m.files {
         let backup = manifest::backup_path(srctree, &f.path);
         let bytes = fs::read(&backup)
-            .with_context(|| format!("{}: cannot read the kept original", backup.display()))?;
+            .with_context(|| format!("{}: cannot read the kept original", backup))?;
         manifest::write_file(&srctree.join(&f.path), &bytes, f.mode)?;
         restored.push(f.path.clone());
     }
     let dir = srctree.join(manifest::DIR);
-    fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot remove", dir.display()))?;
+    fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot remove", dir))?;
     Ok(Uninstalled::Restored(restored))
 }

@@ -4,8 +4,8 @@
 //! An object tree is *configured* when it has `include/config/auto.conf`. Anything else (an
 //! unpacked distribution module tree with its `modules.order`) is processed as listed.
 
+use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use kbuild_lineinfo::layout::sections::LoaderConfig;
 
@@ -20,7 +20,7 @@ pub struct Tree {
     pub modules_enabled: bool,
     /// The source tree: the objtree's `source` link (O= builds), the directory its generated
     /// `Makefile` includes, else the objtree itself when it holds the kernel sources.
-    pub srctree: Option<PathBuf>,
+    pub srctree: Option<Utf8PathBuf>,
     /// The layout the tree's `include/linux/mod_lineinfo.h` describes, if it has one.
     pub layout: Option<Layout>,
     /// Where the tree's kernel loads module sections (`CONFIG_MODULE_UNLOAD`).
@@ -28,7 +28,7 @@ pub struct Tree {
 }
 
 /// Reads what `objtree` says; never fails (missing facts are `false`/`None`).
-pub fn inspect(objtree: &Path) -> Tree {
+pub fn inspect(objtree: &Utf8Path) -> Tree {
     let auto_conf = fs::read_to_string(objtree.join("include/config/auto.conf")).ok();
     let configured = auto_conf.is_some();
     let modules_enabled = auto_conf.as_deref().is_some_and(|c| {
@@ -52,7 +52,7 @@ pub fn inspect(objtree: &Path) -> Tree {
 
 /// `CONFIG_MODULE_UNLOAD` from the tree's `include/config/auto.conf`, else its `.config`;
 /// without either, the series' assumption (unload on: `.exit*` stays in persistent text).
-pub fn loader_config(objtree: &Path) -> LoaderConfig {
+pub fn loader_config(objtree: &Utf8Path) -> LoaderConfig {
     let config = ["include/config/auto.conf", ".config"]
         .iter()
         .find_map(|f| fs::read_to_string(objtree.join(f)).ok());
@@ -64,9 +64,9 @@ pub fn loader_config(objtree: &Path) -> LoaderConfig {
     }
 }
 
-fn find_srctree(objtree: &Path) -> Option<PathBuf> {
+fn find_srctree(objtree: &Utf8Path) -> Option<Utf8PathBuf> {
     if let Ok(target) = fs::read_link(objtree.join("source")) {
-        return Some(objtree.join(target));
+        return Utf8PathBuf::try_from(target).ok().map(|t| objtree.join(t));
     }
     // O= builds generate `Makefile` as: include /path/to/linux/Makefile
     if let Ok(makefile) = fs::read_to_string(objtree.join("Makefile")) {
@@ -75,7 +75,7 @@ fn find_srctree(objtree: &Path) -> Option<PathBuf> {
             .filter_map(|l| l.trim().strip_prefix("include "))
             .find_map(|p| p.trim().strip_suffix("/Makefile"))
         {
-            return Some(PathBuf::from(path));
+            return Some(Utf8PathBuf::from(path));
         }
     }
     objtree
@@ -85,7 +85,7 @@ fn find_srctree(objtree: &Path) -> Option<PathBuf> {
 }
 
 /// The layout the tree's module header describes, if the tree has one.
-pub fn header_layout(srctree: &Path) -> Option<Layout> {
+pub fn header_layout(srctree: &Utf8Path) -> Option<Layout> {
     let header = fs::read_to_string(srctree.join("include/linux/mod_lineinfo.h")).ok()?;
     Some(kbuild_lineinfo::layout::of_module_header(&header))
 }
@@ -94,10 +94,15 @@ pub fn header_layout(srctree: &Path) -> Option<Layout> {
 mod tests {
     use super::*;
 
+    /// Temporary directories are UTF-8 here.
+    fn utf8(p: &std::path::Path) -> &Utf8Path {
+        Utf8Path::from_path(p).expect("a UTF-8 temporary directory")
+    }
+
     #[test]
     fn unconfigured_tree_has_no_facts() {
         let dir = tempfile::tempdir().unwrap();
-        let t = inspect(dir.path());
+        let t = inspect(utf8(dir.path()));
         assert_eq!(
             t,
             Tree {
@@ -113,7 +118,7 @@ mod tests {
     #[test]
     fn module_unload_comes_from_the_config() {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
+        let d = utf8(dir.path());
         assert!(
             loader_config(d).module_unload,
             "no config: the series' assumption"
@@ -137,41 +142,41 @@ mod tests {
     fn configured_o_build_finds_source_and_layout() {
         let src = tempfile::tempdir().unwrap();
         let obj = tempfile::tempdir().unwrap();
-        fs::create_dir_all(src.path().join("include/linux")).unwrap();
+        fs::create_dir_all(utf8(src.path()).join("include/linux")).unwrap();
         fs::write(
-            src.path().join("include/linux/mod_lineinfo.h"),
+            utf8(src.path()).join("include/linux/mod_lineinfo.h"),
             "struct mod_lineinfo_desc { u64 anchor; u32 size; u32 table_offset; };\n",
         )
         .unwrap();
-        fs::create_dir_all(obj.path().join("include/config")).unwrap();
+        fs::create_dir_all(utf8(obj.path()).join("include/config")).unwrap();
         fs::write(
-            obj.path().join("include/config/auto.conf"),
+            utf8(obj.path()).join("include/config/auto.conf"),
             "CONFIG_MODULES=y\nCONFIG_KALLSYMS_LINEINFO_MODULES=y\n",
         )
         .unwrap();
         fs::write(
-            obj.path().join("Makefile"),
-            format!("include {}/Makefile\n", src.path().display()),
+            utf8(obj.path()).join("Makefile"),
+            format!("include {}/Makefile\n", utf8(src.path())),
         )
         .unwrap();
-        let t = inspect(obj.path());
+        let t = inspect(utf8(obj.path()));
         assert!(t.configured && t.modules_enabled);
-        assert_eq!(t.srctree.as_deref(), Some(src.path()));
+        assert_eq!(t.srctree.as_deref(), Some(utf8(src.path())));
         assert_eq!(t.layout, Some(Layout::V7));
     }
 
     #[test]
     fn disabled_step_is_seen() {
         let obj = tempfile::tempdir().unwrap();
-        fs::create_dir_all(obj.path().join("include/config")).unwrap();
+        fs::create_dir_all(utf8(obj.path()).join("include/config")).unwrap();
         fs::write(
-            obj.path().join("include/config/auto.conf"),
+            utf8(obj.path()).join("include/config/auto.conf"),
             "# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n",
         )
         .unwrap();
-        fs::write(obj.path().join("Kconfig"), "").unwrap();
-        let t = inspect(obj.path());
+        fs::write(utf8(obj.path()).join("Kconfig"), "").unwrap();
+        let t = inspect(utf8(obj.path()));
         assert!(t.configured && !t.modules_enabled);
-        assert_eq!(t.srctree.as_deref(), Some(obj.path()));
+        assert_eq!(t.srctree.as_deref(), Some(utf8(obj.path())));
     }
 }
