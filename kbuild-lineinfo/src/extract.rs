@@ -84,13 +84,7 @@ pub struct Vmlinux {
 /// Builds the vmlinux table from a linked image with DWARF.
 pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux> {
     let input = Input::parse(data)?;
-    let text = input
-        .symbol("_text")
-        .ok_or(ErrorKind::MissingSymbol("_text"))?;
-    let etext = match input.symbol("_etext") {
-        Some(etext) => etext,
-        None => section_end_of(&input, text)?,
-    };
+    let (text, etext) = text_range(&input)?;
     if !rows::has_line_info(&input)? {
         return Err(ErrorKind::Invalid("no DWARF line information (.debug_line)".into()).into());
     }
@@ -128,6 +122,19 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         etext,
         srctree,
     })
+}
+
+/// The core kernel text a vmlinux table covers: `[_text, _etext)`, the end of `_text`'s code
+/// section when `_etext` is missing (FORMAT.md §1). A global `_text` wins over a local one.
+pub fn text_range(input: &Input<'_>) -> Result<(u64, u64)> {
+    let text = input
+        .symbol("_text")
+        .ok_or(ErrorKind::MissingSymbol("_text"))?;
+    let etext = match input.symbol("_etext") {
+        Some(etext) => etext,
+        None => section_end_of(input, text)?,
+    };
+    Ok((text, etext))
 }
 
 fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {

@@ -79,17 +79,11 @@ fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
     data.get(usize::try_from(offset).ok()?..)
 }
 
-/// What an image says about its text: the bounds of the core kernel text and every text symbol
-/// start.
+/// Every text symbol start of an image, by the one kallsyms rule of the project (vmlinux and
+/// modules alike; [`crate::input::Input::text_symbol_starts`] reads its starts through it). The
+/// bounds of the core kernel text are [`crate::extract::text_range`]'s.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextSymbols {
-    /// The value of `_text`, when defined.
-    pub text: Option<u64>,
-    /// The value of `_etext`, when defined.
-    pub etext: Option<u64>,
-    /// The end (address + size) of the executable section holding `_text`: the stand-in for a
-    /// missing `_etext` (FORMAT.md §1).
-    pub text_section_end: Option<u64>,
     /// Every text symbol start, sorted by value then section, without duplicates.
     pub starts: Vec<TextStart>,
 }
@@ -123,7 +117,7 @@ impl TextSymbols {
     }
 }
 
-/// Reads `_text`, `_etext` and the text symbol starts of an ELF image.
+/// Reads the text symbol starts of an ELF image.
 pub fn text_symbols(data: &[u8]) -> Result<TextSymbols> {
     match Image::parse(data)? {
         Image::Elf32(file) => read_text_symbols(&file),
@@ -151,7 +145,6 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
         };
         let name = symbols.symbol_name(endian, symbol)?;
         let value: u64 = symbol.st_value(endian).into();
-        note_bounds(&mut text, name, value, section, endian);
         let kind = TextKind {
             st_type: symbol.st_type(),
             sh_flags: section.sh_flags(endian).0,
@@ -167,27 +160,6 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
     text.starts.sort_unstable();
     text.starts.dedup();
     Ok(text)
-}
-
-fn note_bounds<S: SectionHeader>(
-    text: &mut TextSymbols,
-    name: &[u8],
-    value: u64,
-    section: &S,
-    endian: S::Endian,
-) {
-    match name {
-        b"_text" if text.text.is_none() => {
-            text.text = Some(value);
-            if is_executable(section, endian) {
-                let start: u64 = section.sh_addr(endian).into();
-                let size: u64 = section.sh_size(endian).into();
-                text.text_section_end = start.checked_add(size);
-            }
-        }
-        b"_etext" if text.etext.is_none() => text.etext = Some(value),
-        _ => {}
-    }
 }
 
 /// The kernel's `is_mapping_symbol()` (`include/linux/module_symbol.h`, Linux 6.12), which
@@ -235,10 +207,6 @@ pub fn kallsyms_text_start(name: &[u8], value: u64, kind: TextKind) -> Option<u6
 pub fn is_kallsyms_text_section(sh_flags: u64) -> bool {
     let want = elf::SHF_EXECINSTR.0 | elf::SHF_ALLOC.0;
     sh_flags & want == want
-}
-
-fn is_executable<S: SectionHeader>(section: &S, endian: S::Endian) -> bool {
-    section.sh_flags(endian).0 & elf::SHF_EXECINSTR.0 != 0
 }
 
 #[cfg(test)]
@@ -451,16 +419,20 @@ mod tests {
         for (endian, is_64) in [(Endian::Little, true), (Endian::Big, false)] {
             let data = build(2, 62, endian, is_64, &sections(), &symbols());
             let text = text_symbols(&data).unwrap();
+            let input = crate::input::Input::parse(&data).unwrap();
             assert_eq!(
-                (text.text, text.etext, text.text_section_end),
-                (Some(0x1000), Some(0x1100), Some(0x1100))
+                (input.symbol("_text"), input.symbol("_etext")),
+                (Some(0x1000), Some(0x1100))
+            );
+            assert_eq!(
+                crate::extract::text_range(&input).unwrap(),
+                (0x1000, 0x1100)
             );
             let kallsyms = [0x1000, 0x1010, 0x1060, 0x1064, 0x1100];
             assert_eq!(text.addresses(), kallsyms);
             assert_eq!(text.in_section(1), kallsyms);
             assert_eq!(text.in_section(2), [0u64; 0]);
             // The extraction reads its symbol starts through the same rule.
-            let input = crate::input::Input::parse(&data).unwrap();
             assert_eq!(input.text_symbol_starts().unwrap(), kallsyms);
             // So does `annotate`'s resolver: the same symbols, no more.
             let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
@@ -572,11 +544,21 @@ mod tests {
             &[(b"f", 1, 0x1010, FUNC)],
         );
         let text = text_symbols(&data).unwrap();
+        let input = crate::input::Input::parse(&data).unwrap();
         assert_eq!(
-            (text.text, text.etext, text.text_section_end),
-            (None, None, None)
+            (input.symbol("_text"), input.symbol("_etext")),
+            (None, None)
         );
+        assert!(crate::extract::text_range(&input).is_err());
         assert_eq!(text.addresses(), [0x1010]);
+        // Without `_etext`, the end of `_text`'s executable section stands in (FORMAT.md §1).
+        let symbols: Vec<Symbol> = symbols().into_iter().filter(|s| s.0 != b"_etext").collect();
+        let data = build(2, 62, Endian::Little, true, &sections(), &symbols);
+        let input = crate::input::Input::parse(&data).unwrap();
+        assert_eq!(
+            crate::extract::text_range(&input).unwrap(),
+            (0x1000, 0x1100)
+        );
     }
 
     #[test]

@@ -198,8 +198,9 @@ fn check_link(tables: &[u8], items: &[Item], link: &[Command], e_type: u16) {
         "{nm:?}"
     );
     let text = text_symbols(&data).unwrap();
-    assert_eq!(text.text, Some(nm["_text"]));
-    assert_eq!(text.etext, Some(nm["_etext"]));
+    let input = kbuild_lineinfo::input::Input::parse(&data).unwrap();
+    assert_eq!(input.symbol("_text"), Some(nm["_text"]));
+    assert_eq!(input.symbol("_etext"), Some(nm["_etext"]));
     let mut expected: Vec<u64> = nm.values().copied().collect();
     expected.sort_unstable();
     expected.dedup();

@@ -381,8 +381,8 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
     if file.kind() == ObjectKind::Relocatable {
         bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)");
     }
-    let text = kbuild_lineinfo::image::text_symbols(data)?
-        .text
+    let text = kbuild_lineinfo::input::Input::parse(data)?
+        .symbol("_text")
         .context("no `_text` symbol")?;
     let (tables_data, tables_name) = match table {
         Some(t) => (map_forever(t)?, t.display().to_string()),
