@@ -10,9 +10,9 @@
 //! we wrote the two never differ. [`TableView::decode_all`] turns a table back into a
 //! [`LineTable`] for round-trip tests, with errors that say where the bytes went wrong.
 
+use crate::bytes::read_u32;
 use crate::encode::BLOCK_ENTRIES;
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::read_u32;
 use crate::leb128::{read_sleb128, read_uleb128, unzigzag};
 use crate::table::{Entry, LineTable};
 use crate::{Endian, Layout};
@@ -310,9 +310,9 @@ fn invalid(message: String) -> Error {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::bytes::put_u32s;
     use crate::encode::tests::{small_table, SMALL_DATA_V1, SMALL_NAMES};
     use crate::encode::{encode, EncodedTable};
-    use crate::layout::put_u32s;
     use proptest::prelude::*;
 
     /// The u32 arrays of an encoded table as bytes, so that a view can borrow them.

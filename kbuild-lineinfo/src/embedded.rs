@@ -13,8 +13,9 @@ use crate::decode::{Found, TableView};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::SymbolBytes;
 use crate::input::Input;
-use crate::layout::sections::{Blob, LoaderConfig, TextMemory};
+use crate::layout::sections::Blob;
 use crate::layout::{self, v7};
+use crate::loader::{LoaderConfig, TextMemory};
 use crate::{Endian, Layout};
 
 /// The vmlinux tables behind `symbols` (an image or a table object), whichever layout they

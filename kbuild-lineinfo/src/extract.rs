@@ -167,7 +167,7 @@ pub struct Module {
     pub is_64: bool,
     pub e_machine: object::elf::Machine,
     /// Every allocated section's header, in header order (for the loader's layout).
-    pub load_sections: Vec<crate::layout::sections::LoadSection>,
+    pub load_sections: Vec<crate::loader::LoadSection>,
     /// A reservation the loader makes at the start of text memory, of a size known only at
     /// load time (s390's GOT/PLT), if the module needs one.
     pub loader_prefix: Option<String>,
@@ -224,18 +224,18 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
 /// s390's loader reserves the module's GOT and PLT at the start of its text memory, sized by
 /// the relocations that need them and by run-time options (`arch/s390/kernel/module.c`).
 pub fn loader_prefix(input: &Input<'_>) -> Option<String> {
-    use crate::layout::sections::s390_reserves_got_plt;
+    use crate::loader::s390_reserves_got_plt;
     (input.e_machine() == object::elf::EM_S390 && input.any_relocation(s390_reserves_got_plt))
         .then(|| "the GOT/PLT that the s390 loader reserves".to_string())
 }
 
 /// The module's core text memory as the loader lays it out (v1 offsets count from its start;
-/// [`crate::layout::sections::text_memory`]).
+/// [`crate::loader::text_memory`]).
 pub fn module_text_memory(
     input: &Input<'_>,
-    config: crate::layout::sections::LoaderConfig,
-) -> crate::layout::sections::TextMemory {
-    crate::layout::sections::text_memory(
+    config: crate::loader::LoaderConfig,
+) -> crate::loader::TextMemory {
+    crate::loader::text_memory(
         &input.alloc_sections(),
         input.e_machine(),
         config,

@@ -148,14 +148,14 @@ impl<'data> Input<'data> {
 
     /// Every allocated section's header, in section-header order (what the module loader
     /// lays out).
-    pub fn alloc_sections(&self) -> Vec<crate::layout::sections::LoadSection> {
+    pub fn alloc_sections(&self) -> Vec<crate::loader::LoadSection> {
         self.file
             .sections()
             .filter_map(|s| match s.flags() {
                 SectionFlags::Elf { sh_flags, .. }
                     if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
                 {
-                    Some(crate::layout::sections::LoadSection {
+                    Some(crate::loader::LoadSection {
                         name: s.name().unwrap_or("").to_string(),
                         index: s.index().0,
                         flags: sh_flags.0,

@@ -24,6 +24,7 @@
 //!   name, and stack frames in log text (for `annotate`).
 #![forbid(unsafe_code)]
 
+mod bytes;
 pub mod decode;
 pub mod embedded;
 pub mod emit;
@@ -37,6 +38,7 @@ pub mod kallsyms;
 pub mod layout;
 pub mod lazy_reloc;
 pub mod leb128;
+pub mod loader;
 pub mod paths;
 pub mod reloc;
 pub mod rows;

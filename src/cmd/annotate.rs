@@ -31,7 +31,7 @@ use kbuild_lineinfo::embedded::{self, ModuleTables};
 use kbuild_lineinfo::frames::{Context, Frame, Scanner};
 use kbuild_lineinfo::image::SymbolBytes;
 use kbuild_lineinfo::kallsyms::{Symbol, Symbols};
-use kbuild_lineinfo::layout::sections::LoaderConfig;
+use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::{Endian, Layout};
 use object::{Object, ObjectKind};
 

@@ -11,7 +11,7 @@ use kbuild_lineinfo::decode::Found;
 use kbuild_lineinfo::embedded::{self, ModuleTables};
 use kbuild_lineinfo::image;
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::layout::sections;
+use kbuild_lineinfo::loader::LoaderConfig;
 
 use crate::cli::LookupArgs;
 
@@ -115,7 +115,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
 }
 
 /// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
-fn module(path: &Path, queries: &[String], loader: sections::LoaderConfig) -> Result<Vec<Answer>> {
+fn module(path: &Path, queries: &[String], loader: LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
     let tables = ModuleTables::read(&data, loader)?

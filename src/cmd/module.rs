@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use kbuild_lineinfo::layout::sections::LoaderConfig;
+use kbuild_lineinfo::loader::LoaderConfig;
 
 use crate::cli::ModuleArgs;
 use crate::modules::lineinfo::{self, Done};

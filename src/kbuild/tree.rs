@@ -7,7 +7,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
 
-use kbuild_lineinfo::layout::sections::LoaderConfig;
+use kbuild_lineinfo::loader::LoaderConfig;
 
 use kbuild_lineinfo::Layout;
 

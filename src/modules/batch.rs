@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kbuild_lineinfo::extract::{self, Stats};
-use kbuild_lineinfo::layout::sections::LoaderConfig;
 use kbuild_lineinfo::layout::{self, ModuleSections};
+use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::Layout;
 
 use super::cached::{self, Record};

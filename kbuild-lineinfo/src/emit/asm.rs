@@ -9,8 +9,8 @@
 //! preprocessor enable them) are escaped too. The output depends only on the items.
 use std::io::{self, Write};
 
+use super::Item;
 use crate::emit::check_items;
-use crate::layout::Item;
 
 /// Bytes per `.ascii` line: long lines are cheaper to assemble, and past about a kilobyte they
 /// stop getting cheaper.

@@ -9,9 +9,9 @@ use object::elf;
 use object::write::elf::{FileHeader, SectionHeader, Sym, Writer};
 use object::write::StringId;
 
+use super::Item;
 use crate::emit::{check_items, item_offsets, Target};
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::Item;
 
 /// Section indices in the object: `.rodata` comes first, right after the null section.
 const RODATA: u32 = 1;

@@ -8,9 +8,51 @@
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 
+use crate::bytes::{put_u32s, u32_bytes};
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::Item;
 use crate::Endian;
+
+/// One global symbol of the vmlinux tables, in `.rodata` link order.
+///
+/// `align` is the alignment the symbol needs (4 for u32 values and arrays, 1 for byte arrays);
+/// `bytes` are in the target's byte order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub symbol: &'static str,
+    pub align: u32,
+    pub bytes: Vec<u8>,
+}
+
+impl Item {
+    /// A single u32 value, aligned 4.
+    pub(crate) fn u32(symbol: &'static str, v: u32, endian: Endian) -> Item {
+        Item {
+            symbol,
+            align: 4,
+            bytes: u32_bytes(v, endian).to_vec(),
+        }
+    }
+
+    /// An array of u32, aligned 4.
+    pub(crate) fn u32s(symbol: &'static str, vs: &[u32], endian: Endian) -> Item {
+        let mut bytes = Vec::with_capacity(4 * vs.len());
+        put_u32s(&mut bytes, vs, endian);
+        Item {
+            symbol,
+            align: 4,
+            bytes,
+        }
+    }
+
+    /// A byte array, not aligned.
+    pub(crate) fn bytes(symbol: &'static str, bytes: &[u8]) -> Item {
+        Item {
+            symbol,
+            align: 1,
+            bytes: bytes.to_vec(),
+        }
+    }
+}
 
 pub mod asm;
 pub mod elf;

@@ -3,8 +3,9 @@
 //!
 //! Each layout file holds both directions for its posting: writers that produce bytes and
 //! symbol lists, and readers that find the arrays again and hand them to
-//! [`crate::decode::TableView`]. They share only the definitions here: [`Item`] and the
-//! byte-order helpers, which never panic (readers return `None` past the end of a slice).
+//! [`crate::decode::TableView`]. Writers give the emitters [`Item`]s; both directions use the
+//! byte-order helpers of [`crate::bytes`], which never panic (readers return `None` past the
+//! end of a slice).
 //!
 //! The functions here are the one place that dispatches on [`Layout`]: what a vmlinux and a
 //! module carry in each layout ([`vmlinux_items`], [`module_sections`]) and which sections of a
@@ -16,11 +17,13 @@ pub mod v1;
 pub mod v7;
 
 use crate::emit::ko::{AnchorReloc, NewSection};
+pub use crate::emit::Item;
 use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
 use crate::extract::{Module, SectionTable, Stats};
+use crate::loader::LoaderConfig;
 use crate::{Endian, Layout};
-use sections::{Blob, LoaderConfig};
+use sections::Blob;
 
 /// Every section a layout writes into a module (v1's blob has the name of v7's persistent
 /// one): embedding replaces any of them, never duplicates one, so a module rebuilt with v1
@@ -168,102 +171,6 @@ fn v7_section(
     }))
 }
 
-/// One global symbol of the vmlinux tables, in `.rodata` link order.
-///
-/// `align` is the alignment the symbol needs (4 for u32 values and arrays, 1 for byte arrays);
-/// `bytes` are in the target's byte order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
-    pub symbol: &'static str,
-    pub align: u32,
-    pub bytes: Vec<u8>,
-}
-
-impl Item {
-    /// A single u32 value, aligned 4.
-    pub(crate) fn u32(symbol: &'static str, v: u32, endian: Endian) -> Item {
-        Item {
-            symbol,
-            align: 4,
-            bytes: u32_bytes(v, endian).to_vec(),
-        }
-    }
-
-    /// An array of u32, aligned 4.
-    pub(crate) fn u32s(symbol: &'static str, vs: &[u32], endian: Endian) -> Item {
-        let mut bytes = Vec::with_capacity(4 * vs.len());
-        put_u32s(&mut bytes, vs, endian);
-        Item {
-            symbol,
-            align: 4,
-            bytes,
-        }
-    }
-
-    /// A byte array, not aligned.
-    pub(crate) fn bytes(symbol: &'static str, bytes: &[u8]) -> Item {
-        Item {
-            symbol,
-            align: 1,
-            bytes: bytes.to_vec(),
-        }
-    }
-}
-
-/// `v` in the target's byte order.
-pub(crate) fn u32_bytes(v: u32, endian: Endian) -> [u8; 4] {
-    if endian == Endian::Big {
-        v.to_be_bytes()
-    } else {
-        v.to_le_bytes()
-    }
-}
-
-/// Appends `v` in the target's byte order.
-pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32, endian: Endian) {
-    out.extend_from_slice(&u32_bytes(v, endian));
-}
-
-/// Appends every value of `vs` in the target's byte order.
-pub(crate) fn put_u32s(out: &mut Vec<u8>, vs: &[u32], endian: Endian) {
-    out.reserve(4 * vs.len());
-    for &v in vs {
-        put_u32(out, v, endian);
-    }
-}
-
-/// Appends zero bytes until `out.len()` is a multiple of 4.
-pub(crate) fn pad_to_4(out: &mut Vec<u8>) {
-    out.resize(out.len().next_multiple_of(4), 0);
-}
-
-/// The u32 at byte offset `at` of `bytes`, or `None` if it does not fit.
-pub(crate) fn read_u32(bytes: &[u8], at: usize, endian: Endian) -> Option<u32> {
-    let raw: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(if endian == Endian::Big {
-        u32::from_be_bytes(raw)
-    } else {
-        u32::from_le_bytes(raw)
-    })
-}
-
-/// The u64 at byte offset `at` of `bytes`, or `None` if it does not fit.
-pub(crate) fn read_u64(bytes: &[u8], at: usize, endian: Endian) -> Option<u64> {
-    let raw: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
-    Some(if endian == Endian::Big {
-        u64::from_be_bytes(raw)
-    } else {
-        u64::from_le_bytes(raw)
-    })
-}
-
-/// `len` bytes of `bytes` from `at`, or `None` if they do not fit (any `u32` inputs accepted).
-pub(crate) fn slice(bytes: &[u8], at: u64, len: u64) -> Option<&[u8]> {
-    let start = usize::try_from(at).ok()?;
-    let end = usize::try_from(at.checked_add(len)?).ok()?;
-    bytes.get(start..end)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -285,34 +192,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn byte_order() {
-        assert_eq!(u32_bytes(0x0102_0304, Endian::Little), [4, 3, 2, 1]);
-        assert_eq!(u32_bytes(0x0102_0304, Endian::Big), [1, 2, 3, 4]);
-        let bytes = [9, 1, 2, 3, 4, 5, 6, 7, 8];
-        assert_eq!(read_u32(&bytes, 1, Endian::Big), Some(0x0102_0304));
-        assert_eq!(read_u32(&bytes, 1, Endian::Little), Some(0x0403_0201));
-        assert_eq!(
-            read_u64(&bytes, 1, Endian::Big),
-            Some(0x0102_0304_0506_0708)
-        );
-        assert_eq!(
-            read_u64(&bytes, 1, Endian::Little),
-            Some(0x0807_0605_0403_0201)
-        );
-    }
-
-    #[test]
-    fn reads_past_the_end_miss() {
-        let bytes = [0u8; 8];
-        assert_eq!(read_u32(&bytes, 5, Endian::Little), None);
-        assert_eq!(read_u32(&bytes, usize::MAX - 1, Endian::Little), None);
-        assert_eq!(read_u64(&bytes, 1, Endian::Little), None);
-        assert_eq!(slice(&bytes, 4, 5), None);
-        assert_eq!(slice(&bytes, u64::MAX, 2), None);
-        assert_eq!(slice(&bytes, 8, 0), Some(&[][..]));
-    }
-
-    #[test]
     fn module_names() {
         assert!(MODULE_SECTIONS.contains(&v1::MODULE_SECTION));
         assert_eq!(MODULE_SECTIONS, [".mod_lineinfo", ".init.mod_lineinfo"]);
@@ -322,14 +201,5 @@ pub(crate) mod tests {
         assert_eq!(of_module_header(v1), Layout::V1);
         assert_eq!(of_module_header(v7), Layout::V7);
         assert_eq!(of_module_header("/* .init.mod_lineinfo */"), Layout::V7);
-    }
-
-    #[test]
-    fn padding() {
-        let mut out = vec![1, 2, 3, 4, 5];
-        pad_to_4(&mut out);
-        assert_eq!(out, [1, 2, 3, 4, 5, 0, 0, 0]);
-        pad_to_4(&mut out);
-        assert_eq!(out.len(), 8, "aligned stays put");
     }
 }

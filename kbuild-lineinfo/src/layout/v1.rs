@@ -5,8 +5,9 @@
 //! deltas); readers find the arrays again and return a [`TableView`], validating sizes as the
 //! v1 kernel does (with checked arithmetic where the kernel's u32 sums could wrap).
 
-use super::{put_u32s, read_u32, slice, Item};
+use crate::bytes::{put_u32s, read_u32, slice};
 use crate::decode::TableView;
+use crate::emit::Item;
 use crate::encode::EncodedTable;
 use crate::{Endian, Layout};
 

@@ -8,8 +8,9 @@
 //! says where the emitter must put relocations. Readers validate every (offset, size) pair as
 //! the v7 kernel does.
 
-use super::{pad_to_4, put_u32, put_u32s, read_u32, read_u64, slice, u32_bytes, Item};
+use crate::bytes::{pad_to_4, put_u32, put_u32s, read_u32, read_u64, slice, u32_bytes};
 use crate::decode::{Found, TableView};
+use crate::emit::Item;
 use crate::encode::EncodedTable;
 use crate::{Endian, Layout};
 
