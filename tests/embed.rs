@@ -11,7 +11,7 @@ mod embedding;
 
 use crate::common::tools::{self, run};
 use embedding::{embed_file, embed_file_with, Outcome, Strategy};
-use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
+use kbuild_lineinfo::emit::ko::{embed_sections, NewSection};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -52,27 +52,13 @@ fn build_module(dir: &Path, extra: &str, m32: bool) -> PathBuf {
 }
 
 fn blob(name: &str, len: usize, seed: u8, anchors: &[(u64, &str)], size: u8) -> NewSection {
-    let mut data: Vec<u8> = (0..len)
+    let data = (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect();
-    let relocations = anchors
+    let anchors = anchors
         .iter()
-        .map(|&(offset, target)| {
-            data[offset as usize..][..usize::from(size)].fill(0);
-            AnchorReloc {
-                offset,
-                size,
-                target_section: target.into(),
-            }
-        })
-        .collect();
-    NewSection {
-        name: name.into(),
-        data,
-        align: 4,
-        flags: SHF_ALLOC,
-        relocations,
-    }
+        .map(|&(offset, target)| (offset, size, target));
+    NewSection::with_anchors(name, data, 4, SHF_ALLOC, anchors)
 }
 
 /// Every section of `old` has the same header fields and bytes at the same index in `new`

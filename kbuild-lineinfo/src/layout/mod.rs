@@ -15,7 +15,7 @@ pub mod sections;
 pub mod v1;
 pub mod v7;
 
-use crate::emit::ko::{AnchorReloc, NewSection};
+use crate::emit::ko::NewSection;
 use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
 use crate::extract::{Module, SectionTable, Stats};
@@ -150,22 +150,17 @@ fn v7_section(
         let message = format!("{name}: the blob would exceed 4 GiB");
         return Err(ErrorKind::Invalid(message).into());
     };
-    let relocations = blob
+    let anchors = blob
         .anchors
         .into_iter()
-        .map(|a| AnchorReloc {
-            offset: a.offset,
-            size: a.size,
-            target_section: a.section,
-        })
-        .collect();
-    Ok(Some(NewSection {
-        name: name.into(),
-        data: blob.bytes,
-        align: 8,
-        flags: alloc_flags(),
-        relocations,
-    }))
+        .map(|a| (a.offset, a.size, a.section));
+    Ok(Some(NewSection::with_anchors(
+        name,
+        blob.bytes,
+        8,
+        alloc_flags(),
+        anchors,
+    )))
 }
 
 /// One global symbol of the vmlinux tables, in `.rodata` link order.

@@ -74,25 +74,10 @@ fn x86_64() -> Vec<u8> {
 }
 
 fn blob(name: &str, len: usize, fill: u8, anchors: &[(u64, &str)], size: u8) -> NewSection {
-    let mut data = vec![fill; len];
-    let relocations = anchors
+    let anchors = anchors
         .iter()
-        .map(|&(offset, target)| {
-            data[offset as usize..offset as usize + usize::from(size)].fill(0);
-            AnchorReloc {
-                offset,
-                size,
-                target_section: target.into(),
-            }
-        })
-        .collect();
-    NewSection {
-        name: name.into(),
-        data,
-        align: 8,
-        flags: SHF_ALLOC,
-        relocations,
-    }
+        .map(|&(offset, target)| (offset, size, target));
+    NewSection::with_anchors(name, vec![fill; len], 8, SHF_ALLOC, anchors)
 }
 
 fn apply(ko: &[u8], new: &[NewSection], remove: &[&str]) -> Vec<u8> {
