@@ -11,6 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::tools::assert_success;
+use tempfile::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
 
 /// A miniature link-vmlinux.sh: the series' gen_lineinfo() with its call of the C tool.
@@ -157,20 +160,33 @@ fn run(args: &[&str], srctree: &Path) -> Output {
         .unwrap()
 }
 
-fn install(srctree: &Path, tool: &Path) -> Output {
-    let out = Command::new(BIN)
+/// `kbuild install --srctree SRCTREE --tool TOOL`, whatever its exit status.
+fn try_install(srctree: &Path, tool: &Path) -> Output {
+    Command::new(BIN)
         .args(["kbuild", "install", "--srctree"])
         .arg(srctree)
         .arg("--tool")
         .arg(tool)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn install(srctree: &Path, tool: &Path) -> Output {
+    let out = try_install(srctree, tool);
     assert!(
         out.status.success(),
         "install failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// A temp dir with the fake tool and a series tree (`v7` or v1) at `linux/`.
+fn series_setup(v7: bool) -> (TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
+    series_tree(&tree, v7);
+    (dir, tree, tool)
 }
 
 fn uninstall(srctree: &Path) -> Output {
@@ -183,9 +199,7 @@ fn text(path: &Path) -> String {
 
 #[test]
 fn install_then_uninstall_restores_the_tree_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (_dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
 
     install(&tree, &tool);
@@ -206,11 +220,7 @@ fn install_then_uninstall_restores_the_tree_byte_for_byte() {
     );
 
     let out = uninstall(&tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         snapshot(&tree),
         before,
@@ -220,9 +230,7 @@ fn install_then_uninstall_restores_the_tree_byte_for_byte() {
 
 #[test]
 fn installed_hooks_call_the_tool_under_sh_and_make() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (dir, tree, tool) = series_setup(false);
     install(&tree, &tool);
     let tool = fs::canonicalize(&tool).unwrap();
     let calls = dir.path().join("calls");
@@ -233,11 +241,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
         .current_dir(&tree)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let srctree = fs::canonicalize(&tree).unwrap();
     let srctree = srctree.display();
     assert_eq!(
@@ -268,11 +272,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
             .unwrap()
     };
     let out = make(&tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
@@ -317,9 +317,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
 
 #[test]
 fn installing_twice_is_installing_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
     install(&tree, &tool);
     let once = snapshot(&tree);
@@ -346,9 +344,7 @@ fn installing_twice_is_installing_once() {
 
 #[test]
 fn v7_trees_get_the_v7_layout() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, true);
+    let (_dir, tree, tool) = series_setup(true);
     let out = install(&tree, &tool);
     assert!(String::from_utf8_lossy(&out.stdout).contains("v7 layout"));
     assert!(text(&tree.join("scripts/link-vmlinux.sh"))
@@ -363,13 +359,7 @@ fn a_tree_without_the_series_is_refused_and_left_alone() {
     let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
     plain_tree(&tree);
     let before = snapshot(&tree);
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     for want in [
@@ -389,9 +379,7 @@ fn a_tree_without_the_series_is_refused_and_left_alone() {
 
 #[test]
 fn uninstall_refuses_to_lose_later_edits_unless_forced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (_dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
     install(&tree, &tool);
     let link = tree.join("scripts/link-vmlinux.sh");
@@ -409,21 +397,11 @@ fn uninstall_refuses_to_lose_later_edits_unless_forced() {
         "a refused uninstall changes nothing"
     );
     // Installing again would rewrite the edited file from a stale copy: refused too.
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
 
     let out = run(&["kbuild", "uninstall", "--force"], &tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(snapshot(&tree), before);
 }
 
@@ -435,13 +413,7 @@ fn tool_paths_that_need_quoting_are_refused() {
     let tool = dir.path().join("my tools/kbuild-lineinfo");
     write(&tool, "#!/bin/sh\n", 0o755);
     let before = snapshot(&tree);
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be made of"));
     assert_eq!(snapshot(&tree), before);
@@ -484,11 +456,7 @@ fn modfinal_fragment_runs_once_per_changed_module_with_the_trees_layout() {
             .unwrap()
     };
     let out = make();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
@@ -616,11 +584,7 @@ fn batch_fragment_runs_the_tool_within_makes_jobserver() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO modules.order + O/vmlinux\n"
