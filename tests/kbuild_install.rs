@@ -69,48 +69,53 @@ fn write(path: &Path, text: &str, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// Writes each `(path under root, text, mode)`.
+fn write_files(root: &Path, files: &[(&str, &str, u32)]) {
+    for &(rel, text, mode) in files {
+        write(&root.join(rel), text, mode);
+    }
+}
+
 /// A kernel tree without the series: top Makefile, an unpatched link script, CRLF noise.
 fn plain_tree(root: &Path) {
-    write(
-        &root.join("Makefile"),
-        "VERSION = 6\r\nPATCHLEVEL = 12\r\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/link-vmlinux.sh"),
-        "#!/bin/sh\nset -e\necho link\n",
-        0o755,
-    );
-    write(
-        &root.join("scripts/Makefile.modfinal"),
-        "__modfinal:\n\t@:\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/Makefile"),
-        "hostprogs-always-$(CONFIG_KALLSYMS) += kallsyms\n",
-        0o644,
+    write_files(
+        root,
+        &[
+            ("Makefile", "VERSION = 6\r\nPATCHLEVEL = 12\r\n", 0o644),
+            (
+                "scripts/link-vmlinux.sh",
+                "#!/bin/sh\nset -e\necho link\n",
+                0o755,
+            ),
+            ("scripts/Makefile.modfinal", "__modfinal:\n\t@:\n", 0o644),
+            (
+                "scripts/Makefile",
+                "hostprogs-always-$(CONFIG_KALLSYMS) += kallsyms\n",
+                0o644,
+            ),
+        ],
     );
 }
 
 /// A tree carrying the series (v1 or v7 header).
 fn series_tree(root: &Path, v7: bool) {
     plain_tree(root);
-    write(&root.join("scripts/link-vmlinux.sh"), LINK_VMLINUX, 0o755);
-    write(&root.join("scripts/Makefile.modfinal"), MODFINAL, 0o644);
-    write(&root.join("scripts/Makefile"), SCRIPTS_MAKEFILE, 0o644);
-    write(
-        &root.join("scripts/gen_lineinfo.c"),
-        "int main(void) { return 1; }\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/gen-mod-lineinfo.sh"),
-        "#!/bin/sh\nexit 1\n",
-        0o755,
-    );
     let header = if v7 { HEADER_V7 } else { HEADER_V1 };
-    write(&root.join("include/linux/mod_lineinfo.h"), header, 0o644);
+    write_files(
+        root,
+        &[
+            ("scripts/link-vmlinux.sh", LINK_VMLINUX, 0o755),
+            ("scripts/Makefile.modfinal", MODFINAL, 0o644),
+            ("scripts/Makefile", SCRIPTS_MAKEFILE, 0o644),
+            (
+                "scripts/gen_lineinfo.c",
+                "int main(void) { return 1; }\n",
+                0o644,
+            ),
+            ("scripts/gen-mod-lineinfo.sh", "#!/bin/sh\nexit 1\n", 0o755),
+            ("include/linux/mod_lineinfo.h", header, 0o644),
+        ],
+    );
 }
 
 /// A stand-in for the tool: appends its arguments to `calls` and writes an empty .S.
