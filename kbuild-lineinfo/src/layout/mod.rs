@@ -279,6 +279,18 @@ pub(crate) mod tests {
         (section, at)
     }
 
+    /// Panics unless `items` are `expect`, `(symbol, align, bytes)` in order.
+    #[track_caller]
+    pub(crate) fn assert_items(items: &[Item], expect: &[(&str, u32, &[u8])]) {
+        assert_eq!(items.len(), expect.len());
+        for (item, &(symbol, align, bytes)) in items.iter().zip(expect) {
+            assert_eq!(
+                (item.symbol, item.align, &item.bytes[..]),
+                (symbol, align, bytes)
+            );
+        }
+    }
+
     #[test]
     fn byte_order() {
         assert_eq!(u32_bytes(0x0102_0304, Endian::Little), [4, 3, 2, 1]);
