@@ -86,6 +86,16 @@ fn assert_sections_kept(old: &[u8], new: &[u8]) {
 }
 
 /// Runs a binutils tool that must succeed without printing warnings.
+/// The first relocation of section `rel_section` in `readelf -rW` output `relocs`.
+fn first_reloc<'a>(relocs: &'a str, rel_section: &str) -> &'a str {
+    let header = format!("Relocation section '{rel_section}'");
+    let section = relocs
+        .split(&header)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {rel_section}"));
+    section.lines().nth(2).unwrap()
+}
+
 fn clean_tool(tool: &str, args: &[&str], file: &Path) -> String {
     let out = run(Command::new(tool).args(args).arg(file));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -231,27 +241,13 @@ fn anchors_link_to_the_section_addresses_x86_64() {
     let ko = build_module(dir.path(), "", false);
     embed_file(&ko, &v7_sections(8), &[]).unwrap();
     let relocs = clean_tool("readelf", &["-rW"], &ko);
-    let section = relocs
-        .split("Relocation section '.rela.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    let first = section.lines().nth(2).unwrap();
+    let first = first_reloc(&relocs, ".rela.mod_lineinfo");
     assert!(
         first.contains("R_X86_64_64") && first.trim_end().ends_with(".text + 0"),
         "{first}"
     );
-    let init = relocs
-        .split("Relocation section '.rela.init.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    assert!(
-        init.lines()
-            .nth(2)
-            .unwrap()
-            .trim_end()
-            .ends_with(".init.text + 0"),
-        "{init}"
-    );
+    let init = first_reloc(&relocs, ".rela.init.mod_lineinfo");
+    assert!(init.trim_end().ends_with(".init.text + 0"), "{init}");
     assert_eq!(linked_anchors(dir.path(), &ko, &[], 8), [0x10000, 0x20000]);
 }
 
@@ -272,11 +268,7 @@ fn anchors_link_to_the_section_addresses_i386_rel() {
     let ko = build_module(dir.path(), "", true);
     embed_file(&ko, &v7_sections(4), &[]).unwrap();
     let relocs = clean_tool("readelf", &["-rW"], &ko);
-    let section = relocs
-        .split("Relocation section '.rel.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    let first = section.lines().nth(2).unwrap();
+    let first = first_reloc(&relocs, ".rel.mod_lineinfo");
     assert!(
         first.contains("R_386_32") && first.trim_end().ends_with(".text"),
         "{first}"
