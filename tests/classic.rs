@@ -26,8 +26,8 @@ fn section_bytes(obj: &Path, name: &str) -> Vec<u8> {
 fn classic_module(v: &Variant) -> (Workspace, Cli, Vec<PathBuf>, PathBuf) {
     let ws = Workspace::new();
     let cli = Cli::new(ws.root());
-    let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    let objs = ws.compile_all(v, &MODULE_UNITS);
+    let ko = ws.link_module(v, &objs, "m.ko");
     (ws, cli, objs, ko)
 }
 
