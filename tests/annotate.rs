@@ -33,6 +33,13 @@ struct Sym {
     size: u64,
 }
 
+/// [`nm_symbols`] of a vmlinux between its `_text` and `_etext`.
+fn kernel_text_symbols(vmlinux: &Path) -> Vec<Sym> {
+    let text = symbol_value(vmlinux, "_text");
+    let etext = symbol_value(vmlinux, "_etext");
+    nm_symbols(vmlinux, text, etext)
+}
+
 /// Text symbols of `elf` from `nm -n` in [start, end), with kallsyms sizes.
 fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
     let out = Command::new("nm").arg("-n").arg(elf).output().unwrap();
@@ -250,11 +257,7 @@ fn fixtures_agree_with_llvm_symbolizer() {
     for layout in ["v1", "v7"] {
         let fx = fixture(layout);
         let vmlinux = &fx.vmlinux;
-        let (text, etext) = (
-            symbol_value(vmlinux, "_text"),
-            symbol_value(vmlinux, "_etext"),
-        );
-        let symbols = nm_symbols(vmlinux, text, etext);
+        let symbols = kernel_text_symbols(vmlinux);
         let mut rng = Rng(0x5eed_0001);
         let mut f = Figures::default();
         let args = ["--vmlinux", vmlinux.to_str().unwrap()];
@@ -306,11 +309,7 @@ fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
 fn hostile_logs_pass_through_unchanged() {
     let fx = fixture("v1");
     let vmlinux = &fx.vmlinux;
-    let (text, etext) = (
-        symbol_value(vmlinux, "_text"),
-        symbol_value(vmlinux, "_etext"),
-    );
-    let s = &nm_symbols(vmlinux, text, etext)[0];
+    let s = &kernel_text_symbols(vmlinux)[0];
     let m = nm_symbols(
         &fx.module_oracle,
         0x10_0000,
@@ -378,11 +377,7 @@ fn hostile_logs_pass_through_unchanged() {
 fn check_reports_disagreements() {
     let fx = fixture("v7");
     let vmlinux = &fx.vmlinux;
-    let (text, etext) = (
-        symbol_value(vmlinux, "_text"),
-        symbol_value(vmlinux, "_etext"),
-    );
-    let symbols = nm_symbols(vmlinux, text, etext);
+    let symbols = kernel_text_symbols(vmlinux);
     let args = ["--vmlinux", vmlinux.to_str().unwrap()];
     // A frame the tables answer for, annotated by annotate itself.
     let (good, bad) = symbols

@@ -312,18 +312,7 @@ fn under_gnu_make_lines_are_kbuild_style() {
 
 /// Flips one byte in the middle of every regular file under `dir`; returns how many.
 fn damage_one(dir: &Path) -> PathBuf {
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                files.push(e.path());
-            }
-        }
-    }
+    let mut files = walk(dir);
     files.sort();
     let victim = files
         .into_iter()
@@ -518,6 +507,7 @@ fn eviction_never_fails_the_build() {
     assert!(size <= 1 << 20, "cache holds {size} bytes, cap 1 MiB");
 }
 
+/// Every file under `dir` (not directories), in no set order.
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

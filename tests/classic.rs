@@ -6,7 +6,7 @@ use crate::common;
 
 use common::build::{MODULE_UNITS, VMLINUX_UNITS};
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The bytes of section `name` of an object, via objcopy (an independent reader).
@@ -19,6 +19,16 @@ fn section_bytes(obj: &Path, name: &str) -> Vec<u8> {
             .arg(&out),
     );
     std::fs::read(out).unwrap()
+}
+
+/// A workspace, the CLI in it, the objects of [`MODULE_UNITS`] built as `v`, and the module
+/// `m.ko` linked from them.
+fn classic_module(v: &Variant) -> (Workspace, Cli, Vec<PathBuf>, PathBuf) {
+    let ws = Workspace::new();
+    let cli = Cli::new(ws.root());
+    let objs = ws.compile_all(v, &MODULE_UNITS);
+    let ko = ws.link_module(v, &objs, "m.ko");
+    (ws, cli, objs, ko)
 }
 
 #[test]
@@ -60,11 +70,7 @@ fn gen_lineinfo_prints_assembly_and_one_summary_line() {
 
 #[test]
 fn gen_lineinfo_module_assembles_to_the_embedded_blob() {
-    let ws = Workspace::new();
-    let cli = Cli::new(ws.root());
-    let v = Variant::new("classic");
-    let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    let (ws, cli, _, ko) = classic_module(&Variant::new("classic"));
     let original = std::fs::read(&ko).unwrap();
 
     let out = cli.run([Path::new("gen_lineinfo"), Path::new("--module"), &ko]);
@@ -85,11 +91,7 @@ fn gen_lineinfo_module_assembles_to_the_embedded_blob() {
 
 #[test]
 fn gen_mod_lineinfo_keeps_the_script_contract() {
-    let ws = Workspace::new();
-    let cli = Cli::new(ws.root());
-    let v = Variant::new("classic");
-    let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    let (ws, cli, _, ko) = classic_module(&Variant::new("classic"));
 
     // No DWARF: exit 0, file untouched.
     let bare = ws.path("bare.ko");
@@ -106,11 +108,7 @@ fn gen_mod_lineinfo_keeps_the_script_contract() {
         .arg(&bare)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tools::assert_success(&out);
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
     assert_eq!(std::fs::read(&bare).unwrap(), before);
 
@@ -141,15 +139,12 @@ fn gen_mod_lineinfo_keeps_the_script_contract() {
 
 #[test]
 fn classic_tools_take_the_source_tree_from_kbuild_environment() {
-    let ws = Workspace::new();
-    let cli = Cli::new(ws.root());
     let v = Variant {
         style: BuildStyle::OutOfTree,
         pass_srctree: true,
         ..Variant::new("classic")
     };
-    let objs = ws.compile_all(&v, &MODULE_UNITS);
-    let ko = ws.link_module(&v, &objs, "m.ko");
+    let (ws, cli, objs, ko) = classic_module(&v);
     let srctree = ws.srctree_arg(&v).expect("an O= build has a source tree");
     let out = cli
         .command()
@@ -158,11 +153,7 @@ fn classic_tools_take_the_source_tree_from_kbuild_environment() {
         .arg(&ko)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tools::assert_success(&out);
     let offsets: Vec<String> = (0..64).map(|o| format!(".text+{:#x}", o * 4)).collect();
     let answers = cli.lookup_module(&ko, &offsets);
     let names: Vec<String> = answers

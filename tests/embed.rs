@@ -10,7 +10,7 @@ mod embedding;
 
 use crate::common::tools::{self, run};
 use embedding::{embed_file, Outcome};
-use kbuild_lineinfo::emit::ko::{embed_sections, AnchorReloc, NewSection};
+use kbuild_lineinfo::emit::ko::{embed_sections, NewSection};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,27 +50,13 @@ fn build_module(dir: &Path, extra: &str, m32: bool) -> PathBuf {
 }
 
 fn blob(name: &str, len: usize, seed: u8, anchors: &[(u64, &str)], size: u8) -> NewSection {
-    let mut data: Vec<u8> = (0..len)
+    let data = (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect();
-    let relocations = anchors
+    let anchors = anchors
         .iter()
-        .map(|&(offset, target)| {
-            data[offset as usize..][..usize::from(size)].fill(0);
-            AnchorReloc {
-                offset,
-                size,
-                target_section: target.into(),
-            }
-        })
-        .collect();
-    NewSection {
-        name: name.into(),
-        data,
-        align: 4,
-        flags: SHF_ALLOC,
-        relocations,
-    }
+        .map(|&(offset, target)| (offset, size, target));
+    NewSection::with_anchors(name, data, 4, SHF_ALLOC, anchors)
 }
 
 /// Every section of `old` has the same header fields and bytes at the same index in `new`
@@ -98,6 +84,16 @@ fn assert_sections_kept(old: &[u8], new: &[u8]) {
 }
 
 /// Runs a binutils tool that must succeed without printing warnings.
+/// The first relocation of section `rel_section` in `readelf -rW` output `relocs`.
+fn first_reloc<'a>(relocs: &'a str, rel_section: &str) -> &'a str {
+    let header = format!("Relocation section '{rel_section}'");
+    let section = relocs
+        .split(&header)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {rel_section}"));
+    section.lines().nth(2).unwrap()
+}
+
 fn clean_tool(tool: &str, args: &[&str], file: &Path) -> String {
     let out = run(Command::new(tool).args(args).arg(file));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -243,27 +239,13 @@ fn anchors_link_to_the_section_addresses_x86_64() {
     let ko = build_module(dir.path(), "", false);
     embed_file(&ko, &v7_sections(8), &[]).unwrap();
     let relocs = clean_tool("readelf", &["-rW"], &ko);
-    let section = relocs
-        .split("Relocation section '.rela.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    let first = section.lines().nth(2).unwrap();
+    let first = first_reloc(&relocs, ".rela.mod_lineinfo");
     assert!(
         first.contains("R_X86_64_64") && first.trim_end().ends_with(".text + 0"),
         "{first}"
     );
-    let init = relocs
-        .split("Relocation section '.rela.init.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    assert!(
-        init.lines()
-            .nth(2)
-            .unwrap()
-            .trim_end()
-            .ends_with(".init.text + 0"),
-        "{init}"
-    );
+    let init = first_reloc(&relocs, ".rela.init.mod_lineinfo");
+    assert!(init.trim_end().ends_with(".init.text + 0"), "{init}");
     assert_eq!(linked_anchors(dir.path(), &ko, &[], 8), [0x10000, 0x20000]);
 }
 
@@ -284,11 +266,7 @@ fn anchors_link_to_the_section_addresses_i386_rel() {
     let ko = build_module(dir.path(), "", true);
     embed_file(&ko, &v7_sections(4), &[]).unwrap();
     let relocs = clean_tool("readelf", &["-rW"], &ko);
-    let section = relocs
-        .split("Relocation section '.rel.mod_lineinfo'")
-        .nth(1)
-        .unwrap();
-    let first = section.lines().nth(2).unwrap();
+    let first = first_reloc(&relocs, ".rel.mod_lineinfo");
     assert!(
         first.contains("R_386_32") && first.trim_end().ends_with(".text"),
         "{first}"

@@ -11,6 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::tools::assert_success;
+use tempfile::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
 
 /// A miniature link-vmlinux.sh: the series' gen_lineinfo() with its call of the C tool.
@@ -66,48 +69,53 @@ fn write(path: &Path, text: &str, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// Writes each `(path under root, text, mode)`.
+fn write_files(root: &Path, files: &[(&str, &str, u32)]) {
+    for &(rel, text, mode) in files {
+        write(&root.join(rel), text, mode);
+    }
+}
+
 /// A kernel tree without the series: top Makefile, an unpatched link script, CRLF noise.
 fn plain_tree(root: &Path) {
-    write(
-        &root.join("Makefile"),
-        "VERSION = 6\r\nPATCHLEVEL = 12\r\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/link-vmlinux.sh"),
-        "#!/bin/sh\nset -e\necho link\n",
-        0o755,
-    );
-    write(
-        &root.join("scripts/Makefile.modfinal"),
-        "__modfinal:\n\t@:\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/Makefile"),
-        "hostprogs-always-$(CONFIG_KALLSYMS) += kallsyms\n",
-        0o644,
+    write_files(
+        root,
+        &[
+            ("Makefile", "VERSION = 6\r\nPATCHLEVEL = 12\r\n", 0o644),
+            (
+                "scripts/link-vmlinux.sh",
+                "#!/bin/sh\nset -e\necho link\n",
+                0o755,
+            ),
+            ("scripts/Makefile.modfinal", "__modfinal:\n\t@:\n", 0o644),
+            (
+                "scripts/Makefile",
+                "hostprogs-always-$(CONFIG_KALLSYMS) += kallsyms\n",
+                0o644,
+            ),
+        ],
     );
 }
 
 /// A tree carrying the series (v1 or v7 header).
 fn series_tree(root: &Path, v7: bool) {
     plain_tree(root);
-    write(&root.join("scripts/link-vmlinux.sh"), LINK_VMLINUX, 0o755);
-    write(&root.join("scripts/Makefile.modfinal"), MODFINAL, 0o644);
-    write(&root.join("scripts/Makefile"), SCRIPTS_MAKEFILE, 0o644);
-    write(
-        &root.join("scripts/gen_lineinfo.c"),
-        "int main(void) { return 1; }\n",
-        0o644,
-    );
-    write(
-        &root.join("scripts/gen-mod-lineinfo.sh"),
-        "#!/bin/sh\nexit 1\n",
-        0o755,
-    );
     let header = if v7 { HEADER_V7 } else { HEADER_V1 };
-    write(&root.join("include/linux/mod_lineinfo.h"), header, 0o644);
+    write_files(
+        root,
+        &[
+            ("scripts/link-vmlinux.sh", LINK_VMLINUX, 0o755),
+            ("scripts/Makefile.modfinal", MODFINAL, 0o644),
+            ("scripts/Makefile", SCRIPTS_MAKEFILE, 0o644),
+            (
+                "scripts/gen_lineinfo.c",
+                "int main(void) { return 1; }\n",
+                0o644,
+            ),
+            ("scripts/gen-mod-lineinfo.sh", "#!/bin/sh\nexit 1\n", 0o755),
+            ("include/linux/mod_lineinfo.h", header, 0o644),
+        ],
+    );
 }
 
 /// A stand-in for the tool: appends its arguments to `calls` and writes an empty .S.
@@ -157,20 +165,33 @@ fn run(args: &[&str], srctree: &Path) -> Output {
         .unwrap()
 }
 
-fn install(srctree: &Path, tool: &Path) -> Output {
-    let out = Command::new(BIN)
+/// `kbuild install --srctree SRCTREE --tool TOOL`, whatever its exit status.
+fn try_install(srctree: &Path, tool: &Path) -> Output {
+    Command::new(BIN)
         .args(["kbuild", "install", "--srctree"])
         .arg(srctree)
         .arg("--tool")
         .arg(tool)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn install(srctree: &Path, tool: &Path) -> Output {
+    let out = try_install(srctree, tool);
     assert!(
         out.status.success(),
         "install failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// A temp dir with the fake tool and a series tree (`v7` or v1) at `linux/`.
+fn series_setup(v7: bool) -> (TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
+    series_tree(&tree, v7);
+    (dir, tree, tool)
 }
 
 fn uninstall(srctree: &Path) -> Output {
@@ -183,9 +204,7 @@ fn text(path: &Path) -> String {
 
 #[test]
 fn install_then_uninstall_restores_the_tree_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (_dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
 
     install(&tree, &tool);
@@ -206,11 +225,7 @@ fn install_then_uninstall_restores_the_tree_byte_for_byte() {
     );
 
     let out = uninstall(&tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         snapshot(&tree),
         before,
@@ -220,9 +235,7 @@ fn install_then_uninstall_restores_the_tree_byte_for_byte() {
 
 #[test]
 fn installed_hooks_call_the_tool_under_sh_and_make() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (dir, tree, tool) = series_setup(false);
     install(&tree, &tool);
     let tool = fs::canonicalize(&tool).unwrap();
     let calls = dir.path().join("calls");
@@ -233,11 +246,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
         .current_dir(&tree)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let srctree = fs::canonicalize(&tree).unwrap();
     let srctree = srctree.display();
     assert_eq!(
@@ -268,11 +277,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
             .unwrap()
     };
     let out = make(&tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
@@ -317,9 +322,7 @@ fn installed_hooks_call_the_tool_under_sh_and_make() {
 
 #[test]
 fn installing_twice_is_installing_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
     install(&tree, &tool);
     let once = snapshot(&tree);
@@ -346,9 +349,7 @@ fn installing_twice_is_installing_once() {
 
 #[test]
 fn v7_trees_get_the_v7_layout() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, true);
+    let (_dir, tree, tool) = series_setup(true);
     let out = install(&tree, &tool);
     assert!(String::from_utf8_lossy(&out.stdout).contains("v7 layout"));
     assert!(text(&tree.join("scripts/link-vmlinux.sh"))
@@ -363,13 +364,7 @@ fn a_tree_without_the_series_is_refused_and_left_alone() {
     let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
     plain_tree(&tree);
     let before = snapshot(&tree);
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     for want in [
@@ -389,9 +384,7 @@ fn a_tree_without_the_series_is_refused_and_left_alone() {
 
 #[test]
 fn uninstall_refuses_to_lose_later_edits_unless_forced() {
-    let dir = tempfile::tempdir().unwrap();
-    let (tree, tool) = (dir.path().join("linux"), fake_tool(dir.path()));
-    series_tree(&tree, false);
+    let (_dir, tree, tool) = series_setup(false);
     let before = snapshot(&tree);
     install(&tree, &tool);
     let link = tree.join("scripts/link-vmlinux.sh");
@@ -409,21 +402,11 @@ fn uninstall_refuses_to_lose_later_edits_unless_forced() {
         "a refused uninstall changes nothing"
     );
     // Installing again would rewrite the edited file from a stale copy: refused too.
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
 
     let out = run(&["kbuild", "uninstall", "--force"], &tree);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(snapshot(&tree), before);
 }
 
@@ -435,13 +418,7 @@ fn tool_paths_that_need_quoting_are_refused() {
     let tool = dir.path().join("my tools/kbuild-lineinfo");
     write(&tool, "#!/bin/sh\n", 0o755);
     let before = snapshot(&tree);
-    let out = Command::new(BIN)
-        .args(["kbuild", "install", "--srctree"])
-        .arg(&tree)
-        .arg("--tool")
-        .arg(&tool)
-        .output()
-        .unwrap();
+    let out = try_install(&tree, &tool);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be made of"));
     assert_eq!(snapshot(&tree), before);
@@ -484,11 +461,7 @@ fn modfinal_fragment_runs_once_per_changed_module_with_the_trees_layout() {
             .unwrap()
     };
     let out = make();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO [M] m.ko\n"
@@ -616,11 +589,7 @@ fn batch_fragment_runs_the_tool_within_makes_jobserver() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "  LINEINFO modules.order + O/vmlinux\n"

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::realdata::{self, parse_lookup, parse_symbolizer, pipe, Rng};
+use common::realdata::{self, copy_tree, listed_modules, parse_lookup, parse_symbolizer};
+use common::realdata::{pick_modules, pipe, Rng};
 
 use object::{Object, ObjectSection};
 
@@ -230,22 +231,16 @@ fn readelf_clean(ko: &Path) {
 
 /// The fixed modules present in `listed`, then pseudo-random others, without repeats.
 fn sample(listed: &[String]) -> Vec<String> {
-    let mut picked: Vec<String> = FIXED
+    let mut rng = Rng(0x51ed_2701_a3c4_5b67);
+    let picked = pick_modules(&FIXED, listed, FIXED.len() + RANDOM_MODULES, &mut rng);
+    let fixed: Vec<&String> = picked
         .iter()
-        .filter(|m| listed.iter().any(|l| l == *m))
-        .map(|m| m.to_string())
+        .filter(|m| FIXED.contains(&m.as_str()))
         .collect();
     assert!(
-        picked.len() >= 6,
-        "the corpus lacks most of the fixed sample: {picked:?}"
+        fixed.len() >= 6,
+        "the corpus lacks most of the fixed sample: {fixed:?}"
     );
-    let mut rng = Rng(0x51ed_2701_a3c4_5b67);
-    while picked.len() < FIXED.len() + RANDOM_MODULES {
-        let m = &listed[(rng.next() % listed.len() as u64) as usize];
-        if !picked.contains(m) {
-            picked.push(m.clone());
-        }
-    }
     picked
 }
 
@@ -255,13 +250,7 @@ fn debian_cloud_modules_agree_with_linked_originals() {
     let (corpus_dir, order) = realdata::modules_corpus();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("modules");
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(&corpus_dir)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cp -a {} failed", corpus_dir.display());
+    copy_tree(&corpus_dir, &copy);
 
     let out = Command::new(bin())
         .args([
@@ -283,16 +272,7 @@ fn debian_cloud_modules_agree_with_linked_originals() {
         "modules: {:?}\n{stderr}",
         out.status
     );
-    let listed: Vec<String> = std::fs::read_to_string(&order)
-        .unwrap()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.strip_suffix(".o")
-                .map_or(l.clone(), |s| format!("{s}.ko"))
-        })
-        .collect();
+    let listed = listed_modules(&order);
     let updated = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("LINEINFO [M]"))

@@ -9,10 +9,9 @@
 use crate::common;
 use crate::v7_oracle;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::realdata::{self, Rng};
+use common::realdata::{self, copy_tree, listed_modules, pick_modules, Rng};
 use v7_oracle::{Sample, Tally};
 
 /// Modules always in the sample; the rest is drawn from modules.order with a fixed seed.
@@ -28,21 +27,6 @@ const FIXED: [&str; 7] = [
 const SAMPLE_MODULES: usize = 30;
 /// Addresses per module, spread over its covered sections by size (at least 100 per section).
 const ADDRESSES: u64 = 2_000;
-
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "cp -r {} {}",
-        from.display(),
-        to.display()
-    );
-}
 
 /// Samples of one module: `ADDRESSES` over its covered sections by size, each present section
 /// at least 100 (or all its bytes).
@@ -71,12 +55,7 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
     copy_tree(&modules, &tree);
     let order_copy = work.path().join("modules.order");
     std::fs::copy(&order, &order_copy).unwrap();
-    let listed: Vec<String> = std::fs::read_to_string(&order)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_string())
-        .collect();
+    let listed = listed_modules(&order);
 
     let start = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
@@ -121,18 +100,8 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
     assert!(processed >= listed.len() as u64 - 10, "{summary}");
 
     // The fixed modules that this corpus has (the x86 ones are not in arm64 or riscv64 trees).
-    let mut chosen: Vec<String> = FIXED
-        .iter()
-        .filter(|s| listed.iter().any(|l| l == *s))
-        .map(|s| s.to_string())
-        .collect();
     let mut rng = Rng(0x5eed_0f7e_571e_55aa);
-    while chosen.len() < SAMPLE_MODULES.min(listed.len()) {
-        let pick = &listed[(rng.next() % listed.len() as u64) as usize];
-        if !chosen.contains(pick) {
-            chosen.push(pick.clone());
-        }
-    }
+    let chosen = pick_modules(&FIXED, &listed, SAMPLE_MODULES, &mut rng);
 
     let mut total = Tally::default();
     let mut unlikely_bytes = 0;

@@ -19,7 +19,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use common::blob::decode_v1_module;
+use common::blob::{decode_v1_module, Entry, Table};
 use common::realdata::same_file;
 use common::tools::run;
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
@@ -211,14 +211,7 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
         };
         let Some(want) = want else { continue };
         compared += 1;
-        // The v1 kernel: the last entry at or below the offset, not below the symbol.
-        let i = table
-            .entries
-            .partition_point(|e| u64::from(e.offset) <= offset);
-        let got = i
-            .checked_sub(1)
-            .map(|i| table.entries[i])
-            .filter(|e| u64::from(e.offset) >= *start);
+        let got = kernel_v1_lookup(&table, offset, *start);
         let section = placed
             .iter()
             .rev()
@@ -281,13 +274,7 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
         let Some(start) = starts.iter().rev().find(|&&s| s <= offset) else {
             continue;
         };
-        let i = table
-            .entries
-            .partition_point(|e| u64::from(e.offset) <= offset);
-        let ours = i
-            .checked_sub(1)
-            .map(|i| table.entries[i])
-            .filter(|e| u64::from(e.offset) >= *start)
+        let ours = kernel_v1_lookup(&table, offset, *start)
             .map(|e| (table.names[e.file as usize].clone(), e.line));
         assert_eq!(answer, &ours, "{query}");
         if want.is_some() {
@@ -295,6 +282,17 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
         }
     }
     assert!(checked > 50, "lookup barely checked");
+}
+
+/// The v1 kernel's answer at text-memory `offset` inside the symbol that starts at
+/// `symbol_start`: the last entry at or below the offset, not below the symbol.
+fn kernel_v1_lookup(table: &Table, offset: u64, symbol_start: u64) -> Option<Entry> {
+    let i = table
+        .entries
+        .partition_point(|e| u64::from(e.offset) <= offset);
+    i.checked_sub(1)
+        .map(|i| table.entries[i])
+        .filter(|e| u64::from(e.offset) >= symbol_start)
 }
 
 /// Where `ld` put input section `name` of `ko` inside the output section at `base`: the

@@ -326,6 +326,11 @@ pub(crate) mod tests {
     }
 
     impl Owned {
+        /// The small table encoded in `layout`, little-endian.
+        pub(crate) fn small(layout: Layout) -> Self {
+            Owned::new(encode(&small_table(), layout), Endian::Little, layout)
+        }
+
         pub(crate) fn new(t: EncodedTable, endian: Endian, layout: Layout) -> Self {
             let bytes = |vs: &[u32]| {
                 let mut out = Vec::new();
@@ -405,11 +410,7 @@ pub(crate) mod tests {
     /// The symbol-start guard keeps an entry exactly at the symbol start and rejects one below.
     #[test]
     fn guard() {
-        let owned = Owned::new(
-            encode(&small_table(), Layout::V7),
-            Endian::Little,
-            Layout::V7,
-        );
+        let owned = Owned::small(Layout::V7);
         let view = owned.view();
         assert_eq!(view.lookup_guarded(0x20, 0x14).map(|f| f.line), Some(3));
         assert_eq!(view.lookup_guarded(0x20, 0x15), None);
@@ -418,11 +419,7 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_file_ids_and_names_miss() {
-        let owned = Owned::new(
-            encode(&small_table(), Layout::V7),
-            Endian::Little,
-            Layout::V7,
-        );
+        let owned = Owned::small(Layout::V7);
         let good = owned.view();
         let one_file = TableView {
             num_files: 1,
@@ -449,11 +446,7 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_stream_misses() {
-        let owned = Owned::new(
-            encode(&small_table(), Layout::V1),
-            Endian::Little,
-            Layout::V1,
-        );
+        let owned = Owned::small(Layout::V1);
         let cut = TableView {
             data: &owned.t.data[..6],
             ..owned.view()
@@ -477,11 +470,7 @@ pub(crate) mod tests {
 
     #[test]
     fn decode_all_checks_counts() {
-        let owned = Owned::new(
-            encode(&small_table(), Layout::V7),
-            Endian::Little,
-            Layout::V7,
-        );
+        let owned = Owned::small(Layout::V7);
         let wrong = TableView {
             num_entries: 65,
             ..owned.view()

@@ -4,7 +4,7 @@
 
 use super::answer::Answer;
 use super::tools::{describe, run};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -49,9 +49,8 @@ impl Cli {
 
     /// `vmlinux [--layout L] [--srctree D] -o OUT INPUT`.
     pub fn vmlinux(&self, layout: Option<&str>, srctree: Option<&str>, input: &Path, out: &Path) {
-        let mut args = vmlinux_args(layout, srctree);
-        args.extend(["-o".into(), out.into(), input.into()]);
-        self.run(args);
+        let to = [OsStr::new("-o"), out.as_os_str()];
+        self.vmlinux_to(layout, srctree, &to, input);
         assert_written(out, "vmlinux");
     }
 
@@ -62,9 +61,7 @@ impl Cli {
         srctree: Option<&str>,
         input: &Path,
     ) -> Vec<u8> {
-        let mut args = vmlinux_args(layout, srctree);
-        args.push(input.into());
-        self.run(args).stdout
+        self.vmlinux_to(layout, srctree, &[], input).stdout
     }
 
     /// `vmlinux [--layout L] [--srctree D] -o - INPUT`: the assembly on stdout.
@@ -74,9 +71,22 @@ impl Cli {
         srctree: Option<&str>,
         input: &Path,
     ) -> Vec<u8> {
+        let to = [OsStr::new("-o"), OsStr::new("-")];
+        self.vmlinux_to(layout, srctree, &to, input).stdout
+    }
+
+    /// `vmlinux [--layout L] [--srctree D] TO... INPUT`.
+    fn vmlinux_to(
+        &self,
+        layout: Option<&str>,
+        srctree: Option<&str>,
+        to: &[&OsStr],
+        input: &Path,
+    ) -> Output {
         let mut args = vmlinux_args(layout, srctree);
-        args.extend(["-o".into(), "-".into(), input.into()]);
-        self.run(args).stdout
+        args.extend(to.iter().map(|&a| a.to_owned()));
+        args.push(input.into());
+        self.run(args)
     }
 
     /// `vmlinux [--layout L] --stub -o OUT`.

@@ -80,6 +80,50 @@ pub fn modules_corpus() -> (PathBuf, PathBuf) {
     (c.modules_dir, c.modules_order)
 }
 
+/// A copy of the module tree `from` at `to` (`cp -a`), for a batch that must leave the corpus
+/// untouched.
+pub fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "cp -a {} {} failed",
+        from.display(),
+        to.display()
+    );
+}
+
+/// The modules `modules.order` at `order` lists, as `.ko` paths relative to the tree (a
+/// `.o` entry, as older kernels write, names its `.ko`).
+pub fn listed_modules(order: &Path) -> Vec<String> {
+    std::fs::read_to_string(order)
+        .unwrap_or_else(|e| panic!("{}: {e}", order.display()))
+        .lines()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.strip_suffix(".o")
+                .map_or(l.to_string(), |s| format!("{s}.ko"))
+        })
+        .collect()
+}
+
+/// The modules of `fixed` that `listed` has, then others drawn from `listed` with `rng`,
+/// without repeats, until there are `total` (or all of `listed`).
+pub fn pick_modules(fixed: &[&str], listed: &[String], total: usize, rng: &mut Rng) -> Vec<String> {
+    let mut picked: Vec<String> = fixed
+        .iter()
+        .filter(|m| listed.iter().any(|l| l == *m))
+        .map(|m| m.to_string())
+        .collect();
+    while picked.len() < total.min(listed.len()) {
+        let m = &listed[(rng.next() % listed.len() as u64) as usize];
+        if !picked.contains(m) {
+            picked.push(m.clone());
+        }
+    }
+    picked
+}
+
 /// Runs `cmd` with `input` on stdin, returns stdout; panics with stderr on failure.
 pub fn pipe(cmd: &mut Command, input: &str) -> String {
     let mut child = cmd

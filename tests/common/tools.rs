@@ -21,6 +21,17 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// Panics with `out`'s stderr unless its command exited 0 (for a command run with
+/// [`try_run`] or `Command::output` whose failure is a finding, not a missing tool).
+#[track_caller]
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `cmd` and returns its output whatever its exit status; panics only
 /// when it cannot be started.
 pub fn try_run(cmd: &mut Command) -> Output {

@@ -16,7 +16,7 @@ pub mod sections;
 pub mod v1;
 pub mod v7;
 
-use crate::emit::ko::{AnchorReloc, NewSection};
+use crate::emit::ko::NewSection;
 pub use crate::emit::Item;
 use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
@@ -153,22 +153,17 @@ fn v7_section(
         let message = format!("{name}: the blob would exceed 4 GiB");
         return Err(ErrorKind::Invalid(message).into());
     };
-    let relocations = blob
+    let anchors = blob
         .anchors
         .into_iter()
-        .map(|a| AnchorReloc {
-            offset: a.offset,
-            size: a.size,
-            target_section: a.section,
-        })
-        .collect();
-    Ok(Some(NewSection {
-        name: name.into(),
-        data: blob.bytes,
-        align: 8,
-        flags: alloc_flags(),
-        relocations,
-    }))
+        .map(|a| (a.offset, a.size, a.section));
+    Ok(Some(NewSection::with_anchors(
+        name,
+        blob.bytes,
+        8,
+        alloc_flags(),
+        anchors,
+    )))
 }
 
 #[cfg(test)]
@@ -189,6 +184,18 @@ pub(crate) mod tests {
         section.extend_from_slice(b"\xaa\xbb");
         let at = move |name: &str| symbols.iter().find(|(s, _)| *s == name).map(|&(_, at)| at);
         (section, at)
+    }
+
+    /// Panics unless `items` are `expect`, `(symbol, align, bytes)` in order.
+    #[track_caller]
+    pub(crate) fn assert_items(items: &[Item], expect: &[(&str, u32, &[u8])]) {
+        assert_eq!(items.len(), expect.len());
+        for (item, &(symbol, align, bytes)) in items.iter().zip(expect) {
+            assert_eq!(
+                (item.symbol, item.align, &item.bytes[..]),
+                (symbol, align, bytes)
+            );
+        }
     }
 
     #[test]

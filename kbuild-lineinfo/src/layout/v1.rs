@@ -139,7 +139,7 @@ mod tests {
     use crate::decode::tests::{answer, arb_table, expected};
     use crate::encode::encode;
     use crate::encode::tests::{small_table, SMALL_DATA_V1, SMALL_NAMES};
-    use crate::layout::tests::link;
+    use crate::layout::tests::{assert_items, link};
     use proptest::prelude::*;
 
     fn small() -> EncodedTable {
@@ -231,13 +231,7 @@ mod tests {
             ("lineinfo_file_offsets", 4, &[0, 0, 0, 0, 4, 0, 0, 0]),
             ("lineinfo_filenames", 1, &SMALL_NAMES),
         ];
-        assert_eq!(items.len(), expect.len());
-        for (item, (symbol, align, bytes)) in items.iter().zip(expect) {
-            assert_eq!(
-                (item.symbol, item.align, &item.bytes[..]),
-                (symbol, align, bytes)
-            );
-        }
+        assert_items(&items, &expect);
         let big = vmlinux_items(&small(), Endian::Big);
         assert_eq!(big[3].bytes, [0, 0, 0, 0x10]);
         assert_eq!(big[6].bytes, [0, 0, 0, 0, 0, 0, 0, 4]);

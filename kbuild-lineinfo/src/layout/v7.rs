@@ -417,7 +417,7 @@ mod tests {
     use crate::decode::tests::{answer, arb_table, expected};
     use crate::encode::encode;
     use crate::encode::tests::{small_table, SMALL_DATA_V7, SMALL_NAMES};
-    use crate::layout::tests::link;
+    use crate::layout::tests::{assert_items, link};
     use crate::table::{Entry, LineTable};
     use proptest::prelude::*;
 
@@ -747,13 +747,7 @@ mod tests {
             ("lineinfo_filenames_size", 4, &[0, 0, 0, 13]),
             ("lineinfo_filenames", 1, &SMALL_NAMES),
         ];
-        assert_eq!(items.len(), expect.len());
-        for (item, (symbol, align, bytes)) in items.iter().zip(expect) {
-            assert_eq!(
-                (item.symbol, item.align, &item.bytes[..]),
-                (symbol, align, bytes)
-            );
-        }
+        assert_items(&items, &expect);
     }
 
     #[test]

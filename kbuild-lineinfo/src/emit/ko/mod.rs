@@ -43,6 +43,43 @@ pub struct NewSection {
     pub relocations: Vec<AnchorReloc>,
 }
 
+impl NewSection {
+    /// A section of `data` with an anchor relocation per `(offset, size, target_section)`.
+    ///
+    /// The anchored bytes of `data` are zeroed, as [`embed_sections`] requires; an anchor that
+    /// does not fit in `data` is kept as given, for [`embed_sections`] to reject.
+    pub fn with_anchors<T: Into<String>>(
+        name: impl Into<String>,
+        mut data: Vec<u8>,
+        align: u64,
+        flags: u64,
+        anchors: impl IntoIterator<Item = (u64, u8, T)>,
+    ) -> NewSection {
+        let relocations = anchors
+            .into_iter()
+            .map(|(offset, size, target)| {
+                let start = usize::try_from(offset).ok();
+                let bytes = start.and_then(|s| data.get_mut(s..s.checked_add(usize::from(size))?));
+                if let Some(bytes) = bytes {
+                    bytes.fill(0);
+                }
+                AnchorReloc {
+                    offset,
+                    size,
+                    target_section: target.into(),
+                }
+            })
+            .collect();
+        NewSection {
+            name: name.into(),
+            data,
+            align,
+            flags,
+            relocations,
+        }
+    }
+}
+
 /// An absolute relocation at `offset` in a new section: the run-time address of
 /// `target_section` (through its `STT_SECTION` symbol, addend 0).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,25 +74,18 @@ fn x86_64() -> Vec<u8> {
 }
 
 fn blob(name: &str, len: usize, fill: u8, anchors: &[(u64, &str)], size: u8) -> NewSection {
-    let mut data = vec![fill; len];
-    let relocations = anchors
+    let anchors = anchors
         .iter()
-        .map(|&(offset, target)| {
-            data[offset as usize..offset as usize + usize::from(size)].fill(0);
-            AnchorReloc {
-                offset,
-                size,
-                target_section: target.into(),
-            }
-        })
-        .collect();
-    NewSection {
-        name: name.into(),
-        data,
-        align: 8,
-        flags: SHF_ALLOC,
-        relocations,
-    }
+        .map(|&(offset, target)| (offset, size, target));
+    NewSection::with_anchors(name, vec![fill; len], 8, SHF_ALLOC, anchors)
+}
+
+/// A v7-shaped pair: `.mod_lineinfo` anchored to `.text`, `.init.mod_lineinfo` to `.init.text`.
+fn v7_pair() -> [NewSection; 2] {
+    [
+        blob(".mod_lineinfo", 40, 2, &[(8, ".text")], 8),
+        blob(".init.mod_lineinfo", 24, 3, &[(8, ".init.text")], 8),
+    ]
 }
 
 fn apply(ko: &[u8], new: &[NewSection], remove: &[&str]) -> Vec<u8> {
@@ -178,10 +171,7 @@ fn anchors_are_absolute_relocations_against_section_symbols() {
 #[test]
 fn embedding_twice_is_up_to_date_and_byte_identical() {
     let ko = x86_64();
-    let new = [
-        blob(".mod_lineinfo", 40, 2, &[(8, ".text")], 8),
-        blob(".init.mod_lineinfo", 24, 3, &[(8, ".init.text")], 8),
-    ];
+    let new = v7_pair();
     let remove = [".mod_lineinfo", ".init.mod_lineinfo"];
     let once = apply(&ko, &new, &remove);
     let again = embed_sections(&once, &new, &remove).unwrap();
@@ -268,10 +258,7 @@ use object::read::elf::FileHeader as _;
 #[test]
 fn removing_sections_restores_the_original_shape() {
     let ko = x86_64();
-    let v7 = [
-        blob(".mod_lineinfo", 40, 2, &[(8, ".text")], 8),
-        blob(".init.mod_lineinfo", 24, 3, &[(8, ".init.text")], 8),
-    ];
+    let v7 = v7_pair();
     let with_v7 = apply(&ko, &v7, &[]);
     let v1 = [blob(".mod_lineinfo", 40, 2, &[], 8)];
     let with_v1 = apply(&with_v7, &v1, &[".init.mod_lineinfo"]);
