@@ -317,6 +317,23 @@ impl<'data> Input<'data> {
         addresses
     }
 
+    /// What relocation `r_type` at `offset` does, or the error naming it.
+    fn classify(
+        &self,
+        is_64: bool,
+        r_type: object::elf::RelocationType,
+        offset: u64,
+    ) -> Result<reloc::Op> {
+        reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
+            ErrorKind::Relocation(format!(
+                "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
+                r_type.0,
+                machine_name(self.e_machine)
+            ))
+            .into()
+        })
+    }
+
     /// [`Input::relocate`] from the raw records of the section's one relocation table: the
     /// same records in the same order, the same values and errors.
     fn relocate_records(&self, records: Records<'_>, data: &mut [u8]) -> Result<()> {
@@ -327,13 +344,7 @@ impl<'data> Input<'data> {
             let r = records.record(i, self.endian);
             let offset = r.offset;
             let r_type = r.r_type;
-            let op = reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
-                ErrorKind::Relocation(format!(
-                    "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
-                    r_type.0,
-                    machine_name(self.e_machine)
-                ))
-            })?;
+            let op = self.classify(is_64, r_type, offset)?;
             // Symbol 0 is no symbol: an absolute value (object's `RelocationTarget::Absolute`).
             let target = match r.symbol {
                 0 => 0,
@@ -355,13 +366,7 @@ impl<'data> Input<'data> {
             let RelocationFlags::Elf { r_type } = r.flags() else {
                 return Err(ErrorKind::Relocation("not an ELF relocation".into()).into());
             };
-            let op = reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
-                ErrorKind::Relocation(format!(
-                    "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
-                    r_type.0,
-                    machine_name(self.e_machine)
-                ))
-            })?;
+            let op = self.classify(is_64, r_type, offset)?;
             let target = match r.target() {
                 RelocationTarget::Symbol(i) => {
                     let sym = self.file.symbol_by_index(i).map_err(|_| {
