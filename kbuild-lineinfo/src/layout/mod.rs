@@ -4,8 +4,8 @@
 //! Each layout file holds both directions for its posting: writers that produce bytes and
 //! symbol lists, and readers that find the arrays again and hand them to
 //! [`crate::decode::TableView`]. Writers give the emitters [`Item`]s; both directions use the
-//! byte-order helpers of [`crate::bytes`], which never panic (readers return `None` past the
-//! end of a slice).
+//! byte-order helpers of the private `bytes` module, which never panic (readers return `None`
+//! past the end of a slice).
 //!
 //! The functions here are the one place that dispatches on [`Layout`]: what a vmlinux and a
 //! module carry in each layout ([`vmlinux_items`], [`module_sections`]) and which sections of a
