@@ -35,10 +35,10 @@ fuzz_target!(|data: &[u8]| {
 /// `data` as a module: its tables, looked up at a few offsets of every code section (a v7
 /// answer's entry offset is in section terms, a v1 one's in text memory).
 fn module(data: &[u8]) {
-    let Ok(Some(tables)) = ModuleTables::read(data, Default::default()) else {
+    let Ok(input) = Input::parse(data) else {
         return;
     };
-    let Ok(input) = Input::parse(data) else {
+    let Ok(Some(tables)) = ModuleTables::read(&input, Default::default()) else {
         return;
     };
     for section in input.code_sections() {

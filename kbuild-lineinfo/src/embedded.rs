@@ -35,7 +35,7 @@ pub enum ModuleTables<'a> {
     /// v1: one table over the module's text memory; `placed` holds (section index, offset in
     /// text memory) of every section the loader puts there at a known offset.
     V1 {
-        placed: Vec<(usize, u64)>,
+        text: TextMemory,
         view: TableView<'a>,
     },
     /// v7: the descriptors of `.mod_lineinfo`, then of `.init.mod_lineinfo`, in blob order.
@@ -55,27 +55,17 @@ pub struct SectionTable<'a> {
 }
 
 impl<'a> ModuleTables<'a> {
-    /// The tables of the module `data`, its text memory laid out by the loader's rules under
-    /// `config` (for v1); see [`ModuleTables::parse`].
-    pub fn read(data: &'a [u8], config: LoaderConfig) -> Result<Option<ModuleTables<'a>>> {
-        let file = object::File::parse(data)?;
-        let text = crate::extract::module_text_memory(&Input::parse(data)?, config);
-        ModuleTables::parse(&file, &text)
-    }
-
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
     /// or the blob has relocations (its anchors), else v1, whose offsets count from the start
-    /// of `text` (the module's text memory, [`crate::extract::module_text_memory`]).
+    /// of the module's text memory as the loader lays it out under `config`
+    /// ([`crate::extract::module_text_memory`]).
     ///
     /// Each v7 anchor relocation is checked as it is applied: one that lies outside a
     /// descriptor's anchor field, or names no section, is an error naming the blob and the
     /// relocation, as is a v1 blob the v1 kernel would reject.
-    pub fn parse(file: &object::File<'a>, text: &TextMemory) -> Result<Option<ModuleTables<'a>>> {
-        let endian = if file.is_little_endian() {
-            Endian::Little
-        } else {
-            Endian::Big
-        };
+    pub fn read(input: &Input<'a>, config: LoaderConfig) -> Result<Option<ModuleTables<'a>>> {
+        let file = input.file();
+        let endian = input.endian();
         let blobs: Vec<_> = layout::MODULE_SECTIONS
             .iter()
             .filter_map(|n| file.section_by_name(n))
@@ -95,7 +85,7 @@ impl<'a> ModuleTables<'a> {
                 Error::from(ErrorKind::Invalid("not a valid v1 blob".into())).at(name)
             })?;
             return Ok(Some(ModuleTables::V1 {
-                placed: text.placed.clone(),
+                text: crate::extract::module_text_memory(input, config),
                 view,
             }));
         }
@@ -133,8 +123,8 @@ impl<'a> ModuleTables<'a> {
         // A guard past the offset guards nothing (0: the whole table).
         let guarded = guard <= offset;
         match self {
-            ModuleTables::V1 { placed, view } => {
-                let base = placed.iter().find(|(i, _)| *i == section)?.1;
+            ModuleTables::V1 { text, view } => {
+                let base = text.offset_of(section)?;
                 let at = u32::try_from(base.checked_add(offset)?).ok()?;
                 let min = if guarded {
                     u32::try_from(base + guard).ok()?

@@ -84,6 +84,11 @@ impl<'data> Input<'data> {
         Ok(input)
     }
 
+    /// The parsed object file, for readers that need more of it than this type offers.
+    pub fn file(&self) -> &object::File<'data> {
+        &self.file
+    }
+
     pub fn endian(&self) -> Endian {
         self.endian
     }

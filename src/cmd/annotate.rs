@@ -30,6 +30,7 @@ use kbuild_lineinfo::decode::{Found, TableView};
 use kbuild_lineinfo::embedded::{self, ModuleTables};
 use kbuild_lineinfo::frames::{Context, Frame, Scanner};
 use kbuild_lineinfo::image::SymbolBytes;
+use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::kallsyms::{Symbol, Symbols};
 use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::{Endian, Layout};
@@ -381,7 +382,7 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
     if file.kind() == ObjectKind::Relocatable {
         bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)");
     }
-    let text = kbuild_lineinfo::input::Input::parse(data)?
+    let text = Input::parse(data)?
         .symbol("_text")
         .context("no `_text` symbol")?;
     let (tables_data, tables_name) = match table {
@@ -412,15 +413,17 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
 
 fn load_module(path: &Path) -> Result<Image> {
     let data = map_forever(path)?;
-    let file = object::File::parse(data)?;
+    let input = Input::parse(data)?;
+    let file = input.file();
     // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
     // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    let tables = ModuleTables::read(data, LoaderConfig::default())?.context("no .mod_lineinfo")?;
+    let tables =
+        ModuleTables::read(&input, LoaderConfig::default())?.context("no .mod_lineinfo")?;
     Ok(Image {
-        symbols: Symbols::from_file(&file),
+        symbols: Symbols::from_file(file),
         tables: Tables::Module(tables),
-        x86: is_x86(&file),
-        max_frame: max_frame(&file),
+        x86: is_x86(file),
+        max_frame: max_frame(file),
         build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
     })
 }

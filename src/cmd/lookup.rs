@@ -118,7 +118,7 @@ fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
 fn module(path: &Path, queries: &[String], loader: LoaderConfig) -> Result<Vec<Answer>> {
     let data = crate::mmap::map(path)?;
     let input = Input::parse(&data)?;
-    let tables = ModuleTables::read(&data, loader)?
+    let tables = ModuleTables::read(&input, loader)?
         .context("no .mod_lineinfo or .init.mod_lineinfo section")?;
     let sections = input.code_sections();
     let starts = input.text_symbol_starts()?;
