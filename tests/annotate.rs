@@ -191,15 +191,6 @@ fn fixture_variant(layout: &'static str) -> Variant {
     }
 }
 
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The fixtures linked like a kernel (stub, tables from the first link, second link) and as
 /// a module `fix-mod.ko` under `modules/`, with the module's oracle link.
 struct Fixture {
@@ -217,14 +208,14 @@ fn fixture(layout: &'static str) -> Fixture {
     let v = fixture_variant(layout);
     let objs = ws.compile_all(&v, &VMLINUX_UNITS);
     let stub = ws.path("stub.o");
-    run_ok(
+    common::tools::run(
         Command::new(bin())
             .args(["vmlinux", "--layout", layout, "--stub", "-o"])
             .arg(&stub),
     );
     let link1 = ws.link_vmlinux(&v, &objs, &[&stub], "vmlinux.1");
     let tables = ws.path("tables.o");
-    run_ok(
+    common::tools::run(
         Command::new(bin())
             .args(["vmlinux", "--layout", layout, "-o"])
             .arg(&tables)
@@ -236,7 +227,7 @@ fn fixture(layout: &'static str) -> Fixture {
     std::fs::create_dir_all(modules.join("drivers")).unwrap();
     let ko = ws.link_module(&v, &objs, "modules/drivers/fix-mod.ko");
     let module_oracle = ws.link_module_oracle(&ko, "fix-mod.linked");
-    run_ok(
+    common::tools::run(
         Command::new(bin())
             .args(["module", "-s", "--layout", layout])
             .arg(&ko),
@@ -269,7 +260,11 @@ fn fixtures_agree_with_llvm_symbolizer() {
         assert_figures(&format!("fixture vmlinux {layout}"), &f);
 
         let oracle = &fx.module_oracle;
-        let symbols = nm_symbols(oracle, 0x10_0000, 0x10_0000 + section_size(oracle, ".text"));
+        let symbols = nm_symbols(
+            oracle,
+            0x10_0000,
+            0x10_0000 + common::elf::section(oracle, ".text").map_or(0, |s| s.size),
+        );
         let mut f = Figures::default();
         let args = ["--modules", fx.modules.to_str().unwrap()];
         check_frames(
@@ -313,7 +308,7 @@ fn hostile_logs_pass_through_unchanged() {
     let m = nm_symbols(
         &fx.module_oracle,
         0x10_0000,
-        0x10_0001 + section_size(&fx.module_oracle, ".text"),
+        0x10_0001 + common::elf::section(&fx.module_oracle, ".text").map_or(0, |s| s.size),
     );
     let m = &m[0];
     let mut log = Vec::new();
@@ -423,42 +418,23 @@ fn check_reports_disagreements() {
     );
 }
 
-fn section_size(elf: &Path, name: &str) -> u64 {
-    let data = std::fs::read(elf).unwrap();
-    let file = object::File::parse(&*data).unwrap();
-    use object::{Object, ObjectSection};
-    file.section_by_name(name).map_or(0, |s| s.size())
-}
-
-fn corpus_vmlinux() -> PathBuf {
-    common::realdata::cloud().vmlinux
-}
-
-fn corpus_modules() -> PathBuf {
-    common::realdata::cloud().modules_dir
-}
-
 /// 20,000 random frames of the cloud vmlinux's text per layout, with the table object our
 /// tool makes (the cloud vmlinux carries none).
 #[test]
 #[ignore = "needs the corpus: scripts/corpus.sh"]
 fn debian_cloud_vmlinux_frames_agree_with_llvm_symbolizer() {
-    let vmlinux = corpus_vmlinux();
+    let vmlinux = common::realdata::cloud().vmlinux;
     assert!(
         vmlinux.exists(),
         "{}: missing (scripts/corpus.sh)",
         vmlinux.display()
     );
     let dir = tempfile::tempdir().unwrap();
-    let (text, etext) = (
-        symbol_value(&vmlinux, "_text"),
-        symbol_value(&vmlinux, "_etext"),
-    );
-    let symbols = nm_symbols(&vmlinux, text, etext);
+    let symbols = kernel_text_symbols(&vmlinux);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for layout in ["v1", "v7"] {
         let table = dir.path().join(format!("table-{layout}.o"));
-        run_ok(
+        common::tools::run(
             Command::new(bin())
                 .args(["vmlinux", "--layout", layout, "-o"])
                 .arg(&table)
@@ -495,7 +471,7 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
         "net/ipv4/tcp_bbr.ko",
         "lib/crc7.ko",
     ];
-    let root = corpus_modules();
+    let root = common::realdata::cloud().modules_dir;
     assert!(
         root.exists(),
         "{}: missing (scripts/corpus.sh)",
@@ -522,13 +498,13 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
             let copy = dir.join(rel);
             std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
             std::fs::copy(&original, &copy).unwrap();
-            run_ok(
+            common::tools::run(
                 Command::new(bin())
                     .args(["module", "-s", "--layout", layout])
                     .arg(&copy),
             );
             let linked = work.path().join("linked");
-            run_ok(
+            common::tools::run(
                 Command::new("ld")
                     .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
                     .arg(&script)
@@ -536,7 +512,7 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
                     .arg(&linked)
                     .arg(&original),
             );
-            let end = 0x10_0000 + section_size(&original, ".text");
+            let end = 0x10_0000 + common::elf::section(&original, ".text").map_or(0, |s| s.size);
             let symbols = nm_symbols(&linked, 0x10_0000, end);
             if symbols.is_empty() {
                 continue;

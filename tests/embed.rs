@@ -83,7 +83,6 @@ fn assert_sections_kept(old: &[u8], new: &[u8]) {
     }
 }
 
-/// Runs a binutils tool that must succeed without printing warnings.
 /// The first relocation of section `rel_section` in `readelf -rW` output `relocs`.
 fn first_reloc<'a>(relocs: &'a str, rel_section: &str) -> &'a str {
     let header = format!("Relocation section '{rel_section}'");
@@ -94,6 +93,7 @@ fn first_reloc<'a>(relocs: &'a str, rel_section: &str) -> &'a str {
     section.lines().nth(2).unwrap()
 }
 
+/// Runs a binutils tool that must succeed without printing warnings.
 fn clean_tool(tool: &str, args: &[&str], file: &Path) -> String {
     let out = run(Command::new(tool).args(args).arg(file));
     let err = String::from_utf8_lossy(&out.stderr);
