@@ -225,6 +225,16 @@ impl<T: Send> Sched<T> {
             if let Some(job) = self.next_fitting() {
                 self.running += 1;
                 self.memory += job.cost;
+                // The implicit slot, when free, runs it: a token is held only while needed
+                // (dropping it gives it back to make).
+                let token = match token {
+                    Some(spare) if self.implicit_free => {
+                        self.implicit_free = false;
+                        drop(spare);
+                        None
+                    }
+                    token => token,
+                };
                 return Some((job, token));
             }
         }
