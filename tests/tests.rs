@@ -24,6 +24,7 @@ mod module_oracle;
 mod oracle_selftest;
 mod real_modules;
 mod real_modules_v7;
+mod readme;
 mod real_vmlinux;
 mod synth;
 mod v1_placement;
