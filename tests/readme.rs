@@ -25,7 +25,9 @@ struct Shown {
 /// The `name+0xOFF/0xSIZE (file:line)` lines of the first code block of `text` whose frames
 /// carry a line.
 fn shown_frames(text: &str, block_marker: &str) -> Vec<Shown> {
-    let start = text.find(block_marker).expect("the example block is in the document");
+    let start = text
+        .find(block_marker)
+        .expect("the example block is in the document");
     let block = &text[start..];
     let block = &block[block.find("```\n").expect("a code block") + 4..];
     let block = &block[..block.find("```").expect("the block ends")];
@@ -46,7 +48,10 @@ fn shown_frames(text: &str, block_marker: &str) -> Vec<Shown> {
             backtrace: !line.contains("RIP: "),
         });
     }
-    assert!(!frames.is_empty(), "no annotated frame in the block after {block_marker:?}");
+    assert!(
+        !frames.is_empty(),
+        "no annotated frame in the block after {block_marker:?}"
+    );
     frames
 }
 
@@ -69,7 +74,11 @@ fn check(document: &Path, block_marker: &str) {
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("table.o");
     let tool = env!("CARGO_BIN_EXE_kbuild-lineinfo");
-    run(Command::new(tool).arg("vmlinux").arg("-o").arg(&table).arg(&corpus.vmlinux));
+    run(Command::new(tool)
+        .arg("vmlinux")
+        .arg("-o")
+        .arg(&table)
+        .arg(&corpus.vmlinux));
 
     let mut log = String::from(" Call Trace:\n");
     for f in &frames {
@@ -88,7 +97,12 @@ fn check(document: &Path, block_marker: &str) {
     let printed = String::from_utf8(out.stdout).unwrap();
     let printed: Vec<&str> = printed.lines().skip(1).collect();
     let expected: Vec<&str> = frames.iter().map(|f| f.annotated.as_str()).collect();
-    assert_eq!(printed, expected, "{}: what annotate prints", document.display());
+    assert_eq!(
+        printed,
+        expected,
+        "{}: what annotate prints",
+        document.display()
+    );
 
     let addrs: Vec<u64> = frames
         .iter()
@@ -113,7 +127,10 @@ fn check(document: &Path, block_marker: &str) {
 #[test]
 #[ignore = "needs the corpus: scripts/corpus.sh"]
 fn the_readme_headline_is_what_annotate_prints() {
-    check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"), "# kbuild-lineinfo");
+    check(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        "# kbuild-lineinfo",
+    );
 }
 
 #[test]
