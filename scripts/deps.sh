@@ -15,6 +15,10 @@ command -v ld.lld >/dev/null || need+=(lld)
 command -v aarch64-linux-gnu-ld >/dev/null || need+=(binutils-aarch64-linux-gnu)
 command -v riscv64-linux-gnu-ld >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v make >/dev/null || need+=(make)
+command -v xz >/dev/null || need+=(xz-utils)       # the kernel's compressors, for unpack's tests
+command -v zstd >/dev/null || need+=(zstd)
+command -v lz4 >/dev/null || need+=(lz4)
+command -v gzip >/dev/null || need+=(gzip)
 [ -x /usr/bin/time ] || need+=(time)
 if ! echo 'int main(void){return 0;}' | gcc -m32 -x c -c -o /dev/null - 2>/dev/null; then
   need+=(gcc-multilib)

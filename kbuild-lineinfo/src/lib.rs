@@ -43,6 +43,7 @@ pub mod paths;
 pub mod reloc;
 pub mod rows;
 pub mod table;
+pub mod unpack;
 
 pub use error::{Error, ErrorKind, Result};
 pub use table::{Entry, LineTable};
