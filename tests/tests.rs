@@ -17,6 +17,7 @@ mod bad_input;
 mod batch;
 mod cache;
 mod classic;
+mod concurrent;
 mod embed;
 mod jobs;
 mod kbuild_install;
