@@ -19,6 +19,7 @@ mod cache;
 mod classic;
 mod concurrent;
 mod embed;
+mod generate;
 mod jobs;
 mod kbuild_install;
 mod module_oracle;
