@@ -38,7 +38,3 @@ mkdir -p "$share/man/man1" "$share/bash-completion/completions" \
 echo "installed $tool"
 echo "  man pages:   $share/man/man1/kbuild-lineinfo*.1 (man kbuild-lineinfo)"
 echo "  completions: bash, zsh, fish under $share"
-case ":$PATH:" in
-  *":$prefix/bin:"*) ;;
-  *) echo "note: $prefix/bin is not in PATH" ;;
-esac
