@@ -50,8 +50,8 @@ pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Ou
 /// until [`Opened::embed`] has written it (or this value is dropped).
 #[derive(Debug)]
 pub struct Opened {
-    /// The descriptor the lock is held on.
-    _file: File,
+    /// The descriptor the lock is held on: dropping it lets go.
+    locked: File,
     /// What `stat` said once the lock was held.
     pub meta: Metadata,
     pub map: memmap2::Mmap,
@@ -126,7 +126,7 @@ pub fn open_locked(path: &Path) -> Result<Opened> {
             .with_context(|| format!("{name}: cannot stat"))?;
         let map = map_file(&file).with_context(|| format!("{name}: cannot map"))?;
         return Ok(Opened {
-            _file: file,
+            locked: file,
             meta,
             map,
             lock,
@@ -194,10 +194,10 @@ impl Opened {
     /// [`embed_file`] on this module; the lock is held until the module is written.
     pub fn embed(self, path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Outcome> {
         let Opened {
-            _file, meta, map, ..
+            locked, meta, map, ..
         } = self;
         let outcome = embed_mapped(path, &meta, map, new, remove);
-        drop(_file);
+        drop(locked);
         outcome
     }
 }
