@@ -36,6 +36,8 @@ pub enum Command {
     GenModLineinfo(GenModLineinfoArgs),
     /// Wire the tool into a kernel tree carrying the lineinfo series (or undo it).
     Kbuild(KbuildArgs),
+    /// Print the man page or a shell completion script (what scripts/install.sh installs).
+    Generate(crate::generate::Args),
     /// Dummy jobs through the job machinery (for tests under make).
     #[command(name = "__jobs-selftest", hide = true)]
     JobsSelftest(crate::jobs::selftest::Args),

@@ -4,6 +4,7 @@ mod atomic;
 mod cache;
 mod cli;
 mod cmd;
+mod generate;
 mod jobs;
 mod kbuild;
 mod mmap;

@@ -98,17 +98,20 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
     let layout = args.table.layout;
     // Kbuild runs this step in the object tree: its config says where sections load.
     let loader = crate::kbuild::tree::loader_config(Utf8Path::new("."));
-    let (done, warnings) = lineinfo::process(
+    let processed = lineinfo::process(
         args.module.as_std_path(),
         &super::extract_options(&args.table),
         layout,
         loader,
     )?;
-    for w in warnings {
+    for w in &processed.warnings {
         eprintln!("lineinfo: warning: {}: {w}", args.module);
     }
     if verbose {
-        let what = match done {
+        if let Some(line) = processed.waited_line(&args.module) {
+            eprintln!("lineinfo: {line}");
+        }
+        let what = match processed.done {
             Done::NoDebugInfo => "no DWARF line information, left alone".to_string(),
             Done::Unchanged(s) => format!("up to date ({} entries)", s.entries),
             Done::Updated(s) => format!("{} entries embedded", s.entries),

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::Kbuild(args) => kbuild::run(&args),
+        Command::Generate(args) => crate::generate::run(&args),
         Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
         Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }

@@ -12,6 +12,9 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let options = super::extract_options(&args.table);
     let layout = args.table.layout;
     let mut failed = false;
+    let verbose = !args.silent
+        && (std::env::var("V").or_else(|_| std::env::var("KBUILD_VERBOSE")))
+            .is_ok_and(|v| v.contains('1'));
     for path in &args.modules {
         match lineinfo::process(
             path.as_std_path(),
@@ -19,11 +22,14 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
             layout,
             LoaderConfig::default(),
         ) {
-            Ok((done, warnings)) => {
-                for w in warnings {
+            Ok(processed) => {
+                for w in &processed.warnings {
                     eprintln!("kbuild-lineinfo: warning: {path}: {w}");
                 }
-                if matches!(done, Done::Updated(_)) && !args.silent {
+                if let Some(line) = processed.waited_line(path).filter(|_| verbose) {
+                    eprintln!("lineinfo: {line}");
+                }
+                if matches!(processed.done, Done::Updated(_)) && !args.silent {
                     println!("  LINEINFO [M] {path}");
                 }
             }

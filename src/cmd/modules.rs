@@ -245,6 +245,12 @@ impl Tally {
         for w in &report.warnings {
             eprintln!("kbuild-lineinfo: warning: {}: {w}", path.display());
         }
+        if let Some(waited) = report.waited {
+            progress.verbose(crate::modules::lineinfo::waited_line(
+                path.display(),
+                waited,
+            ));
+        }
         let done = report.done;
         if done.cached {
             self.cached.fetch_add(1, Ordering::Relaxed);
