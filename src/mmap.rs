@@ -1,15 +1,51 @@
-//! Read-only memory maps of input files: the one place with `unsafe` for I/O.
+//! Opening input files: the one place that does, with a person's words for what is wrong with
+//! one (`is a directory`, `is empty`, `is not an ELF file`), and the one place with `unsafe` for
+//! I/O (read-only memory maps).
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use memmap2::Mmap;
 
-/// Maps `path` read-only. An empty file maps to an empty slice.
+use crate::voice::InputError;
+
+/// Maps the ELF file at `path` read-only; every error is an [`InputError`] naming it.
 pub fn map(path: &Path) -> Result<Mmap> {
-    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    map_file(&file).with_context(|| format!("{}: cannot map", path.display()))
+    open(path).map(|(_, map)| map)
+}
+
+/// [`map`], with what `stat` said of the file when it was opened.
+pub fn open(path: &Path) -> Result<(Metadata, Mmap)> {
+    let fault = |what: String| InputError {
+        path: path.to_path_buf(),
+        what,
+    };
+    let file = File::open(path).map_err(|e| fault(plain(&e)))?;
+    let meta = file.metadata().map_err(|e| fault(plain(&e)))?;
+    if meta.is_dir() {
+        return Err(fault("is a directory".into()).into());
+    }
+    if !meta.is_file() {
+        return Err(fault("is not a regular file".into()).into());
+    }
+    if meta.len() == 0 {
+        return Err(fault("is empty".into()).into());
+    }
+    let map = map_file(&file).map_err(|e| fault(format!("cannot map: {}", plain(&e))))?;
+    if !map.starts_with(b"\x7fELF") {
+        return Err(fault("is not an ELF file".into()).into());
+    }
+    Ok((meta, map))
+}
+
+/// The system's words for `e`, without Rust's ` (os error N)`.
+fn plain(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
 }
 
 pub fn map_file(file: &File) -> std::io::Result<Mmap> {

@@ -209,7 +209,7 @@ fn touch(path: &Utf8Path) {
 
 /// The cache's only output: one line on stderr.
 fn warn(msg: impl std::fmt::Display) {
-    eprintln!("kbuild-lineinfo: warning: {msg}");
+    crate::voice::warn(msg);
 }
 
 #[cfg(test)]

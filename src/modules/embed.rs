@@ -33,16 +33,7 @@ pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Ou
 /// The module at `path`, mapped read-only, with what `stat` said of it when it was opened (the
 /// map can be read first and then handed to [`embed_mapped`], so a module is opened once).
 pub fn open_mapped(path: &Path) -> Result<(Metadata, memmap2::Mmap)> {
-    let name = path.display();
-    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("{name}: cannot stat"))?;
-    if !meta.is_file() {
-        bail!("{name}: not a regular file");
-    }
-    let map = map_file(&file).with_context(|| format!("{name}: cannot map"))?;
-    Ok((meta, map))
+    crate::mmap::open(path)
 }
 
 /// [`embed_file`] on a module opened by [`open_mapped`].
@@ -67,11 +58,6 @@ pub fn embed_mapped(
     drop(map);
     apply_in_place(path, meta, &patch)?;
     Ok(Outcome::Updated)
-}
-
-/// The whole file, read-only (our writes happen only after the map is dropped).
-fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
-    crate::mmap::map_file(file)
 }
 
 /// Opens the module for writing after checking it may be written and is still the same file.
