@@ -21,7 +21,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let mut tmp = builder(".kbuild-lineinfo.")
         .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+        .map_err(without_path)
+        .with_context(|| format!("{}: cannot create a file", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.flush())
         .with_context(|| format!("{}: cannot write", path.display()))?;
@@ -34,10 +35,20 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`write`] for a caller that owns the directory and its leftovers: the temporary file is
 /// named `prefix…` inside `dir`, and errors are plain I/O errors for the caller to word.
 pub fn write_in(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = builder(prefix).tempfile_in(dir)?;
+    let mut tmp = builder(prefix).tempfile_in(dir).map_err(without_path)?;
     tmp.write_all(bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// `e` without the temporary file's name that `tempfile` adds to its errors (`… at path
+/// "DIR/.kbuild-lineinfo.XXXX"`): messages name the destination or its directory.
+fn without_path(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.rfind(" at path ") {
+        Some(i) => io::Error::new(e.kind(), &text[..i]),
+        None => e,
+    }
 }
 
 /// Temporary files created as the compiler creates its outputs: 0666, less the umask (the
@@ -73,7 +84,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("no/such/dir/out.o");
         let e = write(&path, b"x").unwrap_err();
-        assert!(format!("{e:#}").contains("no/such/dir"), "{e:#}");
+        assert_eq!(
+            format!("{e:#}"),
+            format!(
+                "{}/no/such/dir: cannot create a file: No such file or directory (os error 2)",
+                dir.path().display()
+            ),
+            "the directory, not the temporary file"
+        );
         assert!(!path.exists());
     }
 }

@@ -66,7 +66,6 @@ fn utf8_path() -> impl TypedValueParser<Value = Utf8PathBuf> {
     })
 }
 
-
 /// `--layout`: a name from [`Layout::name`], or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayoutArg {

@@ -8,8 +8,6 @@ use std::path::Path;
 use anyhow::Result;
 use memmap2::Mmap;
 
-use crate::voice::InputError;
-
 /// Maps the ELF file at `path` read-only; every error is an [`InputError`] naming it.
 pub fn map(path: &Path) -> Result<Mmap> {
     open(path).map(|(_, map)| map)
@@ -47,6 +45,21 @@ fn plain(e: &std::io::Error) -> String {
         None => text,
     }
 }
+
+/// An input that cannot be used, in a person's words, naming the file.
+#[derive(Debug)]
+pub struct InputError {
+    pub path: std::path::PathBuf,
+    pub what: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.what)
+    }
+}
+
+impl std::error::Error for InputError {}
 
 pub fn map_file(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: the map is read-only and private to this process. Kbuild does not rewrite an input

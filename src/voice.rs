@@ -10,6 +10,8 @@ use std::sync::{Mutex, OnceLock};
 
 use indicatif::ProgressBar;
 
+use crate::mmap::InputError;
+
 /// How much to print, as Kbuild's `-s` / default / `V=1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -91,7 +93,7 @@ pub fn render(e: &anyhow::Error) -> String {
     let layers: Vec<&(dyn std::error::Error + 'static)> = e.chain().collect();
     let mut parts = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let text = layer.to_string();
+        let text = without_os_error(layer.to_string());
         let names_a_file_only = !text.contains(": ") && !text.contains(' ');
         let next_is_input = layers
             .get(i + 1)
@@ -108,20 +110,13 @@ pub fn render(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// An input that cannot be used, in a person's words, naming the file.
-#[derive(Debug)]
-pub struct InputError {
-    pub path: std::path::PathBuf,
-    pub what: String,
-}
-
-impl Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.what)
+/// `text` without the ` (os error N)` Rust appends to the system's words.
+fn without_os_error(text: String) -> String {
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
     }
 }
-
-impl std::error::Error for InputError {}
 
 /// Registers the bar messages must not write over (`None`: the bar is gone).
 pub fn show_bar(bar: Option<ProgressBar>) {
@@ -182,6 +177,12 @@ mod tests {
             what: "is a directory".into(),
         })
         .context("cannot build the tables of vmlinux");
-        assert_eq!(render(&e), "cannot build the tables of vmlinux: d: is a directory");
+        assert_eq!(
+            render(&e),
+            "cannot build the tables of vmlinux: d: is a directory"
+        );
+        let io = std::io::Error::from_raw_os_error(28);
+        let e = anyhow::Error::new(io).context("t.o: cannot write");
+        assert_eq!(render(&e), "t.o: cannot write: No space left on device");
     }
 }

@@ -10,7 +10,7 @@ use clap::Parser;
 use kbuild_lineinfo::{emit, extract, layout};
 
 use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs, Voice};
-use crate::modules::lineinfo;
+use crate::modules::lineinfo::{self, Done};
 use crate::voice;
 
 /// `gen_lineinfo` invoked under its own name.
@@ -107,7 +107,9 @@ pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
         setup.table.layout,
         setup.loader,
     )?;
-    setup.say_layout();
+    if done != Done::NoDebugInfo {
+        setup.say_layout();
+    }
     super::module::report(&args.module, done, &warnings, false);
     Ok(ExitCode::SUCCESS)
 }

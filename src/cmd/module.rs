@@ -15,7 +15,12 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let mut failed = false;
     let mut tables = false;
     for path in &args.modules {
-        match lineinfo::process(path.as_std_path(), &options, setup.table.layout, setup.loader) {
+        match lineinfo::process(
+            path.as_std_path(),
+            &options,
+            setup.table.layout,
+            setup.loader,
+        ) {
             Ok((done, warnings)) => {
                 tables |= done != Done::NoDebugInfo;
                 report(path, done, &warnings, true);
@@ -47,10 +52,9 @@ pub fn report(path: &Utf8Path, done: Done, warnings: &[String], kbuild_line: boo
         Done::NoDebugInfo => voice::note(format_args!(
             "{path}: no DWARF line information: left alone"
         )),
-        Done::Unchanged(s) => voice::explain(format_args!(
-            "{path}: up to date ({} entries)",
-            s.entries
-        )),
+        Done::Unchanged(s) => {
+            voice::explain(format_args!("{path}: up to date ({} entries)", s.entries))
+        }
         Done::Updated(s) => {
             if kbuild_line && voice::verbosity() != voice::Verbosity::Silent {
                 println!("  LINEINFO [M] {path}");

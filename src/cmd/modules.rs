@@ -276,7 +276,10 @@ impl Tally {
             t(&self.cached),
             t(&self.unchanged)
         );
-        for (n, what) in [(t(&self.no_dwarf), "without DWARF"), (t(&self.failed), "failed")] {
+        for (n, what) in [
+            (t(&self.no_dwarf), "without DWARF"),
+            (t(&self.failed), "failed"),
+        ] {
             if n > 0 {
                 s += &format!(", {n} {what}");
             }
