@@ -53,6 +53,16 @@ pub struct InputError {
     pub what: String,
 }
 
+impl InputError {
+    /// `path` at fault for `what`.
+    pub fn new(path: &Path, what: impl std::fmt::Display) -> InputError {
+        InputError {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.path.display(), self.what)

@@ -331,19 +331,27 @@ fn inputs_at_fault_are_named_in_plain_words() {
 fn a_bad_table_is_named_not_the_vmlinux() {
     let (ws, image) = vmlinux();
     fs::write(ws.path("t.txt"), "not a table\n").unwrap();
-    let out = tool(ws.root())
-        .args(["annotate", "--vmlinux"])
-        .arg(&image)
-        .args(["--table", "t.txt"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let head = fs::read(&image).unwrap()[..100].to_vec();
+    fs::write(ws.path("cut.o"), head).unwrap();
+    let annotate = |table: &str| {
+        let out = tool(ws.root())
+            .args(["annotate", "--vmlinux"])
+            .arg(&image)
+            .args(["--table", table])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), stderr(&out))
+    };
     assert_eq!(
-        (out.status.code(), stderr(&out)),
-        (
-            Some(1),
-            "kbuild-lineinfo: t.txt: is not an ELF file\n".to_string()
-        )
+        annotate("t.txt"),
+        (Some(1), "kbuild-lineinfo: t.txt: is not an ELF file\n".into())
+    );
+    let (code, err) = annotate("cut.o");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("kbuild-lineinfo: cut.o: bad ELF: ") && err.lines().count() == 1,
+        "{err}"
     );
 }
 
