@@ -345,7 +345,10 @@ fn a_bad_table_is_named_not_the_vmlinux() {
     };
     assert_eq!(
         annotate("t.txt"),
-        (Some(1), "kbuild-lineinfo: t.txt: is not an ELF file\n".into())
+        (
+            Some(1),
+            "kbuild-lineinfo: t.txt: is not an ELF file\n".into()
+        )
     );
     let (code, err) = annotate("cut.o");
     assert_eq!(code, Some(1));
