@@ -43,7 +43,7 @@ pub fn write_in(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> io::Resu
 
 /// `e` without the temporary file's name that `tempfile` adds to its errors (`… at path
 /// "DIR/.kbuild-lineinfo.XXXX"`): messages name the destination or its directory.
-fn without_path(e: io::Error) -> io::Error {
+pub fn without_path(e: io::Error) -> io::Error {
     let text = e.to_string();
     match text.rfind(" at path ") {
         Some(i) => io::Error::new(e.kind(), &text[..i]),

@@ -196,7 +196,8 @@ fn probe(dir: &Utf8Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(crate::atomic::without_path)?;
     Ok(())
 }
 
