@@ -539,8 +539,23 @@ fn configured_tree_runs_only_when_enabled_or_forced() {
         &tree,
         "CONFIG_MODULES=y\n# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n",
     );
-    let out = ok(&tree, &["--no-cache"]);
-    assert_eq!(out, "", "disabled step printed something");
+    // Skipped, in one line that names the option and --force (silent under -s).
+    let out = tree.batch(&["--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        (stdout(&out), stderr(&out)),
+        (
+            String::new(),
+            format!(
+                "kbuild-lineinfo: {}/include/config/auto.conf: CONFIG_KALLSYMS_LINEINFO_MODULES \
+                 is not set: modules skipped (--force to process them anyway)\n",
+                tree.root.display()
+            )
+        ),
+        "disabled step"
+    );
+    let out = ok(&tree, &["--no-cache", "-s"]);
+    assert_eq!(out, "", "disabled step under -s printed something");
     assert_eq!(tree.bytes(), original, "disabled step touched a module");
     let out = ok(&tree, &["--no-cache", "--force"]);
     assert_eq!(lineinfo_lines(&out).len(), 3, "--force: {out}");

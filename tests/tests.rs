@@ -34,3 +34,4 @@ mod v1_placement;
 mod v7_modules;
 mod vmlinux_jobs;
 mod vmlinux_oracle;
+mod voice;

@@ -37,6 +37,7 @@ use kbuild_lineinfo::{Endian, Layout};
 use object::{Object, ObjectKind};
 
 use crate::cli::AnnotateArgs;
+use crate::mmap::InputError;
 
 /// Longer lines are copied through unparsed (the kernel's lines are under 1 KiB).
 const MAX_LINE: usize = 64 * 1024;
@@ -385,16 +386,22 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
     let text = Input::parse(data)?
         .symbol("_text")
         .context("no `_text` symbol")?;
-    let (tables_data, tables_name) = match table {
-        Some(t) => (map_forever(t)?, t.display().to_string()),
-        None => (data, path.display().to_string()),
+    let tables_data = match table {
+        Some(t) => map_forever(t)?,
+        None => data,
     };
     let endian = endian_of(&file);
     let symbol_bytes: &'static SymbolBytes<'static> =
-        Box::leak(Box::new(SymbolBytes::parse(tables_data)?));
+        // A fault of --table names it, not the vmlinux.
+        Box::leak(Box::new(SymbolBytes::parse(tables_data).map_err(|e| match table {
+            Some(t) => InputError::new(t, e).into(),
+            None => anyhow::Error::from(e),
+        })?));
     let Some(view) = embedded::vmlinux_view(symbol_bytes, endian) else {
         match table {
-            Some(_) => bail!("{tables_name}: no lineinfo tables (lineinfo_* symbols)"),
+            Some(t) => {
+                return Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into())
+            }
             None => bail!(
                 "no lineinfo tables (lineinfo_* symbols): pass --table TABLE.o, made by \
                  `kbuild-lineinfo vmlinux -o TABLE.o {}`",

@@ -105,13 +105,7 @@ pub fn open_locked(path: &Path) -> Result<Opened> {
     let name = path.display();
     let mut attempts = 0;
     loop {
-        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
-        let first = file
-            .metadata()
-            .with_context(|| format!("{name}: cannot stat"))?;
-        if !first.is_file() {
-            bail!("{name}: not a regular file");
-        }
+        let (file, first) = crate::mmap::open_file(path)?;
         let (file, lock) = lock(path, file, &first);
         // A rebuild may have put a new file at `path` while this run waited on the old one:
         // lock the new one instead (a few times at most; then the write's check reports it).
@@ -124,7 +118,7 @@ pub fn open_locked(path: &Path) -> Result<Opened> {
         let meta = file
             .metadata()
             .with_context(|| format!("{name}: cannot stat"))?;
-        let map = map_file(&file).with_context(|| format!("{name}: cannot map"))?;
+        let map = crate::mmap::map_elf(path, &file, &meta)?;
         return Ok(Opened {
             locked: file,
             meta,
@@ -224,11 +218,6 @@ fn embed_mapped(
     drop(map);
     apply_in_place(path, meta, &patch)?;
     Ok(Outcome::Updated)
-}
-
-/// The whole file, read-only (our writes happen only after the map is dropped).
-fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
-    crate::mmap::map_file(file)
 }
 
 /// Opens the module for writing after checking it may be written and is still the same file.
