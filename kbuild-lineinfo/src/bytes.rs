@@ -1,7 +1,7 @@
 //! Target byte order for the tables: writers append, readers return `None` past the end of a
 //! slice and never panic.
 
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// `v` in the target's byte order.
 pub(crate) fn u32_bytes(v: u32, endian: Endian) -> [u8; 4] {

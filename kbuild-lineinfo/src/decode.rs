@@ -15,7 +15,7 @@ use crate::encode::BLOCK_ENTRIES;
 use crate::error::{Error, ErrorKind, Result};
 use crate::leb128::{read_sleb128, read_uleb128, unzigzag};
 use crate::table::{Entry, LineTable};
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 
 /// The arrays of one table, borrowed from wherever they live.
 ///

@@ -17,7 +17,7 @@ use object::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::lazy_reloc::{LazyRelocs, Records};
 use crate::reloc;
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// The first synthetic base: not 0, so that no real code sits at DWARF's tombstone address.
 const FIRST_BASE: u64 = 0x1000;
@@ -147,28 +147,6 @@ impl<'data> Input<'data> {
                     false => s.address(),
                 },
                 size: s.size(),
-            })
-            .collect()
-    }
-
-    /// Every allocated section's header, in section-header order (what the module loader
-    /// lays out).
-    pub fn alloc_sections(&self) -> Vec<crate::loader::LoadSection> {
-        self.file
-            .sections()
-            .filter_map(|s| match s.flags() {
-                SectionFlags::Elf { sh_flags, .. }
-                    if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
-                {
-                    Some(crate::loader::LoadSection {
-                        name: s.name().unwrap_or("").to_string(),
-                        index: s.index().0,
-                        flags: sh_flags.0,
-                        align: s.align(),
-                        size: s.size(),
-                    })
-                }
-                _ => None,
             })
             .collect()
     }

@@ -14,7 +14,7 @@ use object::read::elf::{Rel, Rela};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::reloc::{self, Op};
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// The relocation records of one section, borrowed from the file.
 #[derive(Debug, Clone, Copy)]

@@ -97,16 +97,6 @@ impl Namer {
         }
     }
 
-    /// The source tree in use, normalised.
-    pub fn srctree(&self) -> Option<&[u8]> {
-        self.srctree.as_deref()
-    }
-
-    /// The printed name of `comp_dir` + `dir` + `name`.
-    pub fn name(&self, comp_dir: &[u8], dir: &[u8], name: &[u8]) -> Vec<u8> {
-        self.name_in(&self.comp_dir(comp_dir), dir, name)
-    }
-
     /// What [`Namer::name_in`] needs of a compilation directory, made once for all its names.
     pub fn comp_dir(&self, comp_dir: &[u8]) -> CompDir {
         let comp_dir = normalize(comp_dir);
@@ -118,7 +108,8 @@ impl Namer {
         CompDir { comp_dir, root }
     }
 
-    /// [`Namer::name`] in a compilation directory prepared by [`Namer::comp_dir`].
+    /// The printed name of `dir` + `name` in a compilation directory prepared by
+    /// [`Namer::comp_dir`].
     pub fn name_in(&self, comp: &CompDir, dir: &[u8], name: &[u8]) -> Vec<u8> {
         let full = normalize(&join(&comp.comp_dir, dir, name));
         if let Some(rest) = comp.root.as_ref().and_then(|root| strip_root(&full, root)) {
@@ -144,6 +135,12 @@ mod tests {
 
     fn s(v: Vec<u8>) -> String {
         String::from_utf8(v).unwrap()
+    }
+
+    /// The printed name, the way the product asks for it: the compilation directory
+    /// prepared once ([`Namer::comp_dir`]), then [`Namer::name_in`].
+    fn name(n: &Namer, comp_dir: &[u8], dir: &[u8], file: &[u8]) -> Vec<u8> {
+        n.name_in(&n.comp_dir(comp_dir), dir, file)
     }
 
     #[test]
@@ -173,15 +170,21 @@ mod tests {
     fn names_relative_to_comp_dir() {
         let n = Namer::new(None);
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"fs", b"read_write.c")),
+            s(name(&n, b"/home/u/linux", b"fs", b"read_write.c")),
             "fs/read_write.c"
         );
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"/home/u/linux/./include/linux", b"fs.h")),
+            s(name(
+                &n,
+                b"/home/u/linux",
+                b"/home/u/linux/./include/linux",
+                b"fs.h"
+            )),
             "include/linux/fs.h"
         );
         assert_eq!(
-            s(n.name(
+            s(name(
+                &n,
                 b"/home/u/linux",
                 b"arch/x86/kvm/../../../virt/kvm",
                 b"kvm_main.c"
@@ -190,12 +193,17 @@ mod tests {
         );
         // Outside the compilation directory: the full path, never a basename.
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"/usr/lib/gcc/include", b"stddef.h")),
+            s(name(
+                &n,
+                b"/home/u/linux",
+                b"/usr/lib/gcc/include",
+                b"stddef.h"
+            )),
             "/usr/lib/gcc/include/stddef.h"
         );
         // Debian's prefix-mapped relative comp_dir.
         assert_eq!(
-            s(n.name(b"debian/build/x", b"init", b"main.c")),
+            s(name(&n, b"debian/build/x", b"init", b"main.c")),
             "init/main.c"
         );
     }
@@ -204,18 +212,21 @@ mod tests {
     fn names_relative_to_srctree_for_o_builds() {
         let n = Namer::new(Some(b"/src/linux"));
         assert_eq!(
-            s(n.name(b"/build/obj", b"../../src/linux/fs", b"x.c")),
+            s(name(&n, b"/build/obj", b"../../src/linux/fs", b"x.c")),
             "fs/x.c"
         );
         // Generated files live in the object tree: relative to comp_dir.
         assert_eq!(
-            s(n.name(b"/build/obj", b"include/generated", b"autoconf.h")),
+            s(name(&n, b"/build/obj", b"include/generated", b"autoconf.h")),
             "include/generated/autoconf.h"
         );
         // A relative srctree is relative to comp_dir (Kbuild's `srctree := ..`).
         let n = Namer::new(Some(b".."));
-        assert_eq!(s(n.name(b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");
-        assert_eq!(s(n.name(b"/src/linux/build", b"", b"../mm/y.c")), "mm/y.c");
+        assert_eq!(s(name(&n, b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");
+        assert_eq!(
+            s(name(&n, b"/src/linux/build", b"", b"../mm/y.c")),
+            "mm/y.c"
+        );
     }
 
     #[test]

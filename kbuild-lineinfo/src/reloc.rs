@@ -7,7 +7,7 @@
 //! types that appear in debug sections are known; anything else is an error naming the type.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::Endian;
+use crate::vocab::Endian;
 use object::elf;
 
 /// What one relocation type does to the bytes at its offset.

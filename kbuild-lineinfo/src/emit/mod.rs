@@ -10,7 +10,7 @@ use object::read::elf::FileHeader;
 
 use crate::bytes::{put_u32s, u32_bytes};
 use crate::error::{Error, ErrorKind, Result};
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// One global symbol of the vmlinux tables, in `.rodata` link order.
 ///

@@ -22,7 +22,7 @@ use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
 use crate::extract::{Module, SectionTable, Stats};
 use crate::loader::LoaderConfig;
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 use sections::Blob;
 
 /// Every section a layout writes into a module (v1's blob has the name of v7's persistent

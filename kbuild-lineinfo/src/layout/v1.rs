@@ -9,7 +9,7 @@ use crate::bytes::{put_u32s, read_u32, slice};
 use crate::decode::TableView;
 use crate::emit::Item;
 use crate::encode::EncodedTable;
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 
 /// The vmlinux symbols, in `.rodata` order (FORMAT.md §4.1).
 pub const VMLINUX_SYMBOLS: [&str; 8] = [

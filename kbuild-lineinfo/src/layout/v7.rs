@@ -12,7 +12,7 @@ use crate::bytes::{pad_to_4, put_u32, put_u32s, read_u32, read_u64, slice, u32_b
 use crate::decode::{Found, TableView};
 use crate::emit::Item;
 use crate::encode::EncodedTable;
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 
 /// The vmlinux symbols, in `.rodata` order (FORMAT.md §4.1, v7).
 pub const VMLINUX_SYMBOLS: [&str; 10] = [
@@ -27,13 +27,6 @@ pub const VMLINUX_SYMBOLS: [&str; 10] = [
     "lineinfo_filenames_size",
     "lineinfo_filenames",
 ];
-
-/// Covered sections of the persistent blob `.mod_lineinfo`, in blob order.
-pub const COVERED_PERSISTENT: [&str; 3] = [".text", ".exit.text", ".noinstr.text"];
-/// Covered sections of the init blob `.init.mod_lineinfo`.
-pub const COVERED_INIT: [&str; 1] = [".init.text"];
-/// Every covered section, in FORMAT.md §4.3 order.
-pub const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
 
 /// Bytes of the blob root: u32 num_sections, u32 zero.
 pub const ROOT_SIZE: u64 = 8;
@@ -127,8 +120,8 @@ pub fn vmlinux_view<'a>(
     })
 }
 
-/// A module blob for `sections`, in the order given (see [`COVERED_PERSISTENT`],
-/// [`COVERED_INIT`]). Sections whose table is empty get no descriptor; `None` when none is
+/// A module blob for `sections`, in the order given (which sections, in which order:
+/// [`v7_sections`](super::sections::v7_sections)). Sections whose table is empty get no descriptor; `None` when none is
 /// left, or when the blob would not fit the u32 offsets (4 GiB).
 ///
 /// When every sub-table carries the same names (tables encoded after
@@ -420,6 +413,9 @@ mod tests {
     use crate::layout::tests::{assert_items, link};
     use crate::table::{Entry, LineTable};
     use proptest::prelude::*;
+
+    /// The four sections the series' v7 covers by name, in FORMAT.md §4.3 order.
+    const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
 
     fn small() -> EncodedTable {
         encode(&small_table(), Layout::V7)

@@ -26,6 +26,11 @@ pub(crate) struct Class {
     pub big: bool,
 }
 
+/// The alignment an `sh_addralign` asks for: 0 means 1.
+pub(crate) fn effective_align(align: u64) -> u64 {
+    align.max(1)
+}
+
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Elf(msg.into()))
 }
