@@ -481,7 +481,10 @@ fn encoding_of(header: &gimli::LineProgramHeader<R<'_>>) -> Option<program::Enco
     Some(program::Encoding {
         version: header.version(),
         address_size: header.address_size(),
-        big_endian: gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()),
+        endian: match gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()) {
+            true => Endian::Big,
+            false => Endian::Little,
+        },
         minimum_instruction_length: line.minimum_instruction_length,
         maximum_operations_per_instruction: line.maximum_operations_per_instruction,
         line_base: line.line_base,

@@ -163,18 +163,19 @@ impl Relocs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Endian;
 
     const LE64: Class = Class {
         is64: true,
-        big: false,
+        endian: Endian::Little,
     };
     const BE64: Class = Class {
         is64: true,
-        big: true,
+        endian: Endian::Big,
     };
     const LE32: Class = Class {
         is64: false,
-        big: false,
+        endian: Endian::Little,
     };
 
     #[test]

@@ -25,7 +25,7 @@ mod anchor;
 mod module;
 mod patch;
 mod plan;
-mod raw;
+pub(super) mod raw;
 
 use crate::error::Result;
 use anchor::Relocs;
