@@ -407,7 +407,7 @@ fn sub_table(bytes: &[u8], at: u32, endian: Endian) -> Option<TableView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::tests::{answer, arb_table, expected};
+    use crate::decode::tests::{answer, arb_table, check_lookup, expected};
     use crate::encode::encode;
     use crate::encode::tests::{small_table, SMALL_DATA_V7, SMALL_NAMES};
     use crate::layout::tests::{assert_items, link};
@@ -416,6 +416,20 @@ mod tests {
 
     /// The four sections the series' v7 covers by name, in FORMAT.md §4.3 order.
     const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
+
+    /// [`lookup`] by address answers with a section offset below `address` (the anchor that
+    /// decides is not 0) and a name without NUL.
+    fn check_address_lookup(
+        bytes: &[u8],
+        endian: Endian,
+        address: u64,
+    ) -> Result<(), TestCaseError> {
+        if let Some(f) = lookup(bytes, endian, address) {
+            prop_assert!(u64::from(f.entry_offset) < address);
+            prop_assert!(!f.file.contains(&0));
+        }
+        Ok(())
+    }
 
     fn small() -> EncodedTable {
         encode(&small_table(), Layout::V7)
@@ -840,19 +854,18 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_blobs_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), big: bool, address: u64) {
+        fn arbitrary_blobs_look_up_at_or_below(bytes in prop::collection::vec(any::<u8>(), 0..300), big: bool, address: u64) {
             let endian = if big { Endian::Big } else { Endian::Little };
             for (_, view) in parse_module_blob(&bytes, endian) {
                 if let Some(view) = view {
-                    let _ = view.lookup(address as u32);
-                    let _ = view.decode_all();
+                    check_lookup(&view, address as u32)?;
                 }
             }
-            let _ = lookup(&bytes, endian, address);
+            check_address_lookup(&bytes, endian, address)?;
         }
 
         #[test]
-        fn corrupted_blobs_never_panic(
+        fn corrupted_blobs_look_up_at_or_below(
             tables in arb_sections(),
             flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6),
             addresses in prop::collection::vec(any::<u32>(), 8),
@@ -872,11 +885,13 @@ mod tests {
             }
             for (_, view) in parse_module_blob(&blob.bytes, Endian::Little) {
                 if let Some(view) = view {
-                    let _ = view.decode_all();
+                    for &offset in &addresses {
+                        check_lookup(&view, offset)?;
+                    }
                 }
             }
             for address in addresses {
-                let _ = lookup(&blob.bytes, Endian::Little, (1u64 << 32) + u64::from(address));
+                check_address_lookup(&blob.bytes, Endian::Little, (1u64 << 32) + u64::from(address))?;
             }
         }
     }
