@@ -2,7 +2,7 @@
 //!
 //! The encoder knows nothing of DWARF; it only turns entries and names into the arrays every
 //! layout shares. Layouts ([`crate::layout`]) decide where the arrays go. It calls only
-//! [`crate::leb128`].
+//! the crate's `leb128`.
 
 use crate::leb128::{write_sleb128, write_uleb128, zigzag};
 use crate::table::{Entry, LineTable};

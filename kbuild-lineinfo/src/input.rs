@@ -3,7 +3,7 @@
 //! A linked image (vmlinux) is used as it is. A relocatable object (`.ko`, `ET_REL`) has every
 //! section at address 0, so each allocated section is given a distinct *synthetic* base address,
 //! laid out one after the other as a linker would, and every debug section is relocated against
-//! those bases ([`crate::reloc`], [`crate::lazy_reloc`]). An address then names one place in one
+//! those bases (the crate's `reloc` and `lazy_reloc`). An address then names one place in one
 //! section; [`Input::code_sections`] gives each section's range to map it back to (section, offset).
 
 use std::borrow::Cow;
@@ -215,7 +215,7 @@ impl<'data> Input<'data> {
     /// be applied as values are read ([`LazyRelocs`]): for `.debug_info`, of which little is read.
     /// Falls back to [`Input::debug_section`] (relocated up front) when the section is compressed
     /// or its relocations are not sorted by offset.
-    pub fn debug_section_on_read(
+    pub(crate) fn debug_section_on_read(
         &self,
         name: &str,
     ) -> Result<(Cow<'data, [u8]>, Option<LazyRelocs<'data>>)> {

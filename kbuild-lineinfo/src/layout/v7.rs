@@ -125,7 +125,7 @@ pub fn vmlinux_view<'a>(
 /// left, or when the blob would not fit the u32 offsets (4 GiB).
 ///
 /// When every sub-table carries the same names (tables encoded after
-/// [`share_files`](crate::table::share_files)), the names are written once, after the last
+/// `table::share_files`), the names are written once, after the last
 /// sub-table, and every header points there (FORMAT.md §6: no file table repeated per
 /// section). Each header's offsets stay positive and within the blob, which is all the kernel
 /// checks; with one sub-table the bytes are the same either way.

@@ -17,8 +17,8 @@ pub struct NewSection {
 impl NewSection {
     /// A section of `data` with an anchor relocation per `(offset, size, target_section)`.
     ///
-    /// The anchored bytes of `data` are zeroed, as [`embed_sections`] requires; an anchor that
-    /// does not fit in `data` is kept as given, for [`embed_sections`] to reject.
+    /// The anchored bytes of `data` are zeroed, as [`embed_sections`](super::embed_sections) requires; an anchor that
+    /// does not fit in `data` is kept as given, for [`embed_sections`](super::embed_sections) to reject.
     pub fn with_anchors<T: Into<String>>(
         name: impl Into<String>,
         mut data: Vec<u8>,
