@@ -1,6 +1,6 @@
 //! Where the module loader puts a module's code (Linux 6.12, `kernel/module/main.c`), as far as
 //! it is known at build time. Which code sections each table layout covers, and where, is
-//! [`crate::layout::sections`]'s; these are the loader's own rules, which it builds on:
+//! `layout/sections.rs`'s; these are the loader's own rules, which it builds on:
 //!
 //! * `module_init_layout_section()`: a section whose name starts with `.init` is init memory
 //!   (freed after init), and so is one starting with `.exit` when `CONFIG_MODULE_UNLOAD` is off

@@ -12,7 +12,7 @@
 //! module any layout owns ([`MODULE_SECTIONS`]). A caller chooses a layout and never needs to
 //! know what it means.
 
-pub mod sections;
+pub(crate) mod sections;
 pub mod v1;
 pub mod v7;
 

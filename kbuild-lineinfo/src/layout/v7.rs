@@ -121,8 +121,8 @@ pub fn vmlinux_view<'a>(
 }
 
 /// A module blob for `sections`, in the order given (which sections, in which order:
-/// [`v7_sections`](super::sections::v7_sections)). Sections whose table is empty get no descriptor; `None` when none is
-/// left, or when the blob would not fit the u32 offsets (4 GiB).
+/// `layout/sections.rs`'s `v7_sections`). Sections whose table is empty get no descriptor;
+/// `None` when none is left, or when the blob would not fit the u32 offsets (4 GiB).
 ///
 /// When every sub-table carries the same names (tables encoded after
 /// `table::share_files`), the names are written once, after the last
