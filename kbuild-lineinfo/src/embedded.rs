@@ -16,7 +16,7 @@ use crate::input::Input;
 use crate::layout::sections::Blob;
 use crate::layout::{self, v7};
 use crate::loader::{LoaderConfig, TextMemory};
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 
 /// The vmlinux tables behind `symbols` (an image or a table object), whichever layout they
 /// are in (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
@@ -58,7 +58,7 @@ impl<'a> ModuleTables<'a> {
     /// The tables of a module; `Ok(None)` when it carries none. v7 when there is an init blob
     /// or the blob has relocations (its anchors), else v1, whose offsets count from the start
     /// of the module's text memory as the loader lays it out under `config`
-    /// ([`crate::extract::module_text_memory`]).
+    /// ([`crate::loader::module_text_memory`]).
     ///
     /// Each v7 anchor relocation is checked as it is applied: one that lies outside a
     /// descriptor's anchor field, or names no section, is an error naming the blob and the
@@ -85,7 +85,7 @@ impl<'a> ModuleTables<'a> {
                 Error::from(ErrorKind::Invalid("not a valid v1 blob".into())).at(name)
             })?;
             return Ok(Some(ModuleTables::V1 {
-                text: crate::extract::module_text_memory(input, config),
+                text: crate::loader::module_text_memory(input, config),
                 view,
             }));
         }

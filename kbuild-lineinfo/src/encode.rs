@@ -2,11 +2,11 @@
 //!
 //! The encoder knows nothing of DWARF; it only turns entries and names into the arrays every
 //! layout shares. Layouts ([`crate::layout`]) decide where the arrays go. It calls only
-//! [`crate::leb128`].
+//! the crate's `leb128`.
 
 use crate::leb128::{write_sleb128, write_uleb128, zigzag};
 use crate::table::{Entry, LineTable};
-use crate::Layout;
+use crate::vocab::Layout;
 
 /// Entries per block: the kernel's `LINEINFO_BLOCK_ENTRIES`.
 pub const BLOCK_ENTRIES: usize = 64;

@@ -1,37 +1,20 @@
 //! Whole inputs → tables: the vmlinux table (`[_text, _etext)`, offsets from `_text`) and the
 //! per-section tables of a module (FORMAT.md §1).
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::input::{CodeSection, Input};
+use crate::loader::{self, LoadSection};
 use crate::paths::Namer;
+pub use crate::rows::Effort;
 use crate::rows::{self, Rows};
 use crate::table::{self, BuildStats, LineTable};
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// Options that change the content of tables (every one of them belongs in a cache key).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Options {
     /// The kernel source tree as the compiler saw it; names are made relative to it.
     pub srctree: Option<Vec<u8>>,
-}
-
-/// How to run an extraction; never changes the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Effort {
-    /// Threads to read compilation units on (the caller holds that many job slots).
-    pub threads: usize,
-    /// Run every line program with gimli, never with the fast runner (a check of the latter:
-    /// the output must be the same).
-    pub gimli_only: bool,
-}
-
-impl Default for Effort {
-    fn default() -> Self {
-        Effort {
-            threads: 1,
-            gimli_only: false,
-        }
-    }
 }
 
 /// Figures about one extraction.
@@ -146,7 +129,7 @@ fn section_end_of(input: &Input<'_>, address: u64) -> Result<u64> {
         .ok_or_else(|| {
             let message =
                 format!("no `_etext` and `_text` ({address:#x}) is in no executable section");
-            crate::Error::from(ErrorKind::Invalid(message))
+            Error::from(ErrorKind::Invalid(message))
         })?
 }
 
@@ -167,7 +150,7 @@ pub struct Module {
     pub is_64: bool,
     pub e_machine: object::elf::Machine,
     /// Every allocated section's header, in header order (for the loader's layout).
-    pub load_sections: Vec<crate::loader::LoadSection>,
+    pub load_sections: Vec<LoadSection>,
     /// A reservation the loader makes at the start of text memory, of a size known only at
     /// load time (s390's GOT/PLT), if the module needs one.
     pub loader_prefix: Option<String>,
@@ -216,29 +199,7 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
         endian: input.endian(),
         is_64: input.is_64(),
         e_machine: input.e_machine(),
-        load_sections: input.alloc_sections(),
-        loader_prefix: loader_prefix(&input),
+        load_sections: loader::load_sections(&input),
+        loader_prefix: loader::reservation(&input),
     }))
-}
-
-/// s390's loader reserves the module's GOT and PLT at the start of its text memory, sized by
-/// the relocations that need them and by run-time options (`arch/s390/kernel/module.c`).
-pub fn loader_prefix(input: &Input<'_>) -> Option<String> {
-    use crate::loader::s390_reserves_got_plt;
-    (input.e_machine() == object::elf::EM_S390 && input.any_relocation(s390_reserves_got_plt))
-        .then(|| "the GOT/PLT that the s390 loader reserves".to_string())
-}
-
-/// The module's core text memory as the loader lays it out (v1 offsets count from its start;
-/// [`crate::loader::text_memory`]).
-pub fn module_text_memory(
-    input: &Input<'_>,
-    config: crate::loader::LoaderConfig,
-) -> crate::loader::TextMemory {
-    crate::loader::text_memory(
-        &input.alloc_sections(),
-        input.e_machine(),
-        config,
-        loader_prefix(input).as_deref(),
-    )
 }

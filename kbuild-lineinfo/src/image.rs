@@ -10,7 +10,7 @@ use object::read::elf::{ElfFile, ElfFile32, ElfFile64, FileHeader, SectionHeader
 use object::FileKind;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// The bytes of an image's symbols: from a symbol's start to the end of its section.
 #[derive(Debug)]

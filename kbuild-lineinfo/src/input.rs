@@ -3,7 +3,7 @@
 //! A linked image (vmlinux) is used as it is. A relocatable object (`.ko`, `ET_REL`) has every
 //! section at address 0, so each allocated section is given a distinct *synthetic* base address,
 //! laid out one after the other as a linker would, and every debug section is relocated against
-//! those bases ([`crate::reloc`], [`crate::lazy_reloc`]). An address then names one place in one
+//! those bases (the crate's `reloc` and `lazy_reloc`). An address then names one place in one
 //! section; [`Input::code_sections`] gives each section's range to map it back to (section, offset).
 
 use std::borrow::Cow;
@@ -15,9 +15,9 @@ use object::{
 };
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::lazy_reloc::{LazyRelocs, Records};
-use crate::reloc;
-use crate::Endian;
+use crate::lazy_reloc::LazyRelocs;
+use crate::reloc::{self, Record, Records};
+use crate::vocab::Endian;
 
 /// The first synthetic base: not 0, so that no real code sits at DWARF's tombstone address.
 const FIRST_BASE: u64 = 0x1000;
@@ -151,28 +151,6 @@ impl<'data> Input<'data> {
             .collect()
     }
 
-    /// Every allocated section's header, in section-header order (what the module loader
-    /// lays out).
-    pub fn alloc_sections(&self) -> Vec<crate::loader::LoadSection> {
-        self.file
-            .sections()
-            .filter_map(|s| match s.flags() {
-                SectionFlags::Elf { sh_flags, .. }
-                    if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 =>
-                {
-                    Some(crate::loader::LoadSection {
-                        name: s.name().unwrap_or("").to_string(),
-                        index: s.index().0,
-                        flags: sh_flags.0,
-                        align: s.align(),
-                        size: s.size(),
-                    })
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Whether any relocation of any section has an ELF type `pred` accepts.
     pub fn any_relocation(&self, pred: impl Fn(object::elf::RelocationType) -> bool) -> bool {
         self.file.sections().any(|s| {
@@ -228,17 +206,8 @@ impl<'data> Input<'data> {
             return Ok(data);
         }
         let mut data = data.into_owned();
-        // The records read in place when there is one table of them (object's iterator builds
-        // a symbol per record); MIPS64's `r_info` is object's to decode.
-        let records = match self.e_machine {
-            object::elf::EM_MIPS => None,
-            _ => self.records(section.index()).ok().flatten(),
-        };
-        match records {
-            Some(records) => self.relocate_records(records, &mut data),
-            None => self.relocate(&section, &mut data),
-        }
-        .map_err(|e| e.at(name.to_string()))?;
+        self.relocate(&section, &mut data)
+            .map_err(|e| e.at(name.to_string()))?;
         Ok(Cow::Owned(data))
     }
 
@@ -246,7 +215,7 @@ impl<'data> Input<'data> {
     /// be applied as values are read ([`LazyRelocs`]): for `.debug_info`, of which little is read.
     /// Falls back to [`Input::debug_section`] (relocated up front) when the section is compressed
     /// or its relocations are not sorted by offset.
-    pub fn debug_section_on_read(
+    pub(crate) fn debug_section_on_read(
         &self,
         name: &str,
     ) -> Result<(Cow<'data, [u8]>, Option<LazyRelocs<'data>>)> {
@@ -322,80 +291,44 @@ impl<'data> Input<'data> {
         addresses
     }
 
-    /// What relocation `r_type` at `offset` does, or the error naming it.
-    fn classify(
-        &self,
-        is_64: bool,
-        r_type: object::elf::RelocationType,
-        offset: u64,
-    ) -> Result<reloc::Op> {
-        reloc::classify(self.e_machine, is_64, r_type).ok_or_else(|| {
-            ErrorKind::Relocation(format!(
-                "unsupported relocation type {} ({r_type:?}) for {} at offset {offset:#x}",
-                r_type.0,
-                machine_name(self.e_machine)
-            ))
-            .into()
-        })
-    }
-
-    /// [`Input::relocate`] from the raw records of the section's one relocation table: the
-    /// same records in the same order, the same values and errors.
-    fn relocate_records(&self, records: Records<'_>, data: &mut [u8]) -> Result<()> {
-        let is_64 = self.file.is_64();
-        let symbols = self.symbol_addresses();
-        let implicit = records.implicit_addend();
-        for i in 0..records.len() {
-            let r = records.record(i, self.endian);
-            let offset = r.offset;
-            let r_type = r.r_type;
-            let op = self.classify(is_64, r_type, offset)?;
-            // Symbol 0 is no symbol: an absolute value (object's `RelocationTarget::Absolute`).
-            let target = match r.symbol {
-                0 => 0,
-                i => *symbols.get(i as usize).ok_or_else(|| {
-                    ErrorKind::Relocation(format!(
-                        "relocation at offset {offset:#x} names symbol {i} which does not exist"
-                    ))
-                })?,
-            };
-            let value = target.wrapping_add(r.addend as u64);
-            reloc::apply(data, offset, op, value, implicit, self.endian)?;
-        }
-        Ok(())
-    }
-
+    /// Applies the relocations of `section` to its bytes `data`, in record order. The records
+    /// are read in place when there is one table of them (object's iterator builds a symbol
+    /// per record), else through object's iterator; both decode them the same way.
     fn relocate(&self, section: &object::Section<'data, '_>, data: &mut [u8]) -> Result<()> {
-        let is_64 = self.file.is_64();
+        let symbols = self.symbol_addresses();
+        if let Ok(Some(records)) = self.records(section.index()) {
+            let mips64el = reloc::is_mips64el(self.e_machine, self.is_64(), self.endian);
+            let implicit = records.implicit_addend();
+            for i in 0..records.len() {
+                let r = records.record(i, self.endian, mips64el);
+                self.apply(r, implicit, symbols, data)?;
+            }
+            return Ok(());
+        }
         for (offset, r) in section.relocations() {
             let RelocationFlags::Elf { r_type } = r.flags() else {
                 return Err(ErrorKind::Relocation("not an ELF relocation".into()).into());
             };
-            let op = self.classify(is_64, r_type, offset)?;
-            let target = match r.target() {
-                RelocationTarget::Symbol(i) => {
-                    let sym = self.file.symbol_by_index(i).map_err(|_| {
-                        ErrorKind::Relocation(format!(
-                            "relocation at offset {offset:#x} names symbol {} which does not exist",
-                            i.0
-                        ))
-                    })?;
-                    self.address(sym.section_index(), sym.address())
-                }
-                RelocationTarget::Section(i) => self.address(Some(i), 0),
+            let symbol = match r.target() {
+                RelocationTarget::Symbol(i) => i.0 as u32,
                 _ => 0,
             };
-            let value = target.wrapping_add(r.addend() as u64);
-            reloc::apply(
-                data,
+            let record = Record {
                 offset,
-                op,
-                value,
-                r.has_implicit_addend(),
-                self.endian,
-            )?;
+                r_type,
+                symbol,
+                addend: r.addend(),
+            };
+            self.apply(record, r.has_implicit_addend(), symbols, data)?;
         }
         Ok(())
+    }
+
+    /// Applies one record to `data` (symbol addresses by index in `symbols`).
+    fn apply(&self, r: Record, implicit: bool, symbols: &[u64], data: &mut [u8]) -> Result<()> {
+        let op = reloc::op(self.e_machine, self.is_64(), &r)?;
+        let value = r.target(symbols)?;
+        reloc::apply(data, r.offset, op, value, implicit, self.endian)
     }
 }
 
@@ -469,25 +402,6 @@ fn synthetic_bases(file: &object::File<'_>) -> Vec<Option<u64>> {
         next = next.saturating_add(s.size()).saturating_add(16);
     }
     bases
-}
-
-/// A readable name of an ELF machine, for messages.
-pub fn machine_name(e_machine: object::elf::Machine) -> String {
-    use object::elf::*;
-    let name = match e_machine {
-        EM_X86_64 => "x86-64",
-        EM_386 => "i386",
-        EM_AARCH64 => "AArch64",
-        EM_ARM => "ARM",
-        EM_RISCV => "RISC-V",
-        EM_S390 => "s390",
-        EM_PPC => "PowerPC",
-        EM_PPC64 => "PowerPC64",
-        EM_LOONGARCH => "LoongArch",
-        EM_MIPS => "MIPS",
-        _ => return format!("e_machine {}", e_machine.0),
-    };
-    name.to_string()
 }
 
 #[cfg(test)]

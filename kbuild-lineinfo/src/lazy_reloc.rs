@@ -9,87 +9,11 @@
 
 use std::sync::Mutex;
 
-use object::elf::{Rel32, Rel64, Rela32, Rela64};
-use object::read::elf::{Rel, Rela};
+use object::Endian as _;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::reloc::{self, Op};
-use crate::Endian;
-
-/// The relocation records of one section, borrowed from the file.
-#[derive(Debug, Clone, Copy)]
-pub enum Records<'data> {
-    Rel32(&'data [Rel32<Endian>]),
-    Rela32(&'data [Rela32<Endian>]),
-    Rel64(&'data [Rel64<Endian>]),
-    Rela64(&'data [Rela64<Endian>]),
-}
-
-/// One record, decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Record {
-    pub(crate) offset: u64,
-    pub(crate) r_type: object::elf::RelocationType,
-    pub(crate) symbol: u32,
-    pub(crate) addend: i64,
-}
-
-impl Records<'_> {
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Records::Rel32(r) => r.len(),
-            Records::Rela32(r) => r.len(),
-            Records::Rel64(r) => r.len(),
-            Records::Rela64(r) => r.len(),
-        }
-    }
-
-    /// REL records keep their addend in the section bytes.
-    pub(crate) fn implicit_addend(&self) -> bool {
-        matches!(self, Records::Rel32(_) | Records::Rel64(_))
-    }
-
-    fn offset(&self, i: usize, e: Endian) -> u64 {
-        match self {
-            Records::Rel32(r) => r[i].r_offset(e).into(),
-            Records::Rela32(r) => r[i].r_offset(e).into(),
-            Records::Rel64(r) => r[i].r_offset(e),
-            Records::Rela64(r) => r[i].r_offset(e),
-        }
-    }
-
-    /// Record `i` (as object decodes it, but for MIPS64 little-endian's `r_info`).
-    pub(crate) fn record(&self, i: usize, e: Endian) -> Record {
-        let (offset, r_type, symbol, addend) = match self {
-            Records::Rel32(r) => (r[i].r_offset(e).into(), r[i].r_type(e), r[i].r_sym(e), 0),
-            Records::Rela32(r) => {
-                let x = &r[i];
-                (
-                    x.r_offset(e).into(),
-                    Rela::r_type(x, e, false),
-                    Rela::r_sym(x, e, false),
-                    x.r_addend(e).into(),
-                )
-            }
-            Records::Rel64(r) => (r[i].r_offset(e), r[i].r_type(e), r[i].r_sym(e), 0),
-            Records::Rela64(r) => {
-                let x = &r[i];
-                (
-                    x.r_offset(e),
-                    Rela::r_type(x, e, false),
-                    Rela::r_sym(x, e, false),
-                    x.r_addend(e),
-                )
-            }
-        };
-        Record {
-            offset,
-            r_type,
-            symbol,
-            addend,
-        }
-    }
-}
+use crate::reloc::{self, Op, Record, Records};
+use crate::vocab::Endian;
 
 /// How many evenly spaced records are checked for order before a table is trusted to be sorted
 /// (every record when there are fewer). Few: each check maps a page and the kernel's fault-around
@@ -103,6 +27,8 @@ pub struct LazyRelocs<'data> {
     endian: Endian,
     e_machine: object::elf::Machine,
     is_64: bool,
+    /// [`reloc::is_mips64el`].
+    mips64el: bool,
     /// Address of each symbol, by symbol index.
     symbols: Vec<u64>,
     /// The first error met while relocating (gimli's error type cannot carry it).
@@ -130,6 +56,7 @@ impl<'data> LazyRelocs<'data> {
             endian,
             e_machine,
             is_64,
+            mips64el: reloc::is_mips64el(e_machine, is_64, endian),
             symbols,
             error: Mutex::new(None),
         })
@@ -169,7 +96,7 @@ impl<'data> LazyRelocs<'data> {
         }
         let mut value = value;
         for i in lo..n {
-            let r = self.records.record(i, e);
+            let r = self.records.record(i, e, self.mips64el);
             if r.offset != offset {
                 break;
             }
@@ -180,12 +107,7 @@ impl<'data> LazyRelocs<'data> {
 
     /// Applies one record to a value of the record's width, through [`reloc::apply`].
     fn apply(&self, r: Record, value: u64) -> Result<u64> {
-        let op = reloc::classify(self.e_machine, self.is_64, r.r_type).ok_or_else(|| {
-            Error::new(ErrorKind::Relocation(format!(
-                "unsupported relocation type {} ({:?}) at offset {:#x}",
-                r.r_type.0, r.r_type, r.offset
-            )))
-        })?;
+        let op = reloc::op(self.e_machine, self.is_64, &r)?;
         let width = match op {
             Op::None => return Ok(value),
             Op::Abs(n) | Op::Add(n) | Op::Sub(n) => usize::from(n),
@@ -196,22 +118,12 @@ impl<'data> LazyRelocs<'data> {
                 ))))
             }
         };
-        let symbol = self
-            .symbols
-            .get(r.symbol as usize)
-            .copied()
-            .ok_or_else(|| {
-                Error::new(ErrorKind::Relocation(format!(
-                    "relocation at offset {:#x} names symbol {} which does not exist",
-                    r.offset, r.symbol
-                )))
-            })?;
-        let mut bytes = e_bytes(value, self.endian);
+        let mut bytes = self.endian.write_u64(value);
         let field = match self.endian {
             Endian::Little => &mut bytes[..width],
             Endian::Big => &mut bytes[8 - width..],
         };
-        let target = symbol.wrapping_add(r.addend as u64);
+        let target = r.target(&self.symbols)?;
         reloc::apply(
             field,
             0,
@@ -220,21 +132,7 @@ impl<'data> LazyRelocs<'data> {
             self.records.implicit_addend(),
             self.endian,
         )?;
-        Ok(from_bytes(&bytes, self.endian))
-    }
-}
-
-fn e_bytes(value: u64, endian: Endian) -> [u8; 8] {
-    match endian {
-        Endian::Little => value.to_le_bytes(),
-        Endian::Big => value.to_be_bytes(),
-    }
-}
-
-fn from_bytes(bytes: &[u8; 8], endian: Endian) -> u64 {
-    match endian {
-        Endian::Little => u64::from_le_bytes(*bytes),
-        Endian::Big => u64::from_be_bytes(*bytes),
+        Ok(self.endian.read_u64(bytes))
     }
 }
 
@@ -262,6 +160,7 @@ impl gimli::read::Relocate<usize> for OnRead<'_> {
 mod tests {
     use super::*;
     use object::elf;
+    use object::elf::Rela64;
     use object::endian::{I64, U64};
 
     fn rela(offset: u64, sym: u32, r_type: u32, addend: i64) -> Rela64<Endian> {

@@ -1,6 +1,6 @@
 //! Where the module loader puts a module's code (Linux 6.12, `kernel/module/main.c`), as far as
 //! it is known at build time. Which code sections each table layout covers, and where, is
-//! [`crate::layout::sections`]'s; these are the loader's own rules, which it builds on:
+//! `layout/sections.rs`'s; these are the loader's own rules, which it builds on:
 //!
 //! * `module_init_layout_section()`: a section whose name starts with `.init` is init memory
 //!   (freed after init), and so is one starting with `.exit` when `CONFIG_MODULE_UNLOAD` is off
@@ -17,6 +17,9 @@
 //!   start of `MOD_TEXT` (size known at load time) before any section is placed.
 
 use object::elf::Machine;
+use object::{Object, ObjectSection, SectionFlags};
+
+use crate::input::Input;
 
 /// Facts about the kernel that change where the loader puts sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,6 +157,46 @@ pub fn text_memory(
         size = offset.saturating_add(sh_size);
     }
     memory
+}
+
+/// Every allocated section's header of `input`, in section-header order (what the loader
+/// lays out).
+pub fn load_sections(input: &Input<'_>) -> Vec<LoadSection> {
+    input
+        .file()
+        .sections()
+        .filter_map(|s| match s.flags() {
+            SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_ALLOC.0 != 0 => {
+                Some(LoadSection {
+                    name: s.name().unwrap_or("").to_string(),
+                    index: s.index().0,
+                    flags: sh_flags.0,
+                    align: s.align(),
+                    size: s.size(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reservation the loader makes at the start of `input`'s text memory, of a size known
+/// only at load time, if it makes one: s390's loader reserves the module's GOT and PLT there,
+/// sized by the relocations that need them and by run-time options
+/// (`arch/s390/kernel/module.c`).
+pub fn reservation(input: &Input<'_>) -> Option<String> {
+    (input.e_machine() == object::elf::EM_S390 && input.any_relocation(s390_reserves_got_plt))
+        .then(|| "the GOT/PLT that the s390 loader reserves".to_string())
+}
+
+/// `input`'s core text memory as the loader lays it out (v1 offsets count from its start).
+pub fn module_text_memory(input: &Input<'_>, config: LoaderConfig) -> TextMemory {
+    text_memory(
+        &load_sections(input),
+        input.e_machine(),
+        config,
+        reservation(input).as_deref(),
+    )
 }
 
 /// Whether the s390 loader reserves GOT or PLT entries at the start of text memory for a

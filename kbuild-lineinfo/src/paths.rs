@@ -97,16 +97,6 @@ impl Namer {
         }
     }
 
-    /// The source tree in use, normalised.
-    pub fn srctree(&self) -> Option<&[u8]> {
-        self.srctree.as_deref()
-    }
-
-    /// The printed name of `comp_dir` + `dir` + `name`.
-    pub fn name(&self, comp_dir: &[u8], dir: &[u8], name: &[u8]) -> Vec<u8> {
-        self.name_in(&self.comp_dir(comp_dir), dir, name)
-    }
-
     /// What [`Namer::name_in`] needs of a compilation directory, made once for all its names.
     pub fn comp_dir(&self, comp_dir: &[u8]) -> CompDir {
         let comp_dir = normalize(comp_dir);
@@ -118,7 +108,8 @@ impl Namer {
         CompDir { comp_dir, root }
     }
 
-    /// [`Namer::name`] in a compilation directory prepared by [`Namer::comp_dir`].
+    /// The printed name of `dir` + `name` in a compilation directory prepared by
+    /// [`Namer::comp_dir`].
     pub fn name_in(&self, comp: &CompDir, dir: &[u8], name: &[u8]) -> Vec<u8> {
         let full = normalize(&join(&comp.comp_dir, dir, name));
         if let Some(rest) = comp.root.as_ref().and_then(|root| strip_root(&full, root)) {
@@ -163,6 +154,12 @@ mod tests {
         String::from_utf8(v).unwrap()
     }
 
+    /// The printed name, the way the product asks for it: the compilation directory
+    /// prepared once ([`Namer::comp_dir`]), then [`Namer::name_in`].
+    fn name(n: &Namer, comp_dir: &[u8], dir: &[u8], file: &[u8]) -> Vec<u8> {
+        n.name_in(&n.comp_dir(comp_dir), dir, file)
+    }
+
     #[test]
     fn normalize_folds_dots() {
         assert_eq!(s(normalize(b"a/./b//c")), "a/b/c");
@@ -190,15 +187,21 @@ mod tests {
     fn names_relative_to_comp_dir() {
         let n = Namer::new(None);
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"fs", b"read_write.c")),
+            s(name(&n, b"/home/u/linux", b"fs", b"read_write.c")),
             "fs/read_write.c"
         );
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"/home/u/linux/./include/linux", b"fs.h")),
+            s(name(
+                &n,
+                b"/home/u/linux",
+                b"/home/u/linux/./include/linux",
+                b"fs.h"
+            )),
             "include/linux/fs.h"
         );
         assert_eq!(
-            s(n.name(
+            s(name(
+                &n,
                 b"/home/u/linux",
                 b"arch/x86/kvm/../../../virt/kvm",
                 b"kvm_main.c"
@@ -207,12 +210,17 @@ mod tests {
         );
         // Outside the compilation directory: the full path, never a basename.
         assert_eq!(
-            s(n.name(b"/home/u/linux", b"/usr/lib/gcc/include", b"stddef.h")),
+            s(name(
+                &n,
+                b"/home/u/linux",
+                b"/usr/lib/gcc/include",
+                b"stddef.h"
+            )),
             "/usr/lib/gcc/include/stddef.h"
         );
         // Debian's prefix-mapped relative comp_dir.
         assert_eq!(
-            s(n.name(b"debian/build/x", b"init", b"main.c")),
+            s(name(&n, b"debian/build/x", b"init", b"main.c")),
             "init/main.c"
         );
     }
@@ -221,18 +229,21 @@ mod tests {
     fn names_relative_to_srctree_for_o_builds() {
         let n = Namer::new(Some(b"/src/linux"));
         assert_eq!(
-            s(n.name(b"/build/obj", b"../../src/linux/fs", b"x.c")),
+            s(name(&n, b"/build/obj", b"../../src/linux/fs", b"x.c")),
             "fs/x.c"
         );
         // Generated files live in the object tree: relative to comp_dir.
         assert_eq!(
-            s(n.name(b"/build/obj", b"include/generated", b"autoconf.h")),
+            s(name(&n, b"/build/obj", b"include/generated", b"autoconf.h")),
             "include/generated/autoconf.h"
         );
         // A relative srctree is relative to comp_dir (Kbuild's `srctree := ..`).
         let n = Namer::new(Some(b".."));
-        assert_eq!(s(n.name(b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");
-        assert_eq!(s(n.name(b"/src/linux/build", b"", b"../mm/y.c")), "mm/y.c");
+        assert_eq!(s(name(&n, b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");
+        assert_eq!(
+            s(name(&n, b"/src/linux/build", b"", b"../mm/y.c")),
+            "mm/y.c"
+        );
     }
 
     #[test]
@@ -242,19 +253,19 @@ mod tests {
         // Core's code inlined into a kernel crate, compiled in the object tree.
         let dir = format!("{hash}/library/core/src/slice/iter");
         assert_eq!(
-            s(n.name(b"/build/obj", dir.as_bytes(), b"macros.rs")),
+            s(name(&n, b"/build/obj", dir.as_bytes(), b"macros.rs")),
             "library/core/src/slice/iter/macros.rs"
         );
         // Folded first: compiler_builtins reaches libm through `../`.
         let dir =
             format!("{hash}/library/compiler-builtins/compiler-builtins/src/math/../../../libm");
         assert_eq!(
-            s(n.name(b"/build/obj", dir.as_bytes(), b"src/lib.rs")),
+            s(name(&n, b"/build/obj", dir.as_bytes(), b"src/lib.rs")),
             "library/compiler-builtins/libm/src/lib.rs"
         );
         // The kernel's own Rust: relative to the tree, like C.
         assert_eq!(
-            s(n.name(b"/build/obj", b"/src/linux/rust/kernel", b"print.rs")),
+            s(name(&n, b"/build/obj", b"/src/linux/rust/kernel", b"print.rs")),
             "rust/kernel/print.rs"
         );
         // Not a hash, or nothing below it: an ordinary absolute name.
@@ -264,7 +275,7 @@ mod tests {
             "/rustc/59807616e1fa/",
         ] {
             assert_eq!(
-                s(n.name(b"/build/obj", b"", other.as_bytes())),
+                s(name(&n, b"/build/obj", b"", other.as_bytes())),
                 normalize_str(other)
             );
         }

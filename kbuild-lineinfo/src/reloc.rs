@@ -6,9 +6,123 @@
 //! bytes, the way a linker would, so that gimli then reads ordinary DWARF. Only the relocation
 //! types that appear in debug sections are known; anything else is an error naming the type.
 
+use crate::bytes;
 use crate::error::{Error, ErrorKind, Result};
-use crate::Endian;
-use object::elf;
+use crate::vocab::Endian;
+use object::elf::{self, Rel32, Rel64, Rela32, Rela64};
+use object::read::elf::{Rel, Rela};
+
+/// The relocation records of one section, borrowed from the file.
+#[derive(Debug, Clone, Copy)]
+pub enum Records<'data> {
+    Rel32(&'data [Rel32<Endian>]),
+    Rela32(&'data [Rela32<Endian>]),
+    Rel64(&'data [Rel64<Endian>]),
+    Rela64(&'data [Rela64<Endian>]),
+}
+
+/// One record, decoded (from the raw records or from object's relocation iterator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) offset: u64,
+    pub(crate) r_type: object::elf::RelocationType,
+    pub(crate) symbol: u32,
+    pub(crate) addend: i64,
+}
+
+impl Records<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Records::Rel32(r) => r.len(),
+            Records::Rela32(r) => r.len(),
+            Records::Rel64(r) => r.len(),
+            Records::Rela64(r) => r.len(),
+        }
+    }
+
+    /// REL records keep their addend in the section bytes.
+    pub(crate) fn implicit_addend(&self) -> bool {
+        matches!(self, Records::Rel32(_) | Records::Rel64(_))
+    }
+
+    pub(crate) fn offset(&self, i: usize, e: Endian) -> u64 {
+        match self {
+            Records::Rel32(r) => r[i].r_offset(e).into(),
+            Records::Rela32(r) => r[i].r_offset(e).into(),
+            Records::Rel64(r) => r[i].r_offset(e),
+            Records::Rela64(r) => r[i].r_offset(e),
+        }
+    }
+
+    /// Record `i`, decoded as object decodes it (`mips64el`: [`is_mips64el`], which changes how
+    /// RELA records of 64-bit MIPS keep `r_info`).
+    pub(crate) fn record(&self, i: usize, e: Endian, mips64el: bool) -> Record {
+        let (offset, r_type, symbol, addend) = match self {
+            Records::Rel32(r) => (r[i].r_offset(e).into(), r[i].r_type(e), r[i].r_sym(e), 0),
+            Records::Rela32(r) => {
+                let x = &r[i];
+                (
+                    x.r_offset(e).into(),
+                    Rela::r_type(x, e, mips64el),
+                    Rela::r_sym(x, e, mips64el),
+                    x.r_addend(e).into(),
+                )
+            }
+            Records::Rel64(r) => (r[i].r_offset(e), r[i].r_type(e), r[i].r_sym(e), 0),
+            Records::Rela64(r) => {
+                let x = &r[i];
+                (
+                    x.r_offset(e),
+                    Rela::r_type(x, e, mips64el),
+                    Rela::r_sym(x, e, mips64el),
+                    x.r_addend(e),
+                )
+            }
+        };
+        Record {
+            offset,
+            r_type,
+            symbol,
+            addend,
+        }
+    }
+}
+
+impl Record {
+    /// S + A: the address of the record's symbol (by symbol index, in `symbols`) plus its
+    /// addend. Symbol 0 is no symbol: an absolute value (object's `RelocationTarget::Absolute`).
+    pub(crate) fn target(&self, symbols: &[u64]) -> Result<u64> {
+        let symbol = match self.symbol {
+            0 => 0,
+            i => *symbols.get(i as usize).ok_or_else(|| {
+                Error::new(ErrorKind::Relocation(format!(
+                    "relocation at offset {:#x} names symbol {i} which does not exist",
+                    self.offset
+                )))
+            })?,
+        };
+        Ok(symbol.wrapping_add(self.addend as u64))
+    }
+}
+
+/// Whether RELA records keep `r_info` the 64-bit MIPS little-endian way (object's
+/// `FileHeader::is_mips64el`).
+pub(crate) fn is_mips64el(e_machine: elf::Machine, is_64: bool, endian: Endian) -> bool {
+    e_machine == elf::EM_MIPS && is_64 && endian == Endian::Little
+}
+
+/// What `r`'s type does on machine `e_machine`, or the one error naming the type.
+pub(crate) fn op(e_machine: elf::Machine, is_64: bool, r: &Record) -> Result<Op> {
+    classify(e_machine, is_64, r.r_type).ok_or_else(|| {
+        Error::new(ErrorKind::Relocation(format!(
+            "unsupported relocation type {} ({:?}) for {} at offset {:#x}",
+            r.r_type.0,
+            r.r_type,
+            machine_name(e_machine),
+            r.offset
+        )))
+    })
+}
 
 /// What one relocation type does to the bytes at its offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,37 +294,21 @@ fn out_of_range(offset: u64, size: u8, len: usize) -> Error {
     )))
 }
 
+/// The `n`-byte value at `at`, through [`bytes::read_uint`].
 fn read(data: &[u8], at: usize, n: u8, endian: Endian) -> Result<u64> {
-    let bytes = at
-        .checked_add(usize::from(n))
+    at.checked_add(usize::from(n))
         .and_then(|end| data.get(at..end))
-        .ok_or_else(|| out_of_range(at as u64, n, data.len()))?;
-    let mut v = 0u64;
-    for i in 0..bytes.len() {
-        let b = match endian {
-            Endian::Little => bytes[bytes.len() - 1 - i],
-            Endian::Big => bytes[i],
-        };
-        v = (v << 8) | u64::from(b);
-    }
-    Ok(v)
+        .and_then(|field| bytes::read_uint(field, endian))
+        .ok_or_else(|| out_of_range(at as u64, n, data.len()))
 }
 
+/// Stores the low `n` bytes of `value` at `at`, through [`bytes::write_uint`].
 fn write(data: &mut [u8], at: usize, n: u8, value: u64, endian: Endian) -> Result<()> {
     let len = data.len();
-    let bytes = at
-        .checked_add(usize::from(n))
+    at.checked_add(usize::from(n))
         .and_then(|end| data.get_mut(at..end))
-        .ok_or_else(|| out_of_range(at as u64, n, len))?;
-    let n = bytes.len();
-    for (i, b) in bytes.iter_mut().enumerate() {
-        let shift = match endian {
-            Endian::Little => 8 * i,
-            Endian::Big => 8 * (n - 1 - i),
-        };
-        *b = (value >> shift) as u8;
-    }
-    Ok(())
+        .and_then(|field| bytes::write_uint(field, value, endian))
+        .ok_or_else(|| out_of_range(at as u64, n, len))
 }
 
 fn read_uleb_in_place(data: &[u8], at: usize) -> Result<(u64, usize)> {
@@ -236,9 +334,75 @@ fn write_uleb_in_place(out: &mut [u8], mut value: u64) {
     }
 }
 
+/// A readable name of an ELF machine, for messages.
+pub(crate) fn machine_name(e_machine: elf::Machine) -> String {
+    use object::elf::*;
+    let name = match e_machine {
+        EM_X86_64 => "x86-64",
+        EM_386 => "i386",
+        EM_AARCH64 => "AArch64",
+        EM_ARM => "ARM",
+        EM_RISCV => "RISC-V",
+        EM_S390 => "s390",
+        EM_PPC => "PowerPC",
+        EM_PPC64 => "PowerPC64",
+        EM_LOONGARCH => "LoongArch",
+        EM_MIPS => "MIPS",
+        _ => return format!("e_machine {}", e_machine.0),
+    };
+    name.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mips64el_records_decode_as_the_abi_lays_them_out() {
+        // MIPS64 little-endian r_info (ABI): r_sym as a u32, then r_ssym, r_type3, r_type2
+        // and r_type, one byte each.
+        let mut raw = [0u8; 24];
+        raw[..8].copy_from_slice(&0x40u64.to_le_bytes());
+        raw[8..12].copy_from_slice(&5u32.to_le_bytes());
+        raw[15] = elf::R_MIPS_64.0 as u8;
+        raw[16..].copy_from_slice(&7i64.to_le_bytes());
+        let rela: &[Rela64<Endian>] = object::pod::slice_from_all_bytes(&raw).unwrap();
+        let records = Records::Rela64(rela);
+        let r = records.record(0, Endian::Little, true);
+        assert_eq!((r.offset, r.symbol, r.addend), (0x40, 5, 7));
+        assert_eq!(r.r_type, elf::R_MIPS_64);
+        assert!(is_mips64el(elf::EM_MIPS, true, Endian::Little));
+        assert!(!is_mips64el(elf::EM_MIPS, true, Endian::Big));
+        assert!(!is_mips64el(elf::EM_X86_64, true, Endian::Little));
+    }
+
+    #[test]
+    fn targets_are_symbol_plus_addend_and_symbol_0_is_none() {
+        let r = |symbol, addend| Record {
+            offset: 0x22,
+            r_type: elf::RelocationType(1),
+            symbol,
+            addend,
+        };
+        let symbols = [0, 0x1000, 0x2000];
+        assert_eq!(r(2, 8).target(&symbols), Ok(0x2008));
+        assert_eq!(r(0, 8).target(&[]), Ok(8));
+        assert_eq!(r(1, -1).target(&symbols), Ok(0xfff));
+        let e = r(3, 0).target(&symbols).unwrap_err().to_string();
+        assert!(e.contains("relocation at offset 0x22 names symbol 3 which does not exist"));
+        let e = op(elf::EM_X86_64, true, &r(1, 0)).unwrap();
+        assert_eq!(e, Op::Abs(8));
+        let e = op(
+            elf::EM_X86_64,
+            true,
+            &Record {
+                r_type: elf::RelocationType(2),
+                ..r(1, 0)
+            },
+        );
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("unsupported relocation type 2 (2) for x86-64 at offset 0x22"));
+    }
 
     #[test]
     fn abs_little_and_big() {

@@ -18,29 +18,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gimli::{AttributeValue, EndianSlice, Reader, RelocateReader, RunTimeEndian};
 
 use crate::error::{Error, Result};
-use crate::extract::Effort;
 use crate::input::Input;
 use crate::lazy_reloc::{LazyRelocs, OnRead};
 use crate::paths::{CompDir, Namer};
-use crate::Endian;
+use crate::vocab::Endian;
+pub use sorted::Point;
 use sorted::PointBuf;
 
 type R<'a> = RelocateReader<EndianSlice<'a, RunTimeEndian>, OnRead<'a>>;
-
-/// From `address` on, the code is at `names[file]:line`; `line == 0` means "no answer" (the end
-/// of a sequence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Point {
-    pub address: u64,
-    pub file: u32,
-    pub line: u32,
-}
-
-impl Point {
-    pub fn is_end(&self) -> bool {
-        self.line == 0
-    }
-}
 
 /// All rows of one input.
 #[derive(Debug, Default)]
@@ -114,6 +99,25 @@ fn gimli_endian(endian: Endian) -> RunTimeEndian {
     match endian {
         Endian::Little => RunTimeEndian::Little,
         Endian::Big => RunTimeEndian::Big,
+    }
+}
+
+/// How to run an extraction; never changes the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effort {
+    /// Threads to read compilation units on (the caller holds that many job slots).
+    pub threads: usize,
+    /// Run every line program with gimli, never with the fast runner (a check of the latter:
+    /// the output must be the same).
+    pub gimli_only: bool,
+}
+
+impl Default for Effort {
+    fn default() -> Self {
+        Effort {
+            threads: 1,
+            gimli_only: false,
+        }
     }
 }
 
@@ -477,7 +481,10 @@ fn encoding_of(header: &gimli::LineProgramHeader<R<'_>>) -> Option<program::Enco
     Some(program::Encoding {
         version: header.version(),
         address_size: header.address_size(),
-        big_endian: gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()),
+        endian: match gimli::Endianity::is_big_endian(header.standard_opcode_lengths().endian()) {
+            true => Endian::Big,
+            false => Endian::Little,
+        },
         minimum_instruction_length: line.minimum_instruction_length,
         maximum_operations_per_instruction: line.maximum_operations_per_instruction,
         line_base: line.line_base,

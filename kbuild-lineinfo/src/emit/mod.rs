@@ -10,7 +10,7 @@ use object::read::elf::FileHeader;
 
 use crate::bytes::{put_u32s, u32_bytes};
 use crate::error::{Error, ErrorKind, Result};
-use crate::Endian;
+use crate::vocab::Endian;
 
 /// One global symbol of the vmlinux tables, in `.rodata` link order.
 ///
@@ -75,27 +75,10 @@ impl Target {
     /// The target of an ELF file, from its header. Fails with the reason when `data` is not an ELF
     /// file of a class and byte order we can write.
     pub fn from_elf(data: &[u8]) -> Result<Target> {
-        let ident = data.get(..16).ok_or_else(|| {
-            invalid(format!(
-                "{} bytes is too short for an ELF identification (16 bytes)",
-                data.len()
-            ))
-        })?;
-        if ident[..4] != object::elf::ELFMAG {
-            return Err(invalid(format!(
-                "not an ELF file: magic is {:02x?}, expected 7f 45 4c 46",
-                &ident[..4]
-            )));
-        }
-        let endian = match ident[5] {
-            1 => Endian::Little,
-            2 => Endian::Big,
-            d => return Err(invalid(format!("unknown ELF byte order (EI_DATA = {d})"))),
-        };
-        match ident[4] {
-            1 => Self::from_header(FileHeader32::<Endian>::parse(data)?, endian),
-            2 => Self::from_header(FileHeader64::<Endian>::parse(data)?, endian),
-            c => Err(invalid(format!("unknown ELF class (EI_CLASS = {c})"))),
+        let class = ko::raw::Class::parse(data)?;
+        match class.is64 {
+            false => Self::from_header(FileHeader32::<Endian>::parse(data)?, class.endian),
+            true => Self::from_header(FileHeader64::<Endian>::parse(data)?, class.endian),
         }
     }
 
@@ -120,10 +103,6 @@ impl Target {
             os_abi: object::elf::ELFOSABI_NONE.0,
         }
     }
-}
-
-fn invalid(message: String) -> Error {
-    Error::new(ErrorKind::Elf(message))
 }
 
 /// Checks what both emitters rely on: alignments are powers of two and symbol names are plain,

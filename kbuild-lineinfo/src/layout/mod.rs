@@ -12,7 +12,7 @@
 //! module any layout owns ([`MODULE_SECTIONS`]). A caller chooses a layout and never needs to
 //! know what it means.
 
-pub mod sections;
+pub(crate) mod sections;
 pub mod v1;
 pub mod v7;
 
@@ -22,7 +22,7 @@ use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
 use crate::extract::{Module, SectionTable, Stats};
 use crate::loader::LoaderConfig;
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 use sections::Blob;
 
 /// Every section a layout writes into a module (v1's blob has the name of v7's persistent

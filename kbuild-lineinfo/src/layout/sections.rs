@@ -4,8 +4,10 @@
 
 use object::elf::Machine;
 
+use crate::error::{ErrorKind, Result};
 use crate::extract::{Module, SectionTable};
 use crate::loader::{is_init_layout_section, text_memory, Blocker, LoaderConfig};
+use crate::table::{self, Entry, LineTable};
 
 /// The two v7 blobs (FORMAT.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,9 +29,6 @@ impl Blob {
 
 /// Code the alternatives patcher copies into `.text`: it never runs in place.
 pub const NEVER_RUNS_IN_PLACE: [&str; 1] = [".altinstr_replacement"];
-
-/// The four sections the series' v7 covers by name (the figure "before" this rule).
-pub const SERIES_V7_SECTIONS: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
 
 /// The v7 blob that covers code section `name`, `None` when no blob does.
 pub fn v7_blob(name: &str, e_machine: Machine, config: LoaderConfig) -> Option<Blob> {
@@ -120,20 +119,20 @@ pub fn v1_sections(module: &Module, config: LoaderConfig) -> V1Plan<'_> {
 /// The one v1 table over `plan`'s sections: each section's entries moved to its text-memory
 /// offset, one file table (ids by first use in address order). `None` when no entry is left;
 /// an error when an offset does not fit in u32 or there are too many names.
-pub fn v1_table(plan: &V1Plan<'_>) -> crate::Result<Option<crate::LineTable>> {
-    let tables: Vec<&crate::LineTable> = plan.placed.iter().map(|(s, _)| &s.table).collect();
+pub fn v1_table(plan: &V1Plan<'_>) -> Result<Option<LineTable>> {
+    let tables: Vec<&LineTable> = plan.placed.iter().map(|(s, _)| &s.table).collect();
     if tables.iter().all(|t| t.entries.is_empty()) {
         return Ok(None);
     }
-    let shared = crate::table::share_files(&tables)?;
-    let mut out = crate::LineTable::default();
+    let shared = table::share_files(&tables)?;
+    let mut out = LineTable::default();
     out.entries
         .reserve(shared.iter().map(|t| t.entries.len()).sum::<usize>());
     for ((section, base), table) in plan.placed.iter().zip(shared) {
         for e in table.entries {
             let offset = u64::from(e.offset) + base;
             let offset = u32::try_from(offset).map_err(|_| {
-                crate::ErrorKind::Invalid(format!(
+                ErrorKind::Invalid(format!(
                     "`{}` at text-memory offset {base:#x}: entry offset {offset:#x} does not fit                      in u32",
                     section.section.name
                 ))
@@ -142,7 +141,7 @@ pub fn v1_table(plan: &V1Plan<'_>) -> crate::Result<Option<crate::LineTable>> {
             if out.entries.last().is_some_and(|l| l.offset >= offset) {
                 continue;
             }
-            out.entries.push(crate::Entry { offset, ..e });
+            out.entries.push(Entry { offset, ..e });
         }
         out.files = table.files;
     }

@@ -12,7 +12,7 @@ use crate::bytes::{pad_to_4, put_u32, put_u32s, read_u32, read_u64, slice, u32_b
 use crate::decode::{Found, TableView};
 use crate::emit::Item;
 use crate::encode::EncodedTable;
-use crate::{Endian, Layout};
+use crate::vocab::{Endian, Layout};
 
 /// The vmlinux symbols, in `.rodata` order (FORMAT.md §4.1, v7).
 pub const VMLINUX_SYMBOLS: [&str; 10] = [
@@ -27,13 +27,6 @@ pub const VMLINUX_SYMBOLS: [&str; 10] = [
     "lineinfo_filenames_size",
     "lineinfo_filenames",
 ];
-
-/// Covered sections of the persistent blob `.mod_lineinfo`, in blob order.
-pub const COVERED_PERSISTENT: [&str; 3] = [".text", ".exit.text", ".noinstr.text"];
-/// Covered sections of the init blob `.init.mod_lineinfo`.
-pub const COVERED_INIT: [&str; 1] = [".init.text"];
-/// Every covered section, in FORMAT.md §4.3 order.
-pub const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
 
 /// Bytes of the blob root: u32 num_sections, u32 zero.
 pub const ROOT_SIZE: u64 = 8;
@@ -127,12 +120,12 @@ pub fn vmlinux_view<'a>(
     })
 }
 
-/// A module blob for `sections`, in the order given (see [`COVERED_PERSISTENT`],
-/// [`COVERED_INIT`]). Sections whose table is empty get no descriptor; `None` when none is
-/// left, or when the blob would not fit the u32 offsets (4 GiB).
+/// A module blob for `sections`, in the order given (which sections, in which order:
+/// `layout/sections.rs`'s `v7_sections`). Sections whose table is empty get no descriptor;
+/// `None` when none is left, or when the blob would not fit the u32 offsets (4 GiB).
 ///
 /// When every sub-table carries the same names (tables encoded after
-/// [`share_files`](crate::table::share_files)), the names are written once, after the last
+/// `table::share_files`), the names are written once, after the last
 /// sub-table, and every header points there (FORMAT.md §6: no file table repeated per
 /// section). Each header's offsets stay positive and within the blob, which is all the kernel
 /// checks; with one sub-table the bytes are the same either way.
@@ -414,12 +407,29 @@ fn sub_table(bytes: &[u8], at: u32, endian: Endian) -> Option<TableView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::tests::{answer, arb_table, expected};
+    use crate::decode::tests::{answer, arb_table, check_lookup, expected};
     use crate::encode::encode;
     use crate::encode::tests::{small_table, SMALL_DATA_V7, SMALL_NAMES};
     use crate::layout::tests::{assert_items, link};
     use crate::table::{Entry, LineTable};
     use proptest::prelude::*;
+
+    /// The four sections the series' v7 covers by name, in FORMAT.md §4.3 order.
+    const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
+
+    /// [`lookup`] by address answers with a section offset below `address` (the anchor that
+    /// decides is not 0) and a name without NUL.
+    fn check_address_lookup(
+        bytes: &[u8],
+        endian: Endian,
+        address: u64,
+    ) -> Result<(), TestCaseError> {
+        if let Some(f) = lookup(bytes, endian, address) {
+            prop_assert!(u64::from(f.entry_offset) < address);
+            prop_assert!(!f.file.contains(&0));
+        }
+        Ok(())
+    }
 
     fn small() -> EncodedTable {
         encode(&small_table(), Layout::V7)
@@ -844,19 +854,18 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_blobs_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), big: bool, address: u64) {
+        fn arbitrary_blobs_look_up_at_or_below(bytes in prop::collection::vec(any::<u8>(), 0..300), big: bool, address: u64) {
             let endian = if big { Endian::Big } else { Endian::Little };
             for (_, view) in parse_module_blob(&bytes, endian) {
                 if let Some(view) = view {
-                    let _ = view.lookup(address as u32);
-                    let _ = view.decode_all();
+                    check_lookup(&view, address as u32)?;
                 }
             }
-            let _ = lookup(&bytes, endian, address);
+            check_address_lookup(&bytes, endian, address)?;
         }
 
         #[test]
-        fn corrupted_blobs_never_panic(
+        fn corrupted_blobs_look_up_at_or_below(
             tables in arb_sections(),
             flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6),
             addresses in prop::collection::vec(any::<u32>(), 8),
@@ -876,11 +885,13 @@ mod tests {
             }
             for (_, view) in parse_module_blob(&blob.bytes, Endian::Little) {
                 if let Some(view) = view {
-                    let _ = view.decode_all();
+                    for &offset in &addresses {
+                        check_lookup(&view, offset)?;
+                    }
                 }
             }
             for address in addresses {
-                let _ = lookup(&blob.bytes, Endian::Little, (1u64 << 32) + u64::from(address));
+                check_address_lookup(&blob.bytes, Endian::Little, (1u64 << 32) + u64::from(address))?;
             }
         }
     }

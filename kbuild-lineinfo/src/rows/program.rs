@@ -13,12 +13,15 @@
 //! gimli's exact behaviour. `DW_LNE_set_address` operands are read through gimli's reader, so
 //! that relocations applied on read (modules) apply here too.
 
+use crate::bytes;
+use crate::vocab::Endian;
+
 /// What a program's header says about its encoding.
 #[derive(Debug, Clone)]
 pub(super) struct Encoding {
     pub version: u16,
     pub address_size: u8,
-    pub big_endian: bool,
+    pub endian: Endian,
     pub minimum_instruction_length: u8,
     pub maximum_operations_per_instruction: u8,
     pub line_base: i8,
@@ -183,7 +186,7 @@ impl<'e> Machine<'e> {
                 self.advance_ops(state, u64::from(adjusted / e.line_range))?;
             }
             9 => {
-                let advance = input.u16(e.big_endian)?;
+                let advance = input.u16(e.endian)?;
                 if !state.tombstone {
                     state.address = self.add(state.address, u64::from(advance))?;
                 }
@@ -254,14 +257,10 @@ impl Input<'_> {
         Some(b)
     }
 
-    fn u16(&mut self, big_endian: bool) -> Option<u16> {
-        let b: [u8; 2] = self.bytes.get(self.at..self.at + 2)?.try_into().ok()?;
+    fn u16(&mut self, endian: Endian) -> Option<u16> {
+        let v = bytes::read_u16(self.bytes, self.at, endian)?;
         self.at += 2;
-        Some(if big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
+        Some(v)
     }
 
     /// An unsigned LEB128 of at most 9 bytes (longer ones are gimli's to judge).
@@ -303,7 +302,7 @@ mod tests {
         Encoding {
             version: 5,
             address_size: 8,
-            big_endian: false,
+            endian: Endian::Little,
             minimum_instruction_length: 1,
             maximum_operations_per_instruction: 1,
             line_base: -5,

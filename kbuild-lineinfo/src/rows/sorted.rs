@@ -9,7 +9,20 @@
 //! as a whole: a lone run is copied, a cluster of several runs is gathered in input order and
 //! stable-sorted alone (addresses of discarded functions, all at 0, meet there).
 
-use super::Point;
+/// From `address` on, the code is at `names[file]:line`; `line == 0` means "no answer" (the end
+/// of a sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub address: u64,
+    pub file: u32,
+    pub line: u32,
+}
+
+impl Point {
+    pub fn is_end(&self) -> bool {
+        self.line == 0
+    }
+}
 
 /// Points per block of a [`PointBuf`]: 1 MiB, so that a buffer grows without copying.
 const BLOCK: usize = 1 << 16;

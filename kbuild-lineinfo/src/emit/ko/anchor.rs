@@ -1,7 +1,9 @@
 //! Anchor relocations: which absolute relocation type each supported machine uses, whether it
 //! keeps addends in the entry (`SHT_RELA`) or in the section bytes (`SHT_REL`), and the bytes of
 //! one entry. FORMAT.md §4.3: an anchor is an absolute relocation, addend 0, against a section
-//! symbol.
+//! symbol. [`Relocs`]: the relocation sections of the new sections, built from them.
+use super::module::Module;
+use super::patch::NewSection;
 use super::raw::{invalid, Class, SHT_REL, SHT_RELA};
 use crate::error::Result;
 use object::elf;
@@ -112,21 +114,68 @@ impl RelocFormat {
     }
 }
 
+/// The relocation section contents for each new section (empty when it has no anchors).
+#[derive(Debug)]
+pub(crate) struct Relocs {
+    /// Present when any new section has anchors.
+    pub format: Option<RelocFormat>,
+    pub bytes: Vec<Vec<u8>>,
+}
+
+impl Relocs {
+    pub(super) fn compute(m: &Module, new: &[NewSection]) -> Result<Relocs> {
+        if new.iter().all(|s| s.relocations.is_empty()) {
+            return Ok(Relocs {
+                format: None,
+                bytes: vec![Vec::new(); new.len()],
+            });
+        }
+        let format = RelocFormat::for_machine(m.class(), m.header.machine)?;
+        let symbols = m.symbols()?;
+        let mut bytes = Vec::with_capacity(new.len());
+        for s in new {
+            let mut out = Vec::new();
+            for r in &s.relocations {
+                let place = format!("{}+{:#x}", s.name, r.offset);
+                let target = m.find_unique(&r.target_section).map_err(|e| e.at(&place))?;
+                let symbol = Module::section_symbol(&symbols, target).ok_or_else(|| {
+                    let msg = format!("no section symbol for {} in .symtab", r.target_section);
+                    invalid(msg).at(&place)
+                })?;
+                let kind = format.kind(r.size).map_err(|e| e.at(&place))?;
+                format.push_entry(&mut out, r.offset, symbol, kind)?;
+            }
+            bytes.push(out);
+        }
+        Ok(Relocs {
+            format: Some(format),
+            bytes,
+        })
+    }
+
+    /// `.rela.NAME` or `.rel.NAME`.
+    pub fn section_name(&self, section: &str) -> String {
+        let prefix = self.format.map_or(".rela", |f| f.prefix());
+        format!("{prefix}{section}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Endian;
 
     const LE64: Class = Class {
         is64: true,
-        big: false,
+        endian: Endian::Little,
     };
     const BE64: Class = Class {
         is64: true,
-        big: true,
+        endian: Endian::Big,
     };
     const LE32: Class = Class {
         is64: false,
-        big: false,
+        endian: Endian::Little,
     };
 
     #[test]

@@ -18,77 +18,20 @@
 //! Anchors are relocated against the target section's `STT_SECTION` symbol. When `.symtab` has
 //! none, that is an error: adding one would renumber every symbol of every relocation section.
 //! The modules: `raw` (ELF fields), `module` (a parsed view), `anchor` (relocation types
-//! per machine), `plan` (the new layout).
+//! per machine, and the relocation sections of the new sections), `patch` (what goes in and
+//! what comes out), `plan` (the new layout).
 
 mod anchor;
 mod module;
+mod patch;
 mod plan;
-mod raw;
+pub(super) mod raw;
 
 use crate::error::Result;
-use anchor::RelocFormat;
+use anchor::Relocs;
 use module::Module;
-use raw::{invalid, SHF_INFO_LINK, SHT_PROGBITS};
-
-/// A section to add (replacing any section of the same name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSection {
-    pub name: String,
-    pub data: Vec<u8>,
-    /// `sh_addralign`; 0 means 1. Must be a power of two.
-    pub align: u64,
-    /// `sh_flags`, e.g. `SHF_ALLOC`.
-    pub flags: u64,
-    /// Anchors to fill at load time; their bytes in `data` must be zero.
-    pub relocations: Vec<AnchorReloc>,
-}
-
-impl NewSection {
-    /// A section of `data` with an anchor relocation per `(offset, size, target_section)`.
-    ///
-    /// The anchored bytes of `data` are zeroed, as [`embed_sections`] requires; an anchor that
-    /// does not fit in `data` is kept as given, for [`embed_sections`] to reject.
-    pub fn with_anchors<T: Into<String>>(
-        name: impl Into<String>,
-        mut data: Vec<u8>,
-        align: u64,
-        flags: u64,
-        anchors: impl IntoIterator<Item = (u64, u8, T)>,
-    ) -> NewSection {
-        let relocations = anchors
-            .into_iter()
-            .map(|(offset, size, target)| {
-                let start = usize::try_from(offset).ok();
-                let bytes = start.and_then(|s| data.get_mut(s..s.checked_add(usize::from(size))?));
-                if let Some(bytes) = bytes {
-                    bytes.fill(0);
-                }
-                AnchorReloc {
-                    offset,
-                    size,
-                    target_section: target.into(),
-                }
-            })
-            .collect();
-        NewSection {
-            name: name.into(),
-            data,
-            align,
-            flags,
-            relocations,
-        }
-    }
-}
-
-/// An absolute relocation at `offset` in a new section: the run-time address of
-/// `target_section` (through its `STT_SECTION` symbol, addend 0).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnchorReloc {
-    pub offset: u64,
-    /// 4 or 8 bytes.
-    pub size: u8,
-    pub target_section: String,
-}
+pub use patch::{AnchorReloc, NewSection, Patch};
+use raw::{effective_align, invalid, SHF_INFO_LINK, SHT_PROGBITS};
 
 /// What [`embed_sections`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,40 +41,6 @@ pub enum Embedded {
     UpToDate { len: u64 },
     /// The module needs the change described by the patch.
     Update(Patch),
-}
-
-/// The new file: the input's first `tail_offset` bytes with the first `header.len()` bytes
-/// replaced by `header`, followed by `tail`.
-///
-/// Applied in place: write `tail` at `tail_offset` (bytes no current header field refers to),
-/// then write `header` at 0 (the commit: one write inside the first page), then truncate to
-/// [`Patch::len`]. Until the commit the old file is intact as ELF; after it the new one is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Patch {
-    pub header: Vec<u8>,
-    pub tail_offset: u64,
-    pub tail: Vec<u8>,
-}
-
-impl Patch {
-    /// Length of the new file.
-    pub fn len(&self) -> u64 {
-        self.tail_offset + self.tail.len() as u64
-    }
-
-    /// Never true: a patch always holds at least a section header table.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The whole new file, given the input it was computed from.
-    pub fn image(&self, ko: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len() as usize);
-        out.extend_from_slice(&self.header);
-        out.extend_from_slice(&ko[self.header.len()..self.tail_offset as usize]);
-        out.extend_from_slice(&self.tail);
-        out
-    }
 }
 
 impl Embedded {
@@ -159,56 +68,6 @@ pub fn embed_sections(ko: &[u8], new: &[NewSection], remove: &[&str]) -> Result<
         });
     }
     plan::build(&module, new, remove, &relocs).map(Embedded::Update)
-}
-
-/// The relocation section contents for each new section (empty when it has no anchors).
-#[derive(Debug)]
-pub(crate) struct Relocs {
-    /// Present when any new section has anchors.
-    pub format: Option<RelocFormat>,
-    pub bytes: Vec<Vec<u8>>,
-}
-
-impl Relocs {
-    fn compute(m: &Module, new: &[NewSection]) -> Result<Relocs> {
-        if new.iter().all(|s| s.relocations.is_empty()) {
-            return Ok(Relocs {
-                format: None,
-                bytes: vec![Vec::new(); new.len()],
-            });
-        }
-        let format = RelocFormat::for_machine(m.class(), m.header.machine)?;
-        let symbols = m.symbols()?;
-        let mut bytes = Vec::with_capacity(new.len());
-        for s in new {
-            let mut out = Vec::new();
-            for r in &s.relocations {
-                let place = format!("{}+{:#x}", s.name, r.offset);
-                let target = m.find_unique(&r.target_section).map_err(|e| e.at(&place))?;
-                let symbol = Module::section_symbol(&symbols, target).ok_or_else(|| {
-                    let msg = format!("no section symbol for {} in .symtab", r.target_section);
-                    invalid(msg).at(&place)
-                })?;
-                let kind = format.kind(r.size).map_err(|e| e.at(&place))?;
-                format.push_entry(&mut out, r.offset, symbol, kind)?;
-            }
-            bytes.push(out);
-        }
-        Ok(Relocs {
-            format: Some(format),
-            bytes,
-        })
-    }
-
-    /// `.rela.NAME` or `.rel.NAME`.
-    pub fn section_name(&self, section: &str) -> String {
-        let prefix = self.format.map_or(".rela", |f| f.prefix());
-        format!("{prefix}{section}")
-    }
-}
-
-pub(crate) fn effective_align(align: u64) -> u64 {
-    align.max(1)
 }
 
 fn check_new(new: &[NewSection]) -> Result<()> {

@@ -4,11 +4,13 @@
 //! Slots of kept sections never change index, so no `sh_link`, `sh_info` or symbol needs
 //! renumbering. A dropped section's slot goes to the new section of the same name; dropped slots
 //! at the end of the table are cut, and any other unused one becomes an all-zero `SHT_NULL`.
+use super::anchor::Relocs;
 use super::module::Module;
+use super::patch::{NewSection, Patch};
 use super::raw::{
-    invalid, SectionHeader, SHF_INFO_LINK, SHN_LORESERVE, SHT_PROGBITS, SHT_REL, SHT_RELA,
+    effective_align, invalid, SectionHeader, SHF_INFO_LINK, SHN_LORESERVE, SHT_PROGBITS, SHT_REL,
+    SHT_RELA,
 };
-use super::{effective_align, NewSection, Patch, Relocs};
 use crate::error::Result;
 use std::collections::HashSet;
 

@@ -4,7 +4,10 @@
 //! Only what [`super`] needs is decoded; everything else is carried as the input's own bytes, so a
 //! header that is not changed is copied verbatim. Every read is bounds-checked and fails with the
 //! offset it wanted; nothing here panics on hostile input.
+use object::Endian as _;
+
 use crate::error::{Error, ErrorKind, Result};
+use crate::vocab::Endian;
 
 pub(crate) const ET_REL: u16 = 1;
 pub(crate) const SHT_NULL: u32 = 0;
@@ -23,7 +26,12 @@ pub(crate) const STT_SECTION: u8 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Class {
     pub is64: bool,
-    pub big: bool,
+    pub endian: Endian,
+}
+
+/// The alignment an `sh_addralign` asks for: 0 means 1.
+pub(crate) fn effective_align(align: u64) -> u64 {
+    align.max(1)
 }
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
@@ -43,22 +51,39 @@ pub(crate) fn slice<'a>(data: &'a [u8], off: u64, len: u64, what: &str) -> Resul
 }
 
 impl Class {
+    /// The class and byte order `e_ident` gives, or the error naming what is wrong with it;
+    /// the one reading of an ELF identification (the vmlinux emitters' [`Target`] uses it too).
+    ///
+    /// [`Target`]: crate::emit::Target
     pub fn parse(data: &[u8]) -> Result<Class> {
-        let ident = slice(data, 0, 16, "e_ident")?;
-        if &ident[..4] != b"\x7fELF" {
-            return Err(invalid("not an ELF file (no \\x7fELF magic)"));
+        let ident = data.get(..16).ok_or_else(|| {
+            invalid(format!(
+                "{} bytes is too short for an ELF identification (16 bytes)",
+                data.len()
+            ))
+        })?;
+        if ident[..4] != object::elf::ELFMAG {
+            return Err(invalid(format!(
+                "not an ELF file: magic is {:02x?}, expected 7f 45 4c 46",
+                &ident[..4]
+            )));
         }
-        let is64 = match ident[4] {
-            1 => false,
-            2 => true,
-            c => return Err(invalid(format!("unknown ELF class {c}"))),
+        let is64 = match object::elf::FileClass(ident[4]) {
+            object::elf::ELFCLASS32 => false,
+            object::elf::ELFCLASS64 => true,
+            c => return Err(invalid(format!("unknown ELF class (EI_CLASS = {})", c.0))),
         };
-        let big = match ident[5] {
-            1 => false,
-            2 => true,
-            d => return Err(invalid(format!("unknown ELF data encoding {d}"))),
+        let endian = match object::elf::DataEncoding(ident[5]) {
+            object::elf::ELFDATA2LSB => Endian::Little,
+            object::elf::ELFDATA2MSB => Endian::Big,
+            d => {
+                return Err(invalid(format!(
+                    "unknown ELF byte order (EI_DATA = {})",
+                    d.0
+                )))
+            }
         };
-        Ok(Class { is64, big })
+        Ok(Class { is64, endian })
     }
 
     pub fn ehdr_size(self) -> u64 {
@@ -92,28 +117,15 @@ impl Class {
     }
 
     pub fn u16(self, b: &[u8], off: usize) -> u16 {
-        let a = [b[off], b[off + 1]];
-        if self.big {
-            u16::from_be_bytes(a)
-        } else {
-            u16::from_le_bytes(a)
-        }
+        self.endian.read_u16([b[off], b[off + 1]])
     }
     pub fn u32(self, b: &[u8], off: usize) -> u32 {
         let a: [u8; 4] = b[off..off + 4].try_into().unwrap_or_default();
-        if self.big {
-            u32::from_be_bytes(a)
-        } else {
-            u32::from_le_bytes(a)
-        }
+        self.endian.read_u32(a)
     }
     pub fn u64(self, b: &[u8], off: usize) -> u64 {
         let a: [u8; 8] = b[off..off + 8].try_into().unwrap_or_default();
-        if self.big {
-            u64::from_be_bytes(a)
-        } else {
-            u64::from_le_bytes(a)
-        }
+        self.endian.read_u64(a)
     }
     /// An address-sized field: u32 in ELF32, u64 in ELF64.
     pub fn addr(self, b: &[u8], off32: usize, off64: usize) -> u64 {
@@ -125,28 +137,13 @@ impl Class {
     }
 
     pub fn put_u16(self, b: &mut [u8], off: usize, v: u16) {
-        let a = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        b[off..off + 2].copy_from_slice(&a);
+        b[off..off + 2].copy_from_slice(&self.endian.write_u16(v));
     }
     pub fn put_u32(self, b: &mut [u8], off: usize, v: u32) {
-        let a = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        b[off..off + 4].copy_from_slice(&a);
+        b[off..off + 4].copy_from_slice(&self.endian.write_u32(v));
     }
     pub fn put_u64(self, b: &mut [u8], off: usize, v: u64) {
-        let a = if self.big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        };
-        b[off..off + 8].copy_from_slice(&a);
+        b[off..off + 8].copy_from_slice(&self.endian.write_u64(v));
     }
     /// Writes an address-sized field; the caller has checked that `v` fits in ELF32.
     pub fn put_addr(self, b: &mut [u8], off32: usize, off64: usize, v: u64) {
@@ -313,8 +310,8 @@ mod tests {
             entsize: 24,
         };
         for is64 in [false, true] {
-            for big in [false, true] {
-                let c = Class { is64, big };
+            for endian in [Endian::Little, Endian::Big] {
+                let c = Class { is64, endian };
                 let b = sh.write(c);
                 assert_eq!(b.len() as u64, c.shdr_size());
                 assert_eq!(SectionHeader::parse(c, &b), sh);
@@ -326,7 +323,7 @@ mod tests {
     fn big_endian_fields_are_stored_most_significant_first() {
         let c = Class {
             is64: false,
-            big: true,
+            endian: Endian::Big,
         };
         let mut b = [0u8; 4];
         c.put_u32(&mut b, 0, 0x0102_0304);
@@ -345,7 +342,13 @@ mod tests {
 
     #[test]
     fn non_elf_input_is_rejected() {
-        assert!(Class::parse(b"\x7fELX\x02\x01").is_err());
-        assert!(Class::parse(b"\x7fELF\x03\x01\0\0\0\0\0\0\0\0\0\0").is_err());
+        let err = |data: &[u8]| Class::parse(data).unwrap_err().to_string();
+        assert!(err(b"\x7fELF").contains("4 bytes is too short"));
+        assert!(err(&[0u8; 64]).contains("not an ELF file: magic is [00, 00, 00, 00]"));
+        assert!(err(b"\x7fELF\x03\x01\0\0\0\0\0\0\0\0\0\0").contains("EI_CLASS = 3"));
+        assert!(err(b"\x7fELF\x02\x00\0\0\0\0\0\0\0\0\0\0").contains("EI_DATA = 0"));
+        let le64 = b"\x7fELF\x02\x01\0\0\0\0\0\0\0\0\0\0";
+        let c = Class::parse(le64).unwrap();
+        assert_eq!((c.is64, c.endian), (true, Endian::Little));
     }
 }
