@@ -24,7 +24,7 @@ const HELPER_H: &str = "static inline __attribute__((always_inline)) int helper(
 ";
 
 /// The first object of module `i`: `functions` functions; `variant` changes the code.
-fn source_a(i: usize, functions: usize, variant: usize) -> String {
+pub(crate) fn source_a(i: usize, functions: usize, variant: usize) -> String {
     let mut s = format!("#include \"../helper.h\"\nint mod{i}_counter;\n");
     for f in 0..functions {
         s += &format!(
@@ -44,7 +44,7 @@ fn source_b(i: usize) -> String {
     )
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -56,13 +56,13 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// A fake object tree: `drivers/mI/modI.ko` for each module, `modules.order` listing `.o`s.
-struct Tree {
+pub(crate) struct Tree {
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Tree {
-    fn new(modules: usize, functions: usize) -> Tree {
+    pub(crate) fn new(modules: usize, functions: usize) -> Tree {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("obj");
         std::fs::create_dir_all(root.join("drivers")).unwrap();
@@ -78,14 +78,14 @@ impl Tree {
     }
 
     /// A copy of this tree in a fresh directory (`cp -a`).
-    fn copy(&self) -> Tree {
+    pub(crate) fn copy(&self) -> Tree {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("obj");
         run(Command::new("cp").arg("-a").arg(&self.root).arg(&root));
         Tree { _dir: dir, root }
     }
 
-    fn name(i: usize) -> String {
+    pub(crate) fn name(i: usize) -> String {
         format!("drivers/m{i}/mod{i}.ko")
     }
 
@@ -96,7 +96,7 @@ impl Tree {
     }
 
     /// Compiles and links module `i` with `a` as its first object's source.
-    fn build_from(&self, i: usize, a: &str) {
+    pub(crate) fn build_from(&self, i: usize, a: &str) {
         let dir = format!("drivers/m{i}");
         std::fs::create_dir_all(self.root.join(&dir)).unwrap();
         std::fs::write(self.root.join(&dir).join("a.c"), a).unwrap();
@@ -117,7 +117,7 @@ impl Tree {
             .arg(format!("{dir}/b.o")));
     }
 
-    fn modules(&self) -> Vec<PathBuf> {
+    pub(crate) fn modules(&self) -> Vec<PathBuf> {
         let order = std::fs::read_to_string(self.root.join("modules.order")).unwrap();
         order
             .lines()
@@ -126,7 +126,7 @@ impl Tree {
     }
 
     /// Every module's bytes, by name.
-    fn bytes(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+    pub(crate) fn bytes(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         self.modules()
             .into_iter()
             .map(|p| {
@@ -146,7 +146,7 @@ impl Tree {
     }
 
     /// `kbuild-lineinfo modules --objtree ROOT ARGS...` outside make.
-    fn batch(&self, args: &[&str]) -> Output {
+    pub(crate) fn batch(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.arg("modules")
             .arg("--objtree")
@@ -159,16 +159,16 @@ impl Tree {
     }
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Warnings and errors: stderr lines other than `-v` explanations (`lineinfo: ...`).
-fn warnings(out: &Output) -> Vec<String> {
+pub(crate) fn warnings(out: &Output) -> Vec<String> {
     stderr(out)
         .lines()
         .filter(|l| !l.starts_with("lineinfo: "))
@@ -177,7 +177,7 @@ fn warnings(out: &Output) -> Vec<String> {
 }
 
 /// Runs a batch that must succeed without a warning; returns its stdout and `-v` explanations.
-fn ok(tree: &Tree, args: &[&str]) -> String {
+pub(crate) fn ok(tree: &Tree, args: &[&str]) -> String {
     let out = tree.batch(args);
     assert!(
         out.status.success() && warnings(&out).is_empty(),
@@ -449,7 +449,7 @@ fn cache_does_only_the_work_that_changed() {
 }
 
 /// A module whose table is large: one line-table entry per line, ~300 KB of `.mod_lineinfo`.
-fn source_large(i: usize) -> String {
+pub(crate) fn source_large(i: usize) -> String {
     let mut s = String::from("volatile int v;\n");
     for f in 0..100 {
         s += &format!("void mod{i}_f{f}(void)\n{{\n");

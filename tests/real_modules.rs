@@ -174,9 +174,11 @@ fn check_module(
     ));
     assert_eq!(answers.len(), offsets.len(), "{name}: lookup answer count");
     let bytes = std::fs::read(ours).unwrap();
-    let decoded = blob::decode_v1_module(&crate::common::elf::section(ours, ".mod_lineinfo")
-        .expect("our section")
-        .data)
+    let decoded = blob::decode_v1_module(
+        &crate::common::elf::section(ours, ".mod_lineinfo")
+            .expect("our section")
+            .data,
+    )
     .unwrap_or_else(|e| panic!("{name}: .mod_lineinfo is not a v1 blob by docs/format.md: {e}"));
     // `.text`'s place in text memory, as the loader lays it out (CONFIG_MODULE_UNLOAD=y, as
     // the batch assumes without a .config).
@@ -211,8 +213,9 @@ fn check_module(
         f.starts += u64::from(is_start);
         f.compared += 1;
         let right = |a: &realdata::Answer| {
-            a.as_ref()
-                .is_some_and(|(file, line)| realdata::same_file(want_file, file) && want_line == line)
+            a.as_ref().is_some_and(|(file, line)| {
+                realdata::same_file(want_file, file) && want_line == line
+            })
         };
         let decoded = from_bytes(*offset);
         if right(&decoded) {
@@ -340,7 +343,7 @@ fn debian_cloud_modules_agree_with_linked_originals() {
         .collect();
     let unexplained: Vec<String> = not_updated
         .iter()
-        .filter(|m| !NOT_UPDATED.iter().any(|(name, _)| name == m))
+        .filter(|m| !NOT_UPDATED.iter().any(|(name, _)| *name == m.as_str()))
         .map(|m| {
             let said = stdout.lines().find(|l| l.contains(m.as_str()));
             format!("{m}: {}", said.unwrap_or("(nothing said)"))

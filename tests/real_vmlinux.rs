@@ -101,11 +101,7 @@ fn debian_cloud_vmlinux_agrees_with_llvm_symbolizer() {
             decoded.names.len()
         );
         let listed: Vec<u64> = EXCEPTIONS.iter().map(|e| e.0).collect();
-        wrong.retain(|w| {
-            !listed
-                .iter()
-                .any(|a| w.starts_with(&format!("{a:#x}:")))
-        });
+        wrong.retain(|w| !listed.iter().any(|a| w.starts_with(&format!("{a:#x}:"))));
         assert!(
             wrong.is_empty(),
             "{layout}: {} of {compared} addresses wrong (100 % is the claim), e.g.\n{}",

@@ -15,6 +15,7 @@ mod v7_oracle;
 mod annotate;
 mod bad_input;
 mod batch;
+mod batch_paths;
 mod cache;
 mod classic;
 mod embed;

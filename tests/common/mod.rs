@@ -18,6 +18,7 @@ pub mod elfwrite;
 pub mod realdata;
 pub mod report;
 pub mod symbolizer;
+pub mod textmem;
 pub mod tools;
 pub mod v7blob;
 pub mod vmtable;

@@ -30,12 +30,12 @@ pub fn text_memory(ko: &[u8], module_unload: bool) -> Vec<Placed> {
     let mut size = 0u64;
     let mut out = Vec::new();
     for s in file.sections() {
-        let SectionFlags::Elf { sh_flags } = s.flags() else {
+        let SectionFlags::Elf { sh_flags, .. } = s.flags() else {
             continue;
         };
         let name = s.name().unwrap_or("").to_string();
-        let init =
-            name.starts_with(".init") || (!module_unload && name.starts_with(".exit"));
+        let init = name.starts_with(".init") || (!module_unload && name.starts_with(".exit"));
+        let sh_flags = sh_flags.0;
         if sh_flags & (SHF_ALLOC | SHF_EXECINSTR) != (SHF_ALLOC | SHF_EXECINSTR) || init {
             continue;
         }

@@ -176,7 +176,10 @@ fn decode_stream(
             let (df, dl) = if v7 {
                 (sleb(data, &mut pos)?, sleb(data, &mut pos)?)
             } else {
-                (unzigzag(uleb(data, &mut pos)?), unzigzag(uleb(data, &mut pos)?))
+                (
+                    unzigzag(uleb(data, &mut pos)?),
+                    unzigzag(uleb(data, &mut pos)?),
+                )
             };
             e.file = e.file.wrapping_add(df as u32);
             e.line = e.line.wrapping_add(dl as u32);
@@ -319,7 +322,7 @@ mod tests {
         }
         let block1 = data.len() as u32;
         data.extend([0x01, 0x07]); // file 1, line 7
-        // delta 0x10, file -1, line +293: zig-zag 1 and 586 = ULEB ca 04 (v1), SLEB 7f a5 02 (v7)
+                                   // delta 0x10, file -1, line +293: zig-zag 1 and 586 = ULEB ca 04 (v1), SLEB 7f a5 02 (v7)
         data.push(0x10);
         data.extend::<&[u8]>(if v7 {
             &[0x7f, 0xa5, 0x02]
@@ -341,7 +344,10 @@ mod tests {
         .collect();
         if v7 {
             symbols.insert("lineinfo_data_size".into(), u32s(&[data.len() as u32]));
-            symbols.insert("lineinfo_filenames_size".into(), u32s(&[names.len() as u32]));
+            symbols.insert(
+                "lineinfo_filenames_size".into(),
+                u32s(&[names.len() as u32]),
+            );
         }
         symbols.insert("lineinfo_data".into(), data);
         symbols.insert("lineinfo_filenames".into(), names);
@@ -404,9 +410,15 @@ mod tests {
         let set = |a: &mut Arrays, k: &str, v: &[u8]| {
             a.symbols.insert(k.to_string(), v.to_vec());
         };
-        bad(&|a| set(a, "lineinfo_num_blocks", &[3, 0, 0, 0]), "3 blocks for 66");
+        bad(
+            &|a| set(a, "lineinfo_num_blocks", &[3, 0, 0, 0]),
+            "3 blocks for 66",
+        );
         bad(&|a| set(a, "lineinfo_file_offsets", &[0; 8]), "name 1 at 0");
-        bad(&|a| set(a, "lineinfo_filenames", b"a.c\0b/c.h"), "filenames_size");
+        bad(
+            &|a| set(a, "lineinfo_filenames", b"a.c\0b/c.h"),
+            "filenames_size",
+        );
         bad(
             &|a| a.symbols.get_mut("lineinfo_data").unwrap().push(0),
             "data_size",
