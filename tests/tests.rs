@@ -25,6 +25,7 @@ mod module_oracle;
 mod oracle_selftest;
 mod real_modules;
 mod real_modules_v7;
+mod real_v1_placement;
 mod real_vmlinux;
 mod synth;
 mod v1_placement;
