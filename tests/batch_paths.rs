@@ -400,7 +400,9 @@ fn make_tokens_come_back_while_one_long_job_runs() {
     });
     // make's jobserver pipe, from the MAKEFLAGS the recipe saw: --jobserver-auth=R,W.
     let pipe_path = loop {
-        if let Ok(f) = fs::read_to_string(&flags) {
+        // The shell creates the file before `echo` writes it: wait for the line.
+        let f = fs::read_to_string(&flags).unwrap_or_default();
+        if f.ends_with('\n') {
             let auth = f
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("--jobserver-auth="))
