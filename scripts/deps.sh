@@ -16,6 +16,7 @@ command -v ld.lld >/dev/null || need+=(lld)
 command -v aarch64-linux-gnu-ld >/dev/null || need+=(binutils-aarch64-linux-gnu)
 command -v riscv64-linux-gnu-ld >/dev/null || need+=(binutils-riscv64-linux-gnu)
 command -v make >/dev/null || need+=(make)
+command -v strace >/dev/null || need+=(strace)     # batch_paths: when jobs run, seen from outside
 command -v xz >/dev/null || need+=(xz-utils)       # the kernel's compressors, for unpack's tests
 command -v zstd >/dev/null || need+=(zstd)
 command -v lz4 >/dev/null || need+=(lz4)

@@ -547,30 +547,47 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
     let original = std::fs::read(dir.path().join("big.o")).unwrap();
     let ko = dir.path().join("k.ko");
     std::fs::write(&ko, &original).unwrap();
-    let start = std::time::Instant::now();
-    assert!(run_in(dir.path(), &["module", "k.ko"], &[])
-        .status
-        .success());
-    let full_run = start.elapsed();
-    let updated = std::fs::read(&ko).unwrap();
-    let mut kills = 0;
-    for i in 0..60u32 {
-        std::fs::write(&ko, &original).unwrap();
-        let mut child = Command::new(BIN)
+    // The run's length: the fastest of three (the first one reads the files from disk), so that
+    // the kill delays below span the run, start to end.
+    let spawn = || {
+        Command::new(BIN)
             .args(["module", "-s", "k.ko"])
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap();
-        std::thread::sleep(full_run * i / 50);
-        if child.kill().is_ok() {
-            kills += 1;
-        }
-        child.wait().unwrap();
+            .unwrap()
+    };
+    let full_run = (0..3)
+        .map(|_| {
+            std::fs::write(&ko, &original).unwrap();
+            let start = std::time::Instant::now();
+            assert!(spawn().wait().unwrap().success());
+            start.elapsed()
+        })
+        .min()
+        .unwrap();
+    let updated = std::fs::read(&ko).unwrap();
+    // Rounds whose kill landed (the child died of SIGKILL: `Child::kill` also says Ok for a
+    // child that had already exited), and the states found after them.
+    let (mut kills, mut old_seen, mut new_seen) = (0, 0, 0);
+    for i in 0..60u32 {
+        std::fs::write(&ko, &original).unwrap();
+        let mut child = spawn();
+        std::thread::sleep(full_run * i / 80);
+        child.kill().unwrap();
+        let killed = {
+            use std::os::unix::process::ExitStatusExt;
+            child.wait().unwrap().signal() == Some(9)
+        };
         // The in-place strategy (src/modules/embed.rs) may leave unreferenced bytes after the
         // ELF the header describes; the next run cuts them. Anything else is a torn module.
         let now = std::fs::read(&ko).unwrap();
+        if killed {
+            kills += 1;
+            old_seen += usize::from(now.starts_with(&original));
+        }
+        new_seen += usize::from(now.starts_with(&updated));
         let old_or_new = now.starts_with(&original) || now.starts_with(&updated);
         assert!(
             old_or_new,
@@ -587,7 +604,13 @@ fn sigkill_during_module_embedding_leaves_old_or_new_module() {
         );
         assert_eq!(std::fs::read(&ko).unwrap(), updated, "rerun after kill {i}");
     }
-    assert!(kills >= 50, "only {kills} kills landed");
+    // The rounds must span the run: kills that landed on a running child and found the module
+    // untouched, and rounds late enough to find it new, or they proved nothing.
+    assert!(
+        kills >= 10 && old_seen > 0 && new_seen > 0,
+        "{kills} kills landed on a running child, {old_seen} of them found the old module, \
+         {new_seen} rounds the new one: the kill delays ({full_run:?} run) no longer span it"
+    );
 }
 
 // ---- Cache and jobserver ----------------------------------------------------------------------

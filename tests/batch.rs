@@ -24,7 +24,7 @@ const HELPER_H: &str = "static inline __attribute__((always_inline)) int helper(
 ";
 
 /// The first object of module `i`: `functions` functions; `variant` changes the code.
-fn source_a(i: usize, functions: usize, variant: usize) -> String {
+pub(crate) fn source_a(i: usize, functions: usize, variant: usize) -> String {
     let mut s = format!("#include \"../helper.h\"\nint mod{i}_counter;\n");
     for f in 0..functions {
         s += &format!(
@@ -44,7 +44,7 @@ fn source_b(i: usize) -> String {
     )
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -56,7 +56,7 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// A fake object tree: `drivers/mI/modI.ko` for each module, `modules.order` listing `.o`s.
-/// (Also used by `concurrent.rs`.)
+/// (Also used by `concurrent.rs` and `batch_paths.rs`.)
 pub(crate) struct Tree {
     _dir: tempfile::TempDir,
     pub(crate) root: PathBuf,
@@ -86,7 +86,7 @@ impl Tree {
         Tree { _dir: dir, root }
     }
 
-    fn name(i: usize) -> String {
+    pub(crate) fn name(i: usize) -> String {
         format!("drivers/m{i}/mod{i}.ko")
     }
 
@@ -97,7 +97,7 @@ impl Tree {
     }
 
     /// Compiles and links module `i` with `a` as its first object's source.
-    fn build_from(&self, i: usize, a: &str) {
+    pub(crate) fn build_from(&self, i: usize, a: &str) {
         let dir = format!("drivers/m{i}");
         std::fs::create_dir_all(self.root.join(&dir)).unwrap();
         std::fs::write(self.root.join(&dir).join("a.c"), a).unwrap();
@@ -160,16 +160,16 @@ impl Tree {
     }
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Warnings and errors: stderr lines other than `-v` explanations (`lineinfo: ...`).
-fn warnings(out: &Output) -> Vec<String> {
+pub(crate) fn warnings(out: &Output) -> Vec<String> {
     stderr(out)
         .lines()
         .filter(|l| !l.starts_with("lineinfo: "))
@@ -178,7 +178,7 @@ fn warnings(out: &Output) -> Vec<String> {
 }
 
 /// Runs a batch that must succeed without a warning; returns its stdout and `-v` explanations.
-fn ok(tree: &Tree, args: &[&str]) -> String {
+pub(crate) fn ok(tree: &Tree, args: &[&str]) -> String {
     let out = tree.batch(args);
     assert!(
         out.status.success() && warnings(&out).is_empty(),
@@ -450,7 +450,7 @@ fn cache_does_only_the_work_that_changed() {
 }
 
 /// A module whose table is large: one line-table entry per line, ~300 KB of `.mod_lineinfo`.
-fn source_large(i: usize) -> String {
+pub(crate) fn source_large(i: usize) -> String {
     let mut s = String::from("volatile int v;\n");
     for f in 0..100 {
         s += &format!("void mod{i}_f{f}(void)\n{{\n");

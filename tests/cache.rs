@@ -231,17 +231,44 @@ fn cache_dir_under_a_regular_file_warns_and_continues() {
     continues_without_cache(&file.join("cache"));
 }
 
+/// A directory nobody may write in. Root ignores permission bits (and CI runs as root), so as
+/// root the directory is made immutable (`chattr +i`), which stops root too; the flag is taken
+/// off again when the test ends, whatever happens.
 #[test]
 fn read_only_cache_dir_warns_and_continues() {
-    if fs::metadata("/proc/self").unwrap().uid() == 0 {
-        eprintln!("skipped: root ignores directory permissions");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ro");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    let _immutable = (fs::metadata("/proc/self").unwrap().uid() == 0).then(|| Immutable::new(&dir));
+    assert!(
+        fs::write(dir.join("probe"), b"").is_err(),
+        "{} is still writable: the test would prove nothing",
+        dir.display()
+    );
     continues_without_cache(&dir);
+}
+
+/// `chattr +i` on a directory for as long as it lives.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn new(dir: &Path) -> Immutable {
+        let out = Command::new("chattr").arg("+i").arg(dir).output();
+        match out {
+            Ok(o) if o.status.success() => Immutable(dir.to_path_buf()),
+            other => panic!(
+                "as root, the read-only directory needs `chattr +i` (e2fsprogs) on a file system \
+                 that supports it (TMPDIR: ext4, xfs, btrfs, tmpfs ≥ 6.0): {other:?}"
+            ),
+        }
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
 }
 
 /// Compiles C at test time; the build-id oracle is `readelf -n`.

@@ -103,7 +103,7 @@ fn variant(name: &'static str, dwarf: DwarfVersion) -> Variant {
 fn check_fixture(v: Variant) {
     let ws = Workspace::new();
     if let Some(why) = ws.unsupported(&v) {
-        eprintln!("SKIPPED variant {}: {why}", v.name);
+        common::tools::unavailable(&format!("variant {}", v.name), &why);
         return;
     }
     let input = link1(&ws, &v);

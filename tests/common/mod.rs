@@ -18,8 +18,10 @@ pub mod elfwrite;
 pub mod realdata;
 pub mod report;
 pub mod symbolizer;
+pub mod textmem;
 pub mod tools;
 pub mod v7blob;
+pub mod vmtable;
 
 pub use answer::{check_name_shape, normalize, Answer, Expect, Verdict};
 pub use build::{BuildStyle, Cc, Compress, DwarfVersion, Linker, Toolchain, Variant, Workspace};

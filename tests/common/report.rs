@@ -93,16 +93,6 @@ impl Report {
             self.describe(title)
         );
     }
-
-    /// Panics unless agreement is at least `min` and names are well shaped.
-    pub fn assert_at_least(&self, min: f64, title: &str) {
-        assert!(self.answered() > 0, "{title}: the oracle answered nothing");
-        assert!(
-            self.agreement() >= min && self.bad_names.is_empty(),
-            "{}",
-            self.describe(title)
-        );
-    }
 }
 
 fn show(a: Option<&Answer>) -> String {
