@@ -5,6 +5,7 @@
 #
 #   bench/modules.sh [FLAVOUR|ENV_FILE] [RUNS]
 #   KBUILD_LINEINFO_BENCH_EVERY=10 bench/modules.sh cloud 3   # the pairs on every 10th module only
+#   KBUILD_LINEINFO_BENCH_PAIRS_ONLY=1 bench/modules.sh ...    # the pairs, not the scenarios
 #
 # FLAVOUR (default full) is fetched by scripts/corpus.sh; an ENV_FILE instead sets MODULES_DIR
 # and MODULES_ORDER (and KERNEL_VERSION) for a tree of your own. The corpus is never
