@@ -10,7 +10,7 @@
 #   by run: medians of RUNS pairs and their ratio. Layout: $KBUILD_LINEINFO_BENCH_LAYOUT (v1, the
 #   default, or v7), for both tools. Without the series the column is skipped with a note.
 # modules: every module of modules.order, on a scratch copy of the corpus (the copy is not timed):
-#   cold at -j2, and the C flow's 49 s for comparison.
+#   cold at -j2 (bench/modules.sh runs the series' flow beside ours, paired).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-cloud}
@@ -85,6 +85,6 @@ if [ "$what" = modules ] || [ "$what" = all ]; then
   time_cmd "$work/m.t" "$tool" modules --objtree "$copy" --order "$MODULES_ORDER" -j2 --no-cache -s
   m_wall=$(awk '{print $1}' "$work/m.t"); m_rss=$(awk '{print $2}' "$work/m.t")
   bytes=$(find "$copy" -name '*.ko' -newer "$MODULES_ORDER" -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-  printf 'modules: %d modules cold at -j2: %.2f s wall (%.2f s CPU), %d MB peak RSS (C flow: 49 s at two processes)\n' \
+  printf 'modules: %d modules cold at -j2: %.2f s wall (%.2f s CPU), %d MB peak RSS (bench/modules.sh pairs it with the series' flow)\n' \
     "$n" "$m_wall" "$(cpu "$work/m.t")" $((m_rss / 1024))
 fi

@@ -3,8 +3,9 @@
 # oracles (llvm-dwarfdump, llvm-symbolizer), binutils, gcc (with 32-bit support for i386
 # fixtures), clang and ld.lld (the fixtures are built with both toolchains, as `make LLVM=1`
 # does), the aarch64 and riscv64 cross binutils (arm64/riscv64 module oracles and fixtures), GNU
-# make, GNU time, man and groff (the generated man pages are checked with both). Installs only
-# what is missing; needs root (apt-get).
+# make, GNU time, strace, the kernel's compressors (xz, zstd, lz4, gzip), man and groff (the
+# generated man pages are checked with both); and cargo-fuzz where a nightly toolchain exists
+# (below). Installs only what is missing; needs root (apt-get).
 set -euo pipefail
 need=()
 command -v llvm-symbolizer >/dev/null || need+=(llvm)
@@ -31,4 +32,12 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# cargo-fuzz, where a nightly toolchain is installed (libFuzzer's sanitizer flags need nightly):
+# scripts/test.sh then fuzzes every target of fuzz/ for a bounded time. Without nightly it
+# replays each target's corpus and a generated stream of inputs on stable instead (no tool needed).
+if ! cargo fuzz --version >/dev/null 2>&1 && rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "installing: cargo-fuzz (cargo install --locked)" >&2
+  cargo install --locked --quiet cargo-fuzz
 fi

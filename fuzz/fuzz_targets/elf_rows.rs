@@ -1,23 +1,5 @@
-//! Arbitrary bytes (mutated real objects: `cc -c -g` objects, `ld -r` merges, small modules,
-//! clang DWARF 5 objects and `ld.lld` links with `DW_FORM_addrx`/`strx` units) as an
-//! ELF input: `extract::module` and `extract::vmlinux` must return `Ok` or `Err`, never panic,
-//! hang or run out of memory; whatever tables come out must encode.
+//! libFuzzer entry of [`kbuild_lineinfo_fuzz_checks::elf_rows`]: what it checks is written there, and
+//! `replay` runs the same body on stable (scripts/test.sh).
 #![no_main]
 
-use kbuild_lineinfo::encode::encode;
-use kbuild_lineinfo::extract::{self, Effort, Options};
-use kbuild_lineinfo::Layout;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let options = Options::default();
-    if let Ok(Some(module)) = extract::module(data, &options) {
-        for section in &module.sections {
-            let _ = encode(&section.table, Layout::V7);
-        }
-    }
-    if let Ok(vmlinux) = extract::vmlinux(data, &options, Effort::default()) {
-        assert!(vmlinux.text <= vmlinux.etext || vmlinux.table.entries.is_empty());
-        let _ = encode(&vmlinux.table, Layout::V1);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kbuild_lineinfo_fuzz_checks::elf_rows::check(data));

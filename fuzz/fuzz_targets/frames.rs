@@ -1,29 +1,5 @@
-//! Arbitrary bytes as kernel log lines: the frame parser must never panic, and every span it
-//! returns lies inside its line, in order, without overlap.
+//! libFuzzer entry of [`kbuild_lineinfo_fuzz_checks::frames`]: what it checks is written there, and
+//! `replay` runs the same body on stable (scripts/test.sh).
 #![no_main]
 
-use kbuild_lineinfo::frames::Scanner;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let mut scanner = Scanner::new();
-    for line in data.split(|&b| b == b'\n') {
-        let mut done = 0;
-        for frame in scanner.line(line) {
-            assert!(done <= frame.name.start && frame.name.start < frame.name.end);
-            assert!(frame.name.end < frame.end && frame.end <= line.len());
-            let name = &line[frame.name.clone()];
-            assert!(line[frame.name.end..].starts_with(b"+0x"), "{name:?}");
-            for r in [&frame.module, &frame.build_id].into_iter().flatten() {
-                assert!(frame.name.end < r.start && r.end <= frame.end);
-            }
-            done = frame.end;
-            if let Some(a) = &frame.annotation {
-                assert_eq!(a.span.start, frame.end);
-                assert!(a.file.start < a.file.end && a.file.end < a.span.end);
-                assert!(a.span.end <= line.len() && line[a.span.end - 1] == b')');
-                done = a.span.end;
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kbuild_lineinfo_fuzz_checks::frames::check(data));
