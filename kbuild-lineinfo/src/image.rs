@@ -55,6 +55,15 @@ impl<'a> SymbolBytes<'a> {
     }
 }
 
+/// [`SymbolBytes::get`] on an already parsed file (`None` for a file that is not ELF).
+pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
+    match file {
+        object::File::Elf32(file) => symbol_bytes(file, name.as_bytes()),
+        object::File::Elf64(file) => symbol_bytes(file, name.as_bytes()),
+        _ => None,
+    }
+}
+
 fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'a, H>,
     name: &[u8],
@@ -446,7 +455,11 @@ mod tests {
             ];
             assert_eq!(resolver.len(), names.len());
             for (name, value) in names {
-                let found: Vec<u64> = resolver.resolve(name, 0).iter().map(|s| s.value).collect();
+                let found: Vec<u64> = resolver
+                    .resolve(name, Some(0))
+                    .iter()
+                    .map(|s| s.value)
+                    .collect();
                 assert_eq!(found, [value], "{}", String::from_utf8_lossy(name));
             }
         }
@@ -469,7 +482,7 @@ mod tests {
         assert_eq!(text.in_section(1), [0x1010]);
         assert_eq!(text.in_section(4), [0u64; 0]);
         let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
-        assert!(resolver.resolve(b"unloaded", 0).is_empty());
+        assert!(resolver.resolve(b"unloaded", Some(0)).is_empty());
         assert_eq!(resolver.len(), 1);
     }
 
@@ -581,7 +594,11 @@ mod tests {
         // took STT_GNU_IFUNC symbols, before the two shared it).
         let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
         let value = |name: &[u8]| -> Vec<u64> {
-            resolver.resolve(name, 0).iter().map(|s| s.value).collect()
+            resolver
+                .resolve(name, Some(0))
+                .iter()
+                .map(|s| s.value)
+                .collect()
         };
         assert_eq!(value(b"thumb_fn"), [0x1010]);
         assert_eq!(value(b"label"), [0x1021]);

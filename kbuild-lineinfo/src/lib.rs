@@ -22,6 +22,7 @@
 //! * [`error`]: the one error type.
 //! * [`embedded`], [`kallsyms`], [`frames`]: reading tables back from built images, symbols by
 //!   name, and stack frames in log text (for `annotate`).
+//! * [`symbolize`]: the one door to those tables, as the kernel sees them (`lookup`, `annotate`).
 #![forbid(unsafe_code)]
 
 mod bytes;
@@ -42,6 +43,7 @@ pub mod loader;
 pub mod paths;
 pub mod reloc;
 pub mod rows;
+pub mod symbolize;
 pub mod table;
 
 pub use error::{Error, ErrorKind, Result};
