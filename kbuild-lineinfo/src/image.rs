@@ -219,12 +219,12 @@ pub fn is_kallsyms_text_section(sh_flags: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use object::write::elf::{FileHeader as Header, SectionHeader as Shdr, Sym as WSym, Writer};
 
     use super::*;
 
-    struct Section {
+    pub(crate) struct Section {
         name: &'static [u8],
         nobits: bool,
         flags: u32,
@@ -233,11 +233,11 @@ mod tests {
     }
 
     /// (name, section index or `SHN_*`, value, `STT_*`); all global.
-    type Symbol = (&'static [u8], u16, u64, u8);
+    pub(crate) type Symbol = (&'static [u8], u16, u64, u8);
 
     /// A hand-made ELF file: the sections after the null section, then `.symtab`, `.strtab`,
     /// `.shstrtab`. File offsets are unrelated to addresses, as in a real image.
-    fn build(
+    pub(crate) fn build(
         e_type: u16,
         machine: u16,
         endian: Endian,
@@ -331,7 +331,7 @@ mod tests {
     const ABS: u16 = 0xfff1;
 
     /// `.text` at 0x1000 (0x100 bytes), `.rodata` at 0x2000 holding 0..16, `.bss` at 0x3000.
-    fn sections() -> Vec<Section> {
+    pub(crate) fn sections() -> Vec<Section> {
         let section = |name, nobits, flags, addr, data| Section {
             name,
             nobits,

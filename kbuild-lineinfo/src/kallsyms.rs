@@ -256,4 +256,37 @@ mod tests {
         );
         assert!(symbols.resolve(b"nope", Some(0x20)).is_empty());
     }
+
+    #[test]
+    fn containing_is_the_symbol_kallsyms_prints() {
+        let data = object_with(&[("__a", 0x10, 0), ("a", 0x10, 0x10), ("b", 0x30, 0)], 0x40);
+        let symbols = Symbols::parse(&data).unwrap();
+        // A relocatable object: the first in the symbol table at one start (as modules do).
+        let at = |v| symbols.containing(1, v).map(|(n, s)| (n, s.value, s.size));
+        assert_eq!(at(0xf), None, "below the first symbol");
+        assert_eq!(at(0x10), Some((&b"__a"[..], 0x10, 0x20)));
+        assert_eq!(at(0x2f), Some((&b"__a"[..], 0x10, 0x20)));
+        assert_eq!(at(0x30), Some((&b"b"[..], 0x30, 0x10)));
+        assert_eq!(symbols.containing(2, 0x30), None, "another section");
+        assert_eq!(symbols.name(b"b"), Some(&b"b"[..]));
+        assert_eq!(symbols.resolve(b"a", None).len(), 1);
+    }
+
+    #[test]
+    fn containing_in_a_linked_image_prefers_what_scripts_kallsyms_sorts_first() {
+        use crate::image::tests::{build, sections};
+        let func = object::elf::STT_FUNC.0;
+        // `__x` (two underscores) before `x` in the symbol table: kallsyms prints `x`.
+        let symbols = [
+            (&b"__x"[..], 1, 0x1010, func),
+            (b"x", 1, 0x1010, func),
+            (b"y", 1, 0x1020, func),
+        ];
+        let data = build(2, 62, Endianness::Little, true, &sections(), &symbols);
+        let symbols = Symbols::parse(&data).unwrap();
+        let at = |v| symbols.containing(7, v).map(|(n, s)| (n, s.value, s.size));
+        assert_eq!(at(0x101f), Some((&b"x"[..], 0x1010, 0x10)));
+        assert_eq!(at(0x1020), Some((&b"y"[..], 0x1020, 0xe0)));
+        assert_eq!(at(0x100f), None);
+    }
 }

@@ -464,3 +464,184 @@ fn is_x86(file: &object::File<'_>) -> bool {
         object::Architecture::X86_64 | object::Architecture::I386
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use object::write::{Object as WObject, Symbol as WSymbol, SymbolSection};
+    use object::{Architecture, BinaryFormat, SectionKind, SymbolFlags, SymbolKind, SymbolScope};
+
+    use super::*;
+    use crate::encode::encode;
+    use crate::table::{Entry, LineTable};
+    use crate::Endian;
+
+    fn table(entries: &[(u32, u32)]) -> LineTable {
+        LineTable {
+            entries: entries
+                .iter()
+                .map(|&(offset, line)| Entry {
+                    offset,
+                    file: 0,
+                    line,
+                })
+                .collect(),
+            files: vec![b"m.c".to_vec()],
+        }
+    }
+
+    /// A table object as `vmlinux -o T.o` writes it.
+    fn table_object(entries: &[(u32, u32)], layout: Layout) -> Vec<u8> {
+        let encoded = encode(&table(entries), layout);
+        let items = crate::layout::vmlinux_items(&encoded, layout, Endian::Little);
+        crate::emit::elf::write_object(&items, &crate::emit::Target::host_default()).unwrap()
+    }
+
+    /// A v1 module: `.text` with `f` at 0 and `g` at 0x10 (0x20 bytes), `.init.text` with
+    /// `h`, and `.mod_lineinfo` over text memory with `entries`.
+    fn module(entries: &[(u32, u32)]) -> Vec<u8> {
+        let mut obj = WObject::new(BinaryFormat::Elf, Architecture::X86_64, Endian::Little);
+        let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        obj.append_section_data(text, &[0x90; 0x20], 16);
+        let init = obj.add_section(Vec::new(), b".init.text".to_vec(), SectionKind::Text);
+        obj.append_section_data(init, &[0x90; 0x10], 16);
+        for (name, section, value) in [("f", text, 0), ("g", text, 0x10), ("h", init, 0)] {
+            obj.add_symbol(WSymbol {
+                name: name.as_bytes().to_vec(),
+                value,
+                size: 0x10,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Section(section),
+                flags: SymbolFlags::None,
+            });
+        }
+        let blob =
+            crate::layout::v1::module_blob(&encode(&table(entries), Layout::V1), Endian::Little);
+        let s = obj.add_section(
+            Vec::new(),
+            b".mod_lineinfo".to_vec(),
+            SectionKind::ReadOnlyData,
+        );
+        obj.append_section_data(s, &blob, 4);
+        obj.write().unwrap()
+    }
+
+    fn line(answer: &Answer<'_>) -> std::result::Result<u32, Miss> {
+        answer.line.clone().map(|f| f.line)
+    }
+
+    #[test]
+    fn a_table_object_alone_answers_offsets_from_text() {
+        for layout in Layout::ALL {
+            let data = table_object(&[(0x10, 7), (0x20, 9)], layout);
+            let s = Symbolizer::vmlinux(&data, None).unwrap().unwrap();
+            assert!(s.is_bare() && !s.is_empty() && !s.is_module());
+            assert_eq!(s.layout(), layout);
+            assert_eq!(line(&s.at_address(0x18)), Ok(7));
+            assert_eq!(line(&s.at_address(0x1234)), Ok(9));
+            assert_eq!(s.at_address(0x18).symbol, None, "no symbols");
+            assert_eq!(line(&s.at_address(0xf)), Err(Miss::NoEntry));
+            assert_eq!(
+                line(&s.at_address(0xffff_ffff_8100_0000)),
+                Err(Miss::NotAnOffset)
+            );
+            let f = s.at_symbol(b"f", 0, None, Format::Symbol);
+            assert_eq!(line(&f), Err(Miss::UnknownSymbol));
+        }
+    }
+
+    #[test]
+    fn a_stub_is_empty_and_says_so() {
+        let data = table_object(&[], Layout::V7);
+        let s = Symbolizer::vmlinux(&data, None).unwrap().unwrap();
+        assert!(s.is_empty());
+        assert_eq!(line(&s.at_address(0x10)), Err(Miss::EmptyTables));
+        let module = WObject::new(BinaryFormat::Elf, Architecture::X86_64, Endian::Little);
+        let module = module.write().unwrap();
+        let none = Symbolizer::vmlinux(&module, None).unwrap();
+        assert_eq!(none.unwrap_err(), NoTables::Missing);
+    }
+
+    #[test]
+    fn a_module_answers_sections_and_symbols_with_the_guard() {
+        // f has lines at 0 and 4; g (at 0x10) has none of its own.
+        let data = module(&[(0, 3), (4, 4)]);
+        let input = Input::parse(&data).unwrap();
+        let s = Symbolizer::module(&input, LoaderConfig::default())
+            .unwrap()
+            .unwrap();
+        assert!(s.is_module() && !s.is_bare() && s.is_x86());
+        assert_eq!(s.layout(), Layout::V1);
+        let a = s.at_section(".text", 6);
+        assert_eq!(line(&a), Ok(4));
+        let f = a.symbol.unwrap();
+        assert_eq!((f.name, f.offset, f.size), (&b"f"[..], 6, 0x10));
+        // In g, the entry at 4 belongs to f: the kernel's guard rejects it.
+        let g = s.at_section(".text", 0x14);
+        assert_eq!(line(&g), Err(Miss::EarlierSymbol { entry_offset: 4 }));
+        assert_eq!(g.symbol.unwrap().name, b"g");
+        assert_eq!(
+            line(&s.at_section(".init.text", 0)),
+            Err(Miss::NotCovered(Uncovered::InitMemory))
+        );
+        assert_eq!(line(&s.at_section(".nope", 0)), Err(Miss::NoSection));
+        let past = s.at_section(".text", 0x20);
+        assert_eq!(line(&past), Err(Miss::PastSection { size: 0x20 }));
+        // Offsets into a module are section offsets, not addresses.
+        assert_eq!(line(&s.at_address(6)), Err(Miss::NoSection));
+    }
+
+    #[test]
+    fn frames_look_up_as_their_format_says() {
+        let data = module(&[(0, 3), (4, 4), (0x10, 5)]);
+        let input = Input::parse(&data).unwrap();
+        let s = Symbolizer::module(&input, LoaderConfig::default())
+            .unwrap()
+            .unwrap();
+        // %pS looks up f+4 itself; %pB looks up f+4 − 1.
+        assert_eq!(
+            line(&s.at_symbol(b"f", 4, Some(0x10), Format::Symbol)),
+            Ok(4)
+        );
+        assert_eq!(
+            line(&s.at_symbol(b"f", 4, Some(0x10), Format::Backtrace)),
+            Ok(3)
+        );
+        // %pB of a call at the end of f: offset == size is the return address past it.
+        let end = s.at_symbol(b"f", 0x10, Some(0x10), Format::Backtrace);
+        assert_eq!(line(&end), Ok(4));
+        assert_eq!(end.symbol.unwrap().name, b"f");
+        let outside = Err(Miss::OffsetOutsideSymbol);
+        assert_eq!(
+            line(&s.at_symbol(b"f", 0x10, Some(0x10), Format::Symbol)),
+            outside
+        );
+        assert_eq!(
+            line(&s.at_symbol(b"f", 0, Some(0x10), Format::Backtrace)),
+            outside
+        );
+        assert_eq!(line(&s.at_symbol(b"g", 0, None, Format::Symbol)), Ok(5));
+        let unknown = s.at_symbol(b"nope", 0, Some(0x10), Format::Symbol);
+        assert_eq!(line(&unknown), Err(Miss::UnknownSymbol));
+        assert!(Miss::UnknownSymbol.is_unresolved() && !Miss::NoEntry.is_unresolved());
+        assert_eq!(Format::of(Context::CallTrace, true), Format::Backtrace);
+        assert_eq!(Format::of(Context::CallTrace, false), Format::Symbol);
+        assert_eq!(Format::of(Context::Register, true), Format::Symbol);
+    }
+
+    #[test]
+    fn build_ids_compare_as_printed() {
+        let data = module(&[(0, 3)]);
+        let input = Input::parse(&data).unwrap();
+        let mut s = Symbolizer::module(&input, LoaderConfig::default())
+            .unwrap()
+            .unwrap();
+        s.build_id = Some(&[0x01, 0xab, 0xff]);
+        assert!(s.is_build_id(b"01abff") && s.is_build_id(b"01ABFF"));
+        assert!(
+            !s.is_build_id(b"01abfe") && !s.is_build_id(b"01ab") && !s.is_build_id(b"01abffzz")
+        );
+        assert!(!s.is_build_id(b"0xabff"));
+    }
+}
