@@ -20,6 +20,7 @@ mod classic;
 mod embed;
 mod jobs;
 mod kbuild_install;
+mod lookup;
 mod module_oracle;
 mod oracle_selftest;
 mod real_modules;

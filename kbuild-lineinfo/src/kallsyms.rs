@@ -140,7 +140,8 @@ impl<'a> Symbols<'a> {
 
     /// The symbol kallsyms resolves at `value` (an address of a linked image; an offset in
     /// `section` of a `.ko`, where `section` is ignored otherwise): the last start at or below
-    /// it, the first kallsyms lists of several at that start. `None` below the first.
+    /// it, the first kallsyms lists of several at that start. `None` below the first symbol and
+    /// past the end of the last (its section's end).
     pub fn containing(&self, section: usize, value: u64) -> Option<(&'a [u8], Symbol)> {
         let section = if self.relocatable { section } else { 0 };
         let key = |s: &Symbol| (if self.relocatable { s.section } else { 0 }, s.value);
@@ -148,7 +149,7 @@ impl<'a> Symbols<'a> {
             .by_place
             .partition_point(|(_, s)| key(s) <= (section, value));
         let (_, last) = *self.by_place.get(i.checked_sub(1)?)?;
-        if key(&last).0 != section {
+        if key(&last).0 != section || value - last.value >= last.size.max(1) {
             return None;
         }
         let first = self.by_place[..i].partition_point(|(_, s)| key(s) < key(&last));
@@ -268,6 +269,7 @@ mod tests {
         assert_eq!(at(0x2f), Some((&b"__a"[..], 0x10, 0x20)));
         assert_eq!(at(0x30), Some((&b"b"[..], 0x30, 0x10)));
         assert_eq!(symbols.containing(2, 0x30), None, "another section");
+        assert_eq!(at(0x40), None, "past the end of the section");
         assert_eq!(symbols.name(b"b"), Some(&b"b"[..]));
         assert_eq!(symbols.resolve(b"a", None).len(), 1);
     }
