@@ -259,10 +259,22 @@ impl Annotator {
         let key = String::from_utf8_lossy(name).replace('-', "_");
         if !dir.loaded.contains_key(&key) {
             let loaded = dir.load(&key);
-            if let Err(e) = &loaded {
-                let message = format!("[{key}]: {e:#}; its frames stay as they are");
-                warn(&mut self.warnings, self.silent, &message);
+            match &loaded {
+                Err(e) => {
+                    let message = format!("[{key}]: {e:#}; its frames stay as they are");
+                    warn(&mut self.warnings, self.silent, &message);
+                }
+                Ok((path, image)) if image.is_empty() => {
+                    let message = format!(
+                        "{}: the lineinfo tables are empty (all counts 0); no frame of [{key}] \
+                         gets a line",
+                        path.display()
+                    );
+                    warn(&mut self.warnings, self.silent, &message);
+                }
+                Ok(_) => {}
             }
+            let loaded = loaded.map(|(_, image)| image);
             dir.loaded.insert(key.clone(), loaded.ok());
         }
         let image = dir.loaded.get(&key)?.as_ref()?;
@@ -349,7 +361,8 @@ struct ModuleDir {
 }
 
 impl ModuleDir {
-    fn load(&mut self, key: &str) -> Result<Symbolizer<'static>> {
+    /// The module `key` and the path it was read from.
+    fn load(&mut self, key: &str) -> Result<(PathBuf, Symbolizer<'static>)> {
         if self.index.is_none() {
             let mut index = HashMap::new();
             walk(&self.root, &mut index)
@@ -362,7 +375,8 @@ impl ModuleDir {
         if path.extension().is_some_and(|e| e != "ko") {
             bail!("{}: compressed, unpack it first", path.display());
         }
-        load_module(path).with_context(|| path.display().to_string())
+        let image = load_module(path).with_context(|| path.display().to_string())?;
+        Ok((path.clone(), image))
     }
 }
 
