@@ -376,10 +376,10 @@ fn every_unknown_line_says_why() {
         format!(
             "{p} .init.text+0x0: `.init.text` is init memory, which v1 tables do not cover (v7 \
              tables do)\n\
-             {p} .nope+0x0: {ko} has no code section or text symbol of that name\n\
+             {p} .nope+0x0: no code section or text symbol `.nope`\n\
              {p} .text+0x100000: past the end of `.text` ({size:#x} bytes; a module's queries \
              are offsets: SYMBOL+0xOFF or SECTION+0xOFF)\n\
-             {p} no_such_fn+0x0: {ko} has no code section or text symbol of that name\n"
+             {p} no_such_fn+0x0: no code section or text symbol `no_such_fn`\n"
         )
     );
     let silent = run(fx.ws.root(), &[&["lookup", "-s"], &args[1..]].concat(), "");

@@ -241,7 +241,11 @@ impl<'a, W: Write> Lookup<'_, 'a, W> {
     /// Why `query` has no line, in a person's words.
     fn why(&self, query: &str, miss: &Miss) -> String {
         let image = &self.image;
-        let section = query.rsplit_once('+').map_or(".text", |(n, _)| n);
+        // The section or symbol named (`.text` for a bare offset into a module).
+        let section = match parse(query) {
+            Ok(Query::Named { name, .. }) => name,
+            _ => ".text",
+        };
         match miss {
             Miss::OutsideText { text, etext } => format!(
                 "outside [_text, _etext) = [{text:#x}, {etext:#x}), the core kernel text the \
@@ -279,9 +283,9 @@ impl<'a, W: Write> Lookup<'_, 'a, W> {
             Miss::NoEntry => "no entry of the tables at or below it".into(),
             Miss::EmptyTables => "the tables are empty".into(),
             Miss::UnknownSymbol if self.symbolizer.is_module() => {
-                format!("{image} has no code section or text symbol of that name")
+                format!("no code section or text symbol `{section}`")
             }
-            Miss::UnknownSymbol => format!("{image} has no text symbol of that name (and size)"),
+            Miss::UnknownSymbol => format!("no text symbol `{section}` (of that size)"),
             Miss::OffsetOutsideSymbol => "the offset lies outside the symbol".into(),
             Miss::Ambiguous => "several symbols of that name and size answer differently".into(),
         }
