@@ -12,12 +12,6 @@ use object::FileKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::Endian;
 
-/// The bytes of an image's symbols: from a symbol's start to the end of its section.
-#[derive(Debug)]
-pub struct SymbolBytes<'a> {
-    file: Image<'a>,
-}
-
 #[derive(Debug)]
 enum Image<'a> {
     Elf32(ElfFile32<'a, Endian>),
@@ -36,26 +30,9 @@ impl<'a> Image<'a> {
     }
 }
 
-impl<'a> SymbolBytes<'a> {
-    /// Parses the ELF headers of `data`; symbols are looked up on demand.
-    pub fn parse(data: &'a [u8]) -> Result<SymbolBytes<'a>> {
-        Ok(SymbolBytes {
-            file: Image::parse(data)?,
-        })
-    }
-
-    /// The bytes from the start of the first defined symbol called `name` to the end of its
-    /// section. `None` when there is no such symbol, it is absolute or common, its section holds
-    /// no file bytes (`SHT_NOBITS`), or its value lies outside its section.
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        match &self.file {
-            Image::Elf32(file) => symbol_bytes(file, name.as_bytes()),
-            Image::Elf64(file) => symbol_bytes(file, name.as_bytes()),
-        }
-    }
-}
-
-/// [`SymbolBytes::get`] on an already parsed file (`None` for a file that is not ELF).
+/// The bytes from the start of the first defined symbol called `name` to the end of its
+/// section. `None` when there is no such symbol, it is absolute or common, its section holds
+/// no file bytes (`SHT_NOBITS`), its value lies outside its section, or `file` is not ELF.
 pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
     match file {
         object::File::Elf32(file) => symbol_bytes(file, name.as_bytes()),
@@ -323,6 +300,14 @@ pub(crate) mod tests {
         buffer
     }
 
+    /// `symbols.get(name)` reads as the tests did before [`symbol_data`] took a parsed file.
+    struct Get<'f, 'a>(&'f object::File<'a>);
+    impl<'a> Get<'_, 'a> {
+        fn get(&self, name: &str) -> Option<&'a [u8]> {
+            symbol_data(self.0, name)
+        }
+    }
+
     const ALLOC: u32 = elf::SHF_ALLOC.0 as u32;
     const EXEC: u32 = ALLOC | elf::SHF_EXECINSTR.0 as u32;
     const NOTYPE: u8 = elf::STT_NOTYPE.0;
@@ -386,7 +371,8 @@ pub(crate) mod tests {
             (Endian::Big, false),
         ] {
             let data = build(2, 62, endian, is_64, &sections(), &symbols());
-            let symbols = SymbolBytes::parse(&data).unwrap();
+            let file = object::File::parse(&*data).unwrap();
+            let symbols = Get(&file);
             let rodata: Vec<u8> = (0..16).collect();
             assert_eq!(
                 symbols.get("table"),
@@ -418,7 +404,7 @@ pub(crate) mod tests {
         );
         let rodata: Vec<u8> = (0..16).collect();
         assert_eq!(
-            SymbolBytes::parse(&data).unwrap().get("table"),
+            symbol_data(&object::File::parse(&*data).unwrap(), "table"),
             Some(&rodata[4..])
         );
     }
@@ -609,9 +595,7 @@ pub(crate) mod tests {
 
     #[test]
     fn not_elf_is_an_error() {
-        let err = SymbolBytes::parse(b"\0asm\x01\0\0\0")
-            .unwrap_err()
-            .to_string();
+        let err = text_symbols(b"\0asm\x01\0\0\0").unwrap_err().to_string();
         assert!(err.starts_with("bad ELF"), "{err}");
         assert!(text_symbols(&[0x7f, b'E', b'L', b'F', 2]).is_err());
     }
