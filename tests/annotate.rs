@@ -539,15 +539,16 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
     }
 }
 
-/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`, default `/work/kernel-logs`: one
-/// directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
+/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`: one directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
 /// stripped and annotated again gives the log back byte for byte, and `--check` agrees
 /// (`scripts/annotate-roundtrip.sh`).
 #[test]
 #[ignore = "needs booted kernel logs: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,vmlinux,modules/}"]
 fn booted_kernel_logs_round_trip() {
-    let root = std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
-        .map_or_else(|| PathBuf::from("/work/kernel-logs"), PathBuf::from);
+    let root = PathBuf::from(
+        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
+    );
     let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
