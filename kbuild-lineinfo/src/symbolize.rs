@@ -419,17 +419,32 @@ impl<'a> Symbolizer<'a> {
         }
     }
 
-    /// Why [`find`](Self::find) found nothing `into` bytes past `symbol`: the address's own miss.
+    /// Why [`find`](Self::find) found nothing `into` bytes past `symbol` (its start is the
+    /// guard: the reason, not the answer, so v1's one byte low for `%pB` does not matter).
     fn why_not(&self, symbol: &Symbol, into: u64) -> Miss {
-        let address = symbol.value.saturating_add(into);
+        let at = symbol.value.saturating_add(into);
         match &self.tables {
-            Tables::Vmlinux { .. } => self.at_address(address).line.err(),
-            Tables::Module { sections, .. } => sections
-                .iter()
-                .find(|s| s.index == symbol.section)
-                .and_then(|s| self.at_section(&s.name, address).line.err()),
+            Tables::Vmlinux { view, text } => {
+                let (text, etext) = text.unwrap_or((0, u64::MAX));
+                let offset = at.checked_sub(text).and_then(|o| u32::try_from(o).ok());
+                match offset {
+                    _ if view.num_entries == 0 => Miss::EmptyTables,
+                    Some(offset) if at < etext => {
+                        let guard = u32::try_from(symbol.value.saturating_sub(text));
+                        unguarded(view.lookup(offset), guard.unwrap_or(0))
+                    }
+                    _ => Miss::OutsideText { text, etext },
+                }
+            }
+            Tables::Module { tables, .. } => match tables.covers(symbol.section, at) {
+                _ if tables.is_empty() => Miss::EmptyTables,
+                Err(why) => Miss::NotCovered(why),
+                Ok(()) => {
+                    let guard = u32::try_from(symbol.value).unwrap_or(u32::MAX);
+                    unguarded(tables.lookup(symbol.section, at, 0), guard)
+                }
+            },
         }
-        .unwrap_or(Miss::NoEntry)
     }
 
     /// The symbol kallsyms resolves at `value` (an address; an offset in `section` of a
