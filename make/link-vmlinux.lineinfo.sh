@@ -32,7 +32,8 @@ fi
 lineinfo_stub()
 {
 	info LINEINFO .tmp_lineinfo.o
-	if ! "${KBUILD_LINEINFO}" vmlinux --stub --like vmlinux.o -o .tmp_lineinfo.o; then
+	if ! "${KBUILD_LINEINFO}" vmlinux --stub --layout "${LINEINFO_LAYOUT}" --like vmlinux.o \
+		-o .tmp_lineinfo.o; then
 		echo >&2 "Failed to generate the empty lineinfo table"
 		exit 1
 	fi

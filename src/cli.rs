@@ -12,8 +12,21 @@ use kbuild_lineinfo::Layout;
 #[derive(Debug, Parser)]
 #[command(name = "kbuild-lineinfo", version, max_term_width = 100)]
 pub struct Cli {
+    #[command(flatten)]
+    pub voice: Voice,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How much every subcommand prints (with make's `-s` and `V=1`: [`crate::voice::Verbosity::of`]).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Voice {
+    /// Print nothing but errors and warnings (as make -s).
+    #[arg(short, long, global = true)]
+    pub silent: bool,
+    /// Explain every decision and print statistics (as V=1).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +49,8 @@ pub enum Command {
     GenModLineinfo(GenModLineinfoArgs),
     /// Wire the tool into a kernel tree carrying the lineinfo series (or undo it).
     Kbuild(KbuildArgs),
+    /// Print the man page or a shell completion script (what scripts/install.sh installs).
+    Generate(crate::generate::Args),
     /// Dummy jobs through the job machinery (for tests under make).
     #[command(name = "__jobs-selftest", hide = true)]
     JobsSelftest(crate::jobs::selftest::Args),
@@ -53,26 +68,65 @@ fn utf8_path() -> impl TypedValueParser<Value = Utf8PathBuf> {
     })
 }
 
-/// `--layout`: a name from [`Layout::name`].
-fn layout_parser() -> impl TypedValueParser<Value = Layout> {
-    PossibleValuesParser::new(Layout::ALL.map(Layout::name)).try_map(|s| s.parse::<Layout>())
+/// `--layout`: a name from [`Layout::name`], or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutArg {
+    Fixed(Layout),
+    /// The tree's: [`crate::kbuild::tree::choose_layout`].
+    Auto,
 }
 
+impl LayoutArg {
+    /// The layout given, `None` for `auto`.
+    pub fn fixed(self) -> Option<Layout> {
+        match self {
+            LayoutArg::Fixed(l) => Some(l),
+            LayoutArg::Auto => None,
+        }
+    }
+}
+
+/// `--layout`: a name from [`Layout::name`], or `auto`.
+fn layout_arg_parser() -> impl TypedValueParser<Value = LayoutArg> {
+    let auto = PossibleValue::new("auto").help(
+        "The tree's (include/linux/mod_lineinfo.h of --srctree, $srctree or --objtree's \
+         source), else v1",
+    );
+    let names = Layout::ALL.map(|l| PossibleValue::new(l.name()));
+    PossibleValuesParser::new(names.into_iter().chain([auto])).try_map(|s| match s.as_str() {
+        "auto" => Ok(LayoutArg::Auto),
+        name => name.parse::<Layout>().map(LayoutArg::Fixed),
+    })
+}
+
+/// The table options of the commands that build tables of one object.
 #[derive(Debug, Clone, Args)]
-pub struct TableOptions {
-    /// Table layout: v1 (first posting) or v7 (latest posting).
-    #[arg(long, value_parser = layout_parser(), default_value = "v1")]
-    pub layout: Layout,
+pub struct TableArgs {
+    /// Table layout: v1 (first posting), v7 (latest posting) or auto (the tree's).
+    #[arg(long, value_parser = layout_arg_parser(), default_value = "auto")]
+    pub layout: LayoutArg,
     /// Kernel source tree as the compiler saw it; names are printed relative to it.
     /// Default: found from DWARF (vmlinux), else each unit's compilation directory.
     #[arg(long, value_name = "DIR", value_parser = utf8_path())]
+    pub srctree: Option<Utf8PathBuf>,
+    /// The object tree (O=) whose config and source tree say the layout and where module
+    /// sections load (default: the current directory).
+    #[arg(long, value_name = "DIR", value_parser = utf8_path())]
+    pub objtree: Option<Utf8PathBuf>,
+}
+
+/// The options the tables are built with, once the layout is chosen.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    pub layout: Layout,
+    /// Names are printed relative to it (none: from DWARF).
     pub srctree: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct VmlinuxArgs {
     #[command(flatten)]
-    pub table: TableOptions,
+    pub table: TableArgs,
     /// Output: *.o → ELF object; *.S, - or none → assembly on stdout.
     #[arg(short, long, value_name = "OUT", value_parser = utf8_path())]
     pub output: Option<Utf8PathBuf>,
@@ -97,31 +151,10 @@ pub struct VmlinuxArgs {
 #[derive(Debug, Args)]
 pub struct ModuleArgs {
     #[command(flatten)]
-    pub table: TableOptions,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    pub silent: bool,
+    pub table: TableArgs,
     /// Modules (.ko) to update in place.
     #[arg(required = true, value_name = "KO", value_parser = utf8_path())]
     pub modules: Vec<Utf8PathBuf>,
-}
-
-/// `modules --layout`: the layout given, or the tree's (`auto`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchLayout {
-    Fixed(Layout),
-    Auto,
-}
-
-/// `--layout` of `modules`: a name from [`Layout::name`], or `auto`.
-fn batch_layout_parser() -> impl TypedValueParser<Value = BatchLayout> {
-    let auto = PossibleValue::new("auto")
-        .help("From the tree's include/linux/mod_lineinfo.h; v1 outside a configured tree");
-    let names = Layout::ALL.map(|l| PossibleValue::new(l.name()));
-    PossibleValuesParser::new(names.into_iter().chain([auto])).try_map(|s| match s.as_str() {
-        "auto" => Ok(BatchLayout::Auto),
-        name => name.parse::<Layout>().map(BatchLayout::Fixed),
-    })
 }
 
 #[derive(Debug, Args)]
@@ -135,8 +168,9 @@ pub struct ModulesArgs {
     /// Kernel source tree as the compiler saw it (default: from the object tree).
     #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     pub srctree: Option<Utf8PathBuf>,
-    #[arg(long, value_parser = batch_layout_parser(), default_value = "auto")]
-    pub layout: BatchLayout,
+    /// Table layout: v1 (first posting), v7 (latest posting) or auto (the tree's).
+    #[arg(long, value_parser = layout_arg_parser(), default_value = "auto")]
+    pub layout: LayoutArg,
     /// Jobs at once when make's jobserver is not there (default: the CPUs; 1 under plain make).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -162,12 +196,6 @@ pub struct ModulesArgs {
     /// Output of the vmlinux tables (*.o or *.S).
     #[arg(short, long, value_name = "OUT", requires = "vmlinux", value_parser = utf8_path())]
     pub output: Option<Utf8PathBuf>,
-    /// Print nothing but errors (make -s).
-    #[arg(short, long)]
-    pub silent: bool,
-    /// Explain every decision (as V=1).
-    #[arg(short, long)]
-    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,11 +218,9 @@ pub struct LookupArgs {
     /// where the loader puts sections in text memory (default: unload on).
     #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
     pub objtree: Option<Utf8PathBuf>,
-    /// Print answers and errors only (not why an address has no line).
-    #[arg(short, long)]
-    pub silent: bool,
     /// What to look up (none: one per line on standard input). Prints ADDR, the symbol
-    /// (name+0xOFF/0xSIZE) and file:line, `??` for what is unknown, and on stderr why.
+    /// (name+0xOFF/0xSIZE) and file:line, `??` for what is unknown, and on stderr why (not
+    /// under -s).
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,
 }
@@ -218,9 +244,6 @@ pub struct AnnotateArgs {
     /// backtrace (%pB) frames for v7 tables.
     #[arg(long)]
     pub like_kernel: bool,
-    /// Print the annotated log and errors only (no warnings or hints).
-    #[arg(short, long)]
-    pub silent: bool,
     /// Kernel logs (none or -: standard input).
     #[arg(value_name = "LOG", value_parser = utf8_path())]
     pub logs: Vec<Utf8PathBuf>,
@@ -232,7 +255,7 @@ pub struct GenLineinfoArgs {
     #[arg(long)]
     pub module: bool,
     #[command(flatten)]
-    pub table: TableOptions,
+    pub table: TableArgs,
     #[arg(value_parser = utf8_path())]
     pub file: Utf8PathBuf,
 }
@@ -240,7 +263,7 @@ pub struct GenLineinfoArgs {
 #[derive(Debug, Clone, Args)]
 pub struct GenModLineinfoArgs {
     #[command(flatten)]
-    pub table: TableOptions,
+    pub table: TableArgs,
     #[arg(value_parser = utf8_path())]
     pub module: Utf8PathBuf,
 }
@@ -268,9 +291,9 @@ pub struct KbuildInstallArgs {
     /// The tool the tree will call (default: this executable).
     #[arg(long, value_name = "PATH", value_parser = utf8_path())]
     pub tool: Option<Utf8PathBuf>,
-    /// Table layout (default: from the tree's include/linux/mod_lineinfo.h).
-    #[arg(long, value_parser = layout_parser())]
-    pub layout: Option<Layout>,
+    /// Table layout: v1, v7 or auto (from the tree's include/linux/mod_lineinfo.h).
+    #[arg(long, value_parser = layout_arg_parser(), default_value = "auto")]
+    pub layout: LayoutArg,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,12 @@ mod atomic;
 mod cache;
 mod cli;
 mod cmd;
+mod generate;
 mod jobs;
 mod kbuild;
 mod mmap;
 mod modules;
+mod voice;
 
 use std::process::ExitCode;
 
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if cmd::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kbuild-lineinfo: {e:#}");
+            voice::error(&e);
             ExitCode::FAILURE
         }
     }

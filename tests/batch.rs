@@ -56,13 +56,14 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// A fake object tree: `drivers/mI/modI.ko` for each module, `modules.order` listing `.o`s.
-struct Tree {
+/// (Also used by `concurrent.rs`.)
+pub(crate) struct Tree {
     _dir: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Tree {
-    fn new(modules: usize, functions: usize) -> Tree {
+    pub(crate) fn new(modules: usize, functions: usize) -> Tree {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("obj");
         std::fs::create_dir_all(root.join("drivers")).unwrap();
@@ -78,7 +79,7 @@ impl Tree {
     }
 
     /// A copy of this tree in a fresh directory (`cp -a`).
-    fn copy(&self) -> Tree {
+    pub(crate) fn copy(&self) -> Tree {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("obj");
         run(Command::new("cp").arg("-a").arg(&self.root).arg(&root));
@@ -117,7 +118,7 @@ impl Tree {
             .arg(format!("{dir}/b.o")));
     }
 
-    fn modules(&self) -> Vec<PathBuf> {
+    pub(crate) fn modules(&self) -> Vec<PathBuf> {
         let order = std::fs::read_to_string(self.root.join("modules.order")).unwrap();
         order
             .lines()
@@ -126,7 +127,7 @@ impl Tree {
     }
 
     /// Every module's bytes, by name.
-    fn bytes(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+    pub(crate) fn bytes(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         self.modules()
             .into_iter()
             .map(|p| {
@@ -146,7 +147,7 @@ impl Tree {
     }
 
     /// `kbuild-lineinfo modules --objtree ROOT ARGS...` outside make.
-    fn batch(&self, args: &[&str]) -> Output {
+    pub(crate) fn batch(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.arg("modules")
             .arg("--objtree")
@@ -538,8 +539,23 @@ fn configured_tree_runs_only_when_enabled_or_forced() {
         &tree,
         "CONFIG_MODULES=y\n# CONFIG_KALLSYMS_LINEINFO_MODULES is not set\n",
     );
-    let out = ok(&tree, &["--no-cache"]);
-    assert_eq!(out, "", "disabled step printed something");
+    // Skipped, in one line that names the option and --force (silent under -s).
+    let out = tree.batch(&["--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        (stdout(&out), stderr(&out)),
+        (
+            String::new(),
+            format!(
+                "kbuild-lineinfo: {}/include/config/auto.conf: CONFIG_KALLSYMS_LINEINFO_MODULES \
+                 is not set: modules skipped (--force to process them anyway)\n",
+                tree.root.display()
+            )
+        ),
+        "disabled step"
+    );
+    let out = ok(&tree, &["--no-cache", "-s"]);
+    assert_eq!(out, "", "disabled step under -s printed something");
     assert_eq!(tree.bytes(), original, "disabled step touched a module");
     let out = ok(&tree, &["--no-cache", "--force"]);
     assert_eq!(lineinfo_lines(&out).len(), 3, "--force: {out}");

@@ -9,7 +9,7 @@
 mod embedding;
 
 use crate::common::tools::{self, run};
-use embedding::{embed_file, Outcome};
+use embedding::{embed_file, open_locked, Lock, Outcome};
 use kbuild_lineinfo::emit::ko::{embed_sections, NewSection};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
@@ -275,6 +275,66 @@ fn anchors_link_to_the_section_addresses_i386_rel() {
         linked_anchors(dir.path(), &ko, &["-m", "elf_i386"], 4),
         [0x10000, 0x20000]
     );
+}
+
+/// Holds `flock(op)` on `path` from the test, as another run would.
+fn hold(path: &Path, op: rustix::fs::FlockOperation) -> std::fs::File {
+    let f = std::fs::File::open(path).unwrap();
+    rustix::fs::flock(&f, op).unwrap();
+    f
+}
+
+#[test]
+fn a_module_locked_by_another_run_is_read_once_that_run_lets_go() {
+    use rustix::fs::FlockOperation::{LockExclusive, LockShared};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ko = build_module(dir.path(), "", false);
+    let opened = open_locked(&ko).unwrap();
+    assert_eq!(opened.lock, Lock::Taken);
+    assert_eq!(opened.meta.len(), std::fs::metadata(&ko).unwrap().len());
+    drop(opened);
+
+    // Another run holds the module and grows it; this one opens it only once that run is done,
+    // and maps the bytes it left.
+    let other = hold(&ko, LockExclusive);
+    let path = ko.clone();
+    let waiter = std::thread::spawn(move || {
+        let opened = open_locked(&path).unwrap();
+        (opened.lock.clone(), opened.map.len())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !waiter.is_finished(),
+        "open_locked did not wait for the lock"
+    );
+    let grown = [std::fs::read(&ko).unwrap(), vec![0; 100]].concat();
+    std::fs::write(&ko, &grown).unwrap();
+    drop(other);
+    let (lock, len) = waiter.join().unwrap();
+    assert_eq!(len, grown.len(), "mapped before the other run was done");
+    let waited = lock.waited().expect("a wait");
+    assert!(waited >= Duration::from_millis(250), "{lock:?}");
+    assert_eq!(lock.warning(), None);
+
+    // A read-only module is locked shared: readers do not wait for each other, but do wait
+    // for a writer.
+    std::fs::set_permissions(&ko, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let reader = hold(&ko, LockShared);
+    assert_eq!(open_locked(&ko).unwrap().lock, Lock::Taken);
+    drop(reader);
+    let writer = hold(&ko, LockExclusive);
+    let path = ko.clone();
+    let waiter = std::thread::spawn(move || open_locked(&path).unwrap().lock.waited());
+    std::thread::sleep(Duration::from_millis(100));
+    drop(writer);
+    assert!(waiter.join().unwrap().is_some());
+
+    // Without locks (NFS without lockd): one warning per run, not an error.
+    let unavailable = Lock::Unavailable("No locks available (os error 37)".into());
+    let w = unavailable.warning().expect("a warning for the first");
+    assert!(w.contains("No locks available") && !w.contains('\n'), "{w}");
+    assert_eq!(unavailable.warning(), None, "warned twice");
 }
 
 #[test]

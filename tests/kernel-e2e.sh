@@ -238,7 +238,7 @@ step "$logs/step1.log"; step_s=$elapsed
 step1_lines=$(grep -c 'LINEINFO \[M\]' "$logs/step1.log" || true)
 say "step took ${step_s} s; $step1_lines modules processed"
 grep -E 'processed \(' "$logs/step1.log" || true
-# v1 covers .text only: a module whose code is all in .init.text gets no section.
+# v1 covers text memory, not init memory: a module whose code is all in .init.text gets no section.
 for ko in $(sed 's/\.o$/.ko/' "$obj/modules.order"); do
 	sections=$(readelf -SW "$obj/$ko")
 	if grep -qE '\] \.text +PROGBITS +[0-9a-f]+ [0-9a-f]+ 0*[1-9a-f]' <<<"$sections"; then

@@ -472,6 +472,6 @@ fn annotate_says_what_it_leaves_and_refuses_a_missing_modules_dir() {
     assert_eq!(text(&out.stdout), "");
     assert_eq!(
         text(&out.stderr),
-        "kbuild-lineinfo: no-such-dir: cannot read: No such file or directory (os error 2)\n"
+        "kbuild-lineinfo: no-such-dir: cannot read: No such file or directory\n"
     );
 }

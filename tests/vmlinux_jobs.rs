@@ -53,7 +53,11 @@ fn tables_with(
     extra: &[&str],
 ) -> (Vec<u8>, String) {
     let mut cmd = tool();
-    cmd.arg("vmlinux").arg(format!("-j{jobs}")).args(extra);
+    // The statistics are a `-v` line.
+    cmd.arg("vmlinux")
+        .arg("-v")
+        .arg(format!("-j{jobs}"))
+        .args(extra);
     if let Some(dir) = srctree {
         cmd.args(["--srctree", dir]);
     }
@@ -61,7 +65,11 @@ fn tables_with(
         cmd.arg("-o").arg(out).arg(input).output().unwrap(),
         &format!("vmlinux -j{jobs} -o {}", out.display()),
     );
-    let summary = String::from_utf8_lossy(&run.stderr).trim().to_string();
+    let summary = String::from_utf8_lossy(&run.stderr)
+        .lines()
+        .filter(|l| l.contains(" rows, "))
+        .collect::<Vec<_>>()
+        .join("\n");
     (fs::read(out).unwrap(), summary)
 }
 

@@ -45,6 +45,7 @@ pub mod reloc;
 pub mod rows;
 pub mod symbolize;
 pub mod table;
+pub mod unpack;
 
 pub use error::{Error, ErrorKind, Result};
 pub use table::{Entry, LineTable};

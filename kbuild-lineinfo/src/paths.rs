@@ -124,11 +124,28 @@ impl Namer {
         if let Some(rest) = comp.root.as_ref().and_then(|root| strip_root(&full, root)) {
             return rest.to_vec();
         }
-        match strip_root(&full, &comp.comp_dir) {
+        match strip_root(&full, &comp.comp_dir).or_else(|| strip_rustc_sysroot(&full)) {
             Some(rest) => rest.to_vec(),
             None => full,
         }
     }
+}
+
+/// `path` relative to rustc's remapped source root, `/rustc/<commit hash>/`, when it lies below
+/// it (already normalised), else `None`.
+///
+/// rustc names the standard library's sources `/rustc/<hash>/library/core/src/…` in the DWARF of
+/// every crate that inlines `core`, `alloc` or `compiler_builtins` code (and of the precompiled
+/// libraries themselves, whose compilation directory that root is): a directory nobody has,
+/// 48 bytes of hash in every printed line. Below it names print as below a compilation
+/// directory, `library/core/src/…` (docs/format.md §2).
+fn strip_rustc_sysroot(path: &[u8]) -> Option<&[u8]> {
+    let rest = path.strip_prefix(b"/rustc/")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (hash, below) = rest.split_at(slash);
+    let below = &below[1..];
+    let is_hash = hash.len() >= 7 && hash.iter().all(u8::is_ascii_hexdigit);
+    (is_hash && !below.is_empty()).then_some(below)
 }
 
 /// A compilation directory, normalised, and the source tree as seen from it (if one is set).
@@ -216,6 +233,45 @@ mod tests {
         let n = Namer::new(Some(b".."));
         assert_eq!(s(n.name(b"/src/linux/build", b"../fs", b"x.c")), "fs/x.c");
         assert_eq!(s(n.name(b"/src/linux/build", b"", b"../mm/y.c")), "mm/y.c");
+    }
+
+    #[test]
+    fn rustc_sysroot_names_print_from_library() {
+        let n = Namer::new(Some(b"/src/linux"));
+        let hash = "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860";
+        // Core's code inlined into a kernel crate, compiled in the object tree.
+        let dir = format!("{hash}/library/core/src/slice/iter");
+        assert_eq!(
+            s(n.name(b"/build/obj", dir.as_bytes(), b"macros.rs")),
+            "library/core/src/slice/iter/macros.rs"
+        );
+        // Folded first: compiler_builtins reaches libm through `../`.
+        let dir =
+            format!("{hash}/library/compiler-builtins/compiler-builtins/src/math/../../../libm");
+        assert_eq!(
+            s(n.name(b"/build/obj", dir.as_bytes(), b"src/lib.rs")),
+            "library/compiler-builtins/libm/src/lib.rs"
+        );
+        // The kernel's own Rust: relative to the tree, like C.
+        assert_eq!(
+            s(n.name(b"/build/obj", b"/src/linux/rust/kernel", b"print.rs")),
+            "rust/kernel/print.rs"
+        );
+        // Not a hash, or nothing below it: an ordinary absolute name.
+        for other in [
+            "/rustc/not-a-hash/lib.rs",
+            "/rustc/abc/x.rs",
+            "/rustc/59807616e1fa/",
+        ] {
+            assert_eq!(
+                s(n.name(b"/build/obj", b"", other.as_bytes())),
+                normalize_str(other)
+            );
+        }
+    }
+
+    fn normalize_str(p: &str) -> String {
+        s(normalize(p.as_bytes()))
     }
 
     #[test]

@@ -2,3 +2,4 @@
 
 mod clang_dwarf5;
 mod emit;
+mod unpack;

@@ -196,7 +196,8 @@ fn probe(dir: &Utf8Path) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(crate::atomic::without_path)?;
     Ok(())
 }
 
@@ -209,7 +210,7 @@ fn touch(path: &Utf8Path) {
 
 /// The cache's only output: one line on stderr.
 fn warn(msg: impl std::fmt::Display) {
-    eprintln!("kbuild-lineinfo: warning: {msg}");
+    crate::voice::warn(msg);
 }
 
 #[cfg(test)]

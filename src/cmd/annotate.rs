@@ -33,15 +33,15 @@ use kbuild_lineinfo::symbolize::{Format, NoTables, Symbolizer};
 use kbuild_lineinfo::Layout;
 
 use crate::cli::AnnotateArgs;
+use crate::mmap::InputError;
 
 /// Longer lines are copied through unparsed (the kernel's lines are under 1 KiB).
 const MAX_LINE: usize = 64 * 1024;
 /// Warnings about modules (not found, no tables, other build-id) printed at most.
 const MAX_WARNINGS: usize = 20;
 
-/// `silent`: no warnings or notes on stderr (`-s`), errors only.
-pub fn run(args: &AnnotateArgs, silent: bool) -> Result<ExitCode> {
-    let mut annotator = Annotator::new(args, silent)?;
+pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
+    let mut annotator = Annotator::new(args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.logs.is_empty() || args.logs.iter().all(|p| p.as_os_str() == "-") {
@@ -59,12 +59,12 @@ pub fn run(args: &AnnotateArgs, silent: bool) -> Result<ExitCode> {
         }
     }
     out.flush()?;
-    if annotator.unlocated_modules > 0 && !silent {
-        eprintln!(
-            "kbuild-lineinfo: {} frame(s) of modules left as they are: pass --modules DIR (the \
-             directory holding their .ko files, e.g. /lib/modules/VERSION)",
+    if annotator.unlocated_modules > 0 {
+        crate::voice::note(format_args!(
+            "{} frame(s) of modules left as they are: pass --modules DIR (the directory holding \
+             their .ko files, e.g. /lib/modules/VERSION)",
             annotator.unlocated_modules
-        );
+        ));
     }
     if annotator.disagreements > 0 {
         eprintln!(
@@ -81,7 +81,6 @@ struct Annotator {
     modules: Option<ModuleDir>,
     check: bool,
     like_kernel: bool,
-    silent: bool,
     disagreements: u64,
     warnings: usize,
     /// Frames of modules seen without `--modules`.
@@ -91,18 +90,18 @@ struct Annotator {
 }
 
 impl Annotator {
-    fn new(args: &AnnotateArgs, silent: bool) -> Result<Annotator> {
+    fn new(args: &AnnotateArgs) -> Result<Annotator> {
         let vmlinux = match &args.vmlinux {
             Some(path) => {
                 let table = args.table.as_deref().map(|t| t.as_std_path());
                 let symbolizer =
                     load_vmlinux(path.as_std_path(), table).with_context(|| path.to_string())?;
-                if symbolizer.is_empty() && !silent {
+                if symbolizer.is_empty() {
                     let tables = args.table.as_ref().unwrap_or(path);
-                    eprintln!(
-                        "kbuild-lineinfo: {tables}: the lineinfo tables are empty (all counts 0: \
-                         the stub of a first link?); no frame of vmlinux gets a line"
-                    );
+                    crate::voice::note(format_args!(
+                        "{tables}: the lineinfo tables are empty (all counts 0: the stub of a \
+                         first link?); no frame of vmlinux gets a line"
+                    ));
                 }
                 Some(symbolizer)
             }
@@ -125,7 +124,6 @@ impl Annotator {
             modules,
             check: args.check,
             like_kernel: args.like_kernel,
-            silent,
             disagreements: 0,
             warnings: 0,
             unlocated_modules: 0,
@@ -262,7 +260,7 @@ impl Annotator {
             match &loaded {
                 Err(e) => {
                     let message = format!("[{key}]: {e:#}; its frames stay as they are");
-                    warn(&mut self.warnings, self.silent, &message);
+                    warn(&mut self.warnings, &message);
                 }
                 Ok((path, image)) if image.is_empty() => {
                     let message = format!(
@@ -270,7 +268,7 @@ impl Annotator {
                          gets a line",
                         path.display()
                     );
-                    warn(&mut self.warnings, self.silent, &message);
+                    warn(&mut self.warnings, &message);
                 }
                 Ok(_) => {}
             }
@@ -293,7 +291,7 @@ impl Annotator {
                          stay as they are",
                         String::from_utf8_lossy(printed)
                     );
-                    warn(&mut self.warnings, self.silent, &message);
+                    warn(&mut self.warnings, &message);
                 }
                 return None;
             }
@@ -302,10 +300,10 @@ impl Annotator {
     }
 }
 
-fn warn(count: &mut usize, silent: bool, message: &str) {
+fn warn(count: &mut usize, message: &str) {
     *count += 1;
-    if *count <= MAX_WARNINGS && !silent {
-        eprintln!("kbuild-lineinfo: warning: {message}");
+    if *count <= MAX_WARNINGS {
+        crate::voice::warn(message);
     }
 }
 
@@ -327,7 +325,8 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Symbolizer<'static>
         }
         Ok(s) => Ok(s),
         Err(NoTables::Missing) => match table {
-            Some(t) => bail!("{}: no lineinfo tables (lineinfo_* symbols)", t.display()),
+            // A fault of --table names it, not the vmlinux.
+            Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
             None => bail!(
                 "no lineinfo tables (lineinfo_* symbols): pass --table TABLE.o, made by \
                  `kbuild-lineinfo vmlinux -o TABLE.o {}`",
@@ -341,7 +340,8 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Symbolizer<'static>
 /// image).
 pub fn parse_table(path: &Path) -> Result<object::File<'static>> {
     let data = map_forever(path)?;
-    object::File::parse(data).with_context(|| format!("{}: is not an ELF file", path.display()))
+    object::File::parse(data)
+        .map_err(|e| InputError::new(path, kbuild_lineinfo::Error::from(e)).into())
 }
 
 fn load_module(path: &Path) -> Result<Symbolizer<'static>> {

@@ -6,25 +6,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
 use clap::Parser;
 use kbuild_lineinfo::{emit, extract, layout};
 
-use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs};
+use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs, Voice};
 use crate::modules::lineinfo::{self, Done};
-
-/// Kbuild runs the classic tools with `srctree` in the environment (`export srctree` in the top
-/// Makefile: `.` in-tree, `..` or an absolute path for O= builds); it is the default source tree
-/// there, so that O= builds print `fs/x.c` and not an absolute path.
-fn with_kbuild_srctree(mut table: crate::cli::TableOptions) -> crate::cli::TableOptions {
-    if table.srctree.is_none() {
-        table.srctree = std::env::var("srctree")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .map(Into::into);
-    }
-    table
-}
+use crate::voice;
 
 /// `gen_lineinfo` invoked under its own name.
 pub fn gen_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
@@ -32,11 +19,14 @@ pub fn gen_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
     #[command(name = "gen_lineinfo")]
     struct Classic {
         #[command(flatten)]
+        voice: Voice,
+        #[command(flatten)]
         args: GenLineinfoArgs,
     }
     let argv = std::iter::once(OsString::from("gen_lineinfo")).chain(args.iter().cloned());
-    let args = Classic::parse_from(argv).args;
-    gen_lineinfo(&args, &super::connect(None))
+    let classic = Classic::parse_from(argv);
+    crate::voice::init(classic.voice.silent, classic.voice.verbose);
+    gen_lineinfo(&classic.args, &super::connect(None))
 }
 
 /// `gen-mod-lineinfo.sh` invoked under its own name.
@@ -45,37 +35,54 @@ pub fn gen_mod_lineinfo_argv(args: &[OsString]) -> Result<ExitCode> {
     #[command(name = "gen-mod-lineinfo")]
     struct Classic {
         #[command(flatten)]
+        voice: Voice,
+        #[command(flatten)]
         args: GenModLineinfoArgs,
     }
     let argv = std::iter::once(OsString::from("gen-mod-lineinfo")).chain(args.iter().cloned());
-    gen_mod_lineinfo(&Classic::parse_from(argv).args)
+    let classic = Classic::parse_from(argv);
+    crate::voice::init(classic.voice.silent, classic.voice.verbose);
+    gen_mod_lineinfo(&classic.args)
 }
 
-/// Assembly on stdout, one summary line on stderr, exit 1 on error (as the C tool).
+/// Assembly on stdout, one summary line on stderr (not under `-s`), exit 1 on error (as the
+/// C tool). Kbuild runs the classic tools in the object tree with `srctree` in the environment
+/// (`export srctree` in the top Makefile: `.` in-tree, `..` or an absolute path for O= builds);
+/// it is the default source tree there, so that O= builds print `fs/x.c` and not an absolute
+/// path.
 pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
-    let args = &GenLineinfoArgs {
-        table: with_kbuild_srctree(args.table.clone()),
-        ..args.clone()
-    };
+    let setup = super::setup(&args.table, true);
+    let (table, loader) = (&setup.table, setup.loader);
+    let path = args.file.as_std_path();
     if !args.module {
-        let summary = super::vmlinux::generate(args.file.as_std_path(), &args.table, None, slots)?;
-        eprintln!("{summary}");
+        let done = super::vmlinux::generate(path, table, None, slots)?;
+        done.warn(path);
+        setup.say_layout();
+        voice::note(format_args!(
+            "{}: {} entries, {} files",
+            args.file, done.stats.entries, done.stats.files
+        ));
+        voice::explain(&done.summary);
         return Ok(ExitCode::SUCCESS);
     }
-    let layout = args.table.layout;
-    let data = crate::mmap::map(args.file.as_std_path())?;
-    let module = extract::module(&data, &super::extract_options(&args.table))
+    let data = crate::mmap::map(path)?;
+    let module = extract::module(&data, &super::extract_options(table))
         .with_context(|| args.file.to_string())?;
     let sections = match &module {
         Some(m) => {
-            let loader = crate::kbuild::tree::loader_config(Utf8Path::new("."));
-            let new = layout::module_sections(m, layout, loader)?;
+            let new = layout::module_sections(m, table.layout, loader)?;
             for w in new.warnings {
-                eprintln!("lineinfo: warning: {}: {w}", args.file);
+                voice::warn(format_args!("{}: {w}", args.file));
             }
             new.sections
         }
-        None => Vec::new(),
+        None => {
+            voice::note(format_args!(
+                "{}: no DWARF line information: no tables",
+                args.file
+            ));
+            Vec::new()
+        }
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -83,37 +90,26 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
         emit::asm::write_section(&s.name, s.align, &s.data, &mut out)?;
     }
     out.flush()?;
-    let entries = module.map_or(0, |m| m.stats.entries);
-    eprintln!("lineinfo: {}: {entries} entries", args.file);
+    setup.say_layout();
+    if let Some(m) = module {
+        voice::note(format_args!("{}: {} entries", args.file, m.stats.entries));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Embeds into one module; a module without DWARF is left alone and is not an error.
+/// Embeds into one module; a module without DWARF is left alone, with one line, and is not an
+/// error. Kbuild runs this step in the object tree: its config says where sections load.
 pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
-    let args = &GenModLineinfoArgs {
-        table: with_kbuild_srctree(args.table.clone()),
-        ..args.clone()
-    };
-    let verbose = std::env::var("KBUILD_VERBOSE").is_ok_and(|v| v.contains('1'));
-    let layout = args.table.layout;
-    // Kbuild runs this step in the object tree: its config says where sections load.
-    let loader = crate::kbuild::tree::loader_config(Utf8Path::new("."));
-    let (done, warnings) = lineinfo::process(
+    let setup = super::setup(&args.table, true);
+    let processed = lineinfo::process(
         args.module.as_std_path(),
-        &super::extract_options(&args.table),
-        layout,
-        loader,
+        &super::extract_options(&setup.table),
+        setup.table.layout,
+        setup.loader,
     )?;
-    for w in warnings {
-        eprintln!("lineinfo: warning: {}: {w}", args.module);
+    if processed.done != Done::NoDebugInfo {
+        setup.say_layout();
     }
-    if verbose {
-        let what = match done {
-            Done::NoDebugInfo => "no DWARF line information, left alone".to_string(),
-            Done::Unchanged(s) => format!("up to date ({} entries)", s.entries),
-            Done::Updated(s) => format!("{} entries embedded", s.entries),
-        };
-        eprintln!("lineinfo: {}: {what}", args.module);
-    }
+    super::module::report(&args.module, &processed, false);
     Ok(ExitCode::SUCCESS)
 }

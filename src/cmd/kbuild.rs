@@ -9,6 +9,15 @@ use camino::Utf8Path;
 use crate::cli::{KbuildAction, KbuildArgs, KbuildInstallArgs};
 use crate::kbuild::{self, Uninstalled};
 
+/// What was done goes to stdout (not under `-s`): it is the command's result.
+macro_rules! done {
+    ($($arg:tt)*) => {
+        if crate::voice::verbosity() != crate::voice::Verbosity::Silent {
+            println!($($arg)*);
+        }
+    };
+}
+
 pub fn run(args: &KbuildArgs) -> Result<ExitCode> {
     match &args.action {
         KbuildAction::Install(a) => install(a),
@@ -26,13 +35,13 @@ fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
     let tool = tool
         .to_str()
         .with_context(|| format!("{}: not UTF-8", tool.display()))?;
-    let done = kbuild::install(&args.srctree, tool, args.layout)?;
+    let done = kbuild::install(&args.srctree, tool, args.layout.fixed())?;
     let what = if done.unchanged {
         "already installed"
     } else {
         "installed"
     };
-    println!(
+    done!(
         "kbuild-lineinfo: {what} in {} ({} layout, tool {tool}): {}",
         args.srctree,
         done.layout.name(),
@@ -44,13 +53,13 @@ fn install(args: &KbuildInstallArgs) -> Result<ExitCode> {
 fn uninstall(srctree: &Utf8Path, force: bool) -> Result<ExitCode> {
     match kbuild::uninstall(srctree, force)? {
         Uninstalled::NotInstalled => {
-            println!(
+            done!(
                 "kbuild-lineinfo: not installed in {}: nothing to undo",
                 srctree
             )
         }
         Uninstalled::Restored(files) => {
-            println!(
+            done!(
                 "kbuild-lineinfo: restored {} in {}",
                 files.join(", "),
                 srctree

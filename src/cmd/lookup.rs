@@ -3,8 +3,8 @@
 //! will print.
 //!
 //! One line out per query: the query, the symbol kallsyms resolves (`name+0xOFF/0xSIZE`) and
-//! `file:line`, `??` for what is unknown; why a line is unknown goes to stderr (not under
-//! `-s`). A query that cannot be read is reported with where it came from, answered `?? ??`
+//! `file:line`, `??` for what is unknown; why a line is unknown goes to stderr (a note: not
+//! under `-s`). A query that cannot be read is reported with where it came from, answered `?? ??`
 //! so that the output stays in step with the input, and makes the exit status 1 at the end.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -17,9 +17,10 @@ use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::symbolize::{Answer, Format, Miss, NoTables, Symbolizer};
 
 use crate::cli::LookupArgs;
+use crate::voice::Verbosity;
 
-/// `silent`: no reasons on stderr (`-s`), errors only.
-pub fn run(args: &LookupArgs, silent: bool) -> Result<ExitCode> {
+pub fn run(args: &LookupArgs) -> Result<ExitCode> {
+    let silent = crate::voice::verbosity() == Verbosity::Silent;
     let data = ImageFiles::map(args)?;
     let symbolizer = data.open(args)?;
     let mut lookup = Lookup {
@@ -30,12 +31,12 @@ pub fn run(args: &LookupArgs, silent: bool) -> Result<ExitCode> {
         hinted: false,
         out: std::io::BufWriter::new(std::io::stdout().lock()),
     };
-    if symbolizer.is_empty() && !silent {
+    if symbolizer.is_empty() {
         let tables = args.table.as_ref().map_or(&data.name[..], |t| t.as_str());
-        eprintln!(
-            "kbuild-lineinfo: {tables}: the lineinfo tables are empty (all counts 0: the stub of a \
-             first link?); every address answers ??"
-        );
+        crate::voice::note(format_args!(
+            "{tables}: the lineinfo tables are empty (all counts 0: the stub of a first link?); \
+             every address answers ??"
+        ));
     }
     if args.queries.is_empty() {
         let stdin = std::io::stdin();
@@ -102,10 +103,10 @@ impl ImageFiles {
             });
         }
         let table = match (&self.table, &args.table) {
-            (Some(data), Some(path)) => Some(
-                object::File::parse(&**data)
-                    .with_context(|| format!("{path}: is not an ELF file"))?,
-            ),
+            (Some(data), Some(path)) => Some(object::File::parse(&**data).map_err(|e| {
+                let e = kbuild_lineinfo::Error::from(e);
+                crate::mmap::InputError::new(path.as_std_path(), e)
+            })?),
             _ => None,
         };
         match Symbolizer::vmlinux(&self.image, table.as_ref()).with_context(|| name.clone())? {
@@ -115,7 +116,10 @@ impl ImageFiles {
             ),
             Ok(s) => Ok(s),
             Err(NoTables::Missing) => match &args.table {
-                Some(t) => bail!("{t}: no lineinfo tables (lineinfo_* symbols)"),
+                Some(t) => {
+                    let what = "no lineinfo tables (lineinfo_* symbols)";
+                    Err(crate::mmap::InputError::new(t.as_std_path(), what).into())
+                }
                 None => bail!(
                     "{name}: no lineinfo tables (lineinfo_* symbols): pass --table T.o, made by \
                      `kbuild-lineinfo vmlinux -o T.o {name}`"
@@ -162,7 +166,7 @@ impl<'a, W: Write> Lookup<'_, 'a, W> {
                 self.bad += 1;
                 writeln!(self.out, "{query} ?? ??")?;
                 self.out.flush()?;
-                eprintln!("kbuild-lineinfo: {error}");
+                crate::voice::error(&anyhow::anyhow!(error));
                 return Ok(());
             }
         };
@@ -185,7 +189,7 @@ impl<'a, W: Write> Lookup<'_, 'a, W> {
                 if !self.silent && *miss != Miss::EmptyTables {
                     self.out.flush()?;
                     let why = self.why(query, miss);
-                    eprintln!("kbuild-lineinfo: {}: {query}: {why}", self.image);
+                    crate::voice::note(format_args!("{}: {query}: {why}", self.image));
                 }
             }
         }

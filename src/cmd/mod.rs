@@ -11,20 +11,25 @@ pub mod vmlinux;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use camino::Utf8Path;
+use kbuild_lineinfo::loader::LoaderConfig;
 
-use crate::cli::{Cli, Command, TableOptions};
+use crate::cli::{Cli, Command, TableArgs, TableOptions};
+use crate::kbuild::tree::{self, From};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::voice::init(cli.voice.silent, cli.voice.verbose);
     match cli.command {
         Command::Vmlinux(args) => vmlinux::run(&args, &connect(args.jobs)),
         Command::Module(args) => module::run(&args),
         Command::Modules(args) => modules::run(&args, connect(args.jobs)),
-        Command::Lookup(args) => lookup::run(&args, args.silent),
-        Command::Annotate(args) => annotate::run(&args, args.silent),
+        Command::Lookup(args) => lookup::run(&args),
+        Command::Annotate(args) => annotate::run(&args),
         Command::GenLineinfo(args) => classic::gen_lineinfo(&args, &connect(None)),
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::Kbuild(args) => kbuild::run(&args),
+        Command::Generate(args) => crate::generate::run(&args),
         Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
         Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }
@@ -39,7 +44,7 @@ fn exit_code(code: i32) -> ExitCode {
 pub fn connect(jobs: Option<usize>) -> crate::jobs::Slots {
     let (slots, warning) = crate::jobs::connect(jobs);
     if let Some(w) = warning {
-        eprintln!("kbuild-lineinfo: warning: {w}");
+        crate::voice::warn(w);
     }
     slots
 }
@@ -50,6 +55,64 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// What a table command works with once its tree is read.
+pub struct Setup {
+    pub table: TableOptions,
+    /// Where the object tree's kernel loads module sections.
+    pub loader: LoaderConfig,
+    chosen: tree::Chosen,
+}
+
+/// The layout (chosen as [`tree::choose_layout`] does), the source tree names are relative to
+/// (`--srctree`, else `$srctree` when `names_from_env`, as for the classic interfaces Kbuild
+/// runs), and the loader of the object tree (`--objtree`, else the current directory).
+pub fn setup(args: &TableArgs, names_from_env: bool) -> Setup {
+    let env = tree::env_srctree();
+    let objtree = args.objtree.as_deref().unwrap_or(Utf8Path::new("."));
+    let chosen = tree::choose_layout(
+        args.layout.fixed(),
+        args.srctree.as_deref(),
+        env.as_deref(),
+        objtree,
+    );
+    let srctree = match (&args.srctree, names_from_env) {
+        (Some(s), _) => Some(s.clone()),
+        (None, true) => env,
+        (None, false) => None,
+    };
+    Setup {
+        table: TableOptions {
+            layout: chosen.layout,
+            srctree,
+        },
+        loader: tree::loader_config(objtree),
+        chosen,
+    }
+}
+
+impl Setup {
+    /// Once the work is done: one line when no tree said the layout (none under `-s`), the
+    /// header read under `-v`.
+    pub fn say_layout(&self) {
+        let name = self.chosen.layout.name();
+        let hint = "--layout v7 for a kernel with the series' latest posting";
+        match &self.chosen.from {
+            From::Option => {}
+            From::Header(src) => crate::voice::explain(format_args!(
+                "layout {name}, from {}",
+                src.join(tree::HEADER)
+            )),
+            From::NoHeader(src) => crate::voice::note(format_args!(
+                "{}: not found: chose layout {name} ({hint})",
+                src.join(tree::HEADER)
+            )),
+            From::NoTree => crate::voice::note(format_args!(
+                "no kernel tree (--srctree, $srctree, --objtree): chose layout {name} ({hint})"
+            )),
+        }
+    }
 }
 
 /// The library options from the command line.

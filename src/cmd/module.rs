@@ -3,39 +3,66 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use kbuild_lineinfo::loader::LoaderConfig;
+use camino::Utf8Path;
 
 use crate::cli::ModuleArgs;
-use crate::modules::lineinfo::{self, Done};
+use crate::modules::lineinfo::{self, Done, Processed};
+use crate::voice;
 
 pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
-    let options = super::extract_options(&args.table);
-    let layout = args.table.layout;
+    let setup = super::setup(&args.table, false);
+    let options = super::extract_options(&setup.table);
     let mut failed = false;
+    let mut tables = false;
     for path in &args.modules {
         match lineinfo::process(
             path.as_std_path(),
             &options,
-            layout,
-            LoaderConfig::default(),
+            setup.table.layout,
+            setup.loader,
         ) {
-            Ok((done, warnings)) => {
-                for w in warnings {
-                    eprintln!("kbuild-lineinfo: warning: {path}: {w}");
-                }
-                if matches!(done, Done::Updated(_)) && !args.silent {
-                    println!("  LINEINFO [M] {path}");
-                }
+            Ok(processed) => {
+                tables |= processed.done != Done::NoDebugInfo;
+                report(path, &processed, true);
             }
             Err(e) => {
-                eprintln!("kbuild-lineinfo: {e:#}");
+                voice::error(&e);
                 failed = true;
             }
         }
+    }
+    if tables {
+        setup.say_layout();
     }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What the user is told about one module: its warnings; under `-v` a wait on another run; a module without DWARF (left alone,
+/// not an error) in one line; `  LINEINFO [M] KO` on stdout for an update when `kbuild_line`
+/// (Kbuild prints its own for `gen-mod-lineinfo`); the entries under `-v`.
+pub fn report(path: &Utf8Path, processed: &Processed, kbuild_line: bool) {
+    for w in &processed.warnings {
+        voice::warn(format_args!("{path}: {w}"));
+    }
+    if let Some(line) = processed.waited_line(path) {
+        voice::explain(line);
+    }
+    match processed.done {
+        Done::NoDebugInfo => voice::note(format_args!(
+            "{path}: no DWARF line information: left alone"
+        )),
+        Done::Unchanged(s) => {
+            voice::explain(format_args!("{path}: up to date ({} entries)", s.entries))
+        }
+        Done::Updated(s) => {
+            if kbuild_line && voice::verbosity() != voice::Verbosity::Silent {
+                println!("  LINEINFO [M] {path}");
+            }
+            voice::explain(format_args!("{path}: {} entries embedded", s.entries));
+        }
+    }
 }

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use kbuild_lineinfo::Layout;
 
 use crate::cache::Cache;
-use crate::cli::{BatchLayout, ModulesArgs, TableOptions};
-use crate::jobs::{self, Progress, Slots, Verbosity};
+use crate::cli::{ModulesArgs, TableOptions};
+use crate::jobs::{self, Progress, Slots};
 use crate::kbuild;
 use crate::modules::batch::{Batch, Report, What};
 use crate::modules::order;
+use crate::voice;
 
 /// Peak memory of a module job, as a fraction of its file size: the maps of the sections read
 /// plus the rows (measured: amdgpu.ko, 596 MB, peaks at 260–310 MB; small modules far below).
@@ -81,27 +81,30 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
     // the biggest jobs apart while the many small ones still run in parallel.
     let budget = (args.memory_budget << 20).min(slots.budget());
     let slots = &slots.with_budget(budget);
-    let log = Log(verbosity(args));
     let tree = kbuild::tree::inspect(&args.objtree);
-    log.say(format_args!("{}: {}", args.objtree, describe(&tree)));
-    log.say(format_args!("jobs: {slots}"));
+    voice::explain(format_args!("{}: {}", args.objtree, describe(&tree)));
+    voice::explain(format_args!("jobs: {slots}"));
     let modules_wanted = !tree.configured || tree.modules_enabled || args.force;
-    if !modules_wanted && args.vmlinux.is_none() {
-        log.say(format_args!(
-            "CONFIG_KALLSYMS_LINEINFO_MODULES is not set: nothing to do (--force overrides)"
+    if !modules_wanted {
+        voice::note(format_args!(
+            "{}: CONFIG_KALLSYMS_LINEINFO_MODULES is not set: modules skipped (--force to \
+             process them anyway)",
+            args.objtree.join("include/config/auto.conf")
         ));
-        return Ok(ExitCode::SUCCESS);
+        if args.vmlinux.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
-    let table = table_options(args, &tree, &log);
-    let work = work_list(args, modules_wanted, &log)?;
-    let cache = open_cache(args, &log);
+    let table = table_options(args);
+    let work = work_list(args, modules_wanted)?;
+    let cache = open_cache(args);
     let batch = Batch {
         cache: &cache,
         options: &super::extract_options(&table),
         layout: table.layout,
         loader: tree.loader,
     };
-    let progress = Progress::new(log.0, work.len() as u64);
+    let progress = Progress::new(voice::verbosity(), work.len() as u64);
     let tally = Tally::default();
     let outcome = jobs::run(slots, work, Job::cost, |job| match job {
         Job::Vmlinux(path, out) => {
@@ -114,42 +117,32 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
             }
         }
     });
-    progress.finish();
+    let seconds = start.elapsed().as_secs_f64();
+    progress.finish(format_args!("{}; {seconds:.1} s", tally.short_summary()));
     if let Err(interrupted) = outcome {
-        eprintln!(
-            "kbuild-lineinfo: interrupted; modules already done are complete, the rest untouched"
-        );
+        voice::error(&anyhow::anyhow!(
+            "interrupted; modules already done are complete, the rest untouched"
+        ));
         return Ok(ExitCode::from(interrupted.exit_code() as u8));
     }
-    log.say(format_args!(
-        "{}; {:.2} s",
-        tally.summary(),
-        start.elapsed().as_secs_f64()
-    ));
+    voice::explain(format_args!("{}; {seconds:.2} s", tally.summary()));
     Ok(tally.exit_code())
 }
 
-/// Progress lines for `V=1`/`--verbose`.
-struct Log(Verbosity);
-
-impl Log {
-    fn say(&self, msg: std::fmt::Arguments<'_>) {
-        if self.0 == Verbosity::Verbose {
-            eprintln!("lineinfo: {msg}");
-        }
-    }
-}
-
-/// The layout (the option, else the tree's header, else v1) and the source tree names are
-/// printed relative to (the option, else the tree's).
-fn table_options(args: &ModulesArgs, tree: &kbuild::tree::Tree, log: &Log) -> TableOptions {
-    let layout = match (args.layout, tree.layout) {
-        (BatchLayout::Fixed(l), _) => l,
-        (BatchLayout::Auto, Some(l)) => l,
-        (BatchLayout::Auto, None) => Layout::V1,
-    };
-    let srctree = args.srctree.clone().or(tree.srctree.clone());
-    log.say(format_args!(
+/// The layout (the option, else the tree's as [`kbuild::tree::choose_layout`] finds it, else
+/// v1) and the source tree names are printed relative to (the option, else the tree's).
+fn table_options(args: &ModulesArgs) -> TableOptions {
+    let tree = kbuild::tree::inspect(&args.objtree);
+    let env = kbuild::tree::env_srctree();
+    let layout = kbuild::tree::choose_layout(
+        args.layout.fixed(),
+        args.srctree.as_deref(),
+        env.as_deref(),
+        &args.objtree,
+    )
+    .layout;
+    let srctree = args.srctree.clone().or(tree.srctree);
+    voice::explain(format_args!(
         "layout {}, source tree {}",
         layout.name(),
         srctree
@@ -160,7 +153,7 @@ fn table_options(args: &ModulesArgs, tree: &kbuild::tree::Tree, log: &Log) -> Ta
 }
 
 /// vmlinux first (when asked for), then every module of `modules.order` in its order.
-fn work_list(args: &ModulesArgs, modules_wanted: bool, log: &Log) -> Result<Vec<Job>> {
+fn work_list(args: &ModulesArgs, modules_wanted: bool) -> Result<Vec<Job>> {
     let mut work = Vec::new();
     if let (Some(vmlinux), Some(out)) = (&args.vmlinux, &args.output) {
         work.push(Job::Vmlinux(vmlinux.into(), out.into()));
@@ -175,7 +168,7 @@ fn work_list(args: &ModulesArgs, modules_wanted: bool, log: &Log) -> Result<Vec<
     let text = std::fs::read_to_string(&order_path)
         .with_context(|| format!("{order_path}: cannot read"))?;
     let listed = order::parse(&text);
-    log.say(format_args!("{}: {} modules", order_path, listed.len()));
+    voice::explain(format_args!("{}: {} modules", order_path, listed.len()));
     work.extend(
         listed
             .into_iter()
@@ -184,37 +177,17 @@ fn work_list(args: &ModulesArgs, modules_wanted: bool, log: &Log) -> Result<Vec<
     Ok(work)
 }
 
-fn open_cache(args: &ModulesArgs, log: &Log) -> Cache {
+fn open_cache(args: &ModulesArgs) -> Cache {
     let cache = if args.no_cache {
         Cache::disabled()
     } else {
         Cache::open(args.cache_dir.clone(), args.cache_size << 20)
     };
-    log.say(format_args!(
+    voice::explain(format_args!(
         "cache: {}",
         cache.dir().map_or("disabled".into(), |d| d.to_string())
     ));
     cache
-}
-
-fn verbosity(args: &ModulesArgs) -> Verbosity {
-    let env_v = std::env::var("V").or_else(|_| std::env::var("KBUILD_VERBOSE"));
-    if args.silent || make_is_silent() {
-        Verbosity::Silent
-    } else if args.verbose || env_v.is_ok_and(|v| v.contains('1')) {
-        Verbosity::Verbose
-    } else {
-        Verbosity::Normal
-    }
-}
-
-/// `make -s`: the first word of MAKEFLAGS holds the single-letter flags, `s` among them.
-fn make_is_silent() -> bool {
-    std::env::var("MAKEFLAGS").is_ok_and(|f| {
-        f.split_whitespace()
-            .next()
-            .is_some_and(|w| !w.starts_with('-') && w.contains('s'))
-    })
 }
 
 fn describe(tree: &kbuild::tree::Tree) -> String {
@@ -243,7 +216,13 @@ impl Tally {
             self.warned.fetch_add(1, Ordering::Relaxed);
         }
         for w in &report.warnings {
-            eprintln!("kbuild-lineinfo: warning: {}: {w}", path.display());
+            voice::warn(format_args!("{}: {w}", path.display()));
+        }
+        if let Some(waited) = report.waited {
+            progress.verbose(crate::modules::lineinfo::waited_line(
+                path.display(),
+                waited,
+            ));
         }
         let done = report.done;
         if done.cached {
@@ -277,12 +256,13 @@ impl Tally {
         self.add(&stats);
     }
 
-    fn vmlinux(&self, path: &Path, r: Result<String>, progress: &Progress) {
+    fn vmlinux(&self, path: &Path, r: Result<super::vmlinux::Generated>, progress: &Progress) {
         match r {
-            Ok(summary) => {
+            Ok(done) => {
+                done.warn(path);
                 self.processed.fetch_add(1, Ordering::Relaxed);
                 progress.processed(path);
-                progress.verbose(summary);
+                progress.verbose(format_args!("lineinfo: {}", done.summary));
             }
             Err(e) => self.failed(e),
         }
@@ -290,7 +270,27 @@ impl Tally {
 
     fn failed(&self, e: anyhow::Error) {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        eprintln!("kbuild-lineinfo: {e:#}");
+        voice::error(&e);
+    }
+
+    /// The line the bar leaves on the terminal.
+    fn short_summary(&self) -> String {
+        let t = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = format!(
+            "{} updated ({} from cache), {} up to date",
+            t(&self.processed),
+            t(&self.cached),
+            t(&self.unchanged)
+        );
+        for (n, what) in [
+            (t(&self.no_dwarf), "without DWARF"),
+            (t(&self.failed), "failed"),
+        ] {
+            if n > 0 {
+                s += &format!(", {n} {what}");
+            }
+        }
+        s
     }
 
     /// The `V=1` summary line.

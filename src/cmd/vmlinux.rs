@@ -10,10 +10,12 @@ use kbuild_lineinfo::encode::{self, EncodedTable};
 use kbuild_lineinfo::extract;
 use kbuild_lineinfo::layout::{self, Item};
 
-use crate::cli::VmlinuxArgs;
+use crate::cli::{TableOptions, VmlinuxArgs};
+use crate::voice;
 
 pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
-    let layout = args.table.layout;
+    let setup = super::setup(&args.table, false);
+    let layout = setup.table.layout;
     let output = args.output.as_deref().map(|o| o.as_std_path());
     if args.stub {
         let target = match &args.like {
@@ -22,6 +24,7 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
         };
         let items = layout::vmlinux_items(&EncodedTable::default(), layout, target.endian);
         write_output(output, &items, &target)?;
+        setup.say_layout();
         return Ok(ExitCode::SUCCESS);
     }
     let path = args
@@ -29,32 +32,51 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
         .as_deref()
         .expect("clap requires VMLINUX without --stub")
         .as_std_path();
-    let summary = generate_with(path, &args.table, output, slots, args.gimli_only)?;
-    eprintln!("{summary}");
+    let done = generate_with(path, &setup.table, output, slots, args.gimli_only)?;
+    done.warn(path);
+    setup.say_layout();
+    voice::explain(&done.summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What building the tables of one vmlinux gave, besides the output.
+pub struct Generated {
+    pub stats: extract::Stats,
+    /// The statistics line, for `-v`: `FILE: N rows, N entries, …`.
+    pub summary: String,
+    pub warnings: Vec<String>,
+}
+
+impl Generated {
+    /// Prints the warnings about `path`.
+    pub fn warn(&self, path: &Path) {
+        for w in &self.warnings {
+            voice::warn(format_args!("{}: {w}", path.display()));
+        }
+    }
 }
 
 /// Most threads one vmlinux is read on (beyond this, chunks of units get too small to pay).
 const MAX_THREADS: usize = 64;
 
-/// Reads `path`, builds its tables and writes them to `output`; returns the one-line summary.
+/// Reads `path`, builds its tables and writes them to `output`.
 pub fn generate(
     path: &Path,
-    table: &crate::cli::TableOptions,
+    table: &TableOptions,
     output: Option<&Path>,
     slots: &crate::jobs::Slots,
-) -> Result<String> {
+) -> Result<Generated> {
     generate_with(path, table, output, slots, false)
 }
 
 /// [`generate`], with line programs run by gimli alone when `gimli_only` (same bytes).
 fn generate_with(
     path: &Path,
-    table: &crate::cli::TableOptions,
+    table: &TableOptions,
     output: Option<&Path>,
     slots: &crate::jobs::Slots,
     gimli_only: bool,
-) -> Result<String> {
+) -> Result<Generated> {
     let layout = table.layout;
     let data = crate::mmap::map(path)?;
     // One thread per job slot free now (the implicit one and every token the jobserver grants
@@ -74,8 +96,8 @@ fn generate_with(
     write_output(output, &items, &target)?;
     let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
     let s = &v.stats;
-    let mut summary = format!(
-        "lineinfo: {}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries",
+    let summary = format!(
+        "{}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries",
         path.display(),
         s.rows,
         s.entries,
@@ -84,13 +106,18 @@ fn generate_with(
         bytes as f64 / s.entries.max(1) as f64,
         s.symbol_entries,
     );
+    let mut warnings = Vec::new();
     if s.offset_overflow > 0 {
-        summary += &format!(
-            "\nlineinfo: warning: {} rows lie 4 GiB or more past _text and were skipped",
+        warnings.push(format!(
+            "{} rows lie 4 GiB or more past _text and were skipped",
             s.offset_overflow
-        );
+        ));
     }
-    Ok(summary)
+    Ok(Generated {
+        stats: *s,
+        summary,
+        warnings,
+    })
 }
 
 fn target_of(path: &Path) -> Result<Target> {

@@ -7,7 +7,7 @@
 //! the estimated memory of the running jobs under a budget. [`Progress`] prints Kbuild-style lines.
 //!
 //! This module may print nothing by itself except through [`Progress`]; warnings are returned to
-//! the caller, which decides how to show them.
+//! the caller, which decides how to show them ([`crate::voice`]).
 
 mod jobserver;
 mod memory;
@@ -18,5 +18,5 @@ mod signal;
 
 pub use jobserver::{connect, Slots};
 pub use pool::run;
-pub use progress::{Progress, Verbosity};
+pub use progress::Progress;
 pub use signal::{ignore_file_size_signal, interrupted};

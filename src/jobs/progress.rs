@@ -3,7 +3,9 @@
 //! Lines look like `  LINEINFO [M] drivers/foo.ko` and go to stdout whole, under a lock, so
 //! parallel jobs never interleave them. `-s` prints nothing; `V=1` adds lines that explain
 //! decisions. On a terminal and outside make (no `MAKEFLAGS`/`MAKELEVEL`) the default verbosity
-//! shows an indicatif bar instead. Write errors (a closed stdout pipe) are ignored.
+//! shows an indicatif bar instead: messages clear it before they print ([`crate::voice`]), and
+//! when the batch ends it gives way to one summary line. Write errors (a closed stdout pipe) are
+//! ignored.
 
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
@@ -12,16 +14,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// How much to print, as Kbuild's `-s` / default / `V=1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// `-s`: nothing.
-    Silent,
-    /// One line per processed object (or a bar on a terminal outside make).
-    Normal,
-    /// `V=1`: lines, plus lines that explain decisions (cache hits, slots, skips).
-    Verbose,
-}
+use crate::voice::Verbosity;
 
 /// Reports progress of a batch; shared by reference between jobs.
 #[derive(Debug)]
@@ -52,9 +45,11 @@ impl Progress {
     pub fn new(verbosity: Verbosity, total: u64) -> Progress {
         let bar_fits = verbosity == Verbosity::Normal && io::stdout().is_terminal();
         if bar_fits && !under_make() {
+            let bar = bar(total);
+            crate::voice::show_bar(Some(bar.clone()));
             return Progress {
                 verbosity,
-                sink: Sink::Bar(bar(total)),
+                sink: Sink::Bar(bar),
             };
         }
         Progress::to_writer(verbosity, Box::new(io::stdout()))
@@ -88,10 +83,14 @@ impl Progress {
         }
     }
 
-    /// The batch is over: the bar is removed; lines need nothing.
-    pub fn finish(&self) {
+    /// The batch is over: the bar gives way to `summary` (`  LINEINFO …`), which stays on the
+    /// terminal; lines need nothing.
+    pub fn finish(&self, summary: impl Display) {
         if let Sink::Bar(bar) = &self.sink {
+            crate::voice::show_bar(None);
             bar.finish_and_clear();
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "  LINEINFO {summary}").and_then(|()| out.flush());
         }
     }
 
@@ -176,7 +175,7 @@ mod tests {
             let p = Progress::to_writer(verbosity, Box::new(out.clone()));
             p.processed(Path::new("vmlinux"));
             p.verbose("cache hit");
-            p.finish();
+            p.finish("1 done");
             assert_eq!(text(&out), expected, "{verbosity:?}");
         }
     }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{connect, run, Progress, Verbosity};
+use super::{connect, run, Progress};
 
 /// Arguments of `__jobs-selftest`.
 #[derive(Debug, clap::Args)]
@@ -33,30 +33,19 @@ pub struct Args {
     /// Cost estimate in bytes of every job.
     #[arg(long, default_value_t = 1)]
     pub cost: u64,
-    /// Print the `V=1` lines.
-    #[arg(long)]
-    pub verbose: bool,
-    /// Print nothing but warnings (`-s`).
-    #[arg(long, conflicts_with = "verbose")]
-    pub silent: bool,
 }
 
 /// Runs the self-test; returns the process exit code (130/143 after a signal).
 pub fn main(args: &Args) -> i32 {
     let (slots, warning) = connect(args.limit);
     if let Some(w) = warning {
-        eprintln!("kbuild-lineinfo: warning: {w}");
+        crate::voice::warn(w);
     }
     let slots = match args.budget {
         Some(budget) => slots.with_budget(budget),
         None => slots,
     };
-    let verbosity = match (args.silent, args.verbose) {
-        (true, _) => Verbosity::Silent,
-        (_, true) => Verbosity::Verbose,
-        _ => Verbosity::Normal,
-    };
-    let progress = Progress::new(verbosity, args.jobs as u64);
+    let progress = Progress::new(crate::voice::verbosity(), args.jobs as u64);
     progress.verbose(format_args!("jobs: {slots}"));
     let outcome = run(
         &slots,
@@ -68,7 +57,7 @@ pub fn main(args: &Args) -> i32 {
             traced.map(|()| job)
         },
     );
-    progress.finish();
+    progress.finish(format_args!("{} jobs", args.jobs));
     match outcome {
         Ok(results) => report(&results),
         Err(interrupted) => {

@@ -3,6 +3,8 @@
 //!
 //! An object tree is *configured* when it has `include/config/auto.conf`. Anything else (an
 //! unpacked distribution module tree with its `modules.order`) is processed as listed.
+//!
+//! [`choose_layout`] is how every command finds the layout the tree's kernel reads.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
@@ -84,9 +86,78 @@ fn find_srctree(objtree: &Utf8Path) -> Option<Utf8PathBuf> {
         .then(|| objtree.to_path_buf())
 }
 
+/// The layout a table is built in, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub layout: Layout,
+    pub from: From,
+}
+
+/// Where a [`Chosen`] layout comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum From {
+    /// `--layout` named it.
+    Option,
+    /// The header of this source tree.
+    Header(Utf8PathBuf),
+    /// This source tree has no `include/linux/mod_lineinfo.h` (no series): v1.
+    NoHeader(Utf8PathBuf),
+    /// No tree was found: v1.
+    NoTree,
+}
+
+/// The header that says a tree's layout, relative to its source tree.
+pub const HEADER: &str = "include/linux/mod_lineinfo.h";
+
+/// The layout `asked` for, else that of the first source tree found: `srctree` (`--srctree`),
+/// `env_srctree` (Kbuild's exported `$srctree`, relative to the object tree it runs in), the
+/// source tree of the configured object tree `objtree`; v1 without one, or when the tree has
+/// no header.
+pub fn choose_layout(
+    asked: Option<Layout>,
+    srctree: Option<&Utf8Path>,
+    env_srctree: Option<&Utf8Path>,
+    objtree: &Utf8Path,
+) -> Chosen {
+    if let Some(layout) = asked {
+        return Chosen {
+            layout,
+            from: From::Option,
+        };
+    }
+    let found = match srctree.or(env_srctree) {
+        Some(tree) => Some(tree.to_path_buf()),
+        None => inspect(objtree).srctree,
+    };
+    match found {
+        Some(tree) => match header_layout(&tree) {
+            Some(layout) => Chosen {
+                layout,
+                from: From::Header(tree),
+            },
+            None => Chosen {
+                layout: Layout::V1,
+                from: From::NoHeader(tree),
+            },
+        },
+        None => Chosen {
+            layout: Layout::V1,
+            from: From::NoTree,
+        },
+    }
+}
+
+/// Kbuild's exported `$srctree`, if set.
+pub fn env_srctree() -> Option<Utf8PathBuf> {
+    std::env::var("srctree")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(Into::into)
+}
+
 /// The layout the tree's module header describes, if the tree has one.
 pub fn header_layout(srctree: &Utf8Path) -> Option<Layout> {
-    let header = fs::read_to_string(srctree.join("include/linux/mod_lineinfo.h")).ok()?;
+    let header = fs::read_to_string(srctree.join(HEADER)).ok()?;
     Some(kbuild_lineinfo::layout::of_module_header(&header))
 }
 
@@ -163,6 +234,39 @@ mod tests {
         assert!(t.configured && t.modules_enabled);
         assert_eq!(t.srctree.as_deref(), Some(utf8(src.path())));
         assert_eq!(t.layout, Some(Layout::V7));
+    }
+
+    #[test]
+    fn layout_comes_from_the_first_tree_found() {
+        let v7 = tempfile::tempdir().unwrap();
+        let v7 = utf8(v7.path());
+        fs::create_dir_all(v7.join("include/linux")).unwrap();
+        fs::write(
+            v7.join(HEADER),
+            "struct mod_lineinfo_desc { u64 anchor; u32 size; };\n",
+        )
+        .unwrap();
+        let bare = tempfile::tempdir().unwrap();
+        let bare = utf8(bare.path());
+        let choose = |asked, src, env| choose_layout(asked, src, env, bare);
+        assert_eq!(choose(Some(Layout::V1), Some(v7), None).from, From::Option);
+        let from_option = choose(None, Some(v7), Some(bare));
+        assert_eq!(from_option.layout, Layout::V7);
+        assert_eq!(from_option.from, From::Header(v7.into()));
+        assert_eq!(choose(None, None, Some(v7)).layout, Layout::V7);
+        assert_eq!(
+            choose(None, Some(bare), Some(v7)),
+            Chosen {
+                layout: Layout::V1,
+                from: From::NoHeader(bare.into())
+            }
+        );
+        assert_eq!(choose(None, None, None).from, From::NoTree);
+        // A configured O= tree leads to its source.
+        fs::create_dir_all(bare.join("include/config")).unwrap();
+        fs::write(bare.join("include/config/auto.conf"), "").unwrap();
+        fs::write(bare.join("Makefile"), format!("include {v7}/Makefile\n")).unwrap();
+        assert_eq!(choose(None, None, None).from, From::Header(v7.into()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! embedded in place (a module that already carries the same sections is not rewritten).
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kbuild_lineinfo::extract::{self, Stats};
@@ -43,6 +44,8 @@ pub enum What {
 pub struct Report {
     pub done: Done,
     pub warnings: Vec<String>,
+    /// How long another run kept the module locked before this one could read it.
+    pub waited: Option<Duration>,
 }
 
 impl Batch<'_> {
@@ -62,18 +65,23 @@ impl Batch<'_> {
         )
     }
 
+    /// The module at `path`, locked from before it is read until it is written (see
+    /// [`embed::open_locked`]): a second run waits here, then finds it up to date.
     pub fn process(&self, path: &Path) -> Result<Report> {
         // One open and one map per module: read, then embedded from the same map.
-        let (meta, data) = embed::open_mapped(path)?;
+        let module = embed::open_locked(path)?;
+        let waited = module.lock.waited();
+        let mut warnings: Vec<String> = module.lock.warning().into_iter().collect();
         let (record, cached) = {
+            let data = &module.map;
             // No key (a hash of the identity) nor cache record without a cache.
-            let key = self.cache.dir().map(|_| self.key(&Identity::of(&data)));
+            let key = self.cache.dir().map(|_| self.key(&Identity::of(data)));
             let hit = key.as_ref().and_then(|key| self.cache.get(key));
             match hit.and_then(|p| cached::decode(&p)) {
                 Some(record) => (record, true),
                 None => {
                     let record = self
-                        .compute(&data)
+                        .compute(data)
                         .with_context(|| path.display().to_string())?;
                     if let Some(key) = &key {
                         self.cache.put(key, &cached::encode(&record));
@@ -82,25 +90,24 @@ impl Batch<'_> {
                 }
             }
         };
-        let (what, warnings) = match record {
-            Record::NoDebugInfo => (What::NoDebugInfo, Vec::new()),
+        let what = match record {
+            Record::NoDebugInfo => What::NoDebugInfo,
             Record::Sections {
                 sections,
                 stats,
-                warnings,
+                warnings: more,
             } => {
-                let embedded =
-                    embed::embed_mapped(path, &meta, data, &sections, &layout::MODULE_SECTIONS)?;
-                let what = match embedded {
+                warnings.extend(more);
+                match module.embed(path, &sections, &layout::MODULE_SECTIONS)? {
                     Outcome::Unchanged => What::Unchanged(stats),
                     Outcome::Updated => What::Updated(stats),
-                };
-                (what, warnings)
+                }
             }
         };
         Ok(Report {
             done: Done { cached, what },
             warnings,
+            waited,
         })
     }
 
