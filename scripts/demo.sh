@@ -34,7 +34,7 @@ for sym in vfs_write do_sys_openat2 schedule; do
   [ -n "$addr" ] || continue
   a=$(printf '0x%x' $((0x$addr + 0x20)))
   off=$(printf '0x%x' $((a - 0x$text)))
-  ours=$("$tool" lookup --vmlinux "$work/lineinfo.o" "$off" | cut -d' ' -f2)
+  ours=$("$tool" lookup --vmlinux "$work/lineinfo.o" "$off" | cut -d' ' -f3)
   theirs=$(llvm-symbolizer --no-inlines --obj="$VMLINUX" "$a" | sed -n 2p)
   printf '%-24s %s: ours %-32s llvm-symbolizer %s\n' "$sym+0x20" "$a" "$ours" "$theirs"
 done

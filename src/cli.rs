@@ -201,19 +201,26 @@ pub struct ModulesArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("image").required(true).args(["vmlinux", "module"]))]
 pub struct LookupArgs {
-    /// A linked vmlinux carrying the tables (ADDR absolute) or a table object (ADDR = offset
-    /// from _text).
-    #[arg(long, value_name = "FILE", value_parser = utf8_path())]
+    /// The linked vmlinux: ADDR is an address as an oops prints it (0xffffffff81a2b475) or
+    /// SYMBOL+0xOFF[/0xSIZE]. A table object alone (vmlinux -o T.o): ADDR is an offset from
+    /// _text.
+    #[arg(long, value_name = "IMAGE", value_parser = utf8_path())]
     pub vmlinux: Option<Utf8PathBuf>,
-    /// A module carrying .mod_lineinfo; QUERY is SECTION+0xOFF (any code section) or 0xOFF
-    /// (in .text).
+    /// The tables for a vmlinux built without them: the object `kbuild-lineinfo vmlinux -o
+    /// T.o VMLINUX` writes (symbols and _text come from --vmlinux).
+    #[arg(long, value_name = "T.o", requires = "vmlinux", value_parser = utf8_path())]
+    pub table: Option<Utf8PathBuf>,
+    /// A module carrying .mod_lineinfo: ADDR is SYMBOL+0xOFF[/0xSIZE], SECTION+0xOFF (any code
+    /// section) or 0xOFF (in .text).
     #[arg(long, value_name = "KO", value_parser = utf8_path())]
     pub module: Option<Utf8PathBuf>,
     /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
     /// where the loader puts sections in text memory (default: unload on).
     #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
     pub objtree: Option<Utf8PathBuf>,
-    /// Addresses (hex, 0x…) or module queries; none: one per line on standard input.
+    /// What to look up (none: one per line on standard input). Prints ADDR, the symbol
+    /// (name+0xOFF/0xSIZE) and file:line, `??` for what is unknown, and on stderr why (not
+    /// under -s).
     #[arg(value_name = "ADDR")]
     pub queries: Vec<String>,
 }

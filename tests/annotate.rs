@@ -25,23 +25,23 @@ fn bin() -> &'static str {
 
 /// A text symbol as the oracle sees it.
 #[derive(Debug, Clone)]
-struct Sym {
-    name: String,
+pub(crate) struct Sym {
+    pub(crate) name: String,
     /// Its address in the file `llvm-symbolizer` reads.
-    address: u64,
+    pub(crate) address: u64,
     /// kallsyms' size: up to the next symbol start (or `end`).
-    size: u64,
+    pub(crate) size: u64,
 }
 
 /// [`nm_symbols`] of a vmlinux between its `_text` and `_etext`.
-fn kernel_text_symbols(vmlinux: &Path) -> Vec<Sym> {
+pub(crate) fn kernel_text_symbols(vmlinux: &Path) -> Vec<Sym> {
     let text = symbol_value(vmlinux, "_text");
     let etext = symbol_value(vmlinux, "_etext");
     nm_symbols(vmlinux, text, etext)
 }
 
 /// Text symbols of `elf` from `nm -n` in [start, end), with kallsyms sizes.
-fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
+pub(crate) fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
     let out = Command::new("nm").arg("-n").arg(elf).output().unwrap();
     assert!(out.status.success(), "nm {}", elf.display());
     let mut all: Vec<(u64, char, String)> = String::from_utf8_lossy(&out.stdout)
@@ -305,18 +305,19 @@ fn fixture_variant(layout: &'static str) -> Variant {
 }
 
 /// The fixtures linked like a kernel (stub, tables from the first link, second link) and as
-/// a module `fix-mod.ko` under `modules/`, with the module's oracle link.
-struct Fixture {
-    /// Keeps the files alive.
-    _ws: Workspace,
-    link1: PathBuf,
-    tables: PathBuf,
-    vmlinux: PathBuf,
-    modules: PathBuf,
-    module_oracle: PathBuf,
+/// a module `fix-mod.ko` under `modules/`, with the module's oracle link (`.text` at 0x100000).
+/// Every file is in `ws.root()`: `stub.o`, `vmlinux.1`, `tables.o`, `vmlinux`,
+/// `modules/drivers/fix-mod.ko`.
+pub(crate) struct Fixture {
+    pub(crate) ws: Workspace,
+    pub(crate) link1: PathBuf,
+    pub(crate) tables: PathBuf,
+    pub(crate) vmlinux: PathBuf,
+    pub(crate) modules: PathBuf,
+    pub(crate) module_oracle: PathBuf,
 }
 
-fn fixture(layout: &'static str) -> Fixture {
+pub(crate) fn fixture(layout: &'static str) -> Fixture {
     let ws = Workspace::new();
     let v = fixture_variant(layout);
     let objs = ws.compile_all(&v, &VMLINUX_UNITS);
@@ -346,7 +347,7 @@ fn fixture(layout: &'static str) -> Fixture {
             .arg(&ko),
     );
     Fixture {
-        _ws: ws,
+        ws,
         link1,
         tables,
         vmlinux,
@@ -393,7 +394,7 @@ fn fixtures_agree_with_llvm_symbolizer() {
     }
 }
 
-fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
+pub(crate) fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(bin())
         .arg("annotate")
@@ -651,15 +652,16 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
     }
 }
 
-/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`, default `/work/kernel-logs`: one
-/// directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
+/// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`: one directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
 /// stripped and annotated again gives the log back byte for byte, and `--check` agrees
 /// (`scripts/annotate-roundtrip.sh`).
 #[test]
 #[ignore = "needs booted kernel logs: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,vmlinux,modules/}"]
 fn booted_kernel_logs_round_trip() {
-    let root = std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
-        .map_or_else(|| PathBuf::from("/work/kernel-logs"), PathBuf::from);
+    let root = PathBuf::from(
+        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
+    );
     let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())

@@ -325,10 +325,13 @@ fn non_utf8_file_names_keep_their_bytes() {
     let query = format!(".text+{g:#x}");
     let out = run_in(dir.path(), &["lookup", "--module", "nu.ko", &query], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let want = [query.as_bytes(), b" caf\xe9/\xff\xfe.c:7\n"].concat();
-    assert_eq!(
-        out.stdout,
-        want,
+    // QUERY SYMBOL FILE:LINE; the symbol's size is the compiler's.
+    let (head, tail) = (
+        [query.as_bytes(), b" g+0x0/"].concat(),
+        b" caf\xe9/\xff\xfe.c:7\n",
+    );
+    assert!(
+        out.stdout.starts_with(&head) && out.stdout.ends_with(tail),
         "{:?}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -970,7 +973,10 @@ fn offsets_past_4_gib_are_skipped_with_one_warning_never_wrapped() {
     let lines: Vec<&str> = answers.lines().collect();
     assert_eq!(lines.len(), queries.len(), "{answers}");
     for (q, want) in queries[..4].iter().zip([10, 10, 11, 11]) {
-        assert!(lines.contains(&&*format!("{q} big.c:{want}")), "{answers}");
+        assert!(
+            lines.contains(&&*format!("{q} ?? big.c:{want}")),
+            "{answers}"
+        );
     }
     assert!(
         !answers.contains(":98") && !answers.contains(":99"),

@@ -36,7 +36,9 @@ fn command(run: Run, root: &Path, modules: &[PathBuf], cache: &Path) -> Command 
             };
         }
         Run::Module => {
-            cmd.args(["module", "--layout", "v1"]).args(modules).env("V", "1");
+            cmd.args(["module", "--layout", "v1"])
+                .args(modules)
+                .env("V", "1");
         }
     }
     for v in ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "KBUILD_VERBOSE"] {

@@ -23,6 +23,7 @@ mod embed;
 mod generate;
 mod jobs;
 mod kbuild_install;
+mod lookup;
 mod module_oracle;
 mod oracle_selftest;
 mod readme;

@@ -11,18 +11,22 @@ use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use crate::decode::{Found, TableView};
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::SymbolBytes;
 use crate::input::Input;
 use crate::layout::sections::Blob;
 use crate::layout::{self, v7};
-use crate::loader::{LoaderConfig, TextMemory};
+use crate::loader::{is_init_layout_section, LoaderConfig, TextMemory};
 use crate::vocab::{Endian, Layout};
 
-/// The vmlinux tables behind `symbols` (an image or a table object), whichever layout they
-/// are in (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
-pub fn vmlinux_view<'a>(symbols: &SymbolBytes<'a>, endian: Endian) -> Option<TableView<'a>> {
-    let get = |name: &str| symbols.get(name);
-    if symbols.get("lineinfo_data_size").is_some() {
+/// The vmlinux tables of `file` (an image or a table object), whichever layout they are in
+/// (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
+pub fn vmlinux_view<'a>(file: &object::File<'a>) -> Option<TableView<'a>> {
+    let get = |name: &str| crate::image::symbol_data(file, name);
+    let endian = if file.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
+    };
+    if get("lineinfo_data_size").is_some() {
         layout::v7::vmlinux_view(get, endian)
     } else {
         layout::v1::vmlinux_view(get, endian)
@@ -32,14 +36,32 @@ pub fn vmlinux_view<'a>(symbols: &SymbolBytes<'a>, endian: Endian) -> Option<Tab
 /// The lineinfo tables of one module.
 #[derive(Debug)]
 pub enum ModuleTables<'a> {
-    /// v1: one table over the module's text memory; `placed` holds (section index, offset in
-    /// text memory) of every section the loader puts there at a known offset.
+    /// v1: one table over the module's text memory; `text` holds (section index, offset in
+    /// text memory) of every section the loader puts there at a known offset, `init` the
+    /// indices of the sections it puts in init memory instead.
     V1 {
         text: TextMemory,
+        init: Vec<usize>,
         view: TableView<'a>,
     },
     /// v7: the descriptors of `.mod_lineinfo`, then of `.init.mod_lineinfo`, in blob order.
     V7(Vec<SectionTable<'a>>),
+}
+
+/// Why a module's tables do not cover a place in one of its code sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uncovered {
+    /// v1: the loader puts the section in init memory; v1 tables cover core text memory only.
+    InitMemory,
+    /// v1: the section comes after one whose size only the loader knows (`what`), so its
+    /// offset in text memory is unknown at build time.
+    AfterBlocker(String),
+    /// v1: the loader does not put the section in text memory.
+    NotInTextMemory,
+    /// v7: no descriptor names the section (it had no rows when the tables were made).
+    NoDescriptor,
+    /// v7: the offset lies past the size of the section's descriptor.
+    PastDescriptor { size: u32 },
 }
 
 /// One v7 descriptor.
@@ -84,8 +106,14 @@ impl<'a> ModuleTables<'a> {
             let view = layout::v1::parse_module_blob(first.data()?, endian).ok_or_else(|| {
                 Error::from(ErrorKind::Invalid("not a valid v1 blob".into())).at(name)
             })?;
+            let init = crate::loader::load_sections(input)
+                .into_iter()
+                .filter(|s| is_init_layout_section(&s.name, input.e_machine(), config))
+                .map(|s| s.index)
+                .collect();
             return Ok(Some(ModuleTables::V1 {
                 text: crate::loader::module_text_memory(input, config),
+                init,
                 view,
             }));
         }
@@ -115,6 +143,43 @@ impl<'a> ModuleTables<'a> {
         }
     }
 
+    /// Whether the tables hold no entry at all (all counts 0).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ModuleTables::V1 { view, .. } => view.num_entries == 0,
+            ModuleTables::V7(tables) => tables
+                .iter()
+                .all(|t| t.table.is_none_or(|t| t.num_entries == 0)),
+        }
+    }
+
+    /// Why [`lookup`](Self::lookup) cannot answer for `offset` in `section` whatever the
+    /// entries say: the layout does not cover that place. `Ok` when it does.
+    pub fn covers(&self, section: usize, offset: u64) -> std::result::Result<(), Uncovered> {
+        match self {
+            ModuleTables::V1 { text, init, .. } => match text.offset_of(section) {
+                Some(_) => Ok(()),
+                None if init.contains(&section) => Err(Uncovered::InitMemory),
+                None => Err(match &text.blocker {
+                    Some(b) => Uncovered::AfterBlocker(b.what.clone()),
+                    None => Uncovered::NotInTextMemory,
+                }),
+            },
+            ModuleTables::V7(tables) => {
+                let mut of_section = tables.iter().filter(|t| t.section == Some(section));
+                let Some(first) = of_section.next() else {
+                    return Err(Uncovered::NoDescriptor);
+                };
+                if offset < u64::from(first.size) || of_section.any(|t| offset < u64::from(t.size))
+                {
+                    Ok(())
+                } else {
+                    Err(Uncovered::PastDescriptor { size: first.size })
+                }
+            }
+        }
+    }
+
     /// What the kernel finds at `offset` in `section` for a symbol starting at `guard` in the
     /// same section (the symbol-start guard; the caller passes the start the kernel compares
     /// with). v1 covers the sections placed in text memory, at their offset there; v7 takes the
@@ -123,7 +188,7 @@ impl<'a> ModuleTables<'a> {
         // A guard past the offset guards nothing (0: the whole table).
         let guarded = guard <= offset;
         match self {
-            ModuleTables::V1 { text, view } => {
+            ModuleTables::V1 { text, view, .. } => {
                 let base = text.offset_of(section)?;
                 let at = u32::try_from(base.checked_add(offset)?).ok()?;
                 let min = if guarded {

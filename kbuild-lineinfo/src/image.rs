@@ -12,12 +12,6 @@ use object::FileKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::vocab::Endian;
 
-/// The bytes of an image's symbols: from a symbol's start to the end of its section.
-#[derive(Debug)]
-pub struct SymbolBytes<'a> {
-    file: Image<'a>,
-}
-
 #[derive(Debug)]
 enum Image<'a> {
     Elf32(ElfFile32<'a, Endian>),
@@ -36,22 +30,14 @@ impl<'a> Image<'a> {
     }
 }
 
-impl<'a> SymbolBytes<'a> {
-    /// Parses the ELF headers of `data`; symbols are looked up on demand.
-    pub fn parse(data: &'a [u8]) -> Result<SymbolBytes<'a>> {
-        Ok(SymbolBytes {
-            file: Image::parse(data)?,
-        })
-    }
-
-    /// The bytes from the start of the first defined symbol called `name` to the end of its
-    /// section. `None` when there is no such symbol, it is absolute or common, its section holds
-    /// no file bytes (`SHT_NOBITS`), or its value lies outside its section.
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
-        match &self.file {
-            Image::Elf32(file) => symbol_bytes(file, name.as_bytes()),
-            Image::Elf64(file) => symbol_bytes(file, name.as_bytes()),
-        }
+/// The bytes from the start of the first defined symbol called `name` to the end of its
+/// section. `None` when there is no such symbol, it is absolute or common, its section holds
+/// no file bytes (`SHT_NOBITS`), its value lies outside its section, or `file` is not ELF.
+pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
+    match file {
+        object::File::Elf32(file) => symbol_bytes(file, name.as_bytes()),
+        object::File::Elf64(file) => symbol_bytes(file, name.as_bytes()),
+        _ => None,
     }
 }
 
@@ -210,12 +196,12 @@ pub fn is_kallsyms_text_section(sh_flags: u64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use object::write::elf::{FileHeader as Header, SectionHeader as Shdr, Sym as WSym, Writer};
 
     use super::*;
 
-    struct Section {
+    pub(crate) struct Section {
         name: &'static [u8],
         nobits: bool,
         flags: u32,
@@ -224,11 +210,11 @@ mod tests {
     }
 
     /// (name, section index or `SHN_*`, value, `STT_*`); all global.
-    type Symbol = (&'static [u8], u16, u64, u8);
+    pub(crate) type Symbol = (&'static [u8], u16, u64, u8);
 
     /// A hand-made ELF file: the sections after the null section, then `.symtab`, `.strtab`,
     /// `.shstrtab`. File offsets are unrelated to addresses, as in a real image.
-    fn build(
+    pub(crate) fn build(
         e_type: u16,
         machine: u16,
         endian: Endian,
@@ -314,6 +300,14 @@ mod tests {
         buffer
     }
 
+    /// `symbols.get(name)` reads as the tests did before [`symbol_data`] took a parsed file.
+    struct Get<'f, 'a>(&'f object::File<'a>);
+    impl<'a> Get<'_, 'a> {
+        fn get(&self, name: &str) -> Option<&'a [u8]> {
+            symbol_data(self.0, name)
+        }
+    }
+
     const ALLOC: u32 = elf::SHF_ALLOC.0 as u32;
     const EXEC: u32 = ALLOC | elf::SHF_EXECINSTR.0 as u32;
     const NOTYPE: u8 = elf::STT_NOTYPE.0;
@@ -322,7 +316,7 @@ mod tests {
     const ABS: u16 = 0xfff1;
 
     /// `.text` at 0x1000 (0x100 bytes), `.rodata` at 0x2000 holding 0..16, `.bss` at 0x3000.
-    fn sections() -> Vec<Section> {
+    pub(crate) fn sections() -> Vec<Section> {
         let section = |name, nobits, flags, addr, data| Section {
             name,
             nobits,
@@ -377,7 +371,8 @@ mod tests {
             (Endian::Big, false),
         ] {
             let data = build(2, 62, endian, is_64, &sections(), &symbols());
-            let symbols = SymbolBytes::parse(&data).unwrap();
+            let file = object::File::parse(&*data).unwrap();
+            let symbols = Get(&file);
             let rodata: Vec<u8> = (0..16).collect();
             assert_eq!(
                 symbols.get("table"),
@@ -409,7 +404,7 @@ mod tests {
         );
         let rodata: Vec<u8> = (0..16).collect();
         assert_eq!(
-            SymbolBytes::parse(&data).unwrap().get("table"),
+            symbol_data(&object::File::parse(&*data).unwrap(), "table"),
             Some(&rodata[4..])
         );
     }
@@ -446,7 +441,11 @@ mod tests {
             ];
             assert_eq!(resolver.len(), names.len());
             for (name, value) in names {
-                let found: Vec<u64> = resolver.resolve(name, 0).iter().map(|s| s.value).collect();
+                let found: Vec<u64> = resolver
+                    .resolve(name, Some(0))
+                    .iter()
+                    .map(|s| s.value)
+                    .collect();
                 assert_eq!(found, [value], "{}", String::from_utf8_lossy(name));
             }
         }
@@ -469,7 +468,7 @@ mod tests {
         assert_eq!(text.in_section(1), [0x1010]);
         assert_eq!(text.in_section(4), [0u64; 0]);
         let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
-        assert!(resolver.resolve(b"unloaded", 0).is_empty());
+        assert!(resolver.resolve(b"unloaded", Some(0)).is_empty());
         assert_eq!(resolver.len(), 1);
     }
 
@@ -581,7 +580,11 @@ mod tests {
         // took STT_GNU_IFUNC symbols, before the two shared it).
         let resolver = crate::kallsyms::Symbols::parse(&data).unwrap();
         let value = |name: &[u8]| -> Vec<u64> {
-            resolver.resolve(name, 0).iter().map(|s| s.value).collect()
+            resolver
+                .resolve(name, Some(0))
+                .iter()
+                .map(|s| s.value)
+                .collect()
         };
         assert_eq!(value(b"thumb_fn"), [0x1010]);
         assert_eq!(value(b"label"), [0x1021]);
@@ -592,9 +595,7 @@ mod tests {
 
     #[test]
     fn not_elf_is_an_error() {
-        let err = SymbolBytes::parse(b"\0asm\x01\0\0\0")
-            .unwrap_err()
-            .to_string();
+        let err = text_symbols(b"\0asm\x01\0\0\0").unwrap_err().to_string();
         assert!(err.starts_with("bad ELF"), "{err}");
         assert!(text_symbols(&[0x7f, b'E', b'L', b'F', 2]).is_err());
     }

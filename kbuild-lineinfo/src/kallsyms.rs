@@ -37,10 +37,14 @@ impl Symbol {
     }
 }
 
-/// Every text symbol of an image, by name.
+/// Every text symbol of an image, by name and by place.
 #[derive(Debug, Default)]
 pub struct Symbols<'a> {
     by_name: HashMap<&'a [u8], Vec<Symbol>>,
+    /// kallsyms' order: by (section of a `.ko`, value); among symbols at one start, the one
+    /// kallsyms prints first.
+    by_place: Vec<(&'a [u8], Symbol)>,
+    relocatable: bool,
 }
 
 impl<'a> Symbols<'a> {
@@ -66,7 +70,7 @@ impl<'a> Symbols<'a> {
                 }
             }
         }
-        let mut all: Vec<(&'a [u8], Symbol)> = file
+        let mut all: Vec<(&'a [u8], Symbol, (bool, usize))> = file
             .symbols()
             .filter(|s| !s.is_undefined())
             .filter_map(|s| {
@@ -82,15 +86,20 @@ impl<'a> Symbols<'a> {
                     arm,
                 };
                 let value = image::kallsyms_text_start(name, s.address(), kind)?;
-                Some((
-                    name,
-                    Symbol {
-                        section,
-                        value,
-                        size: 0,
-                        st_size: s.size(),
-                    },
-                ))
+                // scripts/kallsyms' compare_symbols(): at one address, weak symbols and
+                // names with more leading underscores come later. A module's kallsyms keeps
+                // the symbol table's order (find_kallsyms_symbol() takes the first).
+                let rank = match relocatable {
+                    true => (false, 0),
+                    false => (s.is_weak(), name.iter().take_while(|&&b| b == b'_').count()),
+                };
+                let symbol = Symbol {
+                    section,
+                    value,
+                    size: 0,
+                    st_size: s.size(),
+                };
+                Some((name, symbol, rank))
             })
             .collect();
         // Order of kallsyms: by address (a `.ko`: by section, then offset).
@@ -101,7 +110,8 @@ impl<'a> Symbols<'a> {
                 (0, s.value)
             }
         };
-        all.sort_by_key(|(_, s)| key(s));
+        all.sort_by_key(|&(_, s, rank)| (key(&s), rank));
+        let mut all: Vec<(&'a [u8], Symbol)> = all.into_iter().map(|(n, s, _)| (n, s)).collect();
         // Symbols at the same start share the size to the next distinct start.
         let mut prev: Option<(usize, u64)> = None;
         let mut next = None;
@@ -118,18 +128,49 @@ impl<'a> Symbols<'a> {
             s.size = limit - s.value;
         }
         let mut by_name: HashMap<&'a [u8], Vec<Symbol>> = HashMap::with_capacity(all.len());
-        for (name, s) in all {
+        for &(name, s) in &all {
             by_name.entry(name).or_default().push(s);
         }
-        Symbols { by_name }
+        Symbols {
+            by_name,
+            by_place: all,
+            relocatable,
+        }
+    }
+
+    /// The symbol kallsyms resolves at `value` (an address of a linked image; an offset in
+    /// `section` of a `.ko`, where `section` is ignored otherwise): the last start at or below
+    /// it, the first kallsyms lists of several at that start. `None` below the first symbol and
+    /// past the end of the last (its section's end).
+    pub fn containing(&self, section: usize, value: u64) -> Option<(&'a [u8], Symbol)> {
+        let section = if self.relocatable { section } else { 0 };
+        let key = |s: &Symbol| (if self.relocatable { s.section } else { 0 }, s.value);
+        let i = self
+            .by_place
+            .partition_point(|(_, s)| key(s) <= (section, value));
+        let (_, last) = *self.by_place.get(i.checked_sub(1)?)?;
+        if key(&last).0 != section || value - last.value >= last.size.max(1) {
+            return None;
+        }
+        let first = self.by_place[..i].partition_point(|(_, s)| key(s) < key(&last));
+        Some(self.by_place[first])
+    }
+
+    /// `name` as the image spells it, when a text symbol has it.
+    pub fn name(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.by_name.get_key_value(name).map(|(&k, _)| k)
     }
 
     /// The symbols called `name` that a frame printed with `size` can mean: those whose
     /// kallsyms size is `size`; else those whose `st_size` is; else the only one of that name.
     /// Empty when the name is unknown or several symbols remain possible on no evidence.
-    pub fn resolve(&self, name: &[u8], size: u64) -> Vec<Symbol> {
+    /// Without a size, every symbol of that name.
+    pub fn resolve(&self, name: &[u8], size: Option<u64>) -> Vec<Symbol> {
         let Some(all) = self.by_name.get(name) else {
             return Vec::new();
+        };
+        let Some(size) = size else {
+            return all.clone();
         };
         let exact: Vec<Symbol> = all.iter().copied().filter(|s| s.size == size).collect();
         if !exact.is_empty() {
@@ -190,23 +231,64 @@ mod tests {
             0x80,
         );
         let symbols = Symbols::parse(&data).unwrap();
-        let a = symbols.resolve(b"a", 0x20);
+        let a = symbols.resolve(b"a", Some(0x20));
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].value, a[0].size, a[0].st_size), (0, 0x20, 0x10));
-        assert_eq!(symbols.resolve(b"a", 0x10).len(), 1, "st_size matches");
         assert_eq!(
-            symbols.resolve(b"a", 0x99).len(),
+            symbols.resolve(b"a", Some(0x10)).len(),
+            1,
+            "st_size matches"
+        );
+        assert_eq!(
+            symbols.resolve(b"a", Some(0x99)).len(),
             1,
             "the only one of its name"
         );
-        assert_eq!(symbols.resolve(b"dup", 0x20)[0].value, 0x30);
+        assert_eq!(symbols.resolve(b"dup", Some(0x20))[0].value, 0x30);
         assert_eq!(
-            symbols.resolve(b"dup", 0x30)[0].value,
+            symbols.resolve(b"dup", Some(0x30))[0].value,
             0x50,
             "last symbol: to the section end"
         );
-        assert!(symbols.resolve(b"dup", 0x99).is_empty(), "ambiguous");
-        assert!(symbols.resolve(b"$x", 0x20).is_empty(), "mapping symbol");
-        assert!(symbols.resolve(b"nope", 0x20).is_empty());
+        assert!(symbols.resolve(b"dup", Some(0x99)).is_empty(), "ambiguous");
+        assert!(
+            symbols.resolve(b"$x", Some(0x20)).is_empty(),
+            "mapping symbol"
+        );
+        assert!(symbols.resolve(b"nope", Some(0x20)).is_empty());
+    }
+
+    #[test]
+    fn containing_is_the_symbol_kallsyms_prints() {
+        let data = object_with(&[("__a", 0x10, 0), ("a", 0x10, 0x10), ("b", 0x30, 0)], 0x40);
+        let symbols = Symbols::parse(&data).unwrap();
+        // A relocatable object: the first in the symbol table at one start (as modules do).
+        let at = |v| symbols.containing(1, v).map(|(n, s)| (n, s.value, s.size));
+        assert_eq!(at(0xf), None, "below the first symbol");
+        assert_eq!(at(0x10), Some((&b"__a"[..], 0x10, 0x20)));
+        assert_eq!(at(0x2f), Some((&b"__a"[..], 0x10, 0x20)));
+        assert_eq!(at(0x30), Some((&b"b"[..], 0x30, 0x10)));
+        assert_eq!(symbols.containing(2, 0x30), None, "another section");
+        assert_eq!(at(0x40), None, "past the end of the section");
+        assert_eq!(symbols.name(b"b"), Some(&b"b"[..]));
+        assert_eq!(symbols.resolve(b"a", None).len(), 1);
+    }
+
+    #[test]
+    fn containing_in_a_linked_image_prefers_what_scripts_kallsyms_sorts_first() {
+        use crate::image::tests::{build, sections};
+        let func = object::elf::STT_FUNC.0;
+        // `__x` (two underscores) before `x` in the symbol table: kallsyms prints `x`.
+        let symbols = [
+            (&b"__x"[..], 1, 0x1010, func),
+            (b"x", 1, 0x1010, func),
+            (b"y", 1, 0x1020, func),
+        ];
+        let data = build(2, 62, Endianness::Little, true, &sections(), &symbols);
+        let symbols = Symbols::parse(&data).unwrap();
+        let at = |v| symbols.containing(7, v).map(|(n, s)| (n, s.value, s.size));
+        assert_eq!(at(0x101f), Some((&b"x"[..], 0x1010, 0x10)));
+        assert_eq!(at(0x1020), Some((&b"y"[..], 0x1020, 0xe0)));
+        assert_eq!(at(0x100f), None);
     }
 }

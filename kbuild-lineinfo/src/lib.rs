@@ -18,7 +18,8 @@
 //!   [`loader`] (where the module loader puts code), [`emit`] (assembly, ELF objects, `.ko`
 //!   patches);
 //! * reading them back: [`decode`] (the kernel's lookup, safe on any bytes), [`embedded`],
-//!   [`image`], [`kallsyms`], [`frames`] (for `lookup` and `annotate`);
+//!   [`image`], [`kallsyms`], [`frames`], and [`symbolize`], the one door to them as the kernel
+//!   sees them (for `lookup` and `annotate`);
 //! * what a distribution installs: [`unpack`] (vmlinuz and compressed modules back to ELF);
 //! * shared: [`Layout`] and [`Endian`] (a leaf module), [`error`] (the one error type).
 #![forbid(unsafe_code)]
@@ -41,6 +42,7 @@ pub mod loader;
 mod paths;
 mod reloc;
 mod rows;
+pub mod symbolize;
 mod table;
 pub mod unpack;
 mod vocab;

@@ -265,7 +265,12 @@ mod tests {
         );
         // The kernel's own Rust: relative to the tree, like C.
         assert_eq!(
-            s(name(&n, b"/build/obj", b"/src/linux/rust/kernel", b"print.rs")),
+            s(name(
+                &n,
+                b"/build/obj",
+                b"/src/linux/rust/kernel",
+                b"print.rs"
+            )),
             "rust/kernel/print.rs"
         );
         // Not a hash, or nothing below it: an ordinary absolute name.

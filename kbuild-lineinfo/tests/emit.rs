@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kbuild_lineinfo::emit::{asm, elf, Target};
-use kbuild_lineinfo::image::{text_symbols, SymbolBytes};
+use kbuild_lineinfo::image::{symbol_data, text_symbols};
 use kbuild_lineinfo::layout::Item;
 use object::read::{Object, ObjectSection, ObjectSymbol};
 
@@ -200,14 +200,12 @@ fn check_link(tables: &[u8], items: &[Item], link: &[Command], e_type: u16) {
     let data = std::fs::read(&image).unwrap();
     assert_eq!(u16::from_le_bytes([data[16], data[17]]), e_type, "e_type");
 
-    let symbols = SymbolBytes::parse(&data).unwrap();
+    let file = object::File::parse(&*data).unwrap();
     for item in items {
-        let bytes = symbols
-            .get(item.symbol)
-            .unwrap_or_else(|| panic!("{}", item.symbol));
+        let bytes = symbol_data(&file, item.symbol).unwrap_or_else(|| panic!("{}", item.symbol));
         assert_eq!(&bytes[..item.bytes.len()], item.bytes, "{}", item.symbol);
     }
-    assert_eq!(symbols.get("no_such_symbol"), None);
+    assert_eq!(symbol_data(&file, "no_such_symbol"), None);
 
     let nm = nm_text(&image);
     assert!(
@@ -308,12 +306,12 @@ fn object_links_for_i386() {
 fn relocatable_object_reads_back() {
     let items = items();
     let tables = elf::write_object(&items, &Target::host_default()).unwrap();
-    let symbols = SymbolBytes::parse(&tables).unwrap();
+    let file = object::File::parse(&*tables).unwrap();
     for item in &items {
-        let bytes = symbols.get(item.symbol).unwrap();
+        let bytes = symbol_data(&file, item.symbol).unwrap();
         assert_eq!(&bytes[..item.bytes.len()], item.bytes, "{}", item.symbol);
     }
-    assert_eq!(symbols.get("test_empty_last"), Some(&[][..]));
+    assert_eq!(symbol_data(&file, "test_empty_last"), Some(&[][..]));
 }
 
 fn best_of_3(cmd: &mut Command) -> Duration {

@@ -26,15 +26,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
-use kbuild_lineinfo::decode::{Found, TableView};
-use kbuild_lineinfo::embedded::{self, ModuleTables};
-use kbuild_lineinfo::frames::{Context, Frame, Scanner};
-use kbuild_lineinfo::image::SymbolBytes;
+use kbuild_lineinfo::frames::{Frame, Scanner};
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::kallsyms::{Symbol, Symbols};
 use kbuild_lineinfo::loader::LoaderConfig;
-use kbuild_lineinfo::{Endian, Layout};
-use object::{Object, ObjectKind};
+use kbuild_lineinfo::symbolize::{Format, NoTables, Symbolizer};
+use kbuild_lineinfo::Layout;
 
 use crate::cli::AnnotateArgs;
 use crate::mmap::InputError;
@@ -63,6 +59,13 @@ pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    if annotator.unlocated_modules > 0 {
+        crate::voice::note(format_args!(
+            "{} frame(s) of modules left as they are: pass --modules DIR (the directory holding \
+             their .ko files, e.g. /lib/modules/VERSION)",
+            annotator.unlocated_modules
+        ));
+    }
     if annotator.disagreements > 0 {
         eprintln!(
             "kbuild-lineinfo: {} annotation(s) disagree with the tables",
@@ -73,38 +76,15 @@ pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Which `printk` format printed a frame, hence which address the kernel looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// `%pB`: return address − 1.
-    Backtrace,
-    /// `%pS`: the address itself.
-    Symbol,
-}
-
-/// An image a frame resolves in: its symbols, tables, and what the lookup rules need.
-struct Image {
-    symbols: Symbols<'static>,
-    tables: Tables,
-    /// x86: `Call Trace:` frames are `%pBb`.
-    x86: bool,
-    /// `KSYM_SYMBOL_LEN` − 1: the longest frame text the kernel prints.
-    max_frame: usize,
-    build_id: Option<Vec<u8>>,
-}
-
-enum Tables {
-    Vmlinux { view: TableView<'static>, text: u64 },
-    Module(ModuleTables<'static>),
-}
-
 struct Annotator {
-    vmlinux: Option<Image>,
+    vmlinux: Option<Symbolizer<'static>>,
     modules: Option<ModuleDir>,
     check: bool,
     like_kernel: bool,
     disagreements: u64,
     warnings: usize,
+    /// Frames of modules seen without `--modules`.
+    unlocated_modules: u64,
     /// Modules whose build-id differs from the log's (warned once each).
     mismatched: HashSet<String>,
 }
@@ -112,20 +92,33 @@ struct Annotator {
 impl Annotator {
     fn new(args: &AnnotateArgs) -> Result<Annotator> {
         let vmlinux = match &args.vmlinux {
-            Some(path) => Some(
-                load_vmlinux(
-                    path.as_std_path(),
-                    args.table.as_deref().map(|t| t.as_std_path()),
-                )
-                .with_context(|| path.to_string())?,
-            ),
+            Some(path) => {
+                let table = args.table.as_deref().map(|t| t.as_std_path());
+                let symbolizer =
+                    load_vmlinux(path.as_std_path(), table).with_context(|| path.to_string())?;
+                if symbolizer.is_empty() {
+                    let tables = args.table.as_ref().unwrap_or(path);
+                    crate::voice::note(format_args!(
+                        "{tables}: the lineinfo tables are empty (all counts 0: the stub of a \
+                         first link?); no frame of vmlinux gets a line"
+                    ));
+                }
+                Some(symbolizer)
+            }
             None => None,
         };
-        let modules = args.modules.as_ref().map(|root| ModuleDir {
-            root: root.clone().into(),
-            index: None,
-            loaded: HashMap::new(),
-        });
+        let modules = match &args.modules {
+            Some(root) => {
+                // Read once up front: a typo is an error now, not a warning at the first frame.
+                std::fs::read_dir(root).with_context(|| format!("{root}: cannot read"))?;
+                Some(ModuleDir {
+                    root: root.clone().into(),
+                    index: None,
+                    loaded: HashMap::new(),
+                })
+            }
+            None => None,
+        };
         Ok(Annotator {
             vmlinux,
             modules,
@@ -133,6 +126,7 @@ impl Annotator {
             like_kernel: args.like_kernel,
             disagreements: 0,
             warnings: 0,
+            unlocated_modules: 0,
             mismatched: HashSet::new(),
         })
     }
@@ -234,59 +228,69 @@ impl Annotator {
                 self.module(&module, build_id.as_deref())?
             }
         };
-        let kind = match frame.context {
-            Context::ProcStack | Context::Ktap => Kind::Backtrace,
-            Context::CallTrace if image.x86 => Kind::Backtrace,
-            _ => Kind::Symbol,
-        };
-        let Some(found) = image.lookup(name, frame.offset, frame.size, kind)? else {
-            return Some(None);
+        let format = Format::of(frame.context, image.is_x86());
+        let answer = image.at_symbol(name, frame.offset, Some(frame.size), format);
+        let found = match answer.line {
+            Ok(found) => found,
+            Err(miss) if miss.is_unresolved() => return None,
+            Err(_) => return Some(None),
         };
         let mut annotation = b" (".to_vec();
-        annotation.extend_from_slice(found.0.file);
-        annotation.extend_from_slice(format!(":{})", found.0.line).as_bytes());
+        annotation.extend_from_slice(found.file);
+        annotation.extend_from_slice(format!(":{})", found.line).as_bytes());
         // snprintf into KSYM_SYMBOL_LEN: the kernel cuts what does not fit.
-        let room = image.max_frame.saturating_sub(frame.end - frame.name.start);
+        let room = image
+            .max_frame()
+            .saturating_sub(frame.end - frame.name.start);
         annotation.truncate(room);
-        let printed_by_kernel = found.1 == Layout::V1 || kind == Kind::Backtrace;
+        let printed_by_kernel = image.layout() == Layout::V1 || format == Format::Backtrace;
         Some(Some((annotation, printed_by_kernel)))
     }
 
     /// The module called `name` (`-` and `_` alike), loaded on first use; `None` (with one
     /// warning) when it is not under `--modules`, has no tables, or has another build-id.
-    fn module(&mut self, name: &[u8], build_id: Option<&[u8]>) -> Option<&Image> {
-        let dir = self.modules.as_mut()?;
+    fn module(&mut self, name: &[u8], build_id: Option<&[u8]>) -> Option<&Symbolizer<'static>> {
+        let Some(dir) = self.modules.as_mut() else {
+            self.unlocated_modules += 1;
+            return None;
+        };
         let key = String::from_utf8_lossy(name).replace('-', "_");
         if !dir.loaded.contains_key(&key) {
             let loaded = dir.load(&key);
-            if let Err(e) = &loaded {
-                warn(
-                    &mut self.warnings,
-                    &format!("[{key}]: {e:#}; its frames stay as they are"),
-                );
+            match &loaded {
+                Err(e) => {
+                    let message = format!("[{key}]: {e:#}; its frames stay as they are");
+                    warn(&mut self.warnings, &message);
+                }
+                Ok((path, image)) if image.is_empty() => {
+                    let message = format!(
+                        "{}: the lineinfo tables are empty (all counts 0); no frame of [{key}] \
+                         gets a line",
+                        path.display()
+                    );
+                    warn(&mut self.warnings, &message);
+                }
+                Ok(_) => {}
             }
+            let loaded = loaded.map(|(_, image)| image);
             dir.loaded.insert(key.clone(), loaded.ok());
         }
         let image = dir.loaded.get(&key)?.as_ref()?;
         if let Some(printed) = build_id {
-            let own: String = image
-                .build_id
-                .iter()
-                .flatten()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            if !printed.eq_ignore_ascii_case(own.as_bytes()) {
-                let own = if own.is_empty() {
-                    "none".to_string()
-                } else {
-                    own
-                };
-                let message = format!(
-                    "[{key}]: the log's build-id {} is not the module's ({own}); its frames stay \
-                     as they are",
-                    String::from_utf8_lossy(printed)
-                );
-                if self.mismatched.insert(key) {
+            if !image.is_build_id(printed) {
+                if self.mismatched.insert(key.clone()) {
+                    let own: String = image
+                        .build_id()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    let own = if own.is_empty() { "none".into() } else { own };
+                    let message = format!(
+                        "[{key}]: the log's build-id {} is not the module's ({own}); its frames \
+                         stay as they are",
+                        String::from_utf8_lossy(printed)
+                    );
                     warn(&mut self.warnings, &message);
                 }
                 return None;
@@ -299,75 +303,7 @@ impl Annotator {
 fn warn(count: &mut usize, message: &str) {
     *count += 1;
     if *count <= MAX_WARNINGS {
-        eprintln!("kbuild-lineinfo: warning: {message}");
-    }
-}
-
-impl Image {
-    /// What the kernel prints for `name+offset/size` of `kind`, with the table's layout:
-    /// `Some(None)` when it prints nothing, `None` when the frame does not resolve (unknown
-    /// name, an offset that does not fit the symbol, several symbols answering differently).
-    fn lookup(
-        &self,
-        name: &[u8],
-        offset: u64,
-        size: u64,
-        kind: Kind,
-    ) -> Option<Option<(Found<'static>, Layout)>> {
-        let back = u64::from(kind == Kind::Backtrace);
-        // %pB prints (ret − 1 − sym) + 1: from 1 to the size; %pS below the size.
-        let plausible = match kind {
-            Kind::Backtrace => offset >= 1 && offset <= size,
-            Kind::Symbol => offset < size,
-        };
-        if !plausible {
-            return None;
-        }
-        let layout = self.layout();
-        let guard_back = u64::from(layout == Layout::V1) * back;
-        let candidates = self.symbols.resolve(name, size);
-        let mut answers = Vec::with_capacity(candidates.len());
-        for symbol in &candidates {
-            if offset - back >= symbol.extent().max(1) {
-                return None;
-            }
-            answers.push(self.find(symbol, offset - back, guard_back));
-        }
-        let (first, rest) = answers.split_first()?;
-        // Several symbols of that name and size: only a common answer is an answer.
-        let key = |a: &Option<Found<'static>>| a.map(|f| (f.file, f.line));
-        if rest.iter().any(|a| key(a) != key(first)) {
-            return None;
-        }
-        Some(first.map(|f| (f, layout)))
-    }
-
-    /// The entry at `into` bytes past `symbol`'s start, guarded by its start − `guard_back`.
-    fn find(&self, symbol: &Symbol, into: u64, guard_back: u64) -> Option<Found<'static>> {
-        match &self.tables {
-            Tables::Vmlinux { view, text } => {
-                let address = symbol.value.checked_add(into)?;
-                let offset = u32::try_from(address.checked_sub(*text)?).ok()?;
-                let guard = (symbol.value.saturating_sub(guard_back)).saturating_sub(*text);
-                let guard = u32::try_from(guard)
-                    .ok()
-                    .filter(|&g| g <= offset)
-                    .unwrap_or(0);
-                view.lookup_guarded(offset, guard)
-            }
-            Tables::Module(tables) => {
-                let offset = symbol.value.checked_add(into)?;
-                let guard = symbol.value.saturating_sub(guard_back);
-                tables.lookup(symbol.section, offset, guard)
-            }
-        }
-    }
-
-    fn layout(&self) -> Layout {
-        match &self.tables {
-            Tables::Vmlinux { view, .. } => view.layout,
-            Tables::Module(tables) => tables.layout(),
-        }
+        crate::voice::warn(message);
     }
 }
 
@@ -377,85 +313,43 @@ fn map_forever(path: &Path) -> Result<&'static [u8]> {
     Ok(Box::leak(Box::new(map)))
 }
 
-fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Image> {
+fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Symbolizer<'static>> {
     let data = map_forever(path)?;
-    let file = object::File::parse(data)?;
-    if file.kind() == ObjectKind::Relocatable {
-        bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)");
-    }
-    let text = Input::parse(data)?
-        .symbol("_text")
-        .context("no `_text` symbol")?;
-    let tables_data = match table {
-        Some(t) => map_forever(t)?,
-        None => data,
+    let tables = match table {
+        Some(t) => Some(parse_table(t)?),
+        None => None,
     };
-    let endian = endian_of(&file);
-    let symbol_bytes: &'static SymbolBytes<'static> =
-        // A fault of --table names it, not the vmlinux.
-        Box::leak(Box::new(SymbolBytes::parse(tables_data).map_err(|e| match table {
-            Some(t) => InputError::new(t, e).into(),
-            None => anyhow::Error::from(e),
-        })?));
-    let Some(view) = embedded::vmlinux_view(symbol_bytes, endian) else {
-        match table {
-            Some(t) => {
-                return Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into())
-            }
+    match Symbolizer::vmlinux(data, tables.as_ref())? {
+        Ok(s) if s.is_bare() => {
+            bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)")
+        }
+        Ok(s) => Ok(s),
+        Err(NoTables::Missing) => match table {
+            // A fault of --table names it, not the vmlinux.
+            Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
             None => bail!(
                 "no lineinfo tables (lineinfo_* symbols): pass --table TABLE.o, made by \
                  `kbuild-lineinfo vmlinux -o TABLE.o {}`",
                 path.display()
             ),
-        }
-    };
-    Ok(Image {
-        symbols: Symbols::from_file(&file),
-        tables: Tables::Vmlinux { view, text },
-        x86: is_x86(&file),
-        max_frame: max_frame(&file),
-        build_id: None,
-    })
-}
-
-fn load_module(path: &Path) -> Result<Image> {
-    let data = map_forever(path)?;
-    let input = Input::parse(data)?;
-    let file = input.file();
-    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
-    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    let tables =
-        ModuleTables::read(&input, LoaderConfig::default())?.context("no .mod_lineinfo")?;
-    Ok(Image {
-        symbols: Symbols::from_file(file),
-        tables: Tables::Module(tables),
-        x86: is_x86(file),
-        max_frame: max_frame(file),
-        build_id: file.build_id().ok().flatten().map(<[u8]>::to_vec),
-    })
-}
-
-fn endian_of(file: &object::File<'_>) -> Endian {
-    if file.is_little_endian() {
-        Endian::Little
-    } else {
-        Endian::Big
+        },
     }
 }
 
-fn is_x86(file: &object::File<'_>) -> bool {
-    matches!(
-        file.architecture(),
-        object::Architecture::X86_64 | object::Architecture::I386
-    )
+/// The table object `path`, for the rest of the run. Errors name it (the caller names the
+/// image).
+pub fn parse_table(path: &Path) -> Result<object::File<'static>> {
+    let data = map_forever(path)?;
+    object::File::parse(data)
+        .map_err(|e| InputError::new(path, kbuild_lineinfo::Error::from(e)).into())
 }
 
-/// `KSYM_SYMBOL_LEN` − 1 of 6.12, the NUL left out: the sum of
-/// `sizeof("%s+%#lx/%#lx [%s %20phN]")`, `KSYM_NAME_LEN` − 1, 2·(`BITS_PER_LONG`·3/10),
-/// `MODULE_NAME_LEN` − 1, 2·`BUILD_ID_SIZE_MAX` and 1.
-fn max_frame(file: &object::File<'_>) -> usize {
-    let (digits, module_name) = if file.is_64() { (19, 56) } else { (9, 60) };
-    25 + 511 + 2 * digits + (module_name - 1) + 40 + 1 - 1
+fn load_module(path: &Path) -> Result<Symbolizer<'static>> {
+    let data = map_forever(path)?;
+    let input = Input::parse(data)?;
+    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
+    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
+    Symbolizer::module(&input, LoaderConfig::default())?.context("no .mod_lineinfo")
 }
 
 /// The modules under `--modules`, found by name on first use.
@@ -463,11 +357,12 @@ struct ModuleDir {
     root: PathBuf,
     /// Module name (`-` as `_`) → path of its `.ko`, from one walk of the tree.
     index: Option<HashMap<String, PathBuf>>,
-    loaded: HashMap<String, Option<Image>>,
+    loaded: HashMap<String, Option<Symbolizer<'static>>>,
 }
 
 impl ModuleDir {
-    fn load(&mut self, key: &str) -> Result<Image> {
+    /// The module `key` and the path it was read from.
+    fn load(&mut self, key: &str) -> Result<(PathBuf, Symbolizer<'static>)> {
         if self.index.is_none() {
             let mut index = HashMap::new();
             walk(&self.root, &mut index)
@@ -480,7 +375,8 @@ impl ModuleDir {
         if path.extension().is_some_and(|e| e != "ko") {
             bail!("{}: compressed, unpack it first", path.display());
         }
-        load_module(path).with_context(|| path.display().to_string())
+        let image = load_module(path).with_context(|| path.display().to_string())?;
+        Ok((path.clone(), image))
     }
 }
 

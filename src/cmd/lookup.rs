@@ -1,151 +1,380 @@
-//! `kbuild-lineinfo lookup`: answer addresses from the embedded tables only, as the kernel would.
+//! `kbuild-lineinfo lookup`: answer addresses and `name+0xOFF` frames from the embedded tables
+//! only, as the kernel would. No DWARF is read: this is how tests and users check what a build
+//! will print.
 //!
-//! No DWARF is read: this is how tests and users check what a build will print.
+//! One line out per query: the query, the symbol kallsyms resolves (`name+0xOFF/0xSIZE`) and
+//! `file:line`, `??` for what is unknown; why a line is unknown goes to stderr (a note: not
+//! under `-s`). A query that cannot be read is reported with where it came from, answered `?? ??`
+//! so that the output stays in step with the input, and makes the exit status 1 at the end.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use kbuild_lineinfo::decode::Found;
-use kbuild_lineinfo::embedded::{self, ModuleTables};
-use kbuild_lineinfo::image;
+use anyhow::{bail, Context as _, Result};
+use kbuild_lineinfo::embedded::Uncovered;
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::loader::LoaderConfig;
+use kbuild_lineinfo::symbolize::{Answer, Format, Miss, NoTables, Symbolizer};
 
 use crate::cli::LookupArgs;
+use crate::voice::Verbosity;
 
 pub fn run(args: &LookupArgs) -> Result<ExitCode> {
-    let queries = if args.queries.is_empty() {
-        std::io::stdin()
-            .lines()
-            .filter(|l| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
-            .map(|l| l.map(|l| l.trim().to_string()))
-            .collect::<std::io::Result<Vec<_>>>()
-            .context("standard input")?
-    } else {
-        args.queries.clone()
+    let silent = crate::voice::verbosity() == Verbosity::Silent;
+    let data = ImageFiles::map(args)?;
+    let symbolizer = data.open(args)?;
+    let mut lookup = Lookup {
+        image: data.name.clone(),
+        symbolizer: &symbolizer,
+        silent,
+        bad: 0,
+        hinted: false,
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
     };
-    let answers = match (&args.vmlinux, &args.module) {
-        (Some(path), _) => vmlinux(path.as_std_path(), &queries),
-        (None, Some(path)) => {
+    if symbolizer.is_empty() {
+        let tables = args.table.as_ref().map_or(&data.name[..], |t| t.as_str());
+        crate::voice::note(format_args!(
+            "{tables}: the lineinfo tables are empty (all counts 0: the stub of a first link?); \
+             every address answers ??"
+        ));
+    }
+    if args.queries.is_empty() {
+        let stdin = std::io::stdin();
+        // Answer each line as it comes when a person types them.
+        let interactive = stdin.is_terminal();
+        for (i, line) in stdin.lock().lines().enumerate() {
+            let line = line.context("<stdin>: cannot read")?;
+            let query = line.trim();
+            if !query.is_empty() {
+                lookup.query(query, &format!("<stdin>:{}", i + 1))?;
+                if interactive {
+                    lookup.out.flush()?;
+                }
+            }
+        }
+    } else {
+        for (i, query) in args.queries.iter().enumerate() {
+            lookup.query(query.trim(), &format!("argument {}", i + 1))?;
+        }
+    }
+    lookup.out.flush()?;
+    Ok(if lookup.bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The mapped inputs; the symbolizer borrows them.
+struct ImageFiles {
+    /// The image or module, as named on the command line.
+    name: String,
+    image: memmap2::Mmap,
+    table: Option<memmap2::Mmap>,
+}
+
+impl ImageFiles {
+    fn map(args: &LookupArgs) -> Result<ImageFiles> {
+        let name = args.vmlinux.as_ref().or(args.module.as_ref());
+        let name = name
+            .expect("clap requires --vmlinux or --module")
+            .to_string();
+        Ok(ImageFiles {
+            image: crate::mmap::map(Path::new(&name))?,
+            table: match &args.table {
+                Some(t) => Some(crate::mmap::map(t.as_std_path())?),
+                None => None,
+            },
+            name,
+        })
+    }
+
+    fn open(&self, args: &LookupArgs) -> Result<Symbolizer<'_>> {
+        let name = &self.name;
+        if args.module.is_some() {
             let loader = args
                 .objtree
                 .as_deref()
                 .map_or_else(Default::default, crate::kbuild::tree::loader_config);
-            module(path.as_std_path(), &queries, loader)
+            let input = Input::parse(&self.image).with_context(|| name.clone())?;
+            let symbolizer = Symbolizer::module(&input, loader).with_context(|| name.clone())?;
+            return symbolizer.with_context(|| {
+                format!("{name}: no .mod_lineinfo or .init.mod_lineinfo section")
+            });
         }
-        (None, None) => unreachable!("clap requires --vmlinux or --module"),
-    }
-    .with_context(|| {
-        let p = args
-            .vmlinux
-            .as_ref()
-            .or(args.module.as_ref())
-            .expect("one is set");
-        p.to_string()
-    })?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    for (query, found) in queries.iter().zip(answers) {
-        match found {
-            Some((file, line)) => {
-                // The name's bytes as the table holds them (DWARF names need not be UTF-8).
-                write!(out, "{query} ")?;
-                out.write_all(&file)?;
-                writeln!(out, ":{line}")?;
-            }
-            None => writeln!(out, "{query} ??")?,
+        let table = match (&self.table, &args.table) {
+            (Some(data), Some(path)) => Some(object::File::parse(&**data).map_err(|e| {
+                let e = kbuild_lineinfo::Error::from(e);
+                crate::mmap::InputError::new(path.as_std_path(), e)
+            })?),
+            _ => None,
+        };
+        match Symbolizer::vmlinux(&self.image, table.as_ref()).with_context(|| name.clone())? {
+            Ok(s) if s.is_bare() && args.table.is_some() => bail!(
+                "{name}: a relocatable object: with --table, --vmlinux takes the linked vmlinux \
+                 (its symbols)"
+            ),
+            Ok(s) => Ok(s),
+            Err(NoTables::Missing) => match &args.table {
+                Some(t) => {
+                    let what = "no lineinfo tables (lineinfo_* symbols)";
+                    Err(crate::mmap::InputError::new(t.as_std_path(), what).into())
+                }
+                None => bail!(
+                    "{name}: no lineinfo tables (lineinfo_* symbols): pass --table T.o, made by \
+                     `kbuild-lineinfo vmlinux -o T.o {name}`"
+                ),
+            },
         }
     }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
 
-type Answer = Option<(Vec<u8>, u32)>;
+struct Lookup<'s, 'a, W: Write> {
+    image: String,
+    symbolizer: &'s Symbolizer<'a>,
+    silent: bool,
+    /// Queries that could not be read or asked.
+    bad: u64,
+    /// The hint for a table object alone was given.
+    hinted: bool,
+    out: W,
+}
 
-fn parse_hex(s: &str) -> Result<u64> {
+/// A query as a person pastes it from an oops.
+#[derive(Debug, PartialEq, Eq)]
+enum Query<'q> {
+    /// `0xffffffff81a2b475`, `ffffffff81a2b475`, `[<ffffffff81a2b475>]`.
+    Address(u64),
+    /// `name+0xOFF`, `name+0xOFF/0xSIZE`, `SECTION+0xOFF` (a trailing ` [module]` ignored).
+    Named {
+        name: &'q str,
+        offset: u64,
+        size: Option<u64>,
+    },
+}
+
+impl<'a, W: Write> Lookup<'_, 'a, W> {
+    /// Answers one query; `origin` says where it came from (`<stdin>:3`, `argument 2`).
+    fn query(&mut self, query: &str, origin: &str) -> Result<()> {
+        let answer = match parse(query) {
+            Ok(parsed) => self.ask(query, &parsed),
+            Err(why) => Err(format!("{origin}: `{query}`: {why}")),
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                self.bad += 1;
+                writeln!(self.out, "{query} ?? ??")?;
+                self.out.flush()?;
+                crate::voice::error(&anyhow::anyhow!(error));
+                return Ok(());
+            }
+        };
+        write!(self.out, "{query} ")?;
+        match answer.symbol {
+            Some(s) => {
+                self.out.write_all(s.name)?;
+                write!(self.out, "+{:#x}/{:#x} ", s.offset, s.size)?;
+            }
+            None => write!(self.out, "?? ")?,
+        }
+        match &answer.line {
+            Ok(found) => {
+                // The name's bytes as the table holds them (DWARF names need not be UTF-8).
+                self.out.write_all(found.file)?;
+                writeln!(self.out, ":{}", found.line)?;
+            }
+            Err(miss) => {
+                writeln!(self.out, "??")?;
+                if !self.silent && *miss != Miss::EmptyTables {
+                    self.out.flush()?;
+                    let why = self.why(query, miss);
+                    crate::voice::note(format_args!("{}: {query}: {why}", self.image));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer to a query read well; `Err` (a message) when it cannot be asked of this
+    /// image.
+    fn ask(&mut self, query: &str, parsed: &Query<'_>) -> std::result::Result<Answer<'a>, String> {
+        let s = self.symbolizer;
+        let bare = |what: &str, hinted: &mut bool| {
+            let mut message = format!(
+                "{}: {query}: {what}, but {} is a table object alone",
+                self.image, self.image
+            );
+            if !std::mem::replace(hinted, true) {
+                message += &format!(
+                    ", whose queries are offsets from _text; give the linked image too: \
+                     --vmlinux VMLINUX --table {}",
+                    self.image
+                );
+            }
+            message
+        };
+        match *parsed {
+            Query::Address(offset) if s.is_module() => Ok(s.at_section(".text", offset)),
+            Query::Address(address) => match s.at_address(address) {
+                Answer {
+                    line: Err(Miss::NotAnOffset),
+                    ..
+                } => Err(bare("an absolute address", &mut self.hinted)),
+                answer => Ok(answer),
+            },
+            Query::Named { .. } if s.is_bare() => Err(bare("a symbol", &mut self.hinted)),
+            Query::Named { name, offset, size } => {
+                if s.is_module() {
+                    let answer = s.at_section(name, offset);
+                    if answer.line != Err(Miss::NoSection) {
+                        return match size {
+                            Some(_) => Err(format!(
+                                "{}: {query}: `{name}` is a section: SECTION+0xOFF takes no size",
+                                self.image
+                            )),
+                            None => Ok(answer),
+                        };
+                    }
+                }
+                Ok(s.at_symbol(name.as_bytes(), offset, size, Format::Symbol))
+            }
+        }
+    }
+
+    /// Why `query` has no line, in a person's words.
+    fn why(&self, query: &str, miss: &Miss) -> String {
+        let image = &self.image;
+        // The section or symbol named (`.text` for a bare offset into a module).
+        let section = match parse(query) {
+            Ok(Query::Named { name, .. }) => name,
+            _ => ".text",
+        };
+        match miss {
+            Miss::OutsideText { text, etext } => format!(
+                "outside [_text, _etext) = [{text:#x}, {etext:#x}), the core kernel text the \
+                 tables cover (init code? a module's address: lookup --module KO SYMBOL+0xOFF)"
+            ),
+            Miss::NotAnOffset => "does not fit in 32 bits".into(),
+            Miss::NoSection => format!("{image} has no code section `{section}`"),
+            Miss::PastSection { size } => format!(
+                "past the end of `{section}` ({size:#x} bytes; a module's queries are offsets: \
+                 SYMBOL+0xOFF or SECTION+0xOFF)"
+            ),
+            Miss::NotCovered(why) => match why {
+                Uncovered::InitMemory => format!(
+                    "`{section}` is init memory, which v1 tables do not cover (v7 tables do)"
+                ),
+                Uncovered::AfterBlocker(what) => format!(
+                    "`{section}` comes after {what}, whose size only the module loader knows: \
+                     v1 tables cannot place it"
+                ),
+                Uncovered::NotInTextMemory => {
+                    format!("`{section}` is not in the module's text memory, which v1 tables cover")
+                }
+                Uncovered::NoDescriptor => format!("the tables have no table for `{section}`"),
+                Uncovered::PastDescriptor { size } => {
+                    format!("past the {size:#x} bytes the table for `{section}` covers")
+                }
+            },
+            Miss::NoSymbol => "no text symbol starts at or below it, so the kernel prints no \
+                               line"
+                .into(),
+            Miss::EarlierSymbol { entry_offset } => format!(
+                "no line: the last entry at or below it (at {entry_offset:#x}) belongs to an \
+                 earlier symbol, and the kernel's symbol-start guard rejects it"
+            ),
+            Miss::NoEntry => "no entry of the tables at or below it".into(),
+            Miss::EmptyTables => "the tables are empty".into(),
+            Miss::UnknownSymbol if self.symbolizer.is_module() => {
+                format!("no code section or text symbol `{section}`")
+            }
+            Miss::UnknownSymbol => format!("no text symbol `{section}` (of that size)"),
+            Miss::OffsetOutsideSymbol => "the offset lies outside the symbol".into(),
+            Miss::Ambiguous => "several symbols of that name and size answer differently".into(),
+        }
+    }
+}
+
+/// Reads a query; `Err` says what is wrong with it.
+fn parse(query: &str) -> std::result::Result<Query<'_>, &'static str> {
+    const WHAT: &str = "not an address (0xffffffff81a2b475), SYMBOL+0xOFF[/0xSIZE] or \
+                        SECTION+0xOFF";
+    // A frame pasted with its module: `name+0x1c/0x40 [kvm]`.
+    let query = match query.split_once(" [") {
+        Some((frame, module)) if module.ends_with(']') => frame,
+        _ => query,
+    };
+    let Some((name, offset)) = query.rsplit_once('+') else {
+        let address = query
+            .strip_prefix("[<")
+            .and_then(|a| a.strip_suffix(">]"))
+            .unwrap_or(query);
+        return parse_hex(address).map(Query::Address).ok_or(WHAT);
+    };
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(WHAT);
+    }
+    let (offset, size) = match offset.split_once('/') {
+        Some((offset, size)) => (offset, Some(parse_hex(size).ok_or(WHAT)?)),
+        None => (offset, None),
+    };
+    let offset = parse_hex(offset).ok_or(WHAT)?;
+    Ok(Query::Named { name, offset, size })
+}
+
+fn parse_hex(s: &str) -> Option<u64> {
     let digits = s
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0X"))
         .unwrap_or(s);
-    u64::from_str_radix(digits, 16).with_context(|| format!("`{s}` is not a hex address"))
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
 }
 
-fn owned(found: Option<Found<'_>>) -> Answer {
-    found.map(|f| (f.file.to_vec(), f.line))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn vmlinux(path: &Path, queries: &[String]) -> Result<Vec<Answer>> {
-    let data = crate::mmap::map(path)?;
-    let symbols = image::SymbolBytes::parse(&data)?;
-    let input = Input::parse(&data)?;
-    let view = embedded::vmlinux_view(&symbols, input.endian())
-        .context("no lineinfo tables (lineinfo_* symbols missing or inconsistent)")?;
-    let linked = !input.is_relocatable();
-    let (text, starts) = if linked {
-        let text = input.symbol("_text").context("no `_text` symbol")?;
-        (text, input.text_symbol_starts()?)
-    } else {
-        (0, Vec::new())
-    };
-    queries
-        .iter()
-        .map(|q| {
-            let address = parse_hex(q)?;
-            // The kernel: below _text or 4 GiB past it, no answer.
-            let Some(offset) = address
-                .checked_sub(text)
-                .and_then(|o| u32::try_from(o).ok())
-            else {
-                return Ok(None);
-            };
-            if !linked {
-                return Ok(owned(view.lookup(offset)));
-            }
-            // The symbol-start guard: the symbol kallsyms would resolve starts at or below.
-            let i = starts.partition_point(|&s| s <= address);
-            let Some(start) = i.checked_sub(1).map(|i| starts[i]) else {
-                return Ok(None);
-            };
-            let start = u32::try_from(start - text.min(start)).unwrap_or(0);
-            Ok(owned(view.lookup_guarded(offset, start)))
-        })
-        .collect()
-}
-
-/// Answers `SECTION+0xOFF` queries (a bare offset means `.text`) with the symbol-start guard.
-fn module(path: &Path, queries: &[String], loader: LoaderConfig) -> Result<Vec<Answer>> {
-    let data = crate::mmap::map(path)?;
-    let input = Input::parse(&data)?;
-    let tables = ModuleTables::read(&input, loader)?
-        .context("no .mod_lineinfo or .init.mod_lineinfo section")?;
-    let sections = input.code_sections();
-    let starts = input.text_symbol_starts()?;
-    queries
-        .iter()
-        .map(|q| {
-            let (name, off) = match q.rsplit_once('+') {
-                Some((name, off)) => (name, parse_hex(off)?),
-                None => (".text", parse_hex(q)?),
-            };
-            let Some(section) = sections.iter().find(|s| s.name == name) else {
-                return Ok(None);
-            };
-            // The kernel's offsets are u32.
-            let Ok(offset) = u32::try_from(off) else {
-                return Ok(None);
-            };
-            let offset = u64::from(offset);
-            // The symbol-start guard: the symbol kallsyms would resolve, in the same section.
-            let address = section.address + offset;
-            let i = starts.partition_point(|&s| s <= address);
-            let start = match i.checked_sub(1).map(|i| starts[i]) {
-                Some(s) if s >= section.address => s - section.address,
-                _ => return Ok(None),
-            };
-            let found = tables.lookup(section.index, offset, start);
-            Ok(owned(found))
-        })
-        .collect()
+    #[test]
+    fn queries_read_as_an_oops_prints_them() {
+        let named = |name, offset, size| Ok(Query::Named { name, offset, size });
+        assert_eq!(
+            parse("0xffffffff81a2b475"),
+            Ok(Query::Address(0xffff_ffff_81a2_b475))
+        );
+        assert_eq!(
+            parse("ffffffff81a2b475"),
+            Ok(Query::Address(0xffff_ffff_81a2_b475))
+        );
+        assert_eq!(
+            parse("[<ffffffff81a2b475>]"),
+            Ok(Query::Address(0xffff_ffff_81a2_b475))
+        );
+        assert_eq!(parse("vfs_write+0x25"), named("vfs_write", 0x25, None));
+        assert_eq!(
+            parse("vfs_write+0x25/0x3f0"),
+            named("vfs_write", 0x25, Some(0x3f0))
+        );
+        assert_eq!(
+            parse("kvm_vcpu_ioctl+0x1c/0x40 [kvm]"),
+            named("kvm_vcpu_ioctl", 0x1c, Some(0x40))
+        );
+        assert_eq!(parse(".init.text+0x10"), named(".init.text", 0x10, None));
+        for bad in [
+            "",
+            "zz",
+            "0x",
+            "0x1g",
+            "+0x1",
+            "f+",
+            "f+0x1/",
+            "a b+0x1",
+            "0x1ffffffffffffffff",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }

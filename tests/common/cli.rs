@@ -164,13 +164,16 @@ fn push_common(args: &mut Vec<OsString>, layout: Option<&str>, srctree: Option<&
     }
 }
 
-/// Parses `QUERY file:line` / `QUERY ??`; panics on anything else, since a
-/// malformed line is a contract violation.
+/// Parses `QUERY SYMBOL file:line` / `QUERY SYMBOL ??` (SYMBOL is `name+0xOFF/0xSIZE` or
+/// `??`); panics on anything else, since a malformed line is a contract violation.
 pub fn parse_lookup_line(line: &str, query: &str) -> Lookup {
     let rest = line
         .strip_prefix(query)
         .and_then(|r| r.strip_prefix(' '))
         .unwrap_or_else(|| panic!("lookup line {line:?} does not echo query {query:?}"));
+    let (_symbol, rest) = rest
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("lookup line {line:?}: expected a symbol or ??"));
     let answer = if rest == "??" {
         None
     } else {
@@ -197,14 +200,14 @@ mod tests {
 
     #[test]
     fn lookup_lines_parse() {
-        let l = parse_lookup_line(".text+0x1c drivers/a.c:12", ".text+0x1c");
+        let l = parse_lookup_line(".text+0x1c f+0x4/0x10 drivers/a.c:12", ".text+0x1c");
         assert_eq!(l.answer.unwrap().to_string(), "drivers/a.c:12");
-        assert_eq!(parse_lookup_line("0x10 ??", "0x10").answer, None);
+        assert_eq!(parse_lookup_line("0x10 ?? ??", "0x10").answer, None);
     }
 
     #[test]
     #[should_panic(expected = "does not echo")]
     fn lookup_line_must_echo_the_query() {
-        parse_lookup_line("0x11 a.c:1", "0x10");
+        parse_lookup_line("0x11 ?? a.c:1", "0x10");
     }
 }

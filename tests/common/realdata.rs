@@ -175,11 +175,17 @@ pub fn parse_symbolizer(out: &str) -> Vec<Answer> {
         .collect()
 }
 
-/// `kbuild-lineinfo lookup` output: `QUERY file:line` or `QUERY ??`.
+/// `kbuild-lineinfo lookup` output: `QUERY SYMBOL file:line` or `QUERY SYMBOL ??` (SYMBOL is
+/// `name+0xOFF/0xSIZE` or `??`).
 pub fn parse_lookup(out: &str) -> Vec<Answer> {
     out.lines()
         .map(|l| {
-            let (_, answer) = l.split_once(' ').unwrap();
+            let [_, _, answer] = l.splitn(3, ' ').collect::<Vec<_>>()[..] else {
+                panic!("lookup line {l:?}: expected QUERY SYMBOL ANSWER");
+            };
+            if answer == "??" {
+                return None;
+            }
             let (file, line) = answer.rsplit_once(':')?;
             Some((file.to_string(), line.parse().unwrap()))
         })
@@ -284,7 +290,7 @@ mod tests {
 
     #[test]
     fn parses_lookup_answers_and_unknowns() {
-        let got = parse_lookup(".text+0x10 fs/a.c:3\n.text+0x20 ??\n");
+        let got = parse_lookup(".text+0x10 f+0x10/0x20 fs/a.c:3\n.text+0x20 ?? ??\n");
         assert_eq!(got, [Some(("fs/a.c".to_string(), 3)), None]);
     }
 }

@@ -71,7 +71,7 @@ def lookup(tool, args, queries):
                          capture_output=True, text=True, check=True).stdout
     res = []
     for l in out.splitlines():
-        ans = l.split(" ", 1)[1]
+        ans = l.split(" ", 2)[2]  # QUERY SYMBOL ANSWER
         if ans == "??":
             res.append(None)
         else:
