@@ -85,7 +85,7 @@ struct Figures {
     unannotated: u64,
     /// DWARF answers, several symbols share the frame's name and size: nothing to pick from.
     ambiguous: u64,
-    /// DWARF has no answer (a line-0 row: FORMAT.md §1 rule 1 drops it, the row before stays
+    /// DWARF has no answer (a line-0 row: docs/format.md §1 rule 1 drops it, the row before stays
     /// in effect), we print the line DWARF gives the nearest byte before it in the symbol.
     extra: u64,
     /// DWARF has no answer in the whole symbol, one of [`NO_UNIT_RANGE`].
@@ -292,7 +292,7 @@ fn assert_figures(what: &str, f: &Figures) {
     assert!(
         f.extra_unexplained.is_empty(),
         "{what}: frames annotated where DWARF has no line, not with the line in effect before \
-         them (FORMAT.md §1 rules 1 and 3): {:#?}",
+         them (docs/format.md §1 rules 1 and 3): {:#?}",
         f.extra_unexplained
     );
 }

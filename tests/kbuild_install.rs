@@ -1,6 +1,6 @@
 //! `kbuild-lineinfo kbuild install|uninstall` on synthetic kernel trees in a temp dir.
 //!
-//! The trees mimic the hooks of the CONFIG_KALLSYMS_LINEINFO series (FORMAT.md §4.1/§4.2, and
+//! The trees mimic the hooks of the CONFIG_KALLSYMS_LINEINFO series (docs/format.md §4.1/§4.2, and
 //! the lines of scripts/link-vmlinux.sh, scripts/Makefile.modfinal and scripts/Makefile in the
 //! posted patches) as small scripts and makefiles that really run: the rewritten hooks are
 //! executed with `sh` and `make` against a fake tool that records how it was called.

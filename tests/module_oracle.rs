@@ -258,7 +258,7 @@ fn check_sections(ko: &Path, v: &Variant) {
     );
 }
 
-/// v1 blob (FORMAT.md 4.2), read by the harness's own decoder: header
+/// v1 blob (docs/format.md 4.2), read by the harness's own decoder: header
 /// counts, every entry equal to the oracle's answer at its offset, an entry
 /// at exactly every function start (rule 6; `lookup` on a module applies no
 /// symbol-start guard, so only the bytes show this), names referenced once.

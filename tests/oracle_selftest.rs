@@ -1,7 +1,7 @@
 //! Trusting the harness before trusting the tool: the `llvm-dwarfdump`-based
 //! oracle (tests/common/dwarfdump.rs) must agree with `llvm-symbolizer` on
 //! every address of the fixtures, except where a line-0 row is in effect
-//! (FORMAT.md section 1 rule 1 drops those rows; the symbolizer prints line 0).
+//! (docs/format.md section 1 rule 1 drops those rows; the symbolizer prints line 0).
 //! Nothing here runs `kbuild-lineinfo`.
 
 use crate::common;

@@ -248,7 +248,7 @@ fn check_module(
     f
 }
 
-/// Every file name of the `.mod_lineinfo` blob (FORMAT.md §4.2: `filenames_size` at byte 8,
+/// Every file name of the `.mod_lineinfo` blob (docs/format.md §4.2: `filenames_size` at byte 8,
 /// the names last) is relative and normalised.
 fn names_clean(name: &str, ko: &Path) {
     let data = std::fs::read(ko).unwrap();

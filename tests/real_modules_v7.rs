@@ -1,4 +1,4 @@
-//! Real data: every module of the Debian cloud kernel with layout v7 (FORMAT.md §4.3), then a
+//! Real data: every module of the Debian cloud kernel with layout v7 (docs/format.md §4.3), then a
 //! sample of 30 modules checked against the oracle of `v7_oracle` (a full `ld` link of the
 //! original module at fixed section addresses, asked with `llvm-symbolizer --no-inlines`).
 //!

@@ -1,4 +1,4 @@
-//! Real data: the Debian cloud vmlinux (FORMAT.md §1 prototype figures), checked against
+//! Real data: the Debian cloud vmlinux (docs/format.md §1 prototype figures), checked against
 //! `llvm-symbolizer --no-inlines` on 200,000 random addresses of `[_text, _etext)`, in both
 //! layouts, twice: through `lookup` and through the harness's own decoding of the table's bytes
 //! (`common::vmtable`, written from docs/format.md). Every address with a DWARF answer must get

@@ -2,7 +2,7 @@
 //! (tests/common/elfwrite.rs) for four targets (ELF64 LE x86-64, ELF64 BE
 //! s390x, ELF32 LE i386, ELF32 BE ppc), carrying DWARF 4 or 5 in the 32- or
 //! 64-bit format written with `gimli::write` from rows this file chooses.
-//! The expectation is the rows themselves (FORMAT.md section 1 applied by a
+//! The expectation is the rows themselves (docs/format.md section 1 applied by a
 //! ten-line model below), so the oracle is independent by construction.
 //!
 //! Each input is turned into a table object with `vmlinux -o t.o`, and
@@ -138,7 +138,7 @@ fn generated_rows(n: usize) -> Vec<(u64, usize, u64)> {
         .collect()
 }
 
-/// FORMAT.md section 1 rules 1 and 3 for one sequence: the last row at or
+/// docs/format.md section 1 rules 1 and 3 for one sequence: the last row at or
 /// below `addr` whose line is not 0.
 fn expected(seqs: &[Seq], addr: u64) -> Option<Answer> {
     let seq = seqs

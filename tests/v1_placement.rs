@@ -1,4 +1,4 @@
-//! Layout v1 when `.text` does not start the module's text memory (FORMAT.md §4.2, §6).
+//! Layout v1 when `.text` does not start the module's text memory (docs/format.md §4.2, §6).
 //!
 //! The v1 kernel looks up `address - mod->mem[MOD_TEXT].base`, and the 6.12 loader fills
 //! `MOD_TEXT` with every executable, non-init section in section-header order, each at

@@ -1,4 +1,4 @@
-//! Layout v7 for modules end to end (FORMAT.md §4.3): a module-like `.ko` built with the
+//! Layout v7 for modules end to end (docs/format.md §4.3): a module-like `.ko` built with the
 //! system compiler (functions in `.text`, `.init.text`, `.exit.text`, `.noinstr.text`,
 //! `.sched.text`, a `__cold` function and gcc's `.cold` clone of an `unlikely()` branch in
 //! `.text.unlikely`, and `.altinstr_replacement`, which no blob covers), embedded with
@@ -484,7 +484,7 @@ fn uncovered_sections_are_counted_and_left_out() {
 }
 
 /// With `CONFIG_MODULE_UNLOAD` off in the tree's config, the loader puts `.exit*` in init memory:
-/// `.exit.text` is then described by `.init.mod_lineinfo` (FORMAT.md §4.3); with it on, by
+/// `.exit.text` is then described by `.init.mod_lineinfo` (docs/format.md §4.3); with it on, by
 /// `.mod_lineinfo`.
 #[test]
 fn exit_text_follows_module_unload() {

@@ -6,7 +6,7 @@
 //! place, and check that
 //! * text did not move between the links;
 //! * `lookup --vmlinux link2 ADDR` agrees with `llvm-dwarfdump --debug-line`
-//!   (FORMAT.md section 1 rules, via tests/common/dwarfdump.rs) on every
+//!   (docs/format.md section 1 rules, via tests/common/dwarfdump.rs) on every
 //!   address in `[_text, _etext)` the oracle answers: 100 %, names relative to
 //!   the tree and normalised;
 //! * every function symbol start there is annotated; `.init.text` and

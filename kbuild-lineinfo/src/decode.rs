@@ -1,4 +1,4 @@
-//! The kernel's lookup (FORMAT.md §3 and §5), on borrowed bytes.
+//! The kernel's lookup (docs/format.md §3 and §5), on borrowed bytes.
 //!
 //! A [`TableView`] is the kernel's `struct lineinfo_table`: counts and the arrays of one table,
 //! found by a layout reader ([`crate::layout::v1`], [`crate::layout::v7`]) or built by hand.
@@ -70,7 +70,7 @@ impl<'a> TableView<'a> {
         })
     }
 
-    /// [`lookup`](Self::lookup) plus the kernel's symbol-start guard (FORMAT.md §5): an entry
+    /// [`lookup`](Self::lookup) plus the kernel's symbol-start guard (docs/format.md §5): an entry
     /// below `symbol_start` belongs to an earlier symbol and is rejected.
     pub fn lookup_guarded(&self, offset: u32, symbol_start: u32) -> Option<Found<'a>> {
         self.lookup(offset)

@@ -4,7 +4,7 @@
 //! relocation names (what the module loader fills in at run time).
 //!
 //! Lookups here are in section terms (section index, offset in it), so they need no load
-//! address; the kernel's rules of FORMAT.md §5 (descriptor ranges, the symbol-start guard)
+//! address; the kernel's rules of docs/format.md §5 (descriptor ranges, the symbol-start guard)
 //! are applied on those offsets. Pure: bytes in, answers out.
 
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};

@@ -1,4 +1,4 @@
-//! Block delta compression (FORMAT.md §3): [`LineTable`] → [`EncodedTable`].
+//! Block delta compression (docs/format.md §3): [`LineTable`] → [`EncodedTable`].
 //!
 //! The encoder knows nothing of DWARF; it only turns entries and names into the arrays every
 //! layout shares. Layouts ([`crate::layout`]) decide where the arrays go. It calls only

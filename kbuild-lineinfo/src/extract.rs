@@ -1,5 +1,5 @@
 //! Whole inputs → tables: the vmlinux table (`[_text, _etext)`, offsets from `_text`) and the
-//! per-section tables of a module (FORMAT.md §1).
+//! per-section tables of a module (docs/format.md §1).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::{CodeSection, Input};
@@ -108,7 +108,7 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
 }
 
 /// The core kernel text a vmlinux table covers: `[_text, _etext)`, the end of `_text`'s code
-/// section when `_etext` is missing (FORMAT.md §1). A global `_text` wins over a local one.
+/// section when `_etext` is missing (docs/format.md §1). A global `_text` wins over a local one.
 pub fn text_range(input: &Input<'_>) -> Result<(u64, u64)> {
     let text = input
         .symbol("_text")

@@ -1,6 +1,6 @@
 //! Reading back from an ELF image: the bytes behind a symbol (the tables linked into a vmlinux, or
 //! an object written by [`crate::emit`]) and the text symbols the kernel's symbol-start guard
-//! sees (FORMAT.md §1 rule 6, §5).
+//! sees (docs/format.md §1 rule 6, §5).
 //!
 //! Works on linked images (`ET_EXEC`, `ET_DYN`: a symbol's value is an address) and on relocatable
 //! objects (`ET_REL`: it is an offset within the symbol's section), ELF32 and ELF64, either byte
@@ -157,7 +157,7 @@ pub fn is_mapping_symbol(name: &[u8]) -> bool {
 }
 
 /// Whether a defined symbol in an executable section is a text symbol start as kallsyms sees
-/// it (FORMAT.md §1 rule 6): a function or untyped symbol with a name (kallsyms ignores unnamed
+/// it (docs/format.md §1 rule 6): a function or untyped symbol with a name (kallsyms ignores unnamed
 /// symbols) that is not a mapping symbol. The one rule for vmlinux and modules.
 pub fn is_kallsyms_text_symbol(name: &[u8], st_type: elf::SymbolType) -> bool {
     matches!(st_type, elf::STT_FUNC | elf::STT_NOTYPE)
@@ -176,7 +176,7 @@ pub struct TextKind {
     pub arm: bool,
 }
 
-/// The one kallsyms text-symbol rule (FORMAT.md §1 rule 6) for a defined symbol, used by
+/// The one kallsyms text-symbol rule (docs/format.md §1 rule 6) for a defined symbol, used by
 /// [`text_symbols`] (and through it [`crate::input::Input::text_symbol_starts`]) and by
 /// [`crate::kallsyms::Symbols`]: `Some(start)` when kallsyms sees the symbol as text, that is
 /// [`is_kallsyms_text_symbol`] in a [`is_kallsyms_text_section`]; `start` is its value with the
@@ -550,7 +550,7 @@ pub(crate) mod tests {
         );
         assert!(crate::extract::text_range(&input).is_err());
         assert_eq!(text.addresses(), [0x1010]);
-        // Without `_etext`, the end of `_text`'s executable section stands in (FORMAT.md §1).
+        // Without `_etext`, the end of `_text`'s executable section stands in (docs/format.md §1).
         let symbols: Vec<Symbol> = symbols().into_iter().filter(|s| s.0 != b"_etext").collect();
         let data = build(2, 62, Endian::Little, true, &sections(), &symbols);
         let input = crate::input::Input::parse(&data).unwrap();

@@ -160,7 +160,7 @@ impl<'data> Input<'data> {
     }
 
     /// Sorted, distinct start addresses of the symbols kallsyms sees as text, by the one rule
-    /// of [`crate::image::text_symbols`] (FORMAT.md §1 rule 6: function and untyped symbols
+    /// of [`crate::image::text_symbols`] (docs/format.md §1 rule 6: function and untyped symbols
     /// in executable sections, minus unnamed and `is_mapping_symbol()` names, ARM Thumb bit
     /// cleared), restricted to the allocated code sections of [`Input::code_sections`].
     pub fn text_symbol_starts(&self) -> Result<Vec<u64>> {

@@ -1,4 +1,4 @@
-//! LEB128 and zig-zag (FORMAT.md §3): minimal-length writers, readers that stop after 5 bytes.
+//! LEB128 and zig-zag (docs/format.md §3): minimal-length writers, readers that stop after 5 bytes.
 //!
 //! Every value in a lineinfo stream fits in 32 bits, so a well-formed number is at most 5 bytes
 //! long. The writers always produce the shortest encoding. The readers accept any encoding of at

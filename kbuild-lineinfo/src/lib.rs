@@ -6,14 +6,14 @@
 //!
 //! The bytes are a contract with the kernel's C code: `docs/format.md` in the repository
 //! (layouts v1 and v7, the content rules, where we depart from the series' C tool and why). The
-//! code cites it as "FORMAT.md §N", with the same section and rule numbers. `docs/design.md`
+//! code cites it as "docs/format.md §N", with the same section and rule numbers. `docs/design.md`
 //! maps which module owns which rule.
 //!
 //! This file only declares the modules and re-exports the shared words. The public modules are
 //! the ones the CLI uses:
 //!
 //! * building tables: [`extract`] (whole inputs → tables; [`input`] is one ELF file, `rows`,
-//!   `reloc`, `lazy_reloc`, `paths` and `table` its private steps), [`encode`] (FORMAT.md §3),
+//!   `reloc`, `lazy_reloc`, `paths` and `table` its private steps), [`encode`] (docs/format.md §3),
 //!   [`layout`] (the v1 and v7 byte layouts, the one place that dispatches on [`Layout`]),
 //!   [`loader`] (where the module loader puts code), [`emit`] (assembly, ELF objects, `.ko`
 //!   patches);

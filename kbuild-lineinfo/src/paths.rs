@@ -1,4 +1,4 @@
-//! DWARF file entries → names that read like the kernel tree (FORMAT.md §2).
+//! DWARF file entries → names that read like the kernel tree (docs/format.md §2).
 //!
 //! Pure byte-string work: a name is joined from its DWARF parts, folded lexically (never through
 //! the file system) and made relative to the source tree, or else to the compilation directory.

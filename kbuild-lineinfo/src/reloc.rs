@@ -1,4 +1,4 @@
-//! `ET_REL` relocations of debug sections (FORMAT.md §1, modules).
+//! `ET_REL` relocations of debug sections (docs/format.md §1, modules).
 //!
 //! A module's debug sections are full of relocations: `DW_LNE_set_address` operands point at
 //! section symbols plus addends, and `DW_AT_stmt_list`, string offsets and each CU's abbrev offset

@@ -1,4 +1,4 @@
-//! DWARF `.debug_line` → rows (FORMAT.md §1 rules 1–3), merged into one sorted point stream.
+//! DWARF `.debug_line` → rows (docs/format.md §1 rules 1–3), merged into one sorted point stream.
 //!
 //! Every compilation unit's line program is walked with gimli (DWARF 2–5, 32- and 64-bit
 //! formats). Rows with line 0 or an unresolvable file are dropped (rule 1); within a sequence the
@@ -573,7 +573,7 @@ impl<'d> UnitReader<'_, 'd> {
         Ok(())
     }
 
-    /// Adds one row of the line matrix (FORMAT.md §1 rules 1 and 3).
+    /// Adds one row of the line matrix (docs/format.md §1 rules 1 and 3).
     #[inline(always)]
     fn push_row(
         &mut self,

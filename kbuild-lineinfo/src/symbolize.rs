@@ -7,7 +7,7 @@
 //!
 //! It builds on [`crate::embedded`] (the tables, in section terms), [`crate::kallsyms`] (text
 //! symbols as kallsyms prints them) and [`crate::decode`] (the kernel's `lineinfo_search`). The
-//! rules are FORMAT.md §5: the symbol-start guard, `%pB` looking up return address − 1, and v1's
+//! rules are docs/format.md §5: the symbol-start guard, `%pB` looking up return address − 1, and v1's
 //! guard one byte low for `%pB`. Every miss says why ([`Miss`]). Pure: bytes in, answers out.
 
 use object::{Object, ObjectKind};

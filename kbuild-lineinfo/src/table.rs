@@ -1,6 +1,6 @@
 //! Entries and file names: the content of one table, before any encoding.
 //!
-//! A [`LineTable`] is what FORMAT.md §1 rule 5 produces: entries with strictly increasing offsets,
+//! A [`LineTable`] is what docs/format.md §1 rule 5 produces: entries with strictly increasing offsets,
 //! file ids assigned by first use, no unreferenced names. It knows nothing of DWARF or of bytes.
 
 /// One table entry: from `offset` on (until the next entry), the code is at `files[file]:line`.
@@ -42,7 +42,7 @@ pub struct BuildStats {
     pub offset_overflow: u64,
 }
 
-/// Builds the table of the region `[start, end)` of an address space (FORMAT.md §1 rules 3–6).
+/// Builds the table of the region `[start, end)` of an address space (docs/format.md §1 rules 3–6).
 ///
 /// `points` is sorted as [`Rows::points`](crate::rows::Rows) promises (the last point at an
 /// address is the answer there; an end point means no answer); `names` are the names `points`
@@ -106,7 +106,7 @@ pub fn build(
     Ok((builder.table, builder.stats))
 }
 
-/// Gives `tables` one shared list of names (FORMAT.md §6: no file table repeated per section).
+/// Gives `tables` one shared list of names (docs/format.md §6: no file table repeated per section).
 ///
 /// Ids are assigned by first use walking the tables in the order given, then each table's
 /// entries by offset, so the result is deterministic and holds no unreferenced name. Every
@@ -207,7 +207,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// File ids by first use (FORMAT.md §2).
+    /// File ids by first use (docs/format.md §2).
     fn file_id(&mut self, name: u32) -> Result<u32> {
         let slot = &mut self.local[name as usize];
         if *slot == u32::MAX {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// Which posting of the kernel series the output is for (FORMAT.md §3–4).
+/// Which posting of the kernel series the output is for (docs/format.md §3–4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layout {
     /// The first posting (2026-03-03): zig-zag deltas, one `.text`-only module blob.

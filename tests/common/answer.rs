@@ -1,6 +1,6 @@
 //! What an address resolves to (`Answer`), and how an oracle's answer, whose
 //! file name is a full path as the DWARF producer spelled it, is compared with
-//! the tool's answer, whose name must be relative to the source tree (FORMAT.md
+//! the tool's answer, whose name must be relative to the source tree (docs/format.md
 //! section 2).
 
 use std::fmt;
@@ -119,7 +119,7 @@ impl Expect {
 /// Outcome of comparing one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The oracle has no answer: anything goes (FORMAT.md section 1 rule 4).
+    /// The oracle has no answer: anything goes (docs/format.md section 1 rule 4).
     NoOracle,
     Agree,
     /// The oracle answers, the tool prints `??`.

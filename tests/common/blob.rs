@@ -1,4 +1,4 @@
-//! An independent reader of the v1 `.mod_lineinfo` blob (FORMAT.md 4.2 and
+//! An independent reader of the v1 `.mod_lineinfo` blob (docs/format.md 4.2 and
 //! section 3), written from the format text alone, so the module test can
 //! check table properties that `lookup` cannot show, such as an entry at
 //! every function start (rule 6) when no symbol-start guard applies.

@@ -1,7 +1,7 @@
 //! The line-table oracle: parses the text that `llvm-dwarfdump --debug-line`
 //! prints (one row per line, in line-program order, with the file tables
 //! printed above) plus each unit's `DW_AT_comp_dir`/`DW_AT_stmt_list` from
-//! `llvm-dwarfdump --debug-info -r 0`, and answers addresses by FORMAT.md
+//! `llvm-dwarfdump --debug-info -r 0`, and answers addresses by docs/format.md
 //! section 1: within the sequence containing the address, the last row at or
 //! below it; end-of-sequence rows never answer; rows with line 0 or an
 //! unresolvable file are dropped.

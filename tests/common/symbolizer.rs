@@ -1,6 +1,6 @@
 //! The second oracle: `llvm-symbolizer --no-inlines` in batch mode (one
 //! process, addresses on stdin). It answers with the line table row in effect
-//! at the address, like FORMAT.md section 1 rule 3, but prints line 0 where a
+//! at the address, like docs/format.md section 1 rule 3, but prints line 0 where a
 //! line-0 row is in effect; such answers are returned as `None`.
 
 use super::answer::Answer;

@@ -159,7 +159,7 @@ mod tests {
         }
     }
 
-    /// The eight v1 symbols (FORMAT.md §4.1) of a three-entry table with two files.
+    /// The eight v1 symbols (docs/format.md §4.1) of a three-entry table with two files.
     fn v1_items(e: Endianness) -> Vec<Item> {
         vec![
             item("lineinfo_num_entries", 4, u32s(&[3], e)),

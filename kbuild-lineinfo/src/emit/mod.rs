@@ -1,4 +1,4 @@
-//! Emitters: the vmlinux tables (FORMAT.md §4.1) as GNU as assembly ([`asm`]) or as a relocatable
+//! Emitters: the vmlinux tables (docs/format.md §4.1) as GNU as assembly ([`asm`]) or as a relocatable
 //! ELF object ([`elf`]).
 //!
 //! Both take the same ordered [`Item`] list from [`crate::layout`] and place every item at the same

@@ -1,4 +1,4 @@
-//! Byte layouts of the tables (FORMAT.md §4): where the arrays of an
+//! Byte layouts of the tables (docs/format.md §4): where the arrays of an
 //! [`EncodedTable`] go, for vmlinux and for modules.
 //!
 //! Each layout file holds both directions for its posting: writers that produce bytes and
@@ -63,7 +63,7 @@ pub struct ModuleSections {
 }
 
 /// The sections `layout` embeds in `module`, placed by the loader's rules under `config`
-/// (FORMAT.md §4.2, §4.3, §6). Errors name the blob or section that does not fit.
+/// (docs/format.md §4.2, §4.3, §6). Errors name the blob or section that does not fit.
 pub fn module_sections(
     module: &Module,
     layout: Layout,

@@ -1,5 +1,5 @@
-//! Which code sections of a module each layout covers: in which blob (v7, FORMAT.md §4.3), and
-//! at which offset of the module's text memory (v1, FORMAT.md §4.2 and §6), by the loader's
+//! Which code sections of a module each layout covers: in which blob (v7, docs/format.md §4.3), and
+//! at which offset of the module's text memory (v1, docs/format.md §4.2 and §6), by the loader's
 //! rules of [`crate::loader`].
 
 use object::elf::Machine;
@@ -9,7 +9,7 @@ use crate::extract::{Module, SectionTable};
 use crate::loader::{is_init_layout_section, text_memory, Blocker, LoaderConfig};
 use crate::table::{self, Entry, LineTable};
 
-/// The two v7 blobs (FORMAT.md §4.3).
+/// The two v7 blobs (docs/format.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blob {
     /// `.mod_lineinfo`: persistent text.
@@ -43,7 +43,7 @@ pub fn v7_blob(name: &str, e_machine: Machine, config: LoaderConfig) -> Option<B
 }
 
 /// The sections of `module` (with entries) that v7 blob `blob` covers, in descriptor order:
-/// `.text` first, then section-header order (FORMAT.md §4.3).
+/// `.text` first, then section-header order (docs/format.md §4.3).
 pub fn v7_sections(module: &Module, blob: Blob, config: LoaderConfig) -> Vec<&SectionTable> {
     let e_machine = module.e_machine;
     let mut out: Vec<&SectionTable> = module
@@ -57,7 +57,7 @@ pub fn v7_sections(module: &Module, blob: Blob, config: LoaderConfig) -> Vec<&Se
 }
 
 /// The v1 table of a module: its code sections of core text memory, placed as the loader
-/// places them (FORMAT.md §4.2, §6).
+/// places them (docs/format.md §4.2, §6).
 #[derive(Debug)]
 pub struct V1Plan<'a> {
     /// Sections with entries and their text-memory offsets, in address order.

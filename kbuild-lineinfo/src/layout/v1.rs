@@ -1,5 +1,5 @@
-//! Layout v1 (the series' first posting, 2026-03-03): vmlinux symbols (FORMAT.md §4.1) and the
-//! `.text`-only module blob `.mod_lineinfo` (FORMAT.md §4.2).
+//! Layout v1 (the series' first posting, 2026-03-03): vmlinux symbols (docs/format.md §4.1) and the
+//! `.text`-only module blob `.mod_lineinfo` (docs/format.md §4.2).
 //!
 //! Writers take an [`EncodedTable`] (encoded with [`Layout::V1`], zig-zag
 //! deltas); readers find the arrays again and return a [`TableView`], validating sizes as the
@@ -11,7 +11,7 @@ use crate::emit::Item;
 use crate::encode::EncodedTable;
 use crate::vocab::{Endian, Layout};
 
-/// The vmlinux symbols, in `.rodata` order (FORMAT.md §4.1).
+/// The vmlinux symbols, in `.rodata` order (docs/format.md §4.1).
 pub const VMLINUX_SYMBOLS: [&str; 8] = [
     "lineinfo_num_entries",
     "lineinfo_num_files",
@@ -45,7 +45,7 @@ pub fn vmlinux_items(t: &EncodedTable, endian: Endian) -> Vec<Item> {
     ]
 }
 
-/// The `.mod_lineinfo` blob (FORMAT.md §4.2): header, block arrays, stream, then the name
+/// The `.mod_lineinfo` blob (docs/format.md §4.2): header, block arrays, stream, then the name
 /// offsets directly after the stream (no padding: the v1 kernel computes that position), then
 /// the names. An empty table still gives a blob; callers emit no section for it.
 pub fn module_blob(t: &EncodedTable, endian: Endian) -> Vec<u8> {

@@ -1,5 +1,5 @@
 //! Layout v7 (the series' latest posting, 2026-07-09): vmlinux symbols with the two size symbols
-//! (FORMAT.md §4.1) and per-section module blobs with relocated anchors (FORMAT.md §4.3).
+//! (docs/format.md §4.1) and per-section module blobs with relocated anchors (docs/format.md §4.3).
 //!
 //! Writers take [`EncodedTable`]s encoded with [`Layout::V7`] (SLEB128
 //! deltas). A module blob is a root (count, zero), one 16-byte descriptor per covered section
@@ -14,7 +14,7 @@ use crate::emit::Item;
 use crate::encode::EncodedTable;
 use crate::vocab::{Endian, Layout};
 
-/// The vmlinux symbols, in `.rodata` order (FORMAT.md §4.1, v7).
+/// The vmlinux symbols, in `.rodata` order (docs/format.md §4.1, v7).
 pub const VMLINUX_SYMBOLS: [&str; 10] = [
     "lineinfo_num_entries",
     "lineinfo_num_files",
@@ -126,7 +126,7 @@ pub fn vmlinux_view<'a>(
 ///
 /// When every sub-table carries the same names (tables encoded after
 /// `table::share_files`), the names are written once, after the last
-/// sub-table, and every header points there (FORMAT.md §6: no file table repeated per
+/// sub-table, and every header points there (docs/format.md §6: no file table repeated per
 /// section). Each header's offsets stay positive and within the blob, which is all the kernel
 /// checks; with one sub-table the bytes are the same either way.
 pub fn module_blob(sections: &[CoveredSection], endian: Endian, is_64: bool) -> Option<ModuleBlob> {
@@ -414,7 +414,7 @@ mod tests {
     use crate::table::{Entry, LineTable};
     use proptest::prelude::*;
 
-    /// The four sections the series' v7 covers by name, in FORMAT.md §4.3 order.
+    /// The four sections the series' v7 covers by name, in docs/format.md §4.3 order.
     const COVERED: [&str; 4] = [".text", ".exit.text", ".init.text", ".noinstr.text"];
 
     /// [`lookup`] by address answers with a section offset below `address` (the anchor that

@@ -1,7 +1,7 @@
 //! Line programs written out by hand, gimli-style: each test is a DWARF 4 `.debug_line` program
 //! with its opcodes spelled out and annotated, read from a relocatable ELF file through
 //! [`read_rows`] twice, by the fast runner (`rows/program.rs`) and by gimli alone, which must
-//! agree, and checked against the rows the FORMAT.md §1 rules give (rules 1, 3 and 5, and the
+//! agree, and checked against the rows the docs/format.md §1 rules give (rules 1, 3 and 5, and the
 //! end of a sequence).
 
 use super::*;

@@ -1,6 +1,6 @@
 //! Anchor relocations: which absolute relocation type each supported machine uses, whether it
 //! keeps addends in the entry (`SHT_RELA`) or in the section bytes (`SHT_REL`), and the bytes of
-//! one entry. FORMAT.md §4.3: an anchor is an absolute relocation, addend 0, against a section
+//! one entry. docs/format.md §4.3: an anchor is an absolute relocation, addend 0, against a section
 //! symbol. [`Relocs`]: the relocation sections of the new sections, built from them.
 use super::module::Module;
 use super::patch::NewSection;

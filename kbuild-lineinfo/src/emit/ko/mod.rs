@@ -1,5 +1,5 @@
 //! Embedding new sections into a kernel module (`.ko`, `ET_REL`) without disturbing anything
-//! else: the `.mod_lineinfo` blobs of FORMAT.md §4.2 and §4.3 and their anchor relocations.
+//! else: the `.mod_lineinfo` blobs of docs/format.md §4.2 and §4.3 and their anchor relocations.
 //!
 //! [`embed_sections`] is pure: it reads the module's bytes and returns a [`Patch`] that a caller
 //! can apply *in place* with one commit write, or [`Embedded::UpToDate`] when the module already
