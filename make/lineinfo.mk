@@ -32,7 +32,8 @@ endif
 
 # Kbuild's command echo, for use outside Kbuild (inside it, Kbuild.include defines `cmd`).
 ifndef cmd
-quiet ?= $(if $(filter 1,$(V) $(KBUILD_VERBOSE)),,quiet_)
+# As Kbuild decides it: V=1 echoes the command, make -s prints nothing (silent_cmd_* is empty).
+quiet ?= $(if $(filter 1,$(V) $(KBUILD_VERBOSE)),,$(if $(findstring s,$(firstword -$(MAKEFLAGS))),silent_,quiet_))
 cmd = @$(if $($(quiet)cmd_$(1)),echo '  $($(quiet)cmd_$(1))';) $(cmd_$(1))
 endif
 

@@ -418,10 +418,10 @@ fn cache_does_only_the_work_that_changed() {
     );
     assert!(warnings[0].contains("corrupt"), "{warnings:?}");
     assert_eq!(
-        stdout(&out).matches("entries, from DWARF").count(),
+        stderr(&out).matches("entries, from DWARF").count(),
         1,
         "{}",
-        stdout(&out)
+        stderr(&out)
     );
     assert_eq!(tree.bytes(), changed);
 

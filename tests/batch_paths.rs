@@ -372,7 +372,7 @@ fn make_tokens_come_back_while_one_long_job_runs() {
     fs::write(
         &makefile,
         format!(
-            "all:\n\t+@echo \"$$MAKEFLAGS\" > {flags}; {BIN} modules --no-cache -v --objtree {root}; \
+            "all:\n\t+@echo \"$$MAKEFLAGS\" > {flags}; {BIN} modules --no-cache -v --objtree {root} 2>&1; \
              echo BATCH-DONE; sleep 0.5\n",
             flags = flags.display(),
             root = tree.root.display()
@@ -390,7 +390,8 @@ fn make_tokens_come_back_while_one_long_job_runs() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    // Lines of the run with the time they arrived.
+    // Lines of the run with the time they arrived (the -v explanations, sent to stdout by the
+    // recipe's 2>&1).
     let stdout = make.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         std::io::BufReader::new(stdout)

@@ -345,7 +345,10 @@ fn debian_cloud_modules_agree_with_linked_originals() {
         .iter()
         .filter(|m| !NOT_UPDATED.iter().any(|(name, _)| *name == m.as_str()))
         .map(|m| {
-            let said = stdout.lines().find(|l| l.contains(m.as_str()));
+            let said = stdout
+                .lines()
+                .chain(stderr.lines())
+                .find(|l| l.contains(m.as_str()));
             format!("{m}: {}", said.unwrap_or("(nothing said)"))
         })
         .collect();

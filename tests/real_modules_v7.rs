@@ -110,8 +110,9 @@ fn debian_cloud_modules_v7_agree_with_llvm_symbolizer() {
         "{summary}"
     );
     // Zero skipped: every module listed is processed, save those named in NOT_PROCESSED.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let left_alone: Vec<&str> = stdout
+    // The -v explanations, on stderr.
+    let explained = String::from_utf8_lossy(&out.stderr);
+    let left_alone: Vec<&str> = explained
         .lines()
         .filter(|l| l.contains(": up to date (") || l.contains(": no DWARF line information"))
         .filter(|l| !NOT_PROCESSED.iter().any(|(m, _)| l.contains(m)))

@@ -234,6 +234,9 @@ fn plain_kind(bytes: &[u8]) -> Option<ImageKind> {
     }
 }
 
+/// How many compression magics an old bzImage's scan tries before it gives up.
+const MAX_SCAN_TRIES: usize = 16;
+
 /// An x86 bzImage's payload, `Ok(None)` when `bytes` is no bzImage.
 fn bzimage(bytes: &[u8], limits: Limits) -> Result<Option<KernelImage<'_>>> {
     if bytes.get(0x202..0x206) != Some(b"HdrS") {
@@ -275,11 +278,11 @@ fn bzimage(bytes: &[u8], limits: Limits) -> Result<Option<KernelImage<'_>>> {
         let out = decompress(payload, format, limits)?;
         return elf_payload(out, format.name()).map(Some);
     }
-    // Older images: the first magic that decompresses to ELF, as extract-vmlinux scans.
-    for at in 0..bytes.len() {
-        let Some(format) = Compression::detect(&bytes[at..]) else {
-            continue;
-        };
+    // Older images: the first magic that decompresses to ELF, as extract-vmlinux scans; a
+    // few tries at most, so that a file of magics cannot make the scan quadratic.
+    let candidates =
+        (0..bytes.len()).filter_map(|at| Some((at, Compression::detect(&bytes[at..])?)));
+    for (at, format) in candidates.take(MAX_SCAN_TRIES) {
         if let Ok(out) = decompress(&bytes[at..], format, limits) {
             if out.starts_with(b"\x7fELF") {
                 return elf_payload(out, format.name()).map(Some);

@@ -262,7 +262,7 @@ impl Tally {
                 done.warn(path);
                 self.processed.fetch_add(1, Ordering::Relaxed);
                 progress.processed(path);
-                progress.verbose(format_args!("lineinfo: {}", done.summary));
+                progress.verbose(&done.summary);
             }
             Err(e) => self.failed(e),
         }

@@ -76,10 +76,11 @@ impl Progress {
         }
     }
 
-    /// An explanation printed only at [`Verbosity::Verbose`].
+    /// An explanation printed only at [`Verbosity::Verbose`]: a `lineinfo: …` line on stderr,
+    /// as every subcommand explains (the bar is never shown then).
     pub fn verbose(&self, msg: impl Display) {
         if self.verbosity == Verbosity::Verbose {
-            self.line(&format!("{msg}\n"));
+            crate::voice::explain(msg);
         }
     }
 

@@ -10,6 +10,7 @@ pub mod elf_rows;
 pub mod frames;
 pub mod generate;
 pub mod roundtrip;
+pub mod unpack;
 
 /// A fuzz target: its name (that of its file in `fuzz/fuzz_targets/` and its folder in
 /// `fuzz/corpus/`) and its body.
@@ -40,5 +41,9 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "roundtrip",
         check: roundtrip::check,
+    },
+    Target {
+        name: "unpack",
+        check: unpack::check,
     },
 ];
