@@ -22,7 +22,6 @@ use common::symbolizer::symbolize;
 use common::tools::run;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use v7_oracle::Sample;
 
 /// The fixture's files, under `tests/fixtures/rust/`.
 fn fixture(name: &str) -> PathBuf {
@@ -169,12 +168,7 @@ fn rust_module_v7_every_section_agrees_with_llvm_symbolizer() {
         sections.iter().filter(|s| s.covered).count() >= 6,
         "rustc's per-function sections are all covered: {sections:?}"
     );
-    let samples: Vec<Sample> = sections
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.covered)
-        .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
-        .collect();
+    let samples = v7_oracle::every_covered_byte(&sections);
     let (tally, _kernel) =
         v7_oracle::compare(&original, &embedded, &sections, &samples, false, dir.path());
     eprintln!("rust module v7: {tally:?}");

@@ -240,12 +240,7 @@ fn check_with(m32: bool, how: Build) {
     }
     let cold = cold_clone(&bytes);
     assert!(!gcc || cold.is_some(), "gcc made no checked.cold clone");
-    let samples: Vec<Sample> = sections
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.covered)
-        .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
-        .collect();
+    let samples = v7_oracle::every_covered_byte(&sections);
     let (tally, kernel) =
         v7_oracle::compare(&original, &embedded, &sections, &samples, m32, dir.path());
     eprintln!(

@@ -305,6 +305,16 @@ pub struct Sample {
     pub offset: u64,
 }
 
+/// Every byte of every covered section of `sections`.
+pub fn every_covered_byte(sections: &[Section]) -> Vec<Sample> {
+    sections
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.covered)
+        .flat_map(|(i, s)| (0..s.size).map(move |offset| Sample { section: i, offset }))
+        .collect()
+}
+
 /// What a comparison found.
 #[derive(Debug, Default)]
 pub struct Tally {
