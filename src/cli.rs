@@ -39,7 +39,8 @@ pub enum Command {
     Modules(ModulesArgs),
     /// Print file:line for addresses, using only the tables embedded in FILE.
     Lookup(LookupArgs),
-    /// Append (file:line) to the stack frames of kernel logs, from the embedded tables only.
+    /// Append (file:line) to the stack frames of kernel logs, from the embedded tables (or
+    /// tables built from a vmlinux's DWARF).
     Annotate(AnnotateArgs),
     /// Classic interface of scripts/gen_lineinfo: assembly on stdout, summary on stderr.
     #[command(name = "gen_lineinfo")]

@@ -67,7 +67,9 @@ fn symbol_offset(frame: &str) -> (String, u64) {
     (name.to_string(), u64::from_str_radix(off, 16).unwrap())
 }
 
-fn check(document: &Path, block_marker: &str) {
+/// `with_table`: annotate is given the table object; otherwise it builds the tables from the
+/// vmlinux's DWARF itself.
+fn check(document: &Path, block_marker: &str, with_table: bool) {
     let corpus = cloud();
     let text = std::fs::read_to_string(document).unwrap();
     let frames = shown_frames(&text, block_marker);
@@ -87,13 +89,15 @@ fn check(document: &Path, block_marker: &str) {
     }
     let log_file = dir.path().join("oops.txt");
     std::fs::write(&log_file, &log).unwrap();
-    let out = run(Command::new(tool)
+    let mut annotate = Command::new(tool);
+    annotate
         .arg("annotate")
         .arg("--vmlinux")
-        .arg(&corpus.vmlinux)
-        .arg("--table")
-        .arg(&table)
-        .arg(&log_file));
+        .arg(&corpus.vmlinux);
+    if with_table {
+        annotate.arg("--table").arg(&table);
+    }
+    let out = run(annotate.arg(&log_file));
     let printed = String::from_utf8(out.stdout).unwrap();
     let printed: Vec<&str> = printed.lines().skip(1).collect();
     let expected: Vec<&str> = frames.iter().map(|f| f.annotated.as_str()).collect();
@@ -130,6 +134,18 @@ fn the_readme_headline_is_what_annotate_prints() {
     check(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
         "# kbuild-lineinfo",
+        true,
+    );
+}
+
+/// The same frames from Debian's debug vmlinux alone: the tables are built from its DWARF.
+#[test]
+#[ignore = "needs the corpus: scripts/corpus.sh"]
+fn the_readme_headline_from_the_debug_vmlinux_alone() {
+    check(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        "# kbuild-lineinfo",
+        false,
     );
 }
 
@@ -139,5 +155,6 @@ fn the_usage_annotate_example_is_what_annotate_prints() {
     check(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/usage.md"),
         "On the Debian 6.12.118 cloud vmlinux",
+        true,
     );
 }

@@ -245,8 +245,9 @@ fn rust_module_v1_merged_text_agrees_with_llvm_symbolizer() {
 }
 
 /// Links the fixture, the kernel's mem* stand-ins and `core` like a vmlinux (stub first, then
-/// the tables made from link 1) and compares every address of `[_text, _etext)`.
-fn check_vmlinux(layout: &str) {
+/// the tables made from link 1; `None`: no tables at all, as a distribution's debug vmlinux) and
+/// compares every address of `[_text, _etext)`.
+fn check_vmlinux(layout: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let cli = Cli::new(dir.path());
     let rust = compile_rust(dir.path());
@@ -256,7 +257,7 @@ fn check_vmlinux(layout: &str) {
         .arg(&mem)
         .arg(fixture("kernel_mem.c")));
     let rlibs = sysroot_rlibs();
-    let link = |extra: &Path, out: &Path| {
+    let link = |extra: Option<&Path>, out: &Path| {
         run(Command::new("ld")
             .args(["-z", "noexecstack", "-T"])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini-vmlinux.ld"))
@@ -264,17 +265,21 @@ fn check_vmlinux(layout: &str) {
             .arg(out)
             .arg(&rust)
             .arg(&mem)
-            .arg(extra)
+            .args(extra)
             .args(&rlibs));
     };
-    let stub = dir.path().join("stub.o");
-    cli.stub(Some(layout), &stub);
-    let link1 = dir.path().join("vmlinux.1");
-    link(&stub, &link1);
-    let tables = dir.path().join("tables.o");
-    cli.vmlinux(Some(layout), None, &link1, &tables);
     let vmlinux = dir.path().join("vmlinux");
-    link(&tables, &vmlinux);
+    if let Some(layout) = layout {
+        let stub = dir.path().join("stub.o");
+        cli.stub(Some(layout), &stub);
+        let link1 = dir.path().join("vmlinux.1");
+        link(Some(&stub), &link1);
+        let tables = dir.path().join("tables.o");
+        cli.vmlinux(Some(layout), None, &link1, &tables);
+        link(Some(&tables), &vmlinux);
+    } else {
+        link(None, &vmlinux);
+    }
 
     let text = common::elf::symbol_value(&vmlinux, "_text").unwrap();
     let etext = common::elf::symbol_value(&vmlinux, "_etext").unwrap();
@@ -285,15 +290,23 @@ fn check_vmlinux(layout: &str) {
     for ((a, want), got) in addresses.iter().zip(oracle).zip(ours) {
         count.add(format!("{a:#x}"), want, got.answer);
     }
-    count.assert_all_agree(&format!("rust vmlinux {layout}"), 10_000);
+    let what = format!("rust vmlinux {}", layout.unwrap_or("without tables"));
+    count.assert_all_agree(&what, 10_000);
 }
 
 #[test]
 fn rust_vmlinux_v1_agrees_with_llvm_symbolizer() {
-    check_vmlinux("v1");
+    check_vmlinux(Some("v1"));
 }
 
 #[test]
 fn rust_vmlinux_v7_agrees_with_llvm_symbolizer() {
-    check_vmlinux("v7");
+    check_vmlinux(Some("v7"));
+}
+
+/// A vmlinux with DWARF and no tables (a distribution's debug vmlinux): `lookup` builds them in
+/// memory from its DWARF, as `vmlinux -o` would, and every address still agrees.
+#[test]
+fn rust_vmlinux_without_tables_is_answered_from_its_dwarf() {
+    check_vmlinux(None);
 }

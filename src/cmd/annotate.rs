@@ -327,13 +327,40 @@ fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Symbolizer<'static>
         Err(NoTables::Missing) => match table {
             // A fault of --table names it, not the vmlinux.
             Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
-            None => bail!(
-                "no lineinfo tables (lineinfo_* symbols): pass --table TABLE.o, made by \
-                 `kbuild-lineinfo vmlinux -o TABLE.o {}`",
-                path.display()
-            ),
+            None => {
+                let built = built_from_dwarf(path, data)?;
+                match Symbolizer::vmlinux(data, Some(&built))? {
+                    Ok(s) => Ok(s),
+                    Err(NoTables::Missing) => {
+                        bail!("the tables built from its DWARF have no lineinfo_* symbols")
+                    }
+                }
+            }
         },
     }
+}
+
+/// The tables of a vmlinux that carries none, built in memory from its DWARF as
+/// `kbuild-lineinfo vmlinux --layout v7 -o T.o` builds them (a distribution's debug vmlinux);
+/// an image without DWARF either is an error that says what to pass.
+pub fn built_from_dwarf(path: &Path, data: &[u8]) -> Result<object::File<'static>> {
+    let start = std::time::Instant::now();
+    let bytes = super::vmlinux::table_from_dwarf(path, data).map_err(|e| {
+        anyhow::anyhow!(
+            "no lineinfo tables (lineinfo_* symbols), and none could be built from its DWARF \
+             ({}): pass --table TABLE.o, made from the image with DWARF by `kbuild-lineinfo \
+             vmlinux -o TABLE.o VMLINUX`",
+            e.root_cause()
+        )
+    })?;
+    crate::voice::explain(format_args!(
+        "{}: no lineinfo tables: built them from its DWARF ({} bytes, {:.2} s)",
+        path.display(),
+        bytes.len(),
+        start.elapsed().as_secs_f64()
+    ));
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    object::File::parse(bytes).map_err(|e| kbuild_lineinfo::Error::from(e).into())
 }
 
 /// The table object `path`, for the rest of the run. Errors name it (the caller names the

@@ -120,10 +120,18 @@ impl ImageFiles {
                     let what = "no lineinfo tables (lineinfo_* symbols)";
                     Err(crate::mmap::InputError::new(t.as_std_path(), what).into())
                 }
-                None => bail!(
-                    "{name}: no lineinfo tables (lineinfo_* symbols): pass --table T.o, made by \
-                     `kbuild-lineinfo vmlinux -o T.o {name}`"
-                ),
+                None => {
+                    let built = super::annotate::built_from_dwarf(Path::new(name), &self.image)
+                        .with_context(|| name.clone())?;
+                    match Symbolizer::vmlinux(&self.image, Some(&built))
+                        .with_context(|| name.clone())?
+                    {
+                        Ok(s) => Ok(s),
+                        Err(NoTables::Missing) => {
+                            bail!("the tables built from its DWARF have no lineinfo_* symbols")
+                        }
+                    }
+                }
             },
         }
     }

@@ -9,6 +9,7 @@ use kbuild_lineinfo::emit::{self, Target};
 use kbuild_lineinfo::encode::{self, EncodedTable};
 use kbuild_lineinfo::extract;
 use kbuild_lineinfo::layout::{self, Item};
+use kbuild_lineinfo::Layout;
 
 use crate::cli::{TableOptions, VmlinuxArgs};
 use crate::voice;
@@ -87,12 +88,8 @@ fn generate_with(
         threads: 1 + tokens.len(),
         gimli_only,
     };
-    let v = extract::vmlinux(&data, &super::extract_options(table), effort)
-        .with_context(|| path.display().to_string())?;
+    let (v, items, target) = build(path, &data, &super::extract_options(table), layout, effort)?;
     drop(tokens);
-    let target = Target::from_elf(&data).with_context(|| path.display().to_string())?;
-    let encoded = encode::encode(&v.table, layout);
-    let items = layout::vmlinux_items(&encoded, layout, v.endian);
     write_output(output, &items, &target)?;
     let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
     let s = &v.stats;
@@ -118,6 +115,36 @@ fn generate_with(
         summary,
         warnings,
     })
+}
+
+/// Extracts, encodes and lays out the tables of the image `data` (read from `path`).
+fn build(
+    path: &Path,
+    data: &[u8],
+    options: &extract::Options,
+    layout: Layout,
+    effort: extract::Effort,
+) -> Result<(extract::Vmlinux, Vec<Item>, Target)> {
+    let v = extract::vmlinux(data, options, effort).with_context(|| path.display().to_string())?;
+    let target = Target::from_elf(data).with_context(|| path.display().to_string())?;
+    let encoded = encode::encode(&v.table, layout);
+    let items = layout::vmlinux_items(&encoded, layout, v.endian);
+    Ok((v, items, target))
+}
+
+/// The table object `vmlinux --layout v7 -o T.o` would write for the image `data` (read from
+/// `path`), built in memory from its DWARF: what `annotate` and `lookup` read for a vmlinux that
+/// carries no tables (a distribution's debug vmlinux). On the CPUs there are: nobody else is
+/// building.
+pub fn table_from_dwarf(path: &Path, data: &[u8]) -> Result<Vec<u8>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let effort = extract::Effort {
+        threads: threads.min(MAX_THREADS),
+        gimli_only: false,
+    };
+    let options = extract::Options::default();
+    let (_, items, target) = build(path, data, &options, Layout::V7, effort)?;
+    emit::elf::write_object(&items, &target).with_context(|| path.display().to_string())
 }
 
 fn target_of(path: &Path) -> Result<Target> {
