@@ -191,7 +191,8 @@ fn leb<'a>(data: &'a [u8], pos: &mut usize) -> Result<&'a [u8], String> {
     Ok(&rest[..len])
 }
 
-fn uleb(data: &[u8], pos: &mut usize) -> Result<u32, String> {
+/// A minimal ULEB128 of at most 5 bytes at `pos`, read into a u32 (also `vmtable`'s reader).
+pub fn uleb(data: &[u8], pos: &mut usize) -> Result<u32, String> {
     let bytes = leb(data, pos)?;
     if bytes.len() > 1 && bytes[bytes.len() - 1] == 0 {
         return Err(format!("ULEB128 {bytes:02x?} is not minimal"));
@@ -203,7 +204,8 @@ fn uleb(data: &[u8], pos: &mut usize) -> Result<u32, String> {
     u32::try_from(v).map_err(|_| format!("ULEB128 {bytes:02x?} above u32"))
 }
 
-fn sleb(data: &[u8], pos: &mut usize) -> Result<i32, String> {
+/// A minimal SLEB128 of at most 5 bytes at `pos`, read into an i32 (also `vmtable`'s reader).
+pub fn sleb(data: &[u8], pos: &mut usize) -> Result<i32, String> {
     let bytes = leb(data, pos)?;
     if let [.., prev, last] = bytes {
         // The last byte only repeats the sign that the one before it already has.

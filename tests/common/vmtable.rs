@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use super::blob::Entry;
+use super::v7blob::{sleb, uleb};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 /// A decoded vmlinux table: entries by offset from `_text`, and the file names by id.
@@ -263,48 +264,6 @@ impl VmTable {
 
 fn unzigzag(v: u32) -> i32 {
     ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
-/// The bytes of one LEB128 at `pos` (at most 5), moving `pos` past it.
-fn leb<'a>(data: &'a [u8], pos: &mut usize) -> Result<&'a [u8], String> {
-    let rest = data.get(*pos..).ok_or("LEB128 past the stream")?;
-    let len = rest
-        .iter()
-        .take(5)
-        .position(|b| b & 0x80 == 0)
-        .ok_or("LEB128 past the stream or longer than 5 bytes")?
-        + 1;
-    *pos += len;
-    Ok(&rest[..len])
-}
-
-fn uleb(data: &[u8], pos: &mut usize) -> Result<u32, String> {
-    let bytes = leb(data, pos)?;
-    if bytes.len() > 1 && bytes[bytes.len() - 1] == 0 {
-        return Err(format!("ULEB128 {bytes:02x?} is not minimal"));
-    }
-    let v = bytes
-        .iter()
-        .enumerate()
-        .fold(0u64, |v, (i, b)| v | u64::from(b & 0x7f) << (7 * i));
-    u32::try_from(v).map_err(|_| format!("ULEB128 {bytes:02x?} above u32"))
-}
-
-fn sleb(data: &[u8], pos: &mut usize) -> Result<i32, String> {
-    let bytes = leb(data, pos)?;
-    if let [.., prev, last] = bytes {
-        if (*last == 0 && prev & 0x40 == 0) || (*last == 0x7f && prev & 0x40 != 0) {
-            return Err(format!("SLEB128 {bytes:02x?} is not minimal"));
-        }
-    }
-    let mut v = bytes
-        .iter()
-        .enumerate()
-        .fold(0i64, |v, (i, b)| v | i64::from(b & 0x7f) << (7 * i));
-    if bytes[bytes.len() - 1] & 0x40 != 0 {
-        v |= -1i64 << (7 * bytes.len());
-    }
-    i32::try_from(v).map_err(|_| format!("SLEB128 {bytes:02x?} outside i32"))
 }
 
 #[cfg(test)]
