@@ -12,8 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -335,28 +334,9 @@ fn long_module(tree: &Tree, i: usize, copies: usize) {
     run(&mut ld);
 }
 
-/// The free tokens in make's jobserver pipe `path` (`/proc/PID/fd/N`): every byte read
-/// without blocking, then written back.
+/// The free tokens in make's jobserver pipe `path` (`/proc/PID/fd/N`); `None` once make is gone.
 fn tokens(path: &Path) -> Option<usize> {
-    const O_NONBLOCK: i32 = 0o4000;
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 64];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(_) => return None,
-        }
-    }
-    f.write_all(&bytes).ok()?;
-    Some(bytes.len())
+    crate::common::tools::jobserver_tokens(path).ok()
 }
 
 /// Under a real `make -j3` (two tokens in make's pipe), the real batch runs one long module and

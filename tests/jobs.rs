@@ -6,8 +6,7 @@
 //! exit status and messages, and the bytes left in a fifo jobserver the test created.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -246,25 +245,8 @@ impl Fifo {
 
     /// Reads every byte now in the fifo (the free tokens), then writes them back.
     fn tokens(&self) -> usize {
-        const O_NONBLOCK: i32 = 0o4000; // Linux value; std has no named constant
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(O_NONBLOCK)
-            .open(&self.path)
-            .unwrap();
-        let mut bytes = Vec::new();
-        let mut buf = [0u8; 64];
-        loop {
-            match f.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => bytes.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => panic!("reading the fifo: {e}"),
-            }
-        }
-        f.write_all(&bytes).unwrap();
-        bytes.len()
+        crate::common::tools::jobserver_tokens(&self.path)
+            .unwrap_or_else(|e| panic!("reading the fifo: {e}"))
     }
 }
 

@@ -105,3 +105,28 @@ pub fn compiler_accepts(cc: &Path, flag: &str, scratch: &Path) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// The free tokens in a jobserver fifo or pipe at `path` (`/proc/PID/fd/N` for make's own): every
+/// byte read without blocking, then written back.
+pub fn jobserver_tokens(path: &Path) -> std::io::Result<usize> {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000; // Linux value; std has no named constant
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    f.write_all(&bytes)?;
+    Ok(bytes.len())
+}
