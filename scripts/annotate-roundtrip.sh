@@ -5,6 +5,7 @@
 # original (every annotation the kernel printed must be what the tables say).
 #
 #   scripts/annotate-roundtrip.sh LOG VMLINUX [MODULES_DIR]
+#   scripts/annotate-roundtrip.sh LOG -- ANNOTATE-ARGS...    (e.g. -r REL --root ROOT)
 #
 # TABLE=table.o in the environment: the tables of a vmlinux built without them.
 #
@@ -12,12 +13,18 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${KBUILD_LINEINFO_BIN:-$here/target/debug/kbuild-lineinfo}
-log=$1 vmlinux=$2 modules=${3:-}
+log=$1
+shift
+if [ "${1:-}" = -- ]; then
+  shift
+  args=("$@")
+else
+  args=(--vmlinux "$1")
+  [ -n "${2:-}" ] && args+=(--modules "$2")
+  [ -n "${TABLE:-}" ] && args+=(--table "$TABLE")
+fi
 work=$(mktemp -d /tmp/annotate-roundtrip.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-args=(--vmlinux "$vmlinux")
-[ -n "$modules" ] && args+=(--modules "$modules")
-[ -n "${TABLE:-}" ] && args+=(--table "$TABLE")
 
 perl -pe 's{(\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[^\]\s]+(?: [0-9a-f]+)?\])?) \([^()\s]+:[0-9]+\)}{$1}g' \
   "$log" > "$work/stripped"

@@ -62,7 +62,7 @@ elif corpus=$(scripts/corpus.sh cloud); then
   export KBUILD_LINEINFO_VMLINUX=$VMLINUX KBUILD_LINEINFO_MODULES_DIR=$MODULES_DIR \
     KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER
   include_ignored=(--include-ignored --skip embed::child_embed --skip embed::bench_module_tree
-    --skip annotate::booted_kernel_logs_round_trip)
+    --skip annotate::booted_kernel_logs_round_trip --skip annotate::installed_kernel_logs_round_trip)
   say "real-data tests on $KERNEL_VERSION ($VMLINUX)"
 elif [ -n "$ci" ]; then
   die "CI=true: the Debian kernel corpus could not be fetched (scripts/corpus.sh cloud said why above)"

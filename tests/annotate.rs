@@ -652,6 +652,52 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
     }
 }
 
+/// The same booted kernels as a distribution installs them (`tests/kernel/run.sh` with
+/// `E2E_LOGS` writes `<cell>/root`: `/boot/vmlinuz-REL` with `System.map-REL`, and
+/// `/lib/modules/REL` stripped of DWARF, compressed with xz and zstd; `<cell>/release`): with no
+/// file named but the release and the root, every ` (file:line)` stripped from the boot log comes
+/// back byte for byte.
+#[test]
+#[ignore = "needs booted kernels installed: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,release,root/}"]
+fn installed_kernel_logs_round_trip() {
+    let root = PathBuf::from(
+        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
+    );
+    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("console.log").exists() && p.join("release").exists())
+        .collect();
+    cells.sort();
+    assert!(
+        !cells.is_empty(),
+        "{}: no <cell>/console.log with <cell>/release (run tests/kernel/run.sh with E2E_LOGS)",
+        root.display()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/annotate-roundtrip.sh");
+    let cache = tempfile::tempdir().unwrap();
+    let mut failed = Vec::new();
+    for cell in &cells {
+        let release = std::fs::read_to_string(cell.join("release")).unwrap();
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(cell.join("console.log"))
+            .args(["--", "-r", release.trim(), "--root"])
+            .arg(cell.join("root"))
+            .env("KBUILD_LINEINFO_BIN", bin())
+            .env("XDG_CACHE_HOME", cache.path())
+            .output()
+            .unwrap();
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            failed.push(cell.display().to_string());
+        }
+    }
+    assert!(failed.is_empty(), "round trip failed: {failed:?}");
+}
+
 /// Booted kernels' logs (`KBUILD_LINEINFO_KERNEL_LOGS`: one directory per kernel with `console.log`, `vmlinux` and `modules/`): every ` (file:line)`
 /// stripped and annotated again gives the log back byte for byte, and `--check` agrees
 /// (`scripts/annotate-roundtrip.sh`).

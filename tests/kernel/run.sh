@@ -163,10 +163,42 @@ configure() {
 	done
 }
 
+# --- The kernel as a distribution installs it ------------------------------------------------------
+# Into $keep/root, with the release in $keep/release: `make modules_install INSTALL_MOD_STRIP=1`
+# (DWARF gone, .mod_lineinfo and the symbol table kept), the modules compressed in turn with xz
+# (Debian, Fedora; the kernel's own `xz --check=crc32 --lzma2=dict=1MiB`) and zstd (Ubuntu), the
+# boot image as /boot/vmlinuz-REL (x86: the bzImage; arm64: Image.gz) and /boot/System.map-REL.
+# `annotate -r REL --root ROOT` must find everything there (tests/annotate.rs:
+# installed_kernel_logs_round_trip).
+install_like_a_distribution() { # arch obj dir image keep
+	local arch=$1 obj=$2 dir=$3 image=$4 keep=$5 root=$5/root rel margs i=0 ko
+	mapfile -t margs < <(make_args "$arch" "$CC_NAME" "$obj")
+	rel=$(cat "$obj/include/config/kernel.release")
+	rm -rf "$root" && mkdir -p "$root/boot"
+	make "${margs[@]}" INSTALL_MOD_PATH="$root" INSTALL_MOD_STRIP=1 modules_install >/dev/null
+	make "${margs[@]}" M="$dir/e2e_mod" INSTALL_MOD_PATH="$root" INSTALL_MOD_STRIP=1 \
+		modules_install >/dev/null
+	while IFS= read -r -d '' ko; do
+		if (( i++ % 2 )); then
+			zstd -q --rm -T1 -19 "$ko"
+		else
+			xz --check=crc32 --lzma2=dict=1MiB "$ko"
+		fi
+	done < <(find "$root/lib/modules" -name '*.ko' -print0 | sort -z)
+	if [ "$arch" = arm64 ]; then
+		gzip -9n <"$obj/$image" >"$root/boot/vmlinuz-$rel"
+	else
+		cp "$obj/$image" "$root/boot/vmlinuz-$rel"
+	fi
+	cp "$obj/System.map" "$root/boot/System.map-$rel"
+	echo "$rel" >"$keep/release"
+	say "installed as a distribution does: $root (release $rel, $i modules)"
+}
+
 # --- One cell ---------------------------------------------------------------------------------------
 run_cell() {
 	local arch=$1 cc=$2 layout=$3 which=$4 kunit=$5
-	LAYOUT=$layout
+	LAYOUT=$layout CC_NAME=$cc
 	local cell=$arch-$cc-$layout dir=$work/$arch-$cc-$layout
 	local obj=$dir/obj name=$arch-$cc-$layout-$which-kunit$kunit
 	local margs start build_s steps_ms=0
@@ -244,6 +276,7 @@ run_cell() {
 		cp "$rd/modules/"*.ko "$keep/modules/"
 		printf 'kernel 6.12 + series %s, %s, %s, tables by %s, KUnit suite %s\n' \
 			"$layout" "$arch" "$cc" "$which" "$kunit" >"$keep/README"
+		install_like_a_distribution "$arch" "$obj" "$dir" "$image" "$keep"
 	fi
 
 	local report=$dir/judge-$which-kunit$kunit.txt json
