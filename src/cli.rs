@@ -216,7 +216,8 @@ pub struct LookupArgs {
     #[arg(long, value_name = "KO", value_parser = utf8_path())]
     pub module: Option<Utf8PathBuf>,
     /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
-    /// where the loader puts sections in text memory (default: unload on).
+    /// where the loader puts sections in text memory (default: the current directory's, else
+    /// unload on).
     #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
     pub objtree: Option<Utf8PathBuf>,
     /// What to look up (none: one per line on standard input). Prints ADDR, the symbol

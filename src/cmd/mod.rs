@@ -14,8 +14,10 @@ use anyhow::Result;
 use camino::Utf8Path;
 use kbuild_lineinfo::loader::LoaderConfig;
 
+use crate::cache::Cache;
 use crate::cli::{Cli, Command, TableArgs, TableOptions};
 use crate::kbuild::tree::{self, From};
+use crate::modules::lineinfo::Pipeline;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -67,7 +69,7 @@ pub struct Setup {
 
 /// The layout (chosen as [`tree::choose_layout`] does), the source tree names are relative to
 /// (`--srctree`, else `$srctree` when `names_from_env`, as for the classic interfaces Kbuild
-/// runs), and the loader of the object tree (`--objtree`, else the current directory).
+/// runs), and the loader ([`tree::loader_config`]).
 pub fn setup(args: &TableArgs, names_from_env: bool) -> Setup {
     let env = tree::env_srctree();
     let objtree = args.objtree.as_deref().unwrap_or(Utf8Path::new("."));
@@ -87,12 +89,27 @@ pub fn setup(args: &TableArgs, names_from_env: bool) -> Setup {
             layout: chosen.layout,
             srctree,
         },
-        loader: tree::loader_config(objtree),
+        loader: tree::loader_config(args.objtree.as_deref()),
         chosen,
     }
 }
 
 impl Setup {
+    /// The module pipeline for these options, with `cache` ([`Cache::disabled`] for the
+    /// per-module commands).
+    pub fn pipeline<'a>(
+        &self,
+        cache: &'a Cache,
+        options: &'a kbuild_lineinfo::extract::Options,
+    ) -> Pipeline<'a> {
+        Pipeline {
+            cache,
+            options,
+            layout: self.table.layout,
+            loader: self.loader,
+        }
+    }
+
     /// Once the work is done: one line when no tree said the layout (none under `-s`), the
     /// header read under `-v`.
     pub fn say_layout(&self) {
