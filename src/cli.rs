@@ -52,12 +52,6 @@ pub enum Command {
     Kbuild(KbuildArgs),
     /// Print the man page or a shell completion script (what scripts/install.sh installs).
     Generate(crate::generate::Args),
-    /// Dummy jobs through the job machinery (for tests under make).
-    #[command(name = "__jobs-selftest", hide = true)]
-    JobsSelftest(crate::jobs::selftest::Args),
-    /// Raw access to the build-id cache (for tests).
-    #[command(name = "__cache-selftest", hide = true)]
-    CacheSelftest(crate::cache::selftest::Args),
 }
 
 /// A path argument. Paths are UTF-8 ([`camino`]): Kbuild cannot build in other paths, and a

@@ -32,13 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::Kbuild(args) => kbuild::run(&args),
         Command::Generate(args) => crate::generate::run(&args),
-        Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
-        Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Joins make's jobserver (or sets an own limit of `jobs`) before any file is opened; prints
@@ -60,6 +54,7 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// What a table command works with once its tree is read.
+#[derive(Debug)]
 pub struct Setup {
     pub table: TableOptions,
     /// Where the object tree's kernel loads module sections.

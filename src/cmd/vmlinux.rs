@@ -41,6 +41,7 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
 }
 
 /// What building the tables of one vmlinux gave, besides the output.
+#[derive(Debug)]
 pub struct Generated {
     pub stats: extract::Stats,
     /// The statistics line, for `-v`: `FILE: N rows, N entries, …`.
