@@ -51,7 +51,7 @@ scripts/deps.sh
 
 # The real-data tests are #[ignore = "needs the corpus: scripts/corpus.sh"]: they run here with
 # --include-ignored once the corpus is here. The other ignored tests are no tests of their own
-# (a child process of embed.rs, a benchmark) or need booted kernels' logs that only the manual
+# (the child processes of embed.rs, jobs.rs and cache.rs) or need booted kernels' logs that only the manual
 # kernel harness (tests/kernel/) makes, and are skipped by name.
 stage "Debian kernel corpus (scripts/corpus.sh cloud)"
 include_ignored=()
@@ -61,8 +61,9 @@ elif corpus=$(scripts/corpus.sh cloud); then
   eval "$corpus"
   export KBUILD_LINEINFO_VMLINUX=$VMLINUX KBUILD_LINEINFO_MODULES_DIR=$MODULES_DIR \
     KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER
-  include_ignored=(--include-ignored --skip embed::child_embed --skip embed::bench_module_tree
-    --skip annotate::booted_kernel_logs_round_trip --skip annotate::installed_kernel_logs_round_trip)
+  include_ignored=(--include-ignored --skip embed::child_embed --skip jobs::child_jobs
+    --skip cache::child_cache --skip annotate::booted_kernel_logs_round_trip
+    --skip annotate::installed_kernel_logs_round_trip)
   say "real-data tests on $KERNEL_VERSION ($VMLINUX)"
 elif [ -n "$ci" ]; then
   die "CI=true: the Debian kernel corpus could not be fetched (scripts/corpus.sh cloud said why above)"

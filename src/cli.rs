@@ -52,12 +52,6 @@ pub enum Command {
     Kbuild(KbuildArgs),
     /// Print the man page or a shell completion script (what scripts/install.sh installs).
     Generate(crate::generate::Args),
-    /// Dummy jobs through the job machinery (for tests under make).
-    #[command(name = "__jobs-selftest", hide = true)]
-    JobsSelftest(crate::jobs::selftest::Args),
-    /// Raw access to the build-id cache (for tests).
-    #[command(name = "__cache-selftest", hide = true)]
-    CacheSelftest(crate::cache::selftest::Args),
 }
 
 /// A path argument. Paths are UTF-8 ([`camino`]): Kbuild cannot build in other paths, and a
@@ -216,7 +210,8 @@ pub struct LookupArgs {
     #[arg(long, value_name = "KO", value_parser = utf8_path())]
     pub module: Option<Utf8PathBuf>,
     /// With --module and layout v1: the kernel tree whose config (CONFIG_MODULE_UNLOAD) says
-    /// where the loader puts sections in text memory (default: unload on).
+    /// where the loader puts sections in text memory (default: the current directory's, else
+    /// unload on).
     #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
     pub objtree: Option<Utf8PathBuf>,
     /// What to look up (none: one per line on standard input). Prints ADDR, the symbol

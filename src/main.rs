@@ -1,15 +1,7 @@
-//! `kbuild-lineinfo`: parse arguments, run one subcommand, report the error chain.
+//! `kbuild-lineinfo`: parse arguments, run one subcommand, report the error chain (the
+//! commands are the `kbuild_lineinfo_cli` library of this package, `src/lib.rs`).
 
-mod atomic;
-mod cache;
-mod cli;
-mod cmd;
-mod generate;
-mod jobs;
-mod kbuild;
-mod mmap;
-mod modules;
-mod voice;
+use kbuild_lineinfo_cli::{cli, cmd, jobs, voice};
 
 use std::process::ExitCode;
 

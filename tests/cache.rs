@@ -1,33 +1,95 @@
-//! The build-id cache, driven through the real binary's hidden `__cache-selftest`, so that
-//! several processes share one cache directory as in a parallel kernel build.
+//! The build-id cache (`kbuild_lineinfo_cli::cache`), each operation in a child process (this
+//! test binary again, its ignored test `cache::child_cache`), so that several processes share
+//! one cache directory as in a parallel kernel build.
 //!
 //! Oracles: the payload bytes the test wrote, the files in the cache directory, the warnings on
 //! stderr, and `readelf -n` for build-ids of objects compiled and linked at test time.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
+use kbuild_lineinfo_cli::cache::{build_id, Cache, Identity, Key};
 
-/// Runs one cache operation in `dir` with a size `cap`, feeding `stdin`.
+/// The child's operation: `DIR`, `CAP`, `put|get|path`, `NAME`, one a line.
+const CHILD_OP: &str = "KBUILD_LINEINFO_TEST_CACHE_CHILD";
+/// What the child prints before its output (the test harness prints its own lines first).
+const CHILD_OUTPUT: &[u8] = b"\n-- child output --\n";
+
+/// Runs one cache operation in `dir` with a size `cap`, feeding `stdin`, in a child process;
+/// its stdout is what the operation printed.
 fn cache(dir: &Path, cap: u64, op: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(["__cache-selftest", "--dir"])
-        .arg(dir)
-        .args(["--cap", &cap.to_string()])
-        .args(op)
+    let exe = std::env::current_exe().unwrap();
+    // The test's name in the one test binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").unwrap().1;
+    let mut child = Command::new(exe)
+        .args(["--ignored", "--exact", &format!("{module}::child_cache")])
+        .args(["--nocapture", "--test-threads=1", "-q"])
+        .env(
+            CHILD_OP,
+            format!("{}\n{cap}\n{}", dir.to_str().unwrap(), op.join("\n")),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut out = child.wait_with_output().unwrap();
+    let at = out
+        .stdout
+        .windows(CHILD_OUTPUT.len())
+        .position(|w| w == CHILD_OUTPUT)
+        .unwrap_or_else(|| panic!("the child said nothing: {}", stderr(&out)));
+    out.stdout.drain(..at + CHILD_OUTPUT.len());
+    out
+}
+
+/// Not a test: the body of a child process started by [`cache`]. `put NAME` stores stdin
+/// under NAME; `get NAME` prints its payload, exit 0 on a hit, 1 on a miss; `path NAME` prints
+/// the entry file of NAME. Entries are keyed by NAME as if it were the content of an object
+/// without build-id.
+#[test]
+#[ignore = "run as a child process by the tests of this file"]
+fn child_cache() {
+    let Ok(op) = std::env::var(CHILD_OP) else {
+        return;
+    };
+    let [dir, cap, op, name] = op.split('\n').collect::<Vec<_>>()[..] else {
+        panic!("{CHILD_OP}: {op:?}");
+    };
+    kbuild_lineinfo_cli::voice::init(false, false);
+    let key = Key::new(&Identity::of(name.as_bytes()), "selftest", &[]);
+    let cache = Cache::open(Some(dir.into()), cap.parse().unwrap());
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(CHILD_OUTPUT).unwrap();
+    let code = match op {
+        "put" => {
+            let mut payload = Vec::new();
+            std::io::stdin().read_to_end(&mut payload).unwrap();
+            cache.put(&key, &payload);
+            0
+        }
+        "get" => match cache.get(&key) {
+            Some(payload) => {
+                stdout.write_all(&payload).unwrap();
+                0
+            }
+            None => 1,
+        },
+        "path" => {
+            let dir = cache.dir().map(|d| d.to_string()).unwrap_or_default();
+            writeln!(stdout, "{dir}/{}.entry", key.to_hex()).unwrap();
+            0
+        }
+        other => panic!("{CHILD_OP}: no operation {other:?}"),
+    };
+    stdout.flush().unwrap();
+    std::process::exit(code);
 }
 
 const CAP: u64 = 1 << 30;
@@ -300,15 +362,12 @@ impl Elf {
         assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
     }
 
-    /// Our build-id of `name`, as printed by the selftest (hex or `none`).
+    /// Our build-id of `name` in hex, or `none`.
     fn ours(&self, name: &str) -> String {
-        let out = Command::new(BIN)
-            .args(["__cache-selftest", "build-id"])
-            .arg(self.path(name))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        let id = build_id(&fs::read(self.path(name)).unwrap());
+        id.map_or("none".to_string(), |id| {
+            id.iter().map(|b| format!("{b:02x}")).collect()
+        })
     }
 
     /// `readelf -n`'s build-id of `name`, or `none`.

@@ -1,16 +1,13 @@
 //! Embedding sections into module-like objects built at test time with `cc -c -g` and `ld -r`,
 //! checked with binutils (`readelf`, `objdump`, `ld`) and `object` as independent oracles.
 //!
-//! The file handling of the `module` and `modules` subcommands (`src/modules/embed.rs`) is
-//! compiled in directly (`#[path]`), so that each failure point can be driven on its own. Tests
-//! that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test binary with the ignored
-//! test `embed::child_embed`, which embeds what the environment asks for.
-#[path = "../src/modules/embed.rs"]
-mod embedding;
-
+//! The file handling of the `module` and `modules` subcommands
+//! (`kbuild_lineinfo_cli::modules::embed`) is called directly, so that each failure point can be
+//! driven on its own. Tests that need a separate process (SIGKILL, RLIMIT_FSIZE) re-run this test
+//! binary with the ignored test `embed::child_embed`, which embeds what the environment asks for.
 use crate::common::tools::{self, run};
-use embedding::{embed_file, open_locked, Lock, Outcome};
 use kbuild_lineinfo::emit::ko::{embed_sections, NewSection};
+use kbuild_lineinfo_cli::modules::embed::{embed_file, open_locked, Lock, Outcome};
 use object::read::{Object, ObjectSection};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -580,97 +577,4 @@ fn full_disk_leaves_the_old_file_and_no_temporary() {
         entries,
         "temporary left"
     );
-}
-
-// ---- benchmark on a copy of a real module tree (never on the corpus itself) ----
-
-/// Not a test: `KBUILD_LINEINFO_BENCH_DIR=/tmp/copy cargo test --release --test tests
-/// embed::bench_module_tree -- --ignored --nocapture` times embedding over every `.ko` below the
-/// directory with 2 threads, like the module step at `-j2`. It modifies the files.
-#[test]
-#[ignore = "benchmark: needs KBUILD_LINEINFO_BENCH_DIR, a scratch copy of a module tree"]
-fn bench_module_tree() {
-    let Ok(root) = std::env::var("KBUILD_LINEINFO_BENCH_DIR") else {
-        return;
-    };
-    let mut files = Vec::new();
-    collect_modules(Path::new(&root), &mut files);
-    let bytes: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).unwrap().len())
-        .sum();
-    // Untimed: which sections each module gets (anchors only for sections it has).
-    let plans: Vec<_> = files
-        .iter()
-        .map(|f| (f.clone(), bench_sections(f)))
-        .collect();
-    let missing = plans.iter().filter(|p| p.1.is_none()).count();
-    eprintln!(
-        "{} modules, {:.2} GB, {missing} without section symbols",
-        files.len(),
-        bytes as f64 / 1e9
-    );
-    let plans: Vec<_> = plans
-        .into_iter()
-        .filter_map(|(f, s)| Some((f, s?)))
-        .collect();
-    for (label, seed) in [
-        ("in-place, first embed", 0u8),
-        ("in-place, up to date", 0),
-        ("in-place, replace", 1),
-    ] {
-        let t = Instant::now();
-        let outcomes = std::thread::scope(|s| {
-            let halves = plans.chunks(plans.len().div_ceil(2));
-            let jobs: Vec<_> = halves
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(f, secs)| {
-                                let mut secs = secs.clone();
-                                secs.iter_mut().for_each(|n| n.data[0] = seed);
-                                embed_file(f, &secs, &[]).unwrap()
-                            })
-                            .filter(|o| *o == Outcome::Updated)
-                            .count()
-                    })
-                })
-                .collect();
-            jobs.into_iter().map(|j| j.join().unwrap()).sum::<usize>()
-        });
-        let took = t.elapsed();
-        let per = took.as_secs_f64() * 1e3 / plans.len() as f64;
-        eprintln!(
-            "{label:24} {:6.2} s  {per:.3} ms/module  {outcomes} updated",
-            took.as_secs_f64()
-        );
-    }
-}
-
-fn collect_modules(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            collect_modules(&p, out);
-        } else if p.extension().is_some_and(|x| x == "ko") {
-            out.push(p);
-        }
-    }
-}
-
-/// v7-like sections for a module: a 16 KiB `.mod_lineinfo` anchored at `.text` and a 1 KiB
-/// `.init.mod_lineinfo` anchored at `.init.text` when present; None when anchors cannot be made.
-fn bench_sections(path: &Path) -> Option<Vec<NewSection>> {
-    let bytes = std::fs::read(path).unwrap();
-    let f = object::File::parse(&*bytes).ok()?;
-    let mut out = Vec::new();
-    for (name, target, len) in [
-        (".mod_lineinfo", ".text", 16 << 10),
-        (".init.mod_lineinfo", ".init.text", 1 << 10),
-    ] {
-        if f.section_by_name(target).is_some() {
-            out.push(blob(name, len, 1, &[(8, target)], 8));
-        }
-    }
-    embed_sections(&bytes, &out, &[]).ok().map(|_| out)
 }

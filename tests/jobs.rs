@@ -1,18 +1,117 @@
 //! The job machinery under real GNU make and hand-made fifo jobservers.
 //!
-//! Every test runs the real binary's hidden `__jobs-selftest`, whose dummy jobs write their start
-//! and end times (ns since the epoch) to a trace directory. The oracle is independent of the
-//! code under test: the maximum overlap of those intervals across all processes, make's own
-//! exit status and messages, and the bytes left in a fifo jobserver the test created.
+//! Every test runs dummy jobs through `kbuild_lineinfo_cli::jobs::run` in a child process (this
+//! test binary again, its ignored test `jobs::child_jobs`, as make would run the tool), whose
+//! jobs write their start and end times (ns since the epoch) to a trace directory. The oracle is
+//! independent of the code under test: the maximum overlap of those intervals across all
+//! processes, make's own exit status and messages, and the bytes left in a fifo jobserver the
+//! test created.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kbuild-lineinfo");
+use kbuild_lineinfo_cli::jobs::{self, Progress};
+use kbuild_lineinfo_cli::voice;
+
+/// The child's arguments: `JOBS SLEEP_MS TRACE_DIR [-jN]`, space-separated.
+const CHILD_ARGS: &str = "KBUILD_LINEINFO_TEST_JOBS_CHILD";
+
+/// The command line of one child process (this test binary, running only `child_jobs`).
+fn child_command_line(jobs: usize, sleep_ms: u64, trace: &Path, limit: Option<usize>) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let limit = limit.map_or(String::new(), |j| format!(" -j{j}"));
+    // The test's name in the one test binary: its module path without the crate's name.
+    let module = module_path!().split_once("::").unwrap().1;
+    format!(
+        "{CHILD_ARGS}='{jobs} {sleep_ms} {}{limit}' {} --ignored --exact {module}::child_jobs \
+         --nocapture --test-threads=1 -q",
+        trace.display(),
+        exe.display()
+    )
+}
+
+/// Not a test: the body of a child process started by the tests below. Runs dummy jobs through
+/// the job machinery as a command of the tool does (joining make's jobserver, or its own `-jN`),
+/// each sleeping (polling `interrupted()`) and writing its start and end to `TRACE_DIR/<pid>-<job>`;
+/// prints `results: ` and the job numbers in result order, and exits as the tool does (130/143
+/// after a signal, 1 on a trace error).
+#[test]
+#[ignore = "run as a child process by the tests of this file"]
+fn child_jobs() {
+    let Ok(args) = std::env::var(CHILD_ARGS) else {
+        return;
+    };
+    let words: Vec<&str> = args.split(' ').collect();
+    let (count, sleep_ms): (usize, u64) = (words[0].parse().unwrap(), words[1].parse().unwrap());
+    let trace = PathBuf::from(words[2]);
+    let limit = words
+        .get(3)
+        .map(|j| j.strip_prefix("-j").unwrap().parse().unwrap());
+    voice::init(false, false);
+    let (slots, warning) = jobs::connect(limit);
+    if let Some(w) = warning {
+        voice::warn(w);
+    }
+    let progress = Progress::new(voice::verbosity(), count as u64);
+    progress.verbose(format_args!("jobs: {slots}"));
+    let outcome = jobs::run(
+        &slots,
+        (0..count).collect(),
+        |_| 1,
+        |job| {
+            let traced = trace_job(&trace, job, Duration::from_millis(sleep_ms));
+            progress.processed(Path::new(&format!("selftest/job{job}.ko")));
+            traced.map(|()| job)
+        },
+    );
+    progress.finish(format_args!("{count} jobs"));
+    let code = match outcome {
+        Ok(results) => {
+            let order: Result<Vec<String>, _> = results
+                .into_iter()
+                .map(|r| r.map(|job| job.to_string()))
+                .collect();
+            match order {
+                Ok(order) => {
+                    println!("results: {}", order.join(" "));
+                    0
+                }
+                Err(e) => {
+                    eprintln!("kbuild-lineinfo: trace: {e}");
+                    1
+                }
+            }
+        }
+        Err(interrupted) => {
+            eprintln!("kbuild-lineinfo: {interrupted}");
+            interrupted.exit_code()
+        }
+    };
+    std::io::stdout().flush().unwrap();
+    std::process::exit(code);
+}
+
+/// One dummy job: trace the start, sleep unless interrupted, trace the end.
+fn trace_job(dir: &Path, job: usize, sleep: Duration) -> std::io::Result<()> {
+    let path = dir.join(format!("{}-{job}", std::process::id()));
+    let mut file = File::create(&path)?;
+    writeln!(file, "{}", now_ns())?;
+    let start = Instant::now();
+    while start.elapsed() < sleep && !jobs::interrupted() {
+        thread::sleep(Duration::from_millis(5).min(sleep));
+    }
+    writeln!(file, "{}", now_ns())
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
 
 /// A fresh temp directory with a `trace/` subdirectory.
 struct Dir {
@@ -34,13 +133,9 @@ impl Dir {
         self.path().join("trace")
     }
 
-    /// The selftest command line (as a recipe) running `jobs` jobs of `sleep_ms`.
+    /// The child's command line (as a recipe) running `jobs` jobs of `sleep_ms`.
     fn selftest(&self, jobs: usize, sleep_ms: u64) -> String {
-        let trace = self.trace();
-        format!(
-            "{BIN} __jobs-selftest --jobs {jobs} --sleep-ms {sleep_ms} --trace {}",
-            trace.display()
-        )
+        child_command_line(jobs, sleep_ms, &self.trace(), None)
     }
 
     /// The (start, end) of every traced job; panics on a job that never recorded its end.
@@ -250,17 +345,19 @@ impl Fifo {
     }
 }
 
-fn selftest_cmd(dir: &Dir, jobs: usize, sleep_ms: u64) -> Command {
-    let mut cmd = clean(BIN);
+/// The child process running `jobs` jobs of `sleep_ms` (own limit `-jN` when `limit`).
+fn selftest_cmd(dir: &Dir, jobs: usize, sleep_ms: u64, limit: Option<usize>) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = clean(exe.to_str().unwrap());
+    let module = module_path!().split_once("::").unwrap().1;
+    cmd.args(["--ignored", "--exact", &format!("{module}::child_jobs")])
+        .args(["--nocapture", "--test-threads=1", "-q"]);
+    let limit = limit.map_or(String::new(), |j| format!(" -j{j}"));
     let trace = dir.trace();
-    cmd.args([
-        "__jobs-selftest",
-        "--jobs",
-        &jobs.to_string(),
-        "--sleep-ms",
-        &sleep_ms.to_string(),
-    ]);
-    cmd.arg("--trace").arg(trace);
+    cmd.env(
+        CHILD_ARGS,
+        format!("{jobs} {sleep_ms} {}{limit}", trace.display()),
+    );
     cmd
 }
 
@@ -269,7 +366,7 @@ fn fifo_jobserver_limits_jobs_and_gets_every_token_back() {
     let dir = Dir::new();
     let fifo = Fifo::new(&dir, 2);
     assert_eq!(fifo.tokens(), 2, "the oracle must see the preloaded tokens");
-    let out = selftest_cmd(&dir, 9, 100)
+    let out = selftest_cmd(&dir, 9, 100, None)
         .env("MAKEFLAGS", fifo.makeflags(3))
         .output()
         .unwrap();
@@ -284,7 +381,7 @@ fn missing_fifo_warns_and_runs_serially() {
         "-j4 --jobserver-auth=fifo:{}/absent.fifo",
         dir.path().display()
     );
-    let out = selftest_cmd(&dir, 3, 50)
+    let out = selftest_cmd(&dir, 3, 50, None)
         .env("MAKEFLAGS", makeflags)
         .output()
         .unwrap();
@@ -301,7 +398,7 @@ fn missing_fifo_warns_and_runs_serially() {
 fn interrupt_mid_batch(signal: &str, code: i32) {
     let dir = Dir::new();
     let fifo = Fifo::new(&dir, 3);
-    let child = selftest_cmd(&dir, 20, 5000)
+    let child = selftest_cmd(&dir, 20, 5000, None)
         .env("MAKEFLAGS", fifo.makeflags(4))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -349,7 +446,7 @@ fn sigterm_mid_batch_exits_143_with_all_tokens_back() {
 #[test]
 fn own_limit_from_j_without_make() {
     let dir = Dir::new();
-    let out = selftest_cmd(&dir, 6, 150).arg("-j3").output().unwrap();
+    let out = selftest_cmd(&dir, 6, 150, Some(3)).output().unwrap();
     assert_ran_under_j3(&out, &dir, "-j3 without make");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("results: 0 1 2 3 4 5\n"), "{stdout}");

@@ -2,12 +2,6 @@
 //! is a module here, so that the shared harness (`common/`) is compiled, and its self-tests run,
 //! once. Run one file's tests with `cargo test --test tests annotate::`.
 
-// Files of the CLI compiled in directly (`#[path]`), once each: `embed.rs` drives the module
-// embedding of `src/modules/embed.rs`, which maps files through `crate::mmap`.
-#[path = "../src/mmap.rs"]
-#[allow(dead_code)]
-mod mmap;
-
 #[macro_use]
 mod common;
 mod v7_oracle;

@@ -172,6 +172,7 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
     starts.sort_unstable();
     starts.dedup();
 
+    std::fs::copy(&ko, d.join("plain.ko")).unwrap();
     let out = match config {
         Some(config) => {
             std::fs::write(d.join(".config"), config).unwrap();
@@ -246,6 +247,23 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
     }
     assert_eq!(agreed, compared, "every text-memory address agrees");
 
+    // One loader rule for every command: `module` and `gen-mod-lineinfo` run in the tree
+    // without --objtree read the same config as `modules --objtree` and write the same bytes.
+    if config.is_some() {
+        for command in ["module", "gen-mod-lineinfo"] {
+            let copy = d.join(format!("{command}.ko"));
+            std::fs::copy(d.join("plain.ko"), &copy).unwrap();
+            run(Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"))
+                .current_dir(d)
+                .args([command, "--layout", "v1"])
+                .arg(&copy));
+            assert!(
+                std::fs::read(&copy).unwrap() == data,
+                "{command} in the tree: other bytes than `modules --objtree`"
+            );
+        }
+    }
+
     // `lookup --module` maps SECTION+OFF into text memory the same way.
     // Every third address inside a section (not the alignment padding between them).
     let ko_data = std::fs::read(&ko).unwrap();
@@ -258,16 +276,22 @@ fn check(headers: &[&str], text_memory: &[&str], config: Option<&str>) {
             (offset - at < section_size).then(|| (offset, format!("{name}+{:#x}", offset - at)))
         })
         .unzip();
+    let input: String = queries.iter().map(|q| format!("{q}\n")).collect();
     let mut lookup = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"));
     lookup
         .args(["lookup", "--module"])
         .arg(&ko)
         .arg("--objtree")
         .arg(d);
-    let answers = common::realdata::parse_lookup(&common::realdata::pipe(
-        &mut lookup,
-        &queries.iter().map(|q| format!("{q}\n")).collect::<String>(),
-    ));
+    let answers = common::realdata::parse_lookup(&common::realdata::pipe(&mut lookup, &input));
+    // Run in the tree, without --objtree, `lookup` reads the same config (the one rule).
+    let mut in_tree = Command::new(env!("CARGO_BIN_EXE_kbuild-lineinfo"));
+    in_tree.current_dir(d).args(["lookup", "--module"]).arg(&ko);
+    assert_eq!(
+        common::realdata::parse_lookup(&common::realdata::pipe(&mut in_tree, &input)),
+        answers,
+        "lookup in the tree without --objtree"
+    );
     let mut checked = 0;
     for ((&offset, answer), query) in offsets.iter().zip(&answers).zip(&queries) {
         let want = &oracle[offset as usize];

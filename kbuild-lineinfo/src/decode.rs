@@ -11,11 +11,10 @@
 //! [`LineTable`] for round-trip tests, with errors that say where the bytes went wrong.
 
 use crate::bytes::read_u32;
-use crate::encode::BLOCK_ENTRIES;
 use crate::error::{Error, ErrorKind, Result};
 use crate::leb128::{read_sleb128, read_uleb128, unzigzag};
 use crate::table::{Entry, LineTable};
-use crate::vocab::{Endian, Layout};
+use crate::vocab::{Endian, Layout, BLOCK_ENTRIES};
 
 /// The arrays of one table, borrowed from wherever they live.
 ///

@@ -6,10 +6,7 @@
 
 use crate::leb128::{write_sleb128, write_uleb128, zigzag};
 use crate::table::{Entry, LineTable};
-use crate::vocab::Layout;
-
-/// Entries per block: the kernel's `LINEINFO_BLOCK_ENTRIES`.
-pub const BLOCK_ENTRIES: usize = 64;
+use crate::vocab::{Layout, BLOCK_ENTRIES};
 
 /// The arrays of one encoded table, shared by every layout.
 ///

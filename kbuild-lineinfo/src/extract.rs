@@ -1,6 +1,7 @@
 //! Whole inputs → tables: the vmlinux table (`[_text, _etext)`, offsets from `_text`) and the
 //! per-section tables of a module (docs/format.md §1).
 
+use crate::emit::Target;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::{CodeSection, Input};
 use crate::loader::{self, LoadSection};
@@ -56,6 +57,8 @@ pub struct Vmlinux {
     pub table: LineTable,
     pub stats: Stats,
     pub endian: Endian,
+    /// The image's ELF identity, which the table object copies.
+    pub target: Target,
     /// The value of `_text`.
     pub text: u64,
     /// The end of the covered range (`_etext`, or the end of `_text`'s section).
@@ -101,6 +104,7 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
         table,
         stats,
         endian: input.endian(),
+        target: Target::of_input(&input),
         text,
         etext,
         srctree,

@@ -112,22 +112,49 @@ pub fn text_symbols(data: &[u8]) -> Result<TextSymbols> {
 }
 
 fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> Result<TextSymbols> {
+    let mut text = TextSymbols::default();
+    for symbol in text_symbol_walk(file) {
+        if let Some(symbol) = symbol? {
+            text.starts.push(symbol.start);
+        }
+    }
+    text.starts.sort_unstable();
+    text.starts.dedup();
+    Ok(text)
+}
+
+/// One defined symbol kallsyms sees as text, by the one rule ([`kallsyms_text_start`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextSymbol<'data> {
+    pub name: &'data [u8],
+    pub start: TextStart,
+    pub st_size: u64,
+    /// `STB_WEAK`.
+    pub weak: bool,
+}
+
+/// The one walk of an image's symbol table for the kallsyms rule, in symbol-table order: each
+/// symbol is `Ok(Some(..))` when kallsyms sees it as text, `Ok(None)` when not (undefined, not in
+/// an existing executable section, not a text symbol), `Err` when its section index or name
+/// cannot be read. [`text_symbols`] and [`crate::kallsyms::Symbols`] both read through it.
+pub(crate) fn text_symbol_walk<'data, 'file, H: FileHeader<Endian = Endian>>(
+    file: &'file ElfFile<'data, H>,
+) -> impl Iterator<Item = Result<Option<TextSymbol<'data>>>> + 'file {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
     let sections = file.elf_section_table();
     let is_arm = file.elf_header().e_machine(endian) == elf::EM_ARM;
-    let mut text = TextSymbols::default();
-    for (index, symbol) in symbols.enumerate() {
+    symbols.enumerate().map(move |(index, symbol)| {
         if symbol.is_undefined(endian) {
-            continue;
+            return Ok(None);
         }
         let Some(section_index) = symbols.symbol_section(endian, symbol, index)? else {
-            continue;
+            return Ok(None);
         };
         // A symbol in a section that does not exist is no text start (the section table's own
         // damage is reported where sections are read).
         let Ok(section) = sections.section(section_index) else {
-            continue;
+            return Ok(None);
         };
         let name = symbols.symbol_name(endian, symbol)?;
         let value: u64 = symbol.st_value(endian).into();
@@ -136,16 +163,18 @@ fn read_text_symbols<H: FileHeader<Endian = Endian>>(file: &ElfFile<'_, H>) -> R
             sh_flags: section.sh_flags(endian).0,
             arm: is_arm,
         };
-        if let Some(value) = kallsyms_text_start(name, value, kind) {
-            text.starts.push(TextStart {
-                value,
-                section: section_index.0,
-            });
-        }
-    }
-    text.starts.sort_unstable();
-    text.starts.dedup();
-    Ok(text)
+        Ok(
+            kallsyms_text_start(name, value, kind).map(|value| TextSymbol {
+                name,
+                start: TextStart {
+                    value,
+                    section: section_index.0,
+                },
+                st_size: symbol.st_size(endian).into(),
+                weak: symbol.st_bind() == elf::STB_WEAK,
+            }),
+        )
+    })
 }
 
 /// The kernel's `is_mapping_symbol()` (`include/linux/module_symbol.h`, Linux 6.12), which

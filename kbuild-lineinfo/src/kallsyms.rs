@@ -12,10 +12,11 @@
 
 use std::collections::HashMap;
 
-use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolFlags};
+use object::{Object, ObjectSection, SectionFlags};
 
+#[cfg(test)]
 use crate::error::Result;
-use crate::image::{self, TextKind};
+use crate::image;
 
 /// One text symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,57 +50,49 @@ pub struct Symbols<'a> {
 
 impl<'a> Symbols<'a> {
     /// Reads the text symbols of an ELF image (32 or 64 bit, either byte order).
-    pub fn parse(data: &'a [u8]) -> Result<Symbols<'a>> {
+    #[cfg(test)]
+    pub(crate) fn parse(data: &'a [u8]) -> Result<Symbols<'a>> {
         let file = object::File::parse(data)?;
         Ok(Self::from_file(&file))
     }
 
-    /// [`parse`](Self::parse) on an already parsed file.
+    /// The text symbols of a parsed ELF image (32 or 64 bit, either byte order); nothing for
+    /// another format.
     pub fn from_file(file: &object::File<'a>) -> Symbols<'a> {
         let relocatable = file.kind() == object::ObjectKind::Relocatable;
-        let arm = file.architecture() == object::Architecture::Arm;
-        // The code sections: their `sh_flags` and where they end.
+        // The code sections: where they end.
         let mut code = HashMap::new();
         for s in file.sections() {
             if let SectionFlags::Elf { sh_flags, .. } = s.flags() {
                 if image::is_kallsyms_text_section(sh_flags.0) {
-                    code.insert(
-                        s.index().0,
-                        (sh_flags.0, s.address().saturating_add(s.size())),
-                    );
+                    code.insert(s.index().0, s.address().saturating_add(s.size()));
                 }
             }
         }
-        let mut all: Vec<(&'a [u8], Symbol, (bool, usize))> = file
-            .symbols()
-            .filter(|s| !s.is_undefined())
-            .filter_map(|s| {
-                let name = s.name_bytes().ok()?;
-                let section = s.section_index()?.0;
-                let (sh_flags, _) = *code.get(&section)?;
-                let SymbolFlags::Elf { st_info, .. } = s.flags() else {
-                    return None;
-                };
-                let kind = TextKind {
-                    st_type: st_info.st_type(),
-                    sh_flags,
-                    arm,
-                };
-                let value = image::kallsyms_text_start(name, s.address(), kind)?;
+        // The one walk of the symbol table (a symbol that cannot be read is left out here).
+        let text: Vec<image::TextSymbol<'a>> = match file {
+            object::File::Elf32(elf) => image::text_symbol_walk(elf).flatten().flatten().collect(),
+            object::File::Elf64(elf) => image::text_symbol_walk(elf).flatten().flatten().collect(),
+            _ => Vec::new(),
+        };
+        let mut all: Vec<(&'a [u8], Symbol, (bool, usize))> = text
+            .into_iter()
+            .map(|t| {
+                let name = t.name;
                 // scripts/kallsyms' compare_symbols(): at one address, weak symbols and
                 // names with more leading underscores come later. A module's kallsyms keeps
                 // the symbol table's order (find_kallsyms_symbol() takes the first).
                 let rank = match relocatable {
                     true => (false, 0),
-                    false => (s.is_weak(), name.iter().take_while(|&&b| b == b'_').count()),
+                    false => (t.weak, name.iter().take_while(|&&b| b == b'_').count()),
                 };
                 let symbol = Symbol {
-                    section,
-                    value,
+                    section: t.start.section,
+                    value: t.start.value,
                     size: 0,
-                    st_size: s.size(),
+                    st_size: t.st_size,
                 };
-                Some((name, symbol, rank))
+                (name, symbol, rank)
             })
             .collect();
         // Order of kallsyms: by address (a `.ko`: by section, then offset).
@@ -120,7 +113,7 @@ impl<'a> Symbols<'a> {
                 next = prev;
                 prev = Some(key(s));
             }
-            let end = code.get(&s.section).map_or(s.value, |c| c.1);
+            let end = code.get(&s.section).map_or(s.value, |&end| end);
             let limit = match next {
                 Some(n) if !relocatable || n.0 == s.section => n.1,
                 _ => end.max(s.value),
@@ -184,12 +177,9 @@ impl<'a> Symbols<'a> {
     }
 
     /// How many distinct names there are.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 }
 

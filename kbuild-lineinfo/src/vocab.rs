@@ -1,10 +1,15 @@
 //! The words that the writers and the readers of tables share: which [`Layout`] the bytes
-//! follow and which [`Endian`] byte order their integers use.
+//! follow, which [`Endian`] byte order their integers use, and how many entries a block holds
+//! ([`BLOCK_ENTRIES`]), so that neither of `encode` and `decode` imports the other.
 //!
 //! A leaf: it imports nothing of the crate, so every module may use it without an arrow
 //! pointing back up (object's `endian.rs` plays the same part).
 
 use std::fmt;
+
+/// Entries per block of the delta compression (docs/format.md §3): the kernel's
+/// `LINEINFO_BLOCK_ENTRIES`, the same in every layout.
+pub const BLOCK_ENTRIES: usize = 64;
 
 /// Which posting of the kernel series the output is for (docs/format.md §3–4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,7 +10,6 @@
 mod entry;
 mod evict;
 mod key;
-pub mod selftest;
 
 use std::fs::{self, File};
 use std::io;
@@ -21,9 +20,6 @@ use std::time::SystemTime;
 use camino::{Utf8Path, Utf8PathBuf};
 
 pub use key::{build_id, Identity, Key};
-
-/// Default size cap of the cache directory: 1 GiB.
-pub const DEFAULT_CAP: u64 = 1 << 30;
 
 /// Suffix of entry files; anything else in the directory is left alone (except our temp files).
 const ENTRY_SUFFIX: &str = ".entry";
@@ -216,6 +212,9 @@ fn warn(msg: impl std::fmt::Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A size cap no test reaches: 1 GiB.
+    const DEFAULT_CAP: u64 = 1 << 30;
 
     /// Temporary directories are UTF-8 here.
     fn utf8(p: &std::path::Path) -> &Utf8Path {

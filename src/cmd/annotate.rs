@@ -28,7 +28,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::frames::{Frame, Scanner};
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::symbolize::{Format, NoTables, Symbolizer};
 use kbuild_lineinfo::Layout;
 
@@ -374,9 +373,10 @@ pub fn parse_table(path: &Path) -> Result<object::File<'static>> {
 fn load_module(path: &Path) -> Result<Symbolizer<'static>> {
     let data = map_forever(path)?;
     let input = Input::parse(data)?;
-    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
-    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    Symbolizer::module(&input, LoaderConfig::default())?.context("no .mod_lineinfo")
+    // v1 offsets count from text memory as the loader lays it out (the one rule of
+    // `kbuild::tree::loader_config`: the current directory's config, else unload on).
+    Symbolizer::module(&input, crate::kbuild::tree::loader_config(None))?
+        .context("no .mod_lineinfo")
 }
 
 /// The modules under `--modules`, found by name on first use.

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use kbuild_lineinfo::{emit, extract, layout};
 
+use crate::cache::Cache;
 use crate::cli::{GenLineinfoArgs, GenModLineinfoArgs, Voice};
-use crate::modules::lineinfo::{self, Done};
+use crate::modules::lineinfo::Done;
 use crate::voice;
 
 /// `gen_lineinfo` invoked under its own name.
@@ -101,12 +102,11 @@ pub fn gen_lineinfo(args: &GenLineinfoArgs, slots: &crate::jobs::Slots) -> Resul
 /// error. Kbuild runs this step in the object tree: its config says where sections load.
 pub fn gen_mod_lineinfo(args: &GenModLineinfoArgs) -> Result<ExitCode> {
     let setup = super::setup(&args.table, true);
-    let processed = lineinfo::process(
-        args.module.as_std_path(),
-        &super::extract_options(&setup.table),
-        setup.table.layout,
-        setup.loader,
-    )?;
+    let cache = Cache::disabled();
+    let options = super::extract_options(&setup.table);
+    let processed = setup
+        .pipeline(&cache, &options)
+        .process(args.module.as_std_path())?;
     if processed.done != Done::NoDebugInfo {
         setup.say_layout();
     }

@@ -92,10 +92,7 @@ impl ImageFiles {
     fn open(&self, args: &LookupArgs) -> Result<Symbolizer<'_>> {
         let name = &self.name;
         if args.module.is_some() {
-            let loader = args
-                .objtree
-                .as_deref()
-                .map_or_else(Default::default, crate::kbuild::tree::loader_config);
+            let loader = crate::kbuild::tree::loader_config(args.objtree.as_deref());
             let input = Input::parse(&self.image).with_context(|| name.clone())?;
             let symbolizer = Symbolizer::module(&input, loader).with_context(|| name.clone())?;
             return symbolizer.with_context(|| {

@@ -14,8 +14,10 @@ use anyhow::Result;
 use camino::Utf8Path;
 use kbuild_lineinfo::loader::LoaderConfig;
 
+use crate::cache::Cache;
 use crate::cli::{Cli, Command, TableArgs, TableOptions};
 use crate::kbuild::tree::{self, From};
+use crate::modules::lineinfo::Pipeline;
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -30,13 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::GenModLineinfo(args) => classic::gen_mod_lineinfo(&args),
         Command::Kbuild(args) => kbuild::run(&args),
         Command::Generate(args) => crate::generate::run(&args),
-        Command::JobsSelftest(args) => Ok(exit_code(crate::jobs::selftest::main(&args))),
-        Command::CacheSelftest(args) => Ok(exit_code(crate::cache::selftest::main(&args))),
     }
-}
-
-fn exit_code(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Joins make's jobserver (or sets an own limit of `jobs`) before any file is opened; prints
@@ -58,6 +54,7 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// What a table command works with once its tree is read.
+#[derive(Debug)]
 pub struct Setup {
     pub table: TableOptions,
     /// Where the object tree's kernel loads module sections.
@@ -67,7 +64,7 @@ pub struct Setup {
 
 /// The layout (chosen as [`tree::choose_layout`] does), the source tree names are relative to
 /// (`--srctree`, else `$srctree` when `names_from_env`, as for the classic interfaces Kbuild
-/// runs), and the loader of the object tree (`--objtree`, else the current directory).
+/// runs), and the loader ([`tree::loader_config`]).
 pub fn setup(args: &TableArgs, names_from_env: bool) -> Setup {
     let env = tree::env_srctree();
     let objtree = args.objtree.as_deref().unwrap_or(Utf8Path::new("."));
@@ -87,12 +84,27 @@ pub fn setup(args: &TableArgs, names_from_env: bool) -> Setup {
             layout: chosen.layout,
             srctree,
         },
-        loader: tree::loader_config(objtree),
+        loader: tree::loader_config(args.objtree.as_deref()),
         chosen,
     }
 }
 
 impl Setup {
+    /// The module pipeline for these options, with `cache` ([`Cache::disabled`] for the
+    /// per-module commands).
+    pub fn pipeline<'a>(
+        &self,
+        cache: &'a Cache,
+        options: &'a kbuild_lineinfo::extract::Options,
+    ) -> Pipeline<'a> {
+        Pipeline {
+            cache,
+            options,
+            layout: self.table.layout,
+            loader: self.loader,
+        }
+    }
+
     /// Once the work is done: one line when no tree said the layout (none under `-s`), the
     /// header read under `-v`.
     pub fn say_layout(&self) {

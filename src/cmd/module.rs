@@ -5,22 +5,20 @@ use std::process::ExitCode;
 use anyhow::Result;
 use camino::Utf8Path;
 
+use crate::cache::Cache;
 use crate::cli::ModuleArgs;
-use crate::modules::lineinfo::{self, Done, Processed};
+use crate::modules::lineinfo::{Done, Report};
 use crate::voice;
 
 pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let setup = super::setup(&args.table, false);
+    let cache = Cache::disabled();
     let options = super::extract_options(&setup.table);
+    let pipeline = setup.pipeline(&cache, &options);
     let mut failed = false;
     let mut tables = false;
     for path in &args.modules {
-        match lineinfo::process(
-            path.as_std_path(),
-            &options,
-            setup.table.layout,
-            setup.loader,
-        ) {
+        match pipeline.process(path.as_std_path()) {
             Ok(processed) => {
                 tables |= processed.done != Done::NoDebugInfo;
                 report(path, &processed, true);
@@ -44,7 +42,7 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
 /// What the user is told about one module: its warnings; under `-v` a wait on another run; a module without DWARF (left alone,
 /// not an error) in one line; `  LINEINFO [M] KO` on stdout for an update when `kbuild_line`
 /// (Kbuild prints its own for `gen-mod-lineinfo`); the entries under `-v`.
-pub fn report(path: &Utf8Path, processed: &Processed, kbuild_line: bool) {
+pub fn report(path: &Utf8Path, processed: &Report, kbuild_line: bool) {
     for w in &processed.warnings {
         voice::warn(format_args!("{path}: {w}"));
     }

@@ -12,7 +12,7 @@ use crate::cache::Cache;
 use crate::cli::{ModulesArgs, TableOptions};
 use crate::jobs::{self, Progress, Slots};
 use crate::kbuild;
-use crate::modules::batch::{Batch, Report, What};
+use crate::modules::lineinfo::{Done, Pipeline, Report};
 use crate::modules::order;
 use crate::voice;
 
@@ -98,7 +98,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
     let table = table_options(args);
     let work = work_list(args, modules_wanted)?;
     let cache = open_cache(args);
-    let batch = Batch {
+    let pipeline = Pipeline {
         cache: &cache,
         options: &super::extract_options(&table),
         layout: table.layout,
@@ -113,7 +113,7 @@ pub fn run(args: &ModulesArgs, slots: Slots) -> Result<ExitCode> {
         }
         Job::Module(path, name) => {
             if !jobs::interrupted() {
-                tally.module(&name, batch.process(&path), &progress)
+                tally.module(&name, pipeline.process(&path), &progress)
             }
         }
     });
@@ -218,33 +218,29 @@ impl Tally {
         for w in &report.warnings {
             voice::warn(format_args!("{}: {w}", path.display()));
         }
-        if let Some(waited) = report.waited {
-            progress.verbose(crate::modules::lineinfo::waited_line(
-                path.display(),
-                waited,
-            ));
+        if let Some(line) = report.waited_line(path.display()) {
+            progress.verbose(line);
         }
-        let done = report.done;
-        if done.cached {
+        if report.cached {
             self.cached.fetch_add(1, Ordering::Relaxed);
         }
-        let source = if done.cached {
+        let source = if report.cached {
             "from cache"
         } else {
             "from DWARF"
         };
         let name = path.display();
-        let (count, stats) = match done.what {
-            What::Updated(s) => {
+        let (count, stats) = match report.done {
+            Done::Updated(s) => {
                 progress.processed(path);
                 progress.verbose(format_args!("{name}: {} entries, {source}", s.entries));
                 (&self.processed, s)
             }
-            What::Unchanged(s) => {
+            Done::Unchanged(s) => {
                 progress.verbose(format_args!("{name}: up to date ({source})"));
                 (&self.unchanged, s)
             }
-            What::NoDebugInfo => {
+            Done::NoDebugInfo => {
                 progress.verbose(format_args!(
                     "{name}: no DWARF line information, left alone"
                 ));

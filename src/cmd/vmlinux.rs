@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kbuild_lineinfo::emit::{self, Target};
-use kbuild_lineinfo::encode::{self, EncodedTable};
+use kbuild_lineinfo::encode::EncodedTable;
 use kbuild_lineinfo::extract;
-use kbuild_lineinfo::layout::{self, Item};
+use kbuild_lineinfo::layout::{self, Item, VmlinuxTables};
 use kbuild_lineinfo::Layout;
 
 use crate::cli::{TableOptions, VmlinuxArgs};
@@ -41,6 +41,7 @@ pub fn run(args: &VmlinuxArgs, slots: &crate::jobs::Slots) -> Result<ExitCode> {
 }
 
 /// What building the tables of one vmlinux gave, besides the output.
+#[derive(Debug)]
 pub struct Generated {
     pub stats: extract::Stats,
     /// The statistics line, for `-v`: `FILE: N rows, N entries, …`.
@@ -88,11 +89,11 @@ fn generate_with(
         threads: 1 + tokens.len(),
         gimli_only,
     };
-    let (v, items, target) = build(path, &data, &super::extract_options(table), layout, effort)?;
+    let tables = build(path, &data, &super::extract_options(table), layout, effort)?;
     drop(tokens);
-    write_output(output, &items, &target)?;
-    let bytes: usize = items.iter().map(|i| i.bytes.len()).sum();
-    let s = &v.stats;
+    write_output(output, &tables.items, &tables.target)?;
+    let bytes = tables.bytes();
+    let s = &tables.stats;
     let summary = format!(
         "{}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries",
         path.display(),
@@ -103,33 +104,24 @@ fn generate_with(
         bytes as f64 / s.entries.max(1) as f64,
         s.symbol_entries,
     );
-    let mut warnings = Vec::new();
-    if s.offset_overflow > 0 {
-        warnings.push(format!(
-            "{} rows lie 4 GiB or more past _text and were skipped",
-            s.offset_overflow
-        ));
-    }
     Ok(Generated {
-        stats: *s,
+        stats: tables.stats,
         summary,
-        warnings,
+        warnings: tables.warnings,
     })
 }
 
-/// Extracts, encodes and lays out the tables of the image `data` (read from `path`).
+/// The tables of the image `data` (read from `path`): the library's two steps, as for a module
+/// (extract, then [`layout::vmlinux_tables`]).
 fn build(
     path: &Path,
     data: &[u8],
     options: &extract::Options,
     layout: Layout,
     effort: extract::Effort,
-) -> Result<(extract::Vmlinux, Vec<Item>, Target)> {
+) -> Result<VmlinuxTables> {
     let v = extract::vmlinux(data, options, effort).with_context(|| path.display().to_string())?;
-    let target = Target::from_elf(data).with_context(|| path.display().to_string())?;
-    let encoded = encode::encode(&v.table, layout);
-    let items = layout::vmlinux_items(&encoded, layout, v.endian);
-    Ok((v, items, target))
+    Ok(layout::vmlinux_tables(&v, layout))
 }
 
 /// The table object `vmlinux --layout v7 -o T.o` would write for the image `data` (read from
@@ -143,8 +135,9 @@ pub fn table_from_dwarf(path: &Path, data: &[u8]) -> Result<Vec<u8>> {
         gimli_only: false,
     };
     let options = extract::Options::default();
-    let (_, items, target) = build(path, data, &options, Layout::V7, effort)?;
-    emit::elf::write_object(&items, &target).with_context(|| path.display().to_string())
+    let tables = build(path, data, &options, Layout::V7, effort)?;
+    emit::elf::write_object(&tables.items, &tables.target)
+        .with_context(|| path.display().to_string())
 }
 
 fn target_of(path: &Path) -> Result<Target> {

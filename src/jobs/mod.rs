@@ -13,7 +13,6 @@ mod jobserver;
 mod memory;
 mod pool;
 mod progress;
-pub mod selftest;
 mod signal;
 
 pub use jobserver::{connect, Slots};

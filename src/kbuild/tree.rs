@@ -48,13 +48,18 @@ pub fn inspect(objtree: &Utf8Path) -> Tree {
         modules_enabled,
         srctree,
         layout,
-        loader: loader_config(objtree),
+        loader: loader_config(Some(objtree)),
     }
 }
 
-/// `CONFIG_MODULE_UNLOAD` from the tree's `include/config/auto.conf`, else its `.config`;
-/// without either, the series' assumption (unload on: `.exit*` stays in persistent text).
-pub fn loader_config(objtree: &Utf8Path) -> LoaderConfig {
+/// Where the kernel loads module sections, the one rule for every command (`module`, `modules`,
+/// `gen-mod-lineinfo`, `gen_lineinfo`, `lookup`, `annotate`): the object tree is `objtree`
+/// (`--objtree`), else the current directory (where Kbuild runs its steps);
+/// `CONFIG_MODULE_UNLOAD` comes from its `include/config/auto.conf`, else its `.config`; without
+/// either, the series' assumption (unload on, as in every distribution kernel: `.exit*` stays in
+/// persistent text).
+pub fn loader_config(objtree: Option<&Utf8Path>) -> LoaderConfig {
+    let objtree = objtree.unwrap_or(Utf8Path::new("."));
     let config = ["include/config/auto.conf", ".config"]
         .iter()
         .find_map(|f| fs::read_to_string(objtree.join(f)).ok());
@@ -191,21 +196,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = utf8(dir.path());
         assert!(
-            loader_config(d).module_unload,
+            loader_config(Some(d)).module_unload,
             "no config: the series' assumption"
         );
         fs::write(d.join(".config"), "# CONFIG_MODULE_UNLOAD is not set\n").unwrap();
-        assert!(!loader_config(d).module_unload);
+        assert!(!loader_config(Some(d)).module_unload);
         fs::write(
             d.join(".config"),
             "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\n",
         )
         .unwrap();
-        assert!(loader_config(d).module_unload);
+        assert!(loader_config(Some(d)).module_unload);
         // auto.conf wins over .config.
         fs::create_dir_all(d.join("include/config")).unwrap();
         fs::write(d.join("include/config/auto.conf"), "CONFIG_MODULES=y\n").unwrap();
-        assert!(!loader_config(d).module_unload);
+        assert!(!loader_config(Some(d)).module_unload);
         assert!(!inspect(d).loader.module_unload);
     }
 

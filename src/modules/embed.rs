@@ -38,10 +38,6 @@ pub enum Outcome {
 
 /// Adds `new` to the module at `path`, dropping sections named in `remove` or `new`; see
 /// [`kbuild_lineinfo::emit::ko::embed_sections`]. Every error names the file.
-#[allow(
-    dead_code,
-    reason = "the entry point of tests/embed.rs; the commands use open_locked"
-)]
 pub fn embed_file(path: &Path, new: &[NewSection], remove: &[&str]) -> Result<Outcome> {
     open_locked(path)?.embed(path, new, remove)
 }

@@ -1,5 +1,8 @@
-//! The work for one module: extract its tables, have the library lay them out, embed them in
-//! place.
+//! The work for one module, for every command that embeds (`module`, `gen-mod-lineinfo`, each
+//! job of `modules`): open and lock it, map it once; take its sections from the cache when its
+//! build-id was seen, else extract its tables and have the library lay them out
+//! ([`layout::module_sections`]); embed them in place from the same map (a module that already
+//! carries the same sections is not rewritten).
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +13,20 @@ use kbuild_lineinfo::layout::{self, ModuleSections};
 use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::Layout;
 
+use super::cached::{self, Record};
 use super::embed::{self, Outcome};
+use crate::cache::{Cache, Identity, Key};
+
+/// Everything a module job needs besides the module.
+#[derive(Debug)]
+pub struct Pipeline<'a> {
+    /// The build-id cache; [`Cache::disabled`] for the per-module commands.
+    pub cache: &'a Cache,
+    pub options: &'a extract::Options,
+    pub layout: Layout,
+    /// What the tree's config says about where the loader puts sections.
+    pub loader: LoaderConfig,
+}
 
 /// What happened to one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,63 +41,105 @@ pub enum Done {
 
 /// [`Done`], and what the user should be told about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Processed {
+pub struct Report {
     pub done: Done,
+    /// Taken from the cache (no DWARF read).
+    pub cached: bool,
     pub warnings: Vec<String>,
     /// How long another run kept the module locked before this one could read it.
     pub waited: Option<Duration>,
 }
 
-impl Processed {
-    /// The `-v` line for a wait on another run, if there was one.
+impl Report {
+    /// The `-v` line for a wait on another run, if there was one:
+    /// `PATH: waited 0.12 s for another run updating it`.
     pub fn waited_line(&self, path: impl std::fmt::Display) -> Option<String> {
-        self.waited.map(|d| waited_line(path, d))
+        self.waited.map(|d| {
+            format!(
+                "{path}: waited {:.2} s for another run updating it",
+                d.as_secs_f64()
+            )
+        })
     }
 }
 
-/// `PATH: waited 0.12 s for another run updating it`.
-pub fn waited_line(path: impl std::fmt::Display, waited: Duration) -> String {
-    format!(
-        "{path}: waited {:.2} s for another run updating it",
-        waited.as_secs_f64()
-    )
-}
+impl Pipeline<'_> {
+    /// The cache key of a module: its identity, the layout, and every option that changes
+    /// the output (see [`Key::new`]).
+    fn key(&self, identity: &Identity) -> Key {
+        let srctree = self.options.srctree.as_deref().unwrap_or(b"");
+        let unload: &[u8] = if self.loader.module_unload {
+            b"y"
+        } else {
+            b"n"
+        };
+        Key::new(
+            identity,
+            self.layout.name(),
+            &[("srctree", srctree), ("module_unload", unload)],
+        )
+    }
 
-/// Extracts, encodes and embeds the tables of the module at `path`, in place, with the module
-/// locked from the first byte read to the last written (see [`embed::open_locked`]).
-pub fn process(
-    path: &Path,
-    options: &extract::Options,
-    layout: Layout,
-    config: LoaderConfig,
-) -> Result<Processed> {
-    let module = embed::open_locked(path)?;
-    let waited = module.lock.waited();
-    let mut warnings: Vec<String> = module.lock.warning().into_iter().collect();
-    let parsed =
-        extract::module(&module.map, options).with_context(|| path.display().to_string())?;
-    let Some(parsed) = parsed else {
-        return Ok(Processed {
-            done: Done::NoDebugInfo,
+    /// The module at `path`, locked from before it is read until it is written (see
+    /// [`embed::open_locked`]): a second run waits here, then finds it up to date.
+    pub fn process(&self, path: &Path) -> Result<Report> {
+        // One open and one map per module: read, then embedded from the same map.
+        let module = embed::open_locked(path)?;
+        let waited = module.lock.waited();
+        let mut warnings: Vec<String> = module.lock.warning().into_iter().collect();
+        let (record, cached) = {
+            let data = &module.map;
+            // No key (a hash of the identity) nor cache record without a cache.
+            let key = self.cache.dir().map(|_| self.key(&Identity::of(data)));
+            let hit = key.as_ref().and_then(|key| self.cache.get(key));
+            match hit.and_then(|p| cached::decode(&p)) {
+                Some(record) => (record, true),
+                None => {
+                    let record = self
+                        .compute(data)
+                        .with_context(|| path.display().to_string())?;
+                    if let Some(key) = &key {
+                        self.cache.put(key, &cached::encode(&record));
+                    }
+                    (record, false)
+                }
+            }
+        };
+        let done = match record {
+            Record::NoDebugInfo => Done::NoDebugInfo,
+            Record::Sections {
+                sections,
+                stats,
+                warnings: more,
+            } => {
+                warnings.extend(more);
+                match module.embed(path, &sections, &layout::MODULE_SECTIONS)? {
+                    Outcome::Unchanged => Done::Unchanged(stats),
+                    Outcome::Updated => Done::Updated(stats),
+                }
+            }
+        };
+        Ok(Report {
+            done,
+            cached,
             warnings,
             waited,
-        });
-    };
-    let ModuleSections {
-        sections,
-        stats,
-        warnings: more,
-    } = layout::module_sections(&parsed, layout, config)
-        .with_context(|| path.display().to_string())?;
-    drop(parsed);
-    warnings.extend(more);
-    let done = match module.embed(path, &sections, &layout::MODULE_SECTIONS)? {
-        Outcome::Unchanged => Done::Unchanged(stats),
-        Outcome::Updated => Done::Updated(stats),
-    };
-    Ok(Processed {
-        done,
-        warnings,
-        waited,
-    })
+        })
+    }
+
+    fn compute(&self, data: &[u8]) -> Result<Record> {
+        let Some(module) = extract::module(data, self.options)? else {
+            return Ok(Record::NoDebugInfo);
+        };
+        let ModuleSections {
+            sections,
+            stats,
+            warnings,
+        } = layout::module_sections(&module, self.layout, self.loader)?;
+        Ok(Record::Sections {
+            sections,
+            stats,
+            warnings,
+        })
+    }
 }

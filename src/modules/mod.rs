@@ -1,6 +1,6 @@
-//! Per-`.ko` work: what to embed, how to embed it safely, and batches over `modules.order`.
+//! Per-`.ko` work: one pipeline for every command that embeds ([`lineinfo`]), how to embed
+//! safely, the cache record, and `modules.order`.
 
-pub mod batch;
 pub mod cached;
 pub mod embed;
 pub mod lineinfo;

@@ -82,6 +82,25 @@ impl Target {
         }
     }
 
+    /// The target of an ELF file already parsed (what [`Target::from_elf`] reads from the same
+    /// header, without a second parse).
+    pub fn of_input(input: &crate::input::Input<'_>) -> Target {
+        use object::Object;
+        let (e_flags, os_abi) = match input.file().flags() {
+            object::FileFlags::Elf {
+                e_flags, os_abi, ..
+            } => (e_flags.0, os_abi.0),
+            _ => (0, 0),
+        };
+        Target {
+            endian: input.endian(),
+            is_64: input.is_64(),
+            e_machine: input.e_machine().0,
+            e_flags,
+            os_abi,
+        }
+    }
+
     fn from_header<H: FileHeader<Endian = Endian>>(header: &H, endian: Endian) -> Result<Target> {
         Ok(Target {
             endian,
@@ -238,6 +257,30 @@ mod tests {
             (t.endian, t.is_64, t.e_machine, t.e_flags),
             (Endian::Little, false, 3, 7)
         );
+    }
+
+    /// The vmlinux pipeline takes the target from the parsed image: the same as from its header.
+    #[test]
+    fn target_of_a_parsed_input_is_the_header_one() {
+        let targets = [
+            (Endian::Big, true, 22, 0x1234_5678, 3),
+            (Endian::Little, false, 3, 7, 0),
+            (Endian::Big, false, 8, 0x7000_1007, 0),
+        ];
+        for (endian, is_64, e_machine, e_flags, os_abi) in targets {
+            let target = Target {
+                endian,
+                is_64,
+                e_machine,
+                e_flags,
+                os_abi,
+            };
+            let item = Item::u32("lineinfo_num_entries", 0, endian);
+            let object = elf::write_object(&[item], &target).unwrap();
+            let input = crate::input::Input::parse(&object).unwrap();
+            assert_eq!(Target::of_input(&input), Target::from_elf(&object).unwrap());
+            assert_eq!(Target::of_input(&input), target);
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! past the end of a slice).
 //!
 //! The functions here are the one place that dispatches on [`Layout`]: what a vmlinux and a
-//! module carry in each layout ([`vmlinux_items`], [`module_sections`]) and which sections of a
+//! module carry in each layout ([`vmlinux_tables`], [`module_sections`]) and which sections of a
 //! module any layout owns ([`MODULE_SECTIONS`]). A caller chooses a layout and never needs to
 //! know what it means.
 
@@ -18,9 +18,10 @@ pub mod v7;
 
 use crate::emit::ko::NewSection;
 pub use crate::emit::Item;
+use crate::emit::Target;
 use crate::encode::{encode, EncodedTable};
 use crate::error::{ErrorKind, Result};
-use crate::extract::{Module, SectionTable, Stats};
+use crate::extract::{Module, SectionTable, Stats, Vmlinux};
 use crate::loader::LoaderConfig;
 use crate::vocab::{Endian, Layout};
 use sections::Blob;
@@ -36,6 +37,49 @@ pub fn vmlinux_items(encoded: &EncodedTable, layout: Layout, endian: Endian) -> 
     match layout {
         Layout::V1 => v1::vmlinux_items(encoded, endian),
         Layout::V7 => v7::vmlinux_items(encoded, endian),
+    }
+}
+
+/// What a vmlinux carries in one layout: the module pipeline's shape ([`module_sections`]) for
+/// the image.
+#[derive(Debug, Clone)]
+pub struct VmlinuxTables {
+    /// The symbols to emit, in `.rodata` order.
+    pub items: Vec<Item>,
+    /// The ELF identity an object of them copies from the image.
+    pub target: Target,
+    /// The image's figures.
+    pub stats: Stats,
+    /// What the user should be told (rows the table cannot hold), one line each.
+    pub warnings: Vec<String>,
+}
+
+impl VmlinuxTables {
+    /// The bytes of the tables.
+    pub fn bytes(&self) -> usize {
+        self.items.iter().map(|i| i.bytes.len()).sum()
+    }
+}
+
+/// The tables `layout` puts in the vmlinux `image` (docs/format.md §4.1): encoded, laid out as
+/// its symbols, with the target an object of them copies.
+pub fn vmlinux_tables(image: &Vmlinux, layout: Layout) -> VmlinuxTables {
+    let encoded = encode(&image.table, layout);
+    let s = &image.stats;
+    let warnings = (s.offset_overflow > 0)
+        .then(|| {
+            format!(
+                "{} rows lie 4 GiB or more past _text and were skipped",
+                s.offset_overflow
+            )
+        })
+        .into_iter()
+        .collect();
+    VmlinuxTables {
+        items: vmlinux_items(&encoded, layout, image.endian),
+        target: image.target,
+        stats: image.stats,
+        warnings,
     }
 }
 
