@@ -19,6 +19,8 @@ use crate::frames::Context;
 use crate::input::{CodeSection, Input};
 use crate::kallsyms::{Symbol, Symbols};
 use crate::loader::LoaderConfig;
+use crate::memory::Memory;
+use crate::sysmap::SystemMap;
 use crate::Layout;
 
 /// Which `printk` format printed a frame, hence which address the kernel looked up
@@ -173,6 +175,46 @@ impl<'a> Symbolizer<'a> {
             tables: Tables::Vmlinux { view, text },
             x86: is_x86(file),
             is_64: file.is_64(),
+            build_id: None,
+        }))
+    }
+
+    /// A vmlinux as installed: `memory`, an image without symbols (a bzImage's payload, an
+    /// arm64 `Image`), with the symbols of its System.map `map`, which also says where the
+    /// tables lie in it (the `lineinfo_*` symbols); `tables` as for [`vmlinux`](Self::vmlinux)
+    /// when the image carries none. `_text` and `_etext` come from the map.
+    ///
+    /// The map must be the image's: `linux_banner` must read `Linux version ` in the image
+    /// (when the map has no `linux_banner`, `_text` must lie in it). A map of another build is
+    /// an error saying so, not answers from bytes that are not tables.
+    pub fn installed(
+        memory: &Memory<'a>,
+        map: &SystemMap<'a>,
+        tables: Option<&object::File<'a>>,
+    ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
+        let text = map
+            .address("_text")
+            .ok_or(ErrorKind::MissingSymbol("_text"))?;
+        let etext = map.address("_etext").filter(|&e| e > text);
+        check_map(memory, map, text)?;
+        let view = match tables {
+            Some(file) => embedded::vmlinux_view(file),
+            None => {
+                let at = |name: &str| memory.at(map.address(name)?);
+                embedded::vmlinux_view_at(at, memory.endian)
+            }
+        };
+        let Some(view) = view else {
+            return Ok(Err(NoTables::Missing));
+        };
+        Ok(Ok(Symbolizer {
+            symbols: Symbols::from_map(map, etext),
+            tables: Tables::Vmlinux {
+                view,
+                text: Some((text, etext.unwrap_or(u64::MAX))),
+            },
+            x86: memory.x86,
+            is_64: memory.is_64,
             build_id: None,
         }))
     }
@@ -470,6 +512,33 @@ fn unguarded(entry: Option<Found<'_>>, guard: u32) -> Miss {
             entry_offset: f.entry_offset,
         },
         _ => Miss::NoEntry,
+    }
+}
+
+/// Whether `map` is the System.map of the image in `memory` (`text` its `_text`).
+fn check_map(memory: &Memory<'_>, map: &SystemMap<'_>, text: u64) -> Result<()> {
+    const BANNER: &[u8] = b"Linux version ";
+    let mismatch = |what: String| {
+        let message = format!("the System.map is not this image's: {what}");
+        crate::Error::from(ErrorKind::Invalid(message))
+    };
+    match map.address("linux_banner") {
+        Some(banner) => match memory.at(banner) {
+            Some(bytes) if bytes.starts_with(BANNER) => Ok(()),
+            Some(bytes) => {
+                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(14)]).into_owned();
+                Err(mismatch(format!(
+                    "linux_banner ({banner:#x}) reads {shown:?} in it, not \"Linux version\""
+                )))
+            }
+            None => Err(mismatch(format!(
+                "linux_banner ({banner:#x}) lies outside it"
+            ))),
+        },
+        None if memory.at(text).is_none() => {
+            Err(mismatch(format!("_text ({text:#x}) lies outside it")))
+        }
+        None => Ok(()),
     }
 }
 
