@@ -196,7 +196,8 @@ impl<'a> Symbolizer<'a> {
             .address("_text")
             .ok_or(ErrorKind::MissingSymbol("_text"))?;
         let etext = map.address("_etext").filter(|&e| e > text);
-        check_map(memory, map, text)?;
+        map.check_image(memory)
+            .map_err(|why| ErrorKind::Invalid(format!("is not the image's System.map: {why}")))?;
         let view = match tables {
             Some(file) => embedded::vmlinux_view(file),
             None => {
@@ -512,33 +513,6 @@ fn unguarded(entry: Option<Found<'_>>, guard: u32) -> Miss {
             entry_offset: f.entry_offset,
         },
         _ => Miss::NoEntry,
-    }
-}
-
-/// Whether `map` is the System.map of the image in `memory` (`text` its `_text`).
-fn check_map(memory: &Memory<'_>, map: &SystemMap<'_>, text: u64) -> Result<()> {
-    const BANNER: &[u8] = b"Linux version ";
-    let mismatch = |what: String| {
-        let message = format!("the System.map is not this image's: {what}");
-        crate::Error::from(ErrorKind::Invalid(message))
-    };
-    match map.address("linux_banner") {
-        Some(banner) => match memory.at(banner) {
-            Some(bytes) if bytes.starts_with(BANNER) => Ok(()),
-            Some(bytes) => {
-                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(14)]).into_owned();
-                Err(mismatch(format!(
-                    "linux_banner ({banner:#x}) reads {shown:?} in it, not \"Linux version\""
-                )))
-            }
-            None => Err(mismatch(format!(
-                "linux_banner ({banner:#x}) lies outside it"
-            ))),
-        },
-        None if memory.at(text).is_none() => {
-            Err(mismatch(format!("_text ({text:#x}) lies outside it")))
-        }
-        None => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use crate::error::{ErrorKind, Result};
+use crate::memory::Memory;
 
 /// One line of a System.map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,30 @@ impl<'a> SystemMap<'a> {
     /// The address of the first symbol called `name`.
     pub fn address(&self, name: &str) -> Option<u64> {
         self.by_name.get(name.as_bytes()).copied()
+    }
+
+    /// Whether this is the System.map of the image in `memory`: its `linux_banner` reads
+    /// `Linux version ` there (a map of another build puts it elsewhere), or, in a map without
+    /// `linux_banner`, its `_text` lies in the image. `Err` says what does not match.
+    pub fn check_image(&self, memory: &Memory<'_>) -> std::result::Result<(), String> {
+        const BANNER: &[u8] = b"Linux version ";
+        let Some(banner) = self.address("linux_banner") else {
+            let text = self.address("_text").ok_or("it has no `_text`")?;
+            return match memory.at(text) {
+                Some(_) => Ok(()),
+                None => Err(format!("its _text ({text:#x}) lies outside the image")),
+            };
+        };
+        match memory.at(banner) {
+            Some(bytes) if bytes.starts_with(BANNER) => Ok(()),
+            Some(bytes) => Err(format!(
+                "its linux_banner ({banner:#x}) reads {:?} in the image, not \"Linux version\"",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(BANNER.len())])
+            )),
+            None => Err(format!(
+                "its linux_banner ({banner:#x}) lies outside the image"
+            )),
+        }
     }
 
     /// Every symbol, in file order.
