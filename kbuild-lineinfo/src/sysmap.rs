@@ -5,7 +5,8 @@
 //!
 //! Debian installs a placeholder in place of the real map (one line, `ffffffffffffffff B The
 //! real System.map is in the linux-image-<version>-dbg package`): it parses to
-//! [`ErrorKind::Invalid`] saying so, not to a map of one odd symbol.
+//! [`ErrorKind::Invalid`] saying so, not to a map of one odd symbol. Lines of symbols without
+//! an address (`nm -n`'s `U`, `w`) are left out, as `scripts/mksysmap` leaves them out.
 
 use std::collections::HashMap;
 
@@ -64,7 +65,7 @@ impl<'a> SystemMap<'a> {
         let mut map = SystemMap::default();
         for (number, line) in text.split(|&b| b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
+            if line.iter().all(u8::is_ascii_whitespace) || is_undefined(line) {
                 continue;
             }
             let symbol = parse_line(line).ok_or_else(|| {
@@ -127,6 +128,17 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// `nm`'s line for a symbol without an address (`U`, weak undefined `w`/`v`): `nm -n` prints
+/// them, `scripts/mksysmap` leaves them out; they name no place.
+fn is_undefined(line: &[u8]) -> bool {
+    let mut fields = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    matches!(fields.next(), Some(b"U" | b"w" | b"v"))
+        && fields.next().is_some()
+        && fields.next().is_none()
+}
+
 /// `ADDRESS TYPE NAME[\t[module]]`.
 fn parse_line(line: &[u8]) -> Option<MapSymbol<'_>> {
     let mut fields = line
@@ -164,6 +176,7 @@ mod tests {
                      ffffffff81000000 T startup_64\r\n\
                      \n\
                      ffffffff81001000 t $x\n\
+                     \x20                U printk\n\
                      ffffffff81001010 W arch_weak\n\
                      ffffffff82000000 D linux_banner\n\
                      ffffffff81000000 T _text\n";
