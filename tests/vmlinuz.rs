@@ -475,5 +475,49 @@ fn debian_vmlinuz_with_a_system_map_from_its_debug_vmlinux() {
         ),
     );
     assert!(got.status.success(), "{}", text(&got.stderr));
-    assert_eq!(text(&got.stdout), text(&want.stdout));
+    let (got, want) = (text(&got.stdout), text(&want.stdout));
+    // One exception, named: of several symbols at one address with the same number of leading
+    // underscores (`__pfx___memmove`, `__pfx_memmove`), kallsyms lists first the one `nm -n`
+    // lists first (scripts/kallsyms.c compare_symbols: "initial order"); a System.map is in
+    // that order, the ELF symbol table is not. The rest of the answer must be the same.
+    let address: std::collections::HashMap<&str, &str> = map
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| (f[2], f[0]))
+        })
+        .collect();
+    let same_place = |g: &str, w: &str| {
+        let split = |l: &str| {
+            let mut f = l.splitn(3, ' ');
+            let (query, symbol, answer) = (f.next()?, f.next()?, f.next()?);
+            let (name, rest) = symbol.split_once('+')?;
+            Some((
+                query.to_string(),
+                name.to_string(),
+                rest.to_string(),
+                answer.to_string(),
+            ))
+        };
+        match (split(g), split(w)) {
+            (Some(g), Some(w)) => {
+                (&g.0, &g.2, &g.3) == (&w.0, &w.2, &w.3)
+                    && address.get(g.1.as_str()).is_some()
+                    && address.get(g.1.as_str()) == address.get(w.1.as_str())
+            }
+            _ => false,
+        }
+    };
+    let differ: Vec<(&str, &str)> = got
+        .lines()
+        .zip(want.lines())
+        .filter(|&(g, w)| g != w && !same_place(g, w))
+        .collect();
+    assert!(
+        differ.is_empty() && got.lines().count() == absolute.len(),
+        "{} of {} answers differ (vmlinuz, debug vmlinux), e.g. {:#?}",
+        differ.len(),
+        absolute.len(),
+        &differ[..differ.len().min(5)]
+    );
 }
