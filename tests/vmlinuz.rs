@@ -502,7 +502,7 @@ fn debian_vmlinuz_with_a_system_map_from_its_debug_vmlinux() {
         match (split(g), split(w)) {
             (Some(g), Some(w)) => {
                 (&g.0, &g.2, &g.3) == (&w.0, &w.2, &w.3)
-                    && address.get(g.1.as_str()).is_some()
+                    && address.contains_key(g.1.as_str())
                     && address.get(g.1.as_str()) == address.get(w.1.as_str())
             }
             _ => false,

@@ -66,17 +66,15 @@ pub fn open(inputs: &Inputs<'_>) -> Result<Symbolizer<'static>> {
     }
     let symbolizer = Symbolizer::installed(&memory, &map, table.as_ref())
         .map_err(|e| InputError::new(&map_path, e))?;
-    symbolizer.or_else(|NoTables::Missing| {
-        Err(match inputs.table {
-            Some(t) => InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into(),
-            None => anyhow!(
-                "{}: no lineinfo tables (no lineinfo_* symbols in {}) and no DWARF ({how}): \
-                 pass the debug vmlinux (Debian: /usr/lib/debug/boot/vmlinux-REL of \
-                 linux-image-REL-dbg), or --table TABLE.o",
-                path.display(),
-                map_path.display()
-            ),
-        })
+    symbolizer.map_err(|NoTables::Missing| match inputs.table {
+        Some(t) => InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into(),
+        None => anyhow!(
+            "{}: no lineinfo tables (no lineinfo_* symbols in {}) and no DWARF ({how}): pass the \
+             debug vmlinux (Debian: /usr/lib/debug/boot/vmlinux-REL of linux-image-REL-dbg), or \
+             --table TABLE.o",
+            path.display(),
+            map_path.display()
+        ),
     })
 }
 
