@@ -5,6 +5,7 @@
 #
 #   ${KBUILD_LINEINFO_CORPUS:-${XDG_CACHE_HOME:-~/.cache}/kbuild-lineinfo/corpus}/FLAVOUR/
 #       vmlinux  modules/  modules.order  kernel-version  .complete
+#       boot/vmlinuz-REL  boot/System.map-REL    (the installed kernel: Debian's placeholder map)
 #
 # (modules.order lists paths relative to modules/). Later calls only print the paths:
 #
@@ -12,6 +13,8 @@
 #   scripts/corpus.sh --list        # the flavours
 #
 # prints, one per line: KERNEL_VERSION=… KERNEL_ARCH=… VMLINUX=… MODULES_DIR=… MODULES_ORDER=…
+# VMLINUZ=… (the image package's /boot/vmlinuz-REL; a tree made before it was kept gets it on the
+# next call, a failure to get it is a warning and VMLINUZ= stays empty)
 # and exits non-zero with a one-line reason when the corpus cannot be had. Callers assign the
 # output first, so that `set -e` stops them on a failure, and only then evaluate it:
 #
@@ -61,15 +64,32 @@ print_paths() {
   if [ -f "$dest/vmlinux" ]; then echo "VMLINUX=$dest/vmlinux"; else echo "VMLINUX="; fi
   echo "MODULES_DIR=$dest/modules"
   echo "MODULES_ORDER=$dest/modules.order"
+  local z
+  z=$(find "$dest/boot" -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | head -n 1 || true)
+  echo "VMLINUZ=$z"
 }
 
+# The boot/ of the image package $img (vmlinuz-REL, System.map-REL) out of the unpacked tree
+# $1 into $2/boot.
+keep_boot() {
+  [ -d "$1/boot" ] || return 0
+  mkdir -p "$2/boot.new" &&
+    find "$1/boot" -maxdepth 1 \( -name 'vmlinuz-*' -o -name 'System.map-*' \) -exec mv {} "$2/boot.new/" \; &&
+    mv -T "$2/boot.new" "$2/boot"
+}
+
+# A tree made before boot/ was kept: the image package alone adds it (below).
+boot_only=
 if [ -f "$dest/.complete" ]; then
-  print_paths
-  exit 0
+  if [ -d "$dest/boot" ] || [ -f "$dest/.no-boot" ]; then
+    print_paths
+    exit 0
+  fi
+  boot_only=1
 fi
 # This script only ever renames a finished tree into place, marker included: a tree without the
 # marker was put there by someone else, and is not ours to replace.
-[ ! -e "$dest" ] ||
+[ -n "$boot_only" ] || [ ! -e "$dest" ] ||
   die "$dest exists without .complete (unpacked by hand?): touch $dest/.complete if it is complete, else remove it"
 
 for c in apt-get apt-cache dpkg dpkg-deb flock; do
@@ -79,7 +99,7 @@ mkdir -p "$root" || die "cannot create $root"
 # One download at a time per flavour; a second caller waits and then finds .complete.
 exec 9>"$root/.lock-$flavour"
 flock 9
-if [ -f "$dest/.complete" ]; then
+if [ -f "$dest/.complete" ] && { [ -d "$dest/boot" ] || [ -f "$dest/.no-boot" ]; }; then
   print_paths
   exit 0
 fi
@@ -165,6 +185,18 @@ free_kb=$(df -Pk "$root" | awk 'NR == 2 {print $4}')
 work=$root/.download-$flavour
 rm -rf "$work"
 mkdir -p "$work/x"
+if [ -n "$boot_only" ]; then
+  echo "corpus.sh: adding the installed kernel (boot/ of $img) to $dest" >&2
+  if (cd "$work" && apt-get download -q=2 -o APT::Sandbox::User=root "$img:$arch") >&2 &&
+    dpkg-deb -x "$work"/*.deb "$work/x" && keep_boot "$work/x" "$dest"; then
+    [ -d "$dest/boot" ] || touch "$dest/.no-boot"
+  else
+    echo "corpus.sh: warning: could not add boot/ of $img; VMLINUZ stays empty" >&2
+  fi
+  rm -rf "$work"
+  print_paths
+  exit 0
+fi
 echo "corpus.sh: downloading $dbg and $img ($arch; $(awk '{$1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); print}' <<<"$row")) into $root" >&2
 (cd "$work" && apt-get download -q=2 -o APT::Sandbox::User=root "$dbg:$arch" "$img:$arch") >&2 ||
   die "apt-get download $dbg:$arch $img:$arch failed (network, apt sources?)"
@@ -201,6 +233,7 @@ while read -r ko; do [ -f "$new/modules/$ko" ] && present=$((present + 1)); done
 if [ "$present" = 0 ] || [ "$present" != "$listed" ]; then
   die "only $present of the $listed modules of modules.order are in $dbg"
 fi
+keep_boot "$work/x" "$new" || die "cannot keep boot/ of $img"
 echo "$kver" >"$new/kernel-version"
 touch "$new/.complete"
 mv -T "$new" "$dest"

@@ -60,7 +60,7 @@ if [ -n "${KBUILD_LINEINFO_NO_CORPUS:-}" ] && [ -z "$ci" ]; then
 elif corpus=$(scripts/corpus.sh cloud); then
   eval "$corpus"
   export KBUILD_LINEINFO_VMLINUX=$VMLINUX KBUILD_LINEINFO_MODULES_DIR=$MODULES_DIR \
-    KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER
+    KBUILD_LINEINFO_MODULES_ORDER=$MODULES_ORDER KBUILD_LINEINFO_VMLINUZ=${VMLINUZ:-}
   include_ignored=(--include-ignored --skip embed::child_embed --skip jobs::child_jobs
     --skip cache::child_cache --skip annotate::booted_kernel_logs_round_trip
     --skip annotate::installed_kernel_logs_round_trip)

@@ -196,15 +196,19 @@ pub struct ModulesArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("image").required(true).args(["vmlinux", "module"]))]
 pub struct LookupArgs {
-    /// The linked vmlinux: ADDR is an address as an oops prints it (0xffffffff81a2b475) or
-    /// SYMBOL+0xOFF[/0xSIZE]. A table object alone (vmlinux -o T.o): ADDR is an offset from
-    /// _text.
+    /// The linked vmlinux, or a vmlinuz (x86 bzImage, arm64 Image[.gz]) with its System.map:
+    /// ADDR is an address as an oops prints it (0xffffffff81a2b475) or SYMBOL+0xOFF[/0xSIZE].
+    /// A table object alone (vmlinux -o T.o): ADDR is an offset from _text.
     #[arg(long, value_name = "IMAGE", value_parser = utf8_path())]
     pub vmlinux: Option<Utf8PathBuf>,
     /// The tables for a vmlinux built without them: the object `kbuild-lineinfo vmlinux -o
     /// T.o VMLINUX` writes (symbols and _text come from --vmlinux).
     #[arg(long, value_name = "T.o", requires = "vmlinux", value_parser = utf8_path())]
     pub table: Option<Utf8PathBuf>,
+    /// The System.map of an IMAGE without symbols (a vmlinuz: bzImage, arm64 Image[.gz]);
+    /// default: System.map-REL beside vmlinuz-REL, else System.map beside it.
+    #[arg(long, value_name = "FILE", requires = "vmlinux", value_parser = utf8_path())]
+    pub system_map: Option<Utf8PathBuf>,
     /// A module carrying .mod_lineinfo: ADDR is SYMBOL+0xOFF[/0xSIZE], SECTION+0xOFF (any code
     /// section) or 0xOFF (in .text).
     #[arg(long, value_name = "KO", value_parser = utf8_path())]
@@ -223,13 +227,18 @@ pub struct LookupArgs {
 
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
-    /// The linked vmlinux: its symbols, and its tables unless --table is given.
+    /// The linked vmlinux (its symbols, and its tables unless --table is given), or a vmlinuz
+    /// (x86 bzImage, arm64 Image[.gz]) with its System.map.
     #[arg(long, value_name = "FILE", value_parser = utf8_path())]
     pub vmlinux: Option<Utf8PathBuf>,
     /// The tables for a vmlinux built without them: the object `kbuild-lineinfo vmlinux -o
     /// TABLE.o VMLINUX` writes.
     #[arg(long, value_name = "TABLE.o", requires = "vmlinux", value_parser = utf8_path())]
     pub table: Option<Utf8PathBuf>,
+    /// The System.map of a --vmlinux without symbols (a vmlinuz: bzImage, arm64 Image[.gz]);
+    /// default: System.map-REL beside vmlinuz-REL, else System.map beside it.
+    #[arg(long, value_name = "FILE", requires = "vmlinux", value_parser = utf8_path())]
+    pub system_map: Option<Utf8PathBuf>,
     /// Where the modules are: NAME.ko is found (recursively) by the [NAME] of a frame.
     #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     pub modules: Option<Utf8PathBuf>,

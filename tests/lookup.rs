@@ -55,7 +55,7 @@ fn parse(line: &str) -> (String, Option<(String, u32)>) {
 }
 
 #[derive(Debug, Default)]
-struct Figures {
+pub(crate) struct Figures {
     queries: u64,
     /// Queries where DWARF answers.
     compared: u64,
@@ -66,7 +66,7 @@ struct Figures {
 
 /// `queries` (one per symbol and address) answered by `lookup ARGS` against `llvm-symbolizer`
 /// on `oracle` at `addresses`; `starts` is every symbol of `symbols` by address.
-fn check(
+pub(crate) fn check(
     args: &[&str],
     queries: &[String],
     addresses: &[u64],
@@ -124,7 +124,7 @@ fn check(
     }
 }
 
-fn assert_figures(what: &str, f: &Figures) {
+pub(crate) fn assert_figures(what: &str, f: &Figures) {
     eprintln!("{what}: {f:?}");
     assert!(f.compared > 100, "{what}: too few compared");
     assert_eq!(f.agree, f.compared, "{what}: lines disagree with DWARF");
@@ -135,7 +135,7 @@ fn assert_figures(what: &str, f: &Figures) {
 }
 
 /// Symbols whose name and size are their own (a `name+0xOFF/0xSIZE` names one place).
-fn unique(symbols: &[Sym]) -> Vec<Sym> {
+pub(crate) fn unique(symbols: &[Sym]) -> Vec<Sym> {
     let mut count: HashMap<(&str, u64), u32> = HashMap::new();
     for s in symbols {
         *count.entry((&s.name, s.size)).or_default() += 1;

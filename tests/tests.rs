@@ -31,4 +31,5 @@ mod v1_placement;
 mod v7_modules;
 mod vmlinux_jobs;
 mod vmlinux_oracle;
+mod vmlinuz;
 mod voice;

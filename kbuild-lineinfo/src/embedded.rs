@@ -17,15 +17,24 @@ use crate::layout::{self, v7};
 use crate::loader::{is_init_layout_section, LoaderConfig, TextMemory};
 use crate::vocab::{Endian, Layout};
 
-/// The vmlinux tables of `file` (an image or a table object), whichever layout they are in
-/// (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
+/// The vmlinux tables of `file` (an image or a table object), whichever layout they are in.
+/// `None` when the symbols are missing or inconsistent.
 pub fn vmlinux_view<'a>(file: &object::File<'a>) -> Option<TableView<'a>> {
-    let get = |name: &str| crate::image::symbol_data(file, name);
     let endian = if file.is_little_endian() {
         Endian::Little
     } else {
         Endian::Big
     };
+    vmlinux_view_at(|name| crate::image::symbol_data(file, name), endian)
+}
+
+/// The vmlinux tables whose `lineinfo_*` symbols `get` finds (the bytes from the symbol to the
+/// end of what holds it: a section, or an image's loaded range), whichever layout they are in
+/// (v7 has `lineinfo_data_size`). `None` when the symbols are missing or inconsistent.
+pub fn vmlinux_view_at<'a>(
+    get: impl Fn(&str) -> Option<&'a [u8]>,
+    endian: Endian,
+) -> Option<TableView<'a>> {
     if get("lineinfo_data_size").is_some() {
         layout::v7::vmlinux_view(get, endian)
     } else {

@@ -17,6 +17,7 @@ use object::{Object, ObjectSection, SectionFlags};
 #[cfg(test)]
 use crate::error::Result;
 use crate::image;
+use crate::sysmap::SystemMap;
 
 /// One text symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +76,7 @@ impl<'a> Symbols<'a> {
             object::File::Elf64(elf) => image::text_symbol_walk(elf).flatten().flatten().collect(),
             _ => Vec::new(),
         };
-        let mut all: Vec<(&'a [u8], Symbol, (bool, usize))> = text
+        let all: Vec<(&'a [u8], Symbol, (bool, usize))> = text
             .into_iter()
             .map(|t| {
                 let name = t.name;
@@ -95,7 +96,39 @@ impl<'a> Symbols<'a> {
                 (name, symbol, rank)
             })
             .collect();
-        // Order of kallsyms: by address (a `.ko`: by section, then offset).
+        Self::from_starts(all, relocatable, |section| code.get(&section).copied())
+    }
+
+    /// The text symbols of a System.map (a linked image's, so one address space): kallsyms'
+    /// text (`t`, `T`, weak `W`) by its rule of order; the last one's size reaches `end`
+    /// (`_etext`, say) when that lies above it. No `st_size`: 0.
+    pub fn from_map(map: &SystemMap<'a>, end: Option<u64>) -> Symbols<'a> {
+        let all = map
+            .symbols()
+            .iter()
+            .filter(|s| s.is_text())
+            .map(|s| {
+                let symbol = Symbol {
+                    section: 0,
+                    value: s.address,
+                    size: 0,
+                    st_size: 0,
+                };
+                let underscores = s.name.iter().take_while(|&&b| b == b'_').count();
+                (s.name, symbol, (s.is_weak(), underscores))
+            })
+            .collect();
+        Self::from_starts(all, false, |_| end)
+    }
+
+    /// Orders `all` as kallsyms does (by address, a `.ko`'s by section then offset; then by
+    /// `rank`) and gives each the kallsyms size: up to the next distinct start (in a `.ko`,
+    /// within its section), the last one up to `section_end` of its section.
+    fn from_starts(
+        mut all: Vec<(&'a [u8], Symbol, (bool, usize))>,
+        relocatable: bool,
+        section_end: impl Fn(usize) -> Option<u64>,
+    ) -> Symbols<'a> {
         let key = |s: &Symbol| {
             if relocatable {
                 (s.section, s.value)
@@ -113,7 +146,7 @@ impl<'a> Symbols<'a> {
                 next = prev;
                 prev = Some(key(s));
             }
-            let end = code.get(&s.section).map_or(s.value, |&end| end);
+            let end = section_end(s.section).unwrap_or(s.value);
             let limit = match next {
                 Some(n) if !relocatable || n.0 == s.section => n.1,
                 _ => end.max(s.value),

@@ -20,7 +20,9 @@
 //! * reading them back: [`decode`] (the kernel's lookup, safe on any bytes), [`embedded`],
 //!   [`image`], [`kallsyms`], [`frames`], and [`symbolize`], the one door to them as the kernel
 //!   sees them (for `lookup` and `annotate`);
-//! * what a distribution installs: [`unpack`] (vmlinuz and compressed modules back to ELF);
+//! * what a distribution installs: [`unpack`] (vmlinuz and compressed modules back to ELF),
+//!   [`sysmap`] (a System.map's symbols) and [`memory`] (an image's bytes by address), which
+//!   [`symbolize`] pairs for an image without symbols;
 //! * shared: [`Layout`] and [`Endian`] (a leaf module), [`error`] (the one error type).
 #![forbid(unsafe_code)]
 
@@ -39,10 +41,12 @@ pub mod layout;
 mod lazy_reloc;
 mod leb128;
 pub mod loader;
+pub mod memory;
 mod paths;
 mod reloc;
 mod rows;
 pub mod symbolize;
+pub mod sysmap;
 mod table;
 pub mod unpack;
 mod vocab;

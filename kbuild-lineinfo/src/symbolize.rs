@@ -19,6 +19,8 @@ use crate::frames::Context;
 use crate::input::{CodeSection, Input};
 use crate::kallsyms::{Symbol, Symbols};
 use crate::loader::LoaderConfig;
+use crate::memory::Memory;
+use crate::sysmap::SystemMap;
 use crate::Layout;
 
 /// Which `printk` format printed a frame, hence which address the kernel looked up
@@ -173,6 +175,47 @@ impl<'a> Symbolizer<'a> {
             tables: Tables::Vmlinux { view, text },
             x86: is_x86(file),
             is_64: file.is_64(),
+            build_id: None,
+        }))
+    }
+
+    /// A vmlinux as installed: `memory`, an image without symbols (a bzImage's payload, an
+    /// arm64 `Image`), with the symbols of its System.map `map`, which also says where the
+    /// tables lie in it (the `lineinfo_*` symbols); `tables` as for [`vmlinux`](Self::vmlinux)
+    /// when the image carries none. `_text` and `_etext` come from the map.
+    ///
+    /// The map must be the image's: `linux_banner` must read `Linux version ` in the image
+    /// (when the map has no `linux_banner`, `_text` must lie in it). A map of another build is
+    /// an error saying so, not answers from bytes that are not tables.
+    pub fn installed(
+        memory: &Memory<'a>,
+        map: &SystemMap<'a>,
+        tables: Option<&object::File<'a>>,
+    ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
+        let text = map
+            .address("_text")
+            .ok_or(ErrorKind::MissingSymbol("_text"))?;
+        let etext = map.address("_etext").filter(|&e| e > text);
+        map.check_image(memory)
+            .map_err(|why| ErrorKind::Invalid(format!("is not the image's System.map: {why}")))?;
+        let view = match tables {
+            Some(file) => embedded::vmlinux_view(file),
+            None => {
+                let at = |name: &str| memory.at(map.address(name)?);
+                embedded::vmlinux_view_at(at, memory.endian)
+            }
+        };
+        let Some(view) = view else {
+            return Ok(Err(NoTables::Missing));
+        };
+        Ok(Ok(Symbolizer {
+            symbols: Symbols::from_map(map, etext),
+            tables: Tables::Vmlinux {
+                view,
+                text: Some((text, etext.unwrap_or(u64::MAX))),
+            },
+            x86: memory.x86,
+            is_64: memory.is_64,
             build_id: None,
         }))
     }

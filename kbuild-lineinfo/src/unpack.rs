@@ -87,8 +87,10 @@ pub fn decompress(bytes: &[u8], format: Compression, limits: Limits) -> Result<V
         Compression::Gzip => read_capped(flate2::read::GzDecoder::new(bytes), limits),
         Compression::Xz => read_capped(lzma_rust2::XzReader::new(bytes, false), limits),
         Compression::Zstd => {
-            let decoder =
-                ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| fail(e.to_string()))?;
+            // One frame, as the kernel writes it: what follows (the size) is not a frame.
+            let decoder = zstd::stream::read::Decoder::with_buffer(bytes)
+                .map_err(|e| fail(e.to_string()))?
+                .single_frame();
             read_capped(decoder, limits)
         }
         Compression::Lz4Legacy => return lz4_legacy(bytes, limits).map_err(|e| fail(e).into()),

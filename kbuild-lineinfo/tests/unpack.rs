@@ -176,6 +176,22 @@ fn hostile_images_and_archives_are_one_error_each() {
         .unwrap_err()
         .to_string();
     assert_eq!(err, "zstd data: decompresses to more than 16 MiB (refused)");
+    // gzip and xz bombs: the same cap, the same one line.
+    let zeros = vec![0u8; 32 << 20];
+    for (cmd, args, name) in [
+        ("gzip", &["-1"][..], "gzip"),
+        ("xz", &["-0", "--check=crc32"], "xz"),
+    ] {
+        let bomb = compress(cmd, args, &zeros);
+        let err = unpack::kernel_image(&bzimage(&bomb), small)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("{name} data: decompresses to more than 16 MiB (refused)")
+        );
+    }
+    drop(zeros);
     // Compressed, but no module (or no kernel) inside.
     let text = compress("xz", &["--check=crc32"], b"not a module\n");
     let err = unpack::module(&text, Limits::default())

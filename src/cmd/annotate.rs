@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::frames::{Frame, Scanner};
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::symbolize::{Format, NoTables, Symbolizer};
+use kbuild_lineinfo::symbolize::{Format, Symbolizer};
 use kbuild_lineinfo::Layout;
 
 use crate::cli::AnnotateArgs;
@@ -92,9 +92,18 @@ impl Annotator {
     fn new(args: &AnnotateArgs) -> Result<Annotator> {
         let vmlinux = match &args.vmlinux {
             Some(path) => {
-                let table = args.table.as_deref().map(|t| t.as_std_path());
-                let symbolizer =
-                    load_vmlinux(path.as_std_path(), table).with_context(|| path.to_string())?;
+                let inputs = super::kernel::Inputs {
+                    image: path.as_std_path(),
+                    table: args.table.as_deref().map(|t| t.as_std_path()),
+                    system_map: args.system_map.as_deref().map(|m| m.as_std_path()),
+                };
+                let symbolizer = super::kernel::open(&inputs)?;
+                if symbolizer.is_bare() {
+                    bail!(
+                        "{path}: a relocatable object: --vmlinux takes the linked vmlinux (its \
+                         symbols)"
+                    );
+                }
                 if symbolizer.is_empty() {
                     let tables = args.table.as_ref().unwrap_or(path);
                     crate::voice::note(format_args!(
@@ -310,33 +319,6 @@ fn warn(count: &mut usize, message: &str) {
 fn map_forever(path: &Path) -> Result<&'static [u8]> {
     let map = crate::mmap::map(path)?;
     Ok(Box::leak(Box::new(map)))
-}
-
-fn load_vmlinux(path: &Path, table: Option<&Path>) -> Result<Symbolizer<'static>> {
-    let data = map_forever(path)?;
-    let tables = match table {
-        Some(t) => Some(parse_table(t)?),
-        None => None,
-    };
-    match Symbolizer::vmlinux(data, tables.as_ref())? {
-        Ok(s) if s.is_bare() => {
-            bail!("a relocatable object: --vmlinux takes the linked vmlinux (its symbols)")
-        }
-        Ok(s) => Ok(s),
-        Err(NoTables::Missing) => match table {
-            // A fault of --table names it, not the vmlinux.
-            Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
-            None => {
-                let built = built_from_dwarf(path, data)?;
-                match Symbolizer::vmlinux(data, Some(&built))? {
-                    Ok(s) => Ok(s),
-                    Err(NoTables::Missing) => {
-                        bail!("the tables built from its DWARF have no lineinfo_* symbols")
-                    }
-                }
-            }
-        },
-    }
 }
 
 /// The tables of a vmlinux that carries none, built in memory from its DWARF as

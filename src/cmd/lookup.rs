@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::embedded::Uncovered;
 use kbuild_lineinfo::input::Input;
-use kbuild_lineinfo::symbolize::{Answer, Format, Miss, NoTables, Symbolizer};
+use kbuild_lineinfo::symbolize::{Answer, Format, Miss, Symbolizer};
 
 use crate::cli::LookupArgs;
 use crate::voice::Verbosity;
@@ -69,8 +69,8 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
 struct ImageFiles {
     /// The image or module, as named on the command line.
     name: String,
-    image: memmap2::Mmap,
-    table: Option<memmap2::Mmap>,
+    /// The module (`--vmlinux` is opened by [`super::kernel::open`]).
+    image: Option<memmap2::Mmap>,
 }
 
 impl ImageFiles {
@@ -80,9 +80,8 @@ impl ImageFiles {
             .expect("clap requires --vmlinux or --module")
             .to_string();
         Ok(ImageFiles {
-            image: crate::mmap::map(Path::new(&name))?,
-            table: match &args.table {
-                Some(t) => Some(crate::mmap::map(t.as_std_path())?),
+            image: match args.module {
+                Some(_) => Some(crate::mmap::map(Path::new(&name))?),
                 None => None,
             },
             name,
@@ -91,46 +90,27 @@ impl ImageFiles {
 
     fn open(&self, args: &LookupArgs) -> Result<Symbolizer<'_>> {
         let name = &self.name;
-        if args.module.is_some() {
+        if let Some(image) = &self.image {
             let loader = crate::kbuild::tree::loader_config(args.objtree.as_deref());
-            let input = Input::parse(&self.image).with_context(|| name.clone())?;
+            let input = Input::parse(image).with_context(|| name.clone())?;
             let symbolizer = Symbolizer::module(&input, loader).with_context(|| name.clone())?;
             return symbolizer.with_context(|| {
                 format!("{name}: no .mod_lineinfo or .init.mod_lineinfo section")
             });
         }
-        let table = match (&self.table, &args.table) {
-            (Some(data), Some(path)) => Some(object::File::parse(&**data).map_err(|e| {
-                let e = kbuild_lineinfo::Error::from(e);
-                crate::mmap::InputError::new(path.as_std_path(), e)
-            })?),
-            _ => None,
+        let inputs = super::kernel::Inputs {
+            image: Path::new(name),
+            table: args.table.as_deref().map(|t| t.as_std_path()),
+            system_map: args.system_map.as_deref().map(|m| m.as_std_path()),
         };
-        match Symbolizer::vmlinux(&self.image, table.as_ref()).with_context(|| name.clone())? {
-            Ok(s) if s.is_bare() && args.table.is_some() => bail!(
+        let symbolizer = super::kernel::open(&inputs)?;
+        if symbolizer.is_bare() && args.table.is_some() {
+            bail!(
                 "{name}: a relocatable object: with --table, --vmlinux takes the linked vmlinux \
                  (its symbols)"
-            ),
-            Ok(s) => Ok(s),
-            Err(NoTables::Missing) => match &args.table {
-                Some(t) => {
-                    let what = "no lineinfo tables (lineinfo_* symbols)";
-                    Err(crate::mmap::InputError::new(t.as_std_path(), what).into())
-                }
-                None => {
-                    let built = super::annotate::built_from_dwarf(Path::new(name), &self.image)
-                        .with_context(|| name.clone())?;
-                    match Symbolizer::vmlinux(&self.image, Some(&built))
-                        .with_context(|| name.clone())?
-                    {
-                        Ok(s) => Ok(s),
-                        Err(NoTables::Missing) => {
-                            bail!("the tables built from its DWARF have no lineinfo_* symbols")
-                        }
-                    }
-                }
-            },
+            );
         }
+        Ok(symbolizer)
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod annotate;
 pub mod classic;
 pub mod kbuild;
+pub mod kernel;
 pub mod lookup;
 pub mod module;
 pub mod modules;

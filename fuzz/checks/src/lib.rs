@@ -10,6 +10,7 @@ pub mod elf_rows;
 pub mod frames;
 pub mod generate;
 pub mod roundtrip;
+pub mod system_map;
 pub mod unpack;
 
 /// A fuzz target: its name (that of its file in `fuzz/fuzz_targets/` and its folder in
@@ -45,5 +46,9 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "unpack",
         check: unpack::check,
+    },
+    Target {
+        name: "system_map",
+        check: system_map::check,
     },
 ];

@@ -1,0 +1,5 @@
+//! libFuzzer entry of [`kbuild_lineinfo_fuzz_checks::system_map`]: what it checks is written
+//! there, and `replay` runs the same body on stable (scripts/test.sh).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kbuild_lineinfo_fuzz_checks::system_map::check(data));
