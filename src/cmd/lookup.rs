@@ -121,7 +121,9 @@ impl ImageFiles {
                     Err(crate::mmap::InputError::new(t.as_std_path(), what).into())
                 }
                 None => {
-                    let built = super::annotate::built_from_dwarf(Path::new(name), &self.image)
+                    let built = super::built::Built::new(args.no_cache);
+                    let (built, _) = built
+                        .vmlinux(Path::new(name), &self.image)
                         .with_context(|| name.clone())?;
                     match Symbolizer::vmlinux(&self.image, Some(&built))
                         .with_context(|| name.clone())?

@@ -1,0 +1,161 @@
+//! The modules a log names, found by the `[name]` of a frame (`-` and `_` alike) under one or
+//! more directories (`--modules DIR`, or the two `-r` finds), each read on first use.
+//!
+//! A module is a `.ko`, `.ko.xz`, `.ko.zst` or `.ko.gz` ([`kbuild_lineinfo::unpack::module`]).
+//! Of the files of one name, the first with embedded tables answers (directories in the order
+//! given, a plain `.ko` before a compressed one); when none has tables, the first with DWARF
+//! gets them built ([`Built::module`]): an installed kernel built with the series answers from
+//! `/lib/modules`, a distribution kernel from its debug package.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use kbuild_lineinfo::input::Input;
+use kbuild_lineinfo::loader::LoaderConfig;
+use kbuild_lineinfo::symbolize::Symbolizer;
+use kbuild_lineinfo::unpack::{self, Limits};
+
+use crate::cmd::built::{Built, Source};
+
+/// One module, ready for lookups.
+pub struct Loaded {
+    pub symbolizer: Symbolizer<'static>,
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub source: Source,
+    /// Whether `-v` said which file answers its frames.
+    pub announced: bool,
+}
+
+/// The module directories.
+pub struct ModuleDirs {
+    roots: Vec<PathBuf>,
+    /// Module name (`-` as `_`) → its files, in the order they are tried; one walk of the
+    /// trees.
+    index: Option<HashMap<String, Vec<PathBuf>>>,
+    /// Every module asked for; `None` when it could not be used (warned once).
+    pub loaded: HashMap<String, Option<Loaded>>,
+}
+
+impl ModuleDirs {
+    pub fn new(roots: Vec<PathBuf>) -> ModuleDirs {
+        ModuleDirs {
+            roots,
+            index: None,
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// The module `key`: the first of its files with tables, else the first with DWARF.
+    pub fn load(&mut self, key: &str, built: &Built) -> Result<Loaded> {
+        let index = match &mut self.index {
+            Some(index) => index,
+            None => {
+                let mut index = HashMap::new();
+                for root in &self.roots {
+                    walk(root, &mut index)
+                        .with_context(|| format!("{}: cannot list", root.display()))?;
+                }
+                self.index.insert(index)
+            }
+        };
+        let Some(paths) = index.get(key) else {
+            let roots: Vec<_> = self.roots.iter().map(|r| r.display().to_string()).collect();
+            bail!("no {key}.ko under {}", roots.join(" or "));
+        };
+        let mut bare = Vec::new();
+        let mut failed = None;
+        for path in paths {
+            match open(path) {
+                Ok(Opened::Tables(symbolizer)) => {
+                    return Ok(loaded(path, symbolizer, Source::Embedded))
+                }
+                Ok(Opened::Bare(data)) => bare.push((path, data)),
+                Err(e) => {
+                    failed.get_or_insert(e.context(path.display().to_string()));
+                }
+            }
+        }
+        for &(path, data) in &bare {
+            let config = LoaderConfig::default();
+            let built = built.module(path, data, config);
+            let Some((image, source)) = built.with_context(|| path.display().to_string())? else {
+                continue;
+            };
+            let input = Input::parse(image)?;
+            if let Some(symbolizer) = Symbolizer::module(&input, config)? {
+                return Ok(loaded(path, symbolizer, source));
+            }
+        }
+        match (bare.first(), failed) {
+            (None, Some(e)) => Err(e),
+            (Some((path, _)), _) => bail!(
+                "{}: no .mod_lineinfo, and no DWARF line information to build one from (the \
+                 debug package has the modules with DWARF)",
+                path.display()
+            ),
+            (None, None) => bail!("no {key}.ko"),
+        }
+    }
+}
+
+fn loaded(path: &Path, symbolizer: Symbolizer<'static>, source: Source) -> Loaded {
+    Loaded {
+        symbolizer,
+        path: path.to_path_buf(),
+        source,
+        announced: false,
+    }
+}
+
+/// A module file read for the rest of the run.
+enum Opened {
+    Tables(Symbolizer<'static>),
+    /// Without tables: its ELF bytes (decompressed).
+    Bare(&'static [u8]),
+}
+
+fn open(path: &Path) -> Result<Opened> {
+    let data = super::map_forever(path)?;
+    let (elf, _) = unpack::module(data, Limits::default())?;
+    let elf: &'static [u8] = match elf {
+        std::borrow::Cow::Borrowed(b) => b,
+        std::borrow::Cow::Owned(v) => Box::leak(v.into_boxed_slice()),
+    };
+    let input = Input::parse(elf)?;
+    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
+    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
+    Ok(match Symbolizer::module(&input, LoaderConfig::default())? {
+        Some(symbolizer) => Opened::Tables(symbolizer),
+        None => Opened::Bare(elf),
+    })
+}
+
+/// Every module file under `dir` (sorted, so the order of two of one name is always the
+/// same, a plain `.ko` first). Symbolic links to directories are not followed (`build` and
+/// `source` in `/lib/modules/REL` point into a kernel tree).
+fn walk(dir: &Path, index: &mut HashMap<String, Vec<PathBuf>>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(&path, index)?;
+        } else if let Some(stem) = module_stem(&path) {
+            let files = index.entry(stem.replace('-', "_")).or_default();
+            files.push(path);
+            // Stable: the order of directories and names stays among plain and compressed.
+            files.sort_by_key(|p| p.extension().is_none_or(|e| e != "ko"));
+        }
+    }
+    Ok(())
+}
+
+/// `NAME` of `NAME.ko`, `NAME.ko.xz`, `NAME.ko.zst`, `NAME.ko.gz`.
+fn module_stem(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+}
