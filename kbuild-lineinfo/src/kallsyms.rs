@@ -17,6 +17,9 @@ use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SymbolFlags};
 use crate::error::Result;
 use crate::image::{self, TextKind};
 
+/// The end of a chain of [`Symbols`]' `same_name`.
+const END: u32 = u32::MAX;
+
 /// One text symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symbol {
@@ -40,7 +43,11 @@ impl Symbol {
 /// Every text symbol of an image, by name and by place.
 #[derive(Debug, Default)]
 pub struct Symbols<'a> {
-    by_name: HashMap<&'a [u8], Vec<Symbol>>,
+    /// Name → index in `by_place` of the first symbol of that name.
+    by_name: HashMap<&'a [u8], u32>,
+    /// Per index in `by_place`: the index of the next symbol of the same name, [`END`] after
+    /// the last (one allocation for all names: a vmlinux has 100,000).
+    same_name: Vec<u32>,
     /// kallsyms' order: by (section of a `.ko`, value); among symbols at one start, the one
     /// kallsyms prints first.
     by_place: Vec<(&'a [u8], Symbol)>,
@@ -58,25 +65,25 @@ impl<'a> Symbols<'a> {
     pub fn from_file(file: &object::File<'a>) -> Symbols<'a> {
         let relocatable = file.kind() == object::ObjectKind::Relocatable;
         let arm = file.architecture() == object::Architecture::Arm;
-        // The code sections: their `sh_flags` and where they end.
-        let mut code = HashMap::new();
+        // The code sections, by section index: their `sh_flags` and where they end.
+        let mut code = Vec::new();
         for s in file.sections() {
             if let SectionFlags::Elf { sh_flags, .. } = s.flags() {
                 if image::is_kallsyms_text_section(sh_flags.0) {
-                    code.insert(
-                        s.index().0,
-                        (sh_flags.0, s.address().saturating_add(s.size())),
-                    );
+                    let index = s.index().0;
+                    code.resize(code.len().max(index + 1), None);
+                    code[index] = Some((sh_flags.0, s.address().saturating_add(s.size())));
                 }
             }
         }
+        let code = |section: usize| code.get(section).copied().flatten();
         let mut all: Vec<(&'a [u8], Symbol, (bool, usize))> = file
             .symbols()
             .filter(|s| !s.is_undefined())
             .filter_map(|s| {
                 let name = s.name_bytes().ok()?;
                 let section = s.section_index()?.0;
-                let (sh_flags, _) = *code.get(&section)?;
+                let (sh_flags, _) = code(section)?;
                 let SymbolFlags::Elf { st_info, .. } = s.flags() else {
                     return None;
                 };
@@ -120,19 +127,24 @@ impl<'a> Symbols<'a> {
                 next = prev;
                 prev = Some(key(s));
             }
-            let end = code.get(&s.section).map_or(s.value, |c| c.1);
+            let end = code(s.section).map_or(s.value, |c| c.1);
             let limit = match next {
                 Some(n) if !relocatable || n.0 == s.section => n.1,
                 _ => end.max(s.value),
             };
             s.size = limit - s.value;
         }
-        let mut by_name: HashMap<&'a [u8], Vec<Symbol>> = HashMap::with_capacity(all.len());
-        for &(name, s) in &all {
-            by_name.entry(name).or_default().push(s);
+        let mut by_name = HashMap::with_capacity(all.len());
+        let mut same_name = vec![END; all.len()];
+        // Backwards, so that each name's chain runs in kallsyms' order.
+        for (i, &(name, _)) in all.iter().enumerate().rev() {
+            if let Some(next) = by_name.insert(name, i as u32) {
+                same_name[i] = next;
+            }
         }
         Symbols {
             by_name,
+            same_name,
             by_place: all,
             relocatable,
         }
@@ -166,11 +178,9 @@ impl<'a> Symbols<'a> {
     /// Empty when the name is unknown or several symbols remain possible on no evidence.
     /// Without a size, every symbol of that name.
     pub fn resolve(&self, name: &[u8], size: Option<u64>) -> Vec<Symbol> {
-        let Some(all) = self.by_name.get(name) else {
-            return Vec::new();
-        };
+        let all = self.named(name);
         let Some(size) = size else {
-            return all.clone();
+            return all;
         };
         let exact: Vec<Symbol> = all.iter().copied().filter(|s| s.size == size).collect();
         if !exact.is_empty() {
@@ -180,7 +190,18 @@ impl<'a> Symbols<'a> {
         if !st.is_empty() || all.len() > 1 {
             return st;
         }
-        all.clone()
+        all
+    }
+
+    /// Every symbol called `name`, in kallsyms' order.
+    fn named(&self, name: &[u8]) -> Vec<Symbol> {
+        let mut all = Vec::new();
+        let mut at = self.by_name.get(name).copied().unwrap_or(END);
+        while let Some(&(_, s)) = self.by_place.get(at as usize) {
+            all.push(s);
+            at = self.same_name[at as usize];
+        }
+        all
     }
 
     /// How many distinct names there are.

@@ -14,9 +14,11 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::Result;
-use kbuild_lineinfo::emit::ko::embed_sections;
+use kbuild_lineinfo::emit::ko::NewSection;
 use kbuild_lineinfo::loader::LoaderConfig;
-use kbuild_lineinfo::{layout, Layout};
+#[cfg(doc)]
+use kbuild_lineinfo::symbolize::Symbolizer;
+use kbuild_lineinfo::Layout;
 
 use crate::cache::{self, Cache, Identity, Key};
 use crate::modules::batch::Batch;
@@ -121,15 +123,16 @@ impl Built {
         Ok((file, source))
     }
 
-    /// The module `data` (read from `path`), which carries no tables, with the sections the
-    /// `modules` batch would embed (layout v7) embedded in memory: the cached ones, else built
-    /// from its DWARF (and stored). `None` when it has no DWARF line information.
+    /// The sections the `modules` batch would embed (layout v7) in the module `data` (read
+    /// from `path`), which carries no tables: the cached ones, else built from its DWARF (and
+    /// stored), for [`Symbolizer::module_built`]. `None` when it has no DWARF line
+    /// information.
     pub fn module(
         &self,
         path: &Path,
         data: &[u8],
         loader: LoaderConfig,
-    ) -> Result<Option<(&'static [u8], Source)>> {
+    ) -> Result<Option<(&'static [NewSection], Source)>> {
         let start = Instant::now();
         let options = Default::default();
         let batch = Batch {
@@ -143,7 +146,6 @@ impl Built {
         let Record::Sections { sections, .. } = record else {
             return Ok(None);
         };
-        let image = embed_sections(data, &sections, &layout::MODULE_SECTIONS)?.image(data);
         let source = if cached { Source::Cache } else { Source::Dwarf };
         voice::explain(format_args!(
             "{}: no .mod_lineinfo: {} ({:.3} s)",
@@ -151,7 +153,7 @@ impl Built {
             source.describe(),
             start.elapsed().as_secs_f64()
         ));
-        Ok(Some((Box::leak(image.into_boxed_slice()), source)))
+        Ok(Some((Box::leak(sections.into_boxed_slice()), source)))
     }
 
     /// The build-id that names `data`'s entry; `None` (said under `-v`) when it has none or

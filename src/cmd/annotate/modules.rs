@@ -71,26 +71,25 @@ impl ModuleDirs {
                 Ok(Opened::Tables(symbolizer)) => {
                     return Ok(loaded(path, symbolizer, Source::Embedded))
                 }
-                Ok(Opened::Bare(data)) => bare.push((path, data)),
+                Ok(Opened::Bare(data, input)) => bare.push((path, data, input)),
                 Err(e) => {
                     failed.get_or_insert(e.context(path.display().to_string()));
                 }
             }
         }
-        for &(path, data) in &bare {
-            let config = LoaderConfig::default();
-            let built = built.module(path, data, config);
-            let Some((image, source)) = built.with_context(|| path.display().to_string())? else {
+        for (path, data, input) in &bare {
+            let built = built.module(path, data, LoaderConfig::default());
+            let Some((sections, source)) = built.with_context(|| path.display().to_string())?
+            else {
                 continue;
             };
-            let input = Input::parse(image)?;
-            if let Some(symbolizer) = Symbolizer::module(&input, config)? {
+            if let Some(symbolizer) = Symbolizer::module_built(input, sections)? {
                 return Ok(loaded(path, symbolizer, source));
             }
         }
         match (bare.first(), failed) {
             (None, Some(e)) => Err(e),
-            (Some((path, _)), _) => bail!(
+            (Some((path, ..)), _) => bail!(
                 "{}: no .mod_lineinfo, and no DWARF line information to build one from (the \
                  debug package has the modules with DWARF)",
                 path.display()
@@ -112,8 +111,8 @@ fn loaded(path: &Path, symbolizer: Symbolizer<'static>, source: Source) -> Loade
 /// A module file read for the rest of the run.
 enum Opened {
     Tables(Symbolizer<'static>),
-    /// Without tables: its ELF bytes (decompressed).
-    Bare(&'static [u8]),
+    /// Without tables: the module (decompressed).
+    Bare(&'static [u8], Input<'static>),
 }
 
 fn open(path: &Path) -> Result<Opened> {
@@ -128,7 +127,7 @@ fn open(path: &Path) -> Result<Opened> {
     // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
     Ok(match Symbolizer::module(&input, LoaderConfig::default())? {
         Some(symbolizer) => Opened::Tables(symbolizer),
-        None => Opened::Bare(elf),
+        None => Opened::Bare(elf, input),
     })
 }
 
