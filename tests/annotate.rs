@@ -75,7 +75,7 @@ pub(crate) fn nm_symbols(elf: &Path, start: u64, end: u64) -> Vec<Sym> {
 }
 
 #[derive(Debug, Default)]
-struct Figures {
+pub(crate) struct Figures {
     frames: u64,
     /// Frames where DWARF answers.
     compared: u64,
@@ -96,7 +96,7 @@ struct Figures {
 
 /// One synthetic log of `count` frames of `symbols` (`module` appended as ` [module]`),
 /// annotated with `args`, checked against `llvm-symbolizer` on `oracle`.
-fn check_frames(
+pub(crate) fn check_frames(
     symbols: &[Sym],
     module: Option<&str>,
     oracle: &Path,
@@ -263,7 +263,7 @@ fn explain_extras(oracle: &Path, extras: &[Extra], f: &mut Figures) {
     }
 }
 
-fn assert_figures(what: &str, f: &Figures) {
+pub(crate) fn assert_figures(what: &str, f: &Figures) {
     let pct = 100.0 * f.agree as f64 / f.compared.max(1) as f64;
     eprintln!(
         "{what}: {} frames, DWARF answers {}, agree {} ({pct:.3} %), disagree {}, unannotated \

@@ -281,7 +281,8 @@ impl Annotator {
             let loaded = dirs.load(&key, &self.built);
             match &loaded {
                 Err(e) => {
-                    let message = format!("[{key}]: {e:#}; its frames stay as they are");
+                    let e = crate::voice::render(e);
+                    let message = format!("[{key}]: {e}; its frames stay as they are");
                     warn(&mut self.warnings, &message);
                 }
                 Ok(m) if m.symbolizer.is_empty() => {

@@ -17,6 +17,7 @@ use kbuild_lineinfo::symbolize::Symbolizer;
 use kbuild_lineinfo::unpack::{self, Limits};
 
 use crate::cmd::built::{Built, Source};
+use crate::mmap::InputError;
 
 /// One module, ready for lookups.
 pub struct Loaded {
@@ -73,7 +74,7 @@ impl ModuleDirs {
                 }
                 Ok(Opened::Bare(data, input)) => bare.push((path, data, input)),
                 Err(e) => {
-                    failed.get_or_insert(e.context(path.display().to_string()));
+                    failed.get_or_insert(e);
                 }
             }
         }
@@ -115,20 +116,30 @@ enum Opened {
     Bare(&'static [u8], Input<'static>),
 }
 
+/// Errors are [`InputError`]s naming `path`.
 fn open(path: &Path) -> Result<Opened> {
-    let data = super::map_forever(path)?;
-    let (elf, _) = unpack::module(data, Limits::default())?;
+    let fault = |e: kbuild_lineinfo::Error| InputError::new(path, e);
+    let (file, meta) = crate::mmap::open_file(path)?;
+    if meta.len() == 0 {
+        return Err(InputError::new(path, "is empty").into());
+    }
+    let map = crate::mmap::map_file(&file)
+        .map_err(|e| InputError::new(path, format!("cannot map: {e}")))?;
+    let data: &'static [u8] = Box::leak(Box::new(map));
+    let (elf, _) = unpack::module(data, Limits::default()).map_err(fault)?;
     let elf: &'static [u8] = match elf {
         std::borrow::Cow::Borrowed(b) => b,
         std::borrow::Cow::Owned(v) => Box::leak(v.into_boxed_slice()),
     };
-    let input = Input::parse(elf)?;
+    let input = Input::parse(elf).map_err(fault)?;
     // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
     // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    Ok(match Symbolizer::module(&input, LoaderConfig::default())? {
-        Some(symbolizer) => Opened::Tables(symbolizer),
-        None => Opened::Bare(elf, input),
-    })
+    Ok(
+        match Symbolizer::module(&input, LoaderConfig::default()).map_err(fault)? {
+            Some(symbolizer) => Opened::Tables(symbolizer),
+            None => Opened::Bare(elf, input),
+        },
+    )
 }
 
 /// Every module file under `dir` (sorted, so the order of two of one name is always the
