@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::annotate::Figures;
-use crate::annotate::{annotate, assert_figures, check_frames, kernel_text_symbols, nm_symbols};
+use crate::annotate::{
+    annotate, assert_figures, check_frames, kernel_text_symbols, module_oracle, nm_symbols,
+    with_stdin,
+};
 use crate::common;
 use common::build::MODULE_UNITS;
 use common::realdata::Rng;
@@ -43,28 +46,11 @@ fn compress(file: &Path, tool: &str) -> PathBuf {
 }
 
 /// `cmd`'s stdout and stderr, `input` on its stdin; it must succeed.
-fn with_stdin(cmd: &mut Command, input: &str) -> (String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr),
-    );
+fn succeeds_with(cmd: &mut Command, input: &str) -> (String, String) {
+    let out = with_stdin(cmd, input.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    (stdout, stderr.into_owned())
+    (String::from_utf8(out.stdout).unwrap(), stderr)
 }
 
 /// The text symbols of a module's oracle link, with kallsyms sizes.
@@ -205,7 +191,7 @@ fn release_finds_a_debian_debug_package() {
         cmd.args(["-v", "annotate"])
             .args(args)
             .env("KBUILD_LINEINFO_CACHE", cache.path());
-        with_stdin(&mut cmd, log)
+        succeeds_with(&mut cmd, log)
     };
     let root_arg = r.to_str().unwrap();
     let (cold, cold_err) = run(&["-r", rel, "--root", root_arg]);
@@ -285,13 +271,6 @@ fn debian_cloud_dwarf_only_frames_agree_with_llvm_symbolizer() {
     );
     assert_figures("cloud vmlinux from DWARF", &f);
 
-    let script = work.path().join("oracle.ld");
-    std::fs::write(
-        &script,
-        "SECTIONS {\n  .text 0x100000 : { *(.text) }\n  .othertext 0x40000000 : { *(.text.*) \
-         *(.*.text) *(.altinstr_replacement) *(.altinstr_aux) }\n  . = 0x50000000;\n}\n",
-    )
-    .unwrap();
     let dir = work.path().join("modules");
     let mut f = Figures::default();
     for (rel, tool) in MODULES {
@@ -302,16 +281,7 @@ fn debian_cloud_dwarf_only_frames_agree_with_llvm_symbolizer() {
         if !tool.is_empty() {
             compress(&copy, tool);
         }
-        let linked = work.path().join("linked");
-        common::tools::run(
-            Command::new("ld")
-                .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
-                .arg(&script)
-                .arg("-o")
-                .arg(&linked)
-                .arg(&original),
-        );
-        let symbols = module_symbols(&linked, &original);
+        let (linked, symbols) = module_oracle(work.path(), &original);
         let name = Path::new(rel).file_stem().unwrap().to_str().unwrap();
         let args = ["--no-cache", "--modules", dir.to_str().unwrap()];
         check_frames(&symbols, Some(name), &linked, &args, 1000, &mut rng, &mut f);

@@ -258,13 +258,7 @@ impl Annotator {
     /// The vmlinux; under `-v`, the first time, which file answers its frames.
     fn vmlinux(&mut self) -> Option<&Symbolizer<'static>> {
         let v = self.vmlinux.as_mut()?;
-        if !std::mem::replace(&mut v.announced, true) {
-            crate::voice::explain(format_args!(
-                "{}: answers the frames of vmlinux ({})",
-                v.path.display(),
-                v.source.describe()
-            ));
-        }
+        announce(&mut v.announced, &v.path, "vmlinux", v.source);
         Some(&v.symbolizer)
     }
 
@@ -320,13 +314,8 @@ impl Annotator {
                 return None;
             }
         }
-        if !std::mem::replace(&mut module.announced, true) {
-            crate::voice::explain(format_args!(
-                "{}: answers the frames of [{key}] ({})",
-                module.path.display(),
-                module.source.describe()
-            ));
-        }
+        let what = format!("[{key}]");
+        announce(&mut module.announced, &module.path, &what, module.source);
         Some(&module.symbolizer)
     }
 }
@@ -369,6 +358,18 @@ fn files(args: &AnnotateArgs) -> Result<(Option<PathBuf>, Option<Vec<PathBuf>>)>
         }
     };
     Ok((vmlinux, modules))
+}
+
+/// Under `-v`, once per image (`announced`), the file that answers its frames and where its
+/// tables came from.
+fn announce(announced: &mut bool, path: &Path, image: &str, source: Source) {
+    if !std::mem::replace(announced, true) {
+        crate::voice::explain(format_args!(
+            "{}: answers the frames of {image} ({})",
+            path.display(),
+            source.describe()
+        ));
+    }
 }
 
 fn warn(count: &mut usize, message: &str) {
