@@ -21,6 +21,7 @@
 //! a build-id that is not the module's), pass through byte for byte.
 
 mod modules;
+pub use modules::open_module;
 mod release;
 
 use std::collections::HashSet;

@@ -13,7 +13,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::embedded::Uncovered;
-use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::symbolize::{Answer, Format, Miss, NoTables, Symbolizer};
 
 use crate::cli::LookupArgs;
@@ -21,10 +20,27 @@ use crate::voice::Verbosity;
 
 pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     let silent = crate::voice::verbosity() == Verbosity::Silent;
-    let data = ImageFiles::map(args)?;
-    let symbolizer = data.open(args)?;
+    let files;
+    let symbolizer = match &args.module {
+        Some(path) => {
+            let loader = args
+                .objtree
+                .as_deref()
+                .map_or_else(Default::default, crate::kbuild::tree::loader_config);
+            let built = super::built::Built::new(args.no_cache);
+            super::annotate::open_module(path.as_std_path(), loader, &built)?.0
+        }
+        None => {
+            files = ImageFiles::map(args)?;
+            files.open(args)?
+        }
+    };
+    let name = args.vmlinux.as_ref().or(args.module.as_ref());
+    let name = name
+        .expect("clap requires --vmlinux or --module")
+        .to_string();
     let mut lookup = Lookup {
-        image: data.name.clone(),
+        image: name.clone(),
         symbolizer: &symbolizer,
         silent,
         bad: 0,
@@ -32,7 +48,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
         out: std::io::BufWriter::new(std::io::stdout().lock()),
     };
     if symbolizer.is_empty() {
-        let tables = args.table.as_ref().map_or(&data.name[..], |t| t.as_str());
+        let tables = args.table.as_ref().map_or(&name[..], |t| t.as_str());
         crate::voice::note(format_args!(
             "{tables}: the lineinfo tables are empty (all counts 0: the stub of a first link?); \
              every address answers ??"
@@ -67,7 +83,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
 
 /// The mapped inputs; the symbolizer borrows them.
 struct ImageFiles {
-    /// The image or module, as named on the command line.
+    /// The image, as named on the command line.
     name: String,
     image: memmap2::Mmap,
     table: Option<memmap2::Mmap>,
@@ -75,10 +91,8 @@ struct ImageFiles {
 
 impl ImageFiles {
     fn map(args: &LookupArgs) -> Result<ImageFiles> {
-        let name = args.vmlinux.as_ref().or(args.module.as_ref());
-        let name = name
-            .expect("clap requires --vmlinux or --module")
-            .to_string();
+        let name = args.vmlinux.as_ref().expect("called without --module");
+        let name = name.to_string();
         Ok(ImageFiles {
             image: crate::mmap::map(Path::new(&name))?,
             table: match &args.table {
@@ -91,17 +105,6 @@ impl ImageFiles {
 
     fn open(&self, args: &LookupArgs) -> Result<Symbolizer<'_>> {
         let name = &self.name;
-        if args.module.is_some() {
-            let loader = args
-                .objtree
-                .as_deref()
-                .map_or_else(Default::default, crate::kbuild::tree::loader_config);
-            let input = Input::parse(&self.image).with_context(|| name.clone())?;
-            let symbolizer = Symbolizer::module(&input, loader).with_context(|| name.clone())?;
-            return symbolizer.with_context(|| {
-                format!("{name}: no .mod_lineinfo or .init.mod_lineinfo section")
-            });
-        }
         let table = match (&self.table, &args.table) {
             (Some(data), Some(path)) => Some(object::File::parse(&**data).map_err(|e| {
                 let e = kbuild_lineinfo::Error::from(e);

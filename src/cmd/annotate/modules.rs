@@ -68,7 +68,9 @@ impl ModuleDirs {
         let mut bare = Vec::new();
         let mut failed = None;
         for path in paths {
-            match open(path) {
+            // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
+            // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's).
+            match open(path, LoaderConfig::default()) {
                 Ok(Opened::Tables(symbolizer)) => {
                     return Ok(loaded(path, symbolizer, Source::Embedded))
                 }
@@ -90,15 +92,34 @@ impl ModuleDirs {
         }
         match (bare.first(), failed) {
             (None, Some(e)) => Err(e),
-            (Some((path, ..)), _) => bail!(
-                "{}: no .mod_lineinfo, and no DWARF line information to build one from (the \
-                 debug package has the modules with DWARF)",
-                path.display()
-            ),
+            (Some((path, ..)), _) => Err(InputError::new(path, NEITHER).into()),
             (None, None) => bail!("no {key}.ko"),
         }
     }
 }
+
+/// The module file `path` (plain or compressed) for `lookup --module`: its embedded tables,
+/// else tables built from its DWARF. `config` says where the loader puts v1 sections.
+pub fn open_module(
+    path: &Path,
+    config: LoaderConfig,
+    built: &Built,
+) -> Result<(Symbolizer<'static>, Source)> {
+    let (data, input) = match open(path, config)? {
+        Opened::Tables(symbolizer) => return Ok((symbolizer, Source::Embedded)),
+        Opened::Bare(data, input) => (data, input),
+    };
+    if let Some((sections, source)) = built.module(path, data, config)? {
+        if let Some(symbolizer) = Symbolizer::module_built(&input, sections)? {
+            return Ok((symbolizer, source));
+        }
+    }
+    Err(InputError::new(path, NEITHER).into())
+}
+
+/// Why a module cannot answer.
+const NEITHER: &str = "no .mod_lineinfo, and no DWARF line information to build one from (the \
+                       debug package has the modules with DWARF)";
 
 fn loaded(path: &Path, symbolizer: Symbolizer<'static>, source: Source) -> Loaded {
     Loaded {
@@ -117,7 +138,7 @@ enum Opened {
 }
 
 /// Errors are [`InputError`]s naming `path`.
-fn open(path: &Path) -> Result<Opened> {
+fn open(path: &Path, config: LoaderConfig) -> Result<Opened> {
     let fault = |e: kbuild_lineinfo::Error| InputError::new(path, e);
     let (file, meta) = crate::mmap::open_file(path)?;
     if meta.len() == 0 {
@@ -132,14 +153,10 @@ fn open(path: &Path) -> Result<Opened> {
         std::borrow::Cow::Owned(v) => Box::leak(v.into_boxed_slice()),
     };
     let input = Input::parse(elf).map_err(fault)?;
-    // v1 offsets count from text memory as the loader lays it out (CONFIG_MODULE_UNLOAD
-    // assumed on, as in every distribution kernel; `lookup --objtree` reads a tree's config).
-    Ok(
-        match Symbolizer::module(&input, LoaderConfig::default()).map_err(fault)? {
-            Some(symbolizer) => Opened::Tables(symbolizer),
-            None => Opened::Bare(elf, input),
-        },
-    )
+    Ok(match Symbolizer::module(&input, config).map_err(fault)? {
+        Some(symbolizer) => Opened::Tables(symbolizer),
+        None => Opened::Bare(elf, input),
+    })
 }
 
 /// Every module file under `dir` (sorted, so the order of two of one name is always the
