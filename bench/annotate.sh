@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # `annotate` against the kernel's scripts/decode_stacktrace.sh (one nm and one addr2line per
-# frame) on the same Call Trace of the Debian cloud vmlinux: both sides get the same warm-up runs
-# and the same number of timed runs, interleaved, the order alternating within pairs; medians of
-# wall and CPU time and their ratio. Building our table object from vmlinux (which a kernel build
-# does once, and decode_stacktrace.sh does not need) is timed apart, over the same number of runs.
+# frame) on the same log of the Debian cloud debug kernel, which carries no tables: a Call Trace
+# of random vmlinux frames and frames of a few modules ([xfs], [virtio_net], ...). Ours is run as
+# a user runs it on a debug package (`annotate --vmlinux VMLINUX --modules DIR`, tables built from
+# DWARF), twice per round: cold (an empty build-id cache) and warm (the cache the cold run
+# filled). All three get the same warm-up runs (page cache) and the same number of timed runs,
+# interleaved, the order rotating; medians of wall and CPU time and the ratios.
 #
-#   bench/annotate.sh [FRAMES] [RUNS] [WARMUP]     # defaults: 20 frames, 3 runs, 1 warm-up
+#   bench/annotate.sh [FRAMES] [RUNS] [WARMUP]     # defaults: 300 frames, 3 runs, 0 warm-up
 #
-# decode_stacktrace.sh takes about 1.5 s per frame here: 200 frames and 3 runs are 15 minutes.
+# decode_stacktrace.sh takes about 1.5 s per frame here: 300 frames and 3 runs are 25 minutes.
 # Needs: the corpus (scripts/corpus.sh), linux-source-6.12 (apt-get install linux-source-6.12:
 # decode_stacktrace.sh is taken from its tarball), binutils, GNU time, python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-frames=${1:-20}
+frames=${1:-300}
 runs=${2:-3}
-warmup=${3:-1}
+warmup=${3:-0}
 corpus=${KBUILD_LINEINFO_CORPUS_DIR:-$HOME/.cache/kbuild-lineinfo/corpus/cloud}
 vmlinux=${KBUILD_LINEINFO_VMLINUX:-$corpus/vmlinux}
+modules=${KBUILD_LINEINFO_MODULES_DIR:-$corpus/modules}
 bin=${KBUILD_LINEINFO_BIN:-$here/target/release/kbuild-lineinfo}
 work=$(mktemp -d /tmp/annotate-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -37,44 +40,74 @@ wall() { awk '{print $1}' "$1" | median; }
 cpu() { awk '{print $2 + $3}' "$1" | median; }
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# The table object, timed apart (the same number of runs as the pairs).
-: > "$work/table.t"
-for _ in $(seq "$runs"); do timed "$work/table.t" "$bin" vmlinux -o "$work/table.o" "$vmlinux"; done
-# A Call Trace of random text symbols of [_text, _etext): sizes up to the next symbol (kallsyms),
-# offsets from 1 to the size (%pB prints return address - symbol).
+# A Call Trace: 4 of 5 frames random text symbols of vmlinux's [_text, _etext), 1 of 5 of the
+# .text of a few modules; sizes up to the next symbol (kallsyms), offsets from 1 to the size (%pB
+# prints return address - symbol).
+for m in fs/xfs/xfs.ko drivers/net/virtio_net.ko arch/x86/kvm/kvm.ko net/sched/cls_flower.ko \
+         net/ipv4/tcp_bbr.ko; do
+  readelf -SW "$modules/$m" | sed -n "s|^ *\[ *\([0-9]*\)\] \.text  *[A-Z]*  *[0-9a-f]*  *[0-9a-f]*  *\([0-9a-f]*\) .*|S $m \1 \2|p"
+  readelf -sW "$modules/$m" | awk -v m="$m" '$4 == "FUNC" {print "F", m, $7, $2, $8}'
+done > "$work/modsyms"
 nm -n "$vmlinux" | python3 -c '
-import random, sys
+import bisect, collections, os, random, sys
 rows = [l.split() for l in sys.stdin]
 rows = [(int(r[0], 16), r[1], r[2]) for r in rows if len(r) == 3]
 text = next(a for a, _, n in rows if n == "_text")
 etext = next(a for a, _, n in rows if n == "_etext")
 addrs = sorted({a for a, _, _ in rows})
-import bisect
 syms = []
 for a, k, n in rows:
     if text <= a < etext and k in "tT" and not n.startswith("__pfx_"):
         i = bisect.bisect_right(addrs, a)
         if i < len(addrs) and addrs[i] - a > 1:
-            syms.append((n, addrs[i] - a))
+            syms.append((n, addrs[i] - a, ""))
+text_index, text_size, funcs = {}, {}, collections.defaultdict(list)
+for l in open(sys.argv[2]):
+    f = l.split()
+    if f[0] == "S":
+        text_index[f[1]], text_size[f[1]] = f[2], int(f[3], 16)
+    elif len(f) == 5:
+        funcs[(f[1], f[2])].append((int(f[3], 16), f[4]))
+mods = []
+for m, index in text_index.items():
+    fs = sorted(funcs[(m, index)])
+    starts = sorted({v for v, _ in fs}) + [text_size[m]]
+    name = os.path.basename(m)[:-3].replace("-", "_")
+    for v, n in fs:
+        size = starts[bisect.bisect_right(starts, v)] - v
+        if size > 1 and not n.startswith("__pfx_"):
+            mods.append((n, size, f" [{name}]"))
 rng = random.Random(42)
 print("[   10.000000] Call Trace:")
 print("[   10.000000]  <TASK>")
-for _ in range(int(sys.argv[1])):
-    n, size = rng.choice(syms)
-    print(f"[   10.000000]  {n}+{1 + rng.randrange(size):#x}/{size:#x}")
+for i in range(int(sys.argv[1])):
+    n, size, mod = rng.choice(mods if i % 5 == 4 else syms)
+    print(f"[   10.000000]  {n}+{1 + rng.randrange(size):#x}/{size:#x}{mod}")
 print("[   10.000000]  </TASK>")
-' "$frames" > "$work/trace.log"
+' "$frames" "$work/modsyms" > "$work/trace.log"
 
-ours() { timed "$1" "$bin" annotate --vmlinux "$vmlinux" --table "$work/table.o" "$work/trace.log"; }
-script() { timed "$1" sh -c 'bash "$1" "$2" < "$3"' sh "$decode" "$vmlinux" "$work/trace.log"; }
-: > "$work/ours.t"; : > "$work/script.t"
-for _ in $(seq "$warmup"); do ours "$work/warm"; script "$work/warm"; done
+cold() {
+  rm -rf "$work/cache"
+  KBUILD_LINEINFO_CACHE=$work/cache timed "$1" "$bin" annotate --vmlinux "$vmlinux" --modules "$modules" "$work/trace.log"
+}
+warm() {
+  [ -d "$work/cache" ] || KBUILD_LINEINFO_CACHE=$work/cache "$bin" annotate --vmlinux "$vmlinux" --modules "$modules" "$work/trace.log" > /dev/null
+  KBUILD_LINEINFO_CACHE=$work/cache timed "$1" "$bin" annotate --vmlinux "$vmlinux" --modules "$modules" "$work/trace.log"
+}
+script() { timed "$1" sh -c 'bash "$1" "$2" auto "$3" < "$4"' sh "$decode" "$vmlinux" "$modules" "$work/trace.log"; }
+: > "$work/cold.t"; : > "$work/warm.t"; : > "$work/script.t"
+for _ in $(seq "$warmup"); do cold "$work/w"; warm "$work/w"; script "$work/w"; done
 for i in $(seq "$runs"); do
-  if [ $((i % 2)) = 1 ]; then ours "$work/ours.t"; script "$work/script.t"; else script "$work/script.t"; ours "$work/ours.t"; fi
+  case $((i % 3)) in
+    1) cold "$work/cold.t"; warm "$work/warm.t"; script "$work/script.t" ;;
+    2) script "$work/script.t"; cold "$work/cold.t"; warm "$work/warm.t" ;;
+    0) warm "$work/warm.t"; script "$work/script.t"; cold "$work/cold.t" ;;
+  esac
 done
+cmp -s "$work/cold.t.out" "$work/warm.t.out" || { echo "$0: cold and warm outputs differ" >&2; exit 1; }
 # Answers: ours `name+0x1/0x2 (file:line)`, the script's `name (file:line file:line ...)`, innermost
 # inline first; the same line order.
-python3 - "$work/ours.t.out" "$work/script.t.out" <<'PY'
+python3 - "$work/cold.t.out" "$work/script.t.out" <<'PY'
 import re, sys
 place = re.compile(r"\(([^()]+:[0-9]+)[^()]*\)")
 def places(line):
@@ -91,14 +124,15 @@ print(f"answers: annotate gave file:line for {sum(1 for o in ours if o)} frames,
       f"{sum(1 for t in theirs if t)}; ours is its innermost place for {first} of {len(pairs)}, "
       f"one of its inline chain for {chain}")
 PY
-printf 'table object (vmlinux -o table.o, once per kernel build): %.2f s wall median, %.2f s CPU (%d runs)\n' \
-  "$(wall "$work/table.t")" "$(cpu "$work/table.t")" "$runs"
-printf 'annotate:             %9.3f s wall median, %9.3f s CPU (%d runs after %d warm-up)\n' \
-  "$(wall "$work/ours.t")" "$(cpu "$work/ours.t")" "$runs" "$warmup"
-printf 'decode_stacktrace.sh: %9.3f s wall median, %9.3f s CPU (%d runs after %d warm-up, interleaved)\n' \
-  "$(wall "$work/script.t")" "$(cpu "$work/script.t")" "$runs" "$warmup"
-printf '%s-frame trace: annotate %.0fx faster in wall time, %.0fx in CPU; with the table built each time: %.1fx\n' \
-  "$frames" "$(echo "$(wall "$work/script.t") / $(wall "$work/ours.t")" | bc -l)" \
-  "$(echo "$(cpu "$work/script.t") / $(cpu "$work/ours.t")" | bc -l)" \
-  "$(echo "$(wall "$work/script.t") / ($(wall "$work/ours.t") + $(wall "$work/table.t"))" | bc -l)"
+for t in cold warm script; do
+  name=$t; [ $t = script ] && name=decode_stacktrace.sh; [ $t = script ] || name="annotate, $t cache"
+  printf '%-22s %8.3f s wall median, %8.3f s CPU (%d runs after %d warm-up)\n' \
+    "$name:" "$(wall "$work/$t.t")" "$(cpu "$work/$t.t")" "$runs" "$warmup"
+done
+printf '%s-frame trace: annotate cold %.0fx faster than decode_stacktrace.sh in wall time (%.0fx CPU), warm %.0fx (%.0fx CPU)\n' \
+  "$frames" \
+  "$(echo "$(wall "$work/script.t") / $(wall "$work/cold.t")" | bc -l)" \
+  "$(echo "$(cpu "$work/script.t") / $(cpu "$work/cold.t")" | bc -l)" \
+  "$(echo "$(wall "$work/script.t") / $(wall "$work/warm.t")" | bc -l)" \
+  "$(echo "$(cpu "$work/script.t") / $(cpu "$work/warm.t")" | bc -l)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -176,7 +176,7 @@ pub struct ModulesArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Cache size cap in MiB (least recently used entries go first).
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    #[arg(long, value_name = "MIB", default_value_t = crate::cache::DEFAULT_SIZE_MIB)]
     pub cache_size: u64,
     /// Memory budget in MiB: jobs whose estimated peaks sum above it do not run side by side
     /// (a job alone always runs).
@@ -218,6 +218,9 @@ pub struct LookupArgs {
     /// unload on).
     #[arg(long, value_name = "DIR", requires = "module", value_parser = utf8_path())]
     pub objtree: Option<Utf8PathBuf>,
+    /// Do not read or write the cache of tables built from DWARF.
+    #[arg(long)]
+    pub no_cache: bool,
     /// What to look up (none: one per line on standard input). Prints ADDR, the symbol
     /// (name+0xOFF/0xSIZE) and file:line, `??` for what is unknown, and on stderr why (not
     /// under -s).
@@ -239,9 +242,24 @@ pub struct AnnotateArgs {
     /// default: System.map-REL beside vmlinuz-REL, else System.map beside it.
     #[arg(long, value_name = "FILE", requires = "vmlinux", value_parser = utf8_path())]
     pub system_map: Option<Utf8PathBuf>,
-    /// Where the modules are: NAME.ko is found (recursively) by the [NAME] of a frame.
+    /// Where the modules are: NAME.ko (or .ko.xz, .ko.zst, .ko.gz) is found (recursively) by
+    /// the [NAME] of a frame; one without tables gets them built from its DWARF.
     #[arg(long, value_name = "DIR", value_parser = utf8_path())]
     pub modules: Option<Utf8PathBuf>,
+    /// Find the files of this installed kernel release (uname -r) as decode_stacktrace.sh -r
+    /// does: the first of ROOT/usr/lib/debug/boot/vmlinux-REL, ROOT/lib/modules/REL/build/vmlinux,
+    /// ROOT/boot/vmlinux-REL, ROOT/boot/vmlinuz-REL; modules under ROOT/lib/modules/REL and
+    /// ROOT/usr/lib/debug/lib/modules/REL (embedded tables first, else DWARF). --vmlinux and
+    /// --modules override.
+    #[arg(short = 'r', long = "release", value_name = "RELEASE")]
+    pub release: Option<String>,
+    /// The file system -r looks in: an unpacked package, a mounted image, a container.
+    #[arg(long, value_name = "DIR", default_value = "/", requires = "release", value_parser = utf8_path())]
+    pub root: Utf8PathBuf,
+    /// Do not read or write the cache of tables built from DWARF ($KBUILD_LINEINFO_CACHE, else
+    /// $XDG_CACHE_HOME/kbuild-lineinfo, else ~/.cache/kbuild-lineinfo).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Verify the annotations already there; report each disagreement, exit 1 if any.
     #[arg(long)]
     pub check: bool,

@@ -395,10 +395,14 @@ fn fixtures_agree_with_llvm_symbolizer() {
 }
 
 pub(crate) fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
+    with_stdin(Command::new(bin()).arg("annotate").args(args), input)
+}
+
+/// What `cmd` printed with `input` on its standard input (written from another thread, so
+/// that a large output cannot block it).
+pub(crate) fn with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(bin())
-        .arg("annotate")
-        .args(args)
+    let mut child = cmd
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -410,6 +414,30 @@ pub(crate) fn annotate(args: &[&str], input: &[u8]) -> std::process::Output {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     out
+}
+
+/// The module `original` linked by `ld` for `llvm-symbolizer` (`.text` at 0x100000, other code
+/// sections at 0x40000000) into `work/linked`, and its `.text` symbols there.
+pub(crate) fn module_oracle(work: &Path, original: &Path) -> (PathBuf, Vec<Sym>) {
+    let script = work.join("oracle.ld");
+    std::fs::write(
+        &script,
+        "SECTIONS {\n  .text 0x100000 : { *(.text) }\n  .othertext 0x40000000 : { *(.text.*) \
+         *(.*.text) *(.altinstr_replacement) *(.altinstr_aux) }\n  . = 0x50000000;\n}\n",
+    )
+    .unwrap();
+    let linked = work.join("linked");
+    common::tools::run(
+        Command::new("ld")
+            .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
+            .arg(&script)
+            .arg("-o")
+            .arg(&linked)
+            .arg(original),
+    );
+    let end = 0x10_0000 + common::elf::section(original, ".text").map_or(0, |s| s.size);
+    let symbols = nm_symbols(&linked, 0x10_0000, end);
+    (linked, symbols)
 }
 
 /// Huge lines, binary garbage, offsets past the symbol, unknown symbols and modules, wrong
@@ -592,13 +620,6 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
         root.display()
     );
     let work = tempfile::tempdir().unwrap();
-    let script = work.path().join("oracle.ld");
-    std::fs::write(
-        &script,
-        "SECTIONS {\n  .text 0x100000 : { *(.text) }\n  .othertext 0x40000000 : { *(.text.*) \
-         *(.*.text) *(.altinstr_replacement) *(.altinstr_aux) }\n  . = 0x50000000;\n}\n",
-    )
-    .unwrap();
     let mut rng = Rng(0x0bad_cafe);
     for layout in ["v1", "v7"] {
         let dir = work.path().join(layout);
@@ -617,17 +638,7 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
                     .args(["module", "-s", "--layout", layout])
                     .arg(&copy),
             );
-            let linked = work.path().join("linked");
-            common::tools::run(
-                Command::new("ld")
-                    .args(["--unresolved-symbols=ignore-all", "--noinhibit-exec", "-T"])
-                    .arg(&script)
-                    .arg("-o")
-                    .arg(&linked)
-                    .arg(&original),
-            );
-            let end = 0x10_0000 + common::elf::section(&original, ".text").map_or(0, |s| s.size);
-            let symbols = nm_symbols(&linked, 0x10_0000, end);
+            let (linked, symbols) = module_oracle(work.path(), &original);
             if symbols.is_empty() {
                 continue;
             }

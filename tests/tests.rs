@@ -7,6 +7,7 @@ mod common;
 mod v7_oracle;
 
 mod annotate;
+mod annotate_anything;
 mod bad_input;
 mod batch;
 mod batch_paths;

@@ -10,6 +10,7 @@
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use crate::decode::{Found, TableView};
+use crate::emit::ko::NewSection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::Input;
 use crate::layout::sections::Blob;
@@ -133,16 +134,47 @@ impl<'a> ModuleTables<'a> {
             let descriptors = v7::parse_module_blob(bytes, endian);
             let anchors = anchor_sections(file, &blob, bytes.len(), descriptors.len())
                 .map_err(|e| e.at(name))?;
-            for (i, (d, table)) in descriptors.into_iter().enumerate() {
-                let section = anchors.iter().find(|(at, _)| *at == i).map(|&(_, s)| s);
-                tables.push(SectionTable {
-                    section,
-                    size: d.size,
-                    table,
-                });
-            }
+            tie(descriptors, &anchors, &mut tables);
         }
         Ok(Some(ModuleTables::V7(tables)))
+    }
+
+    /// The v7 tables of `built`, the sections [`layout::module_sections`] made for the module
+    /// `input` and that were not embedded (tables built in memory): each anchor is tied to the
+    /// section of `input` it names, checked as [`read`](Self::read) checks an embedded blob's
+    /// relocations. `Ok(None)` when `built` holds no blob.
+    pub fn built(input: &Input<'a>, built: &'a [NewSection]) -> Result<Option<ModuleTables<'a>>> {
+        let invalid = |m: String| Error::from(ErrorKind::Invalid(m));
+        let mut tables = Vec::new();
+        let blobs = built
+            .iter()
+            .filter(|s| layout::MODULE_SECTIONS.contains(&&*s.name));
+        for blob in blobs {
+            let descriptors = v7::parse_module_blob(&blob.data, input.endian());
+            let anchors = blob
+                .relocations
+                .iter()
+                .map(|r| {
+                    let (len, count) = (blob.data.len(), descriptors.len());
+                    let index = v7::anchor_descriptor(r.offset, u64::from(r.size), len, count)
+                        .map_err(invalid)?;
+                    let mut named = input
+                        .file()
+                        .sections()
+                        .filter(|s| s.name_bytes() == Ok(r.target_section.as_bytes()));
+                    match (named.next(), named.next()) {
+                        (Some(s), None) => Ok((index, s.index().0)),
+                        _ => Err(invalid(format!(
+                            "the anchor at {:#x} names {}, not one section of the module",
+                            r.offset, r.target_section
+                        ))),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()
+                .map_err(|e| e.at(blob.name.clone()))?;
+            tie(descriptors, &anchors, &mut tables);
+        }
+        Ok((!tables.is_empty()).then_some(ModuleTables::V7(tables)))
     }
 
     pub fn layout(&self) -> Layout {
@@ -216,6 +248,23 @@ impl<'a> ModuleTables<'a> {
                 t.table.as_ref()?.lookup_guarded(at, min)
             }
         }
+    }
+}
+
+/// Each of a blob's `descriptors`, tied to the section its anchor names (`anchors`:
+/// descriptor index, section index), appended to `tables`.
+fn tie<'a>(
+    descriptors: Vec<(v7::Descriptor, Option<TableView<'a>>)>,
+    anchors: &[(usize, usize)],
+    tables: &mut Vec<SectionTable<'a>>,
+) {
+    for (i, (d, table)) in descriptors.into_iter().enumerate() {
+        let section = anchors.iter().find(|(at, _)| *at == i).map(|&(_, s)| s);
+        tables.push(SectionTable {
+            section,
+            size: d.size,
+            table,
+        });
     }
 }
 

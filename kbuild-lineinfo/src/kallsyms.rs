@@ -19,6 +19,9 @@ use crate::error::Result;
 use crate::image;
 use crate::sysmap::SystemMap;
 
+/// The end of a chain of [`Symbols`]' `same_name`.
+const END: u32 = u32::MAX;
+
 /// One text symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symbol {
@@ -42,7 +45,11 @@ impl Symbol {
 /// Every text symbol of an image, by name and by place.
 #[derive(Debug, Default)]
 pub struct Symbols<'a> {
-    by_name: HashMap<&'a [u8], Vec<Symbol>>,
+    /// Name → index in `by_place` of the first symbol of that name.
+    by_name: HashMap<&'a [u8], u32>,
+    /// Per index in `by_place`: the index of the next symbol of the same name, [`END`] after
+    /// the last (one allocation for all names: a vmlinux has 100,000).
+    same_name: Vec<u32>,
     /// kallsyms' order: by (section of a `.ko`, value); among symbols at one start, the one
     /// kallsyms prints first.
     by_place: Vec<(&'a [u8], Symbol)>,
@@ -61,12 +68,14 @@ impl<'a> Symbols<'a> {
     /// another format.
     pub fn from_file(file: &object::File<'a>) -> Symbols<'a> {
         let relocatable = file.kind() == object::ObjectKind::Relocatable;
-        // The code sections: where they end.
-        let mut code = HashMap::new();
+        // The code sections, by section index: where they end.
+        let mut code = Vec::new();
         for s in file.sections() {
             if let SectionFlags::Elf { sh_flags, .. } = s.flags() {
                 if image::is_kallsyms_text_section(sh_flags.0) {
-                    code.insert(s.index().0, s.address().saturating_add(s.size()));
+                    let index = s.index().0;
+                    code.resize(code.len().max(index + 1), None);
+                    code[index] = Some(s.address().saturating_add(s.size()));
                 }
             }
         }
@@ -96,7 +105,7 @@ impl<'a> Symbols<'a> {
                 (name, symbol, rank)
             })
             .collect();
-        Self::from_starts(all, relocatable, |section| code.get(&section).copied())
+        Self::from_starts(all, relocatable, |section| code.get(section).copied().flatten())
     }
 
     /// The text symbols of a System.map (a linked image's, so one address space): kallsyms'
@@ -153,12 +162,17 @@ impl<'a> Symbols<'a> {
             };
             s.size = limit - s.value;
         }
-        let mut by_name: HashMap<&'a [u8], Vec<Symbol>> = HashMap::with_capacity(all.len());
-        for &(name, s) in &all {
-            by_name.entry(name).or_default().push(s);
+        let mut by_name = HashMap::with_capacity(all.len());
+        let mut same_name = vec![END; all.len()];
+        // Backwards, so that each name's chain runs in kallsyms' order.
+        for (i, &(name, _)) in all.iter().enumerate().rev() {
+            if let Some(next) = by_name.insert(name, i as u32) {
+                same_name[i] = next;
+            }
         }
         Symbols {
             by_name,
+            same_name,
             by_place: all,
             relocatable,
         }
@@ -192,11 +206,9 @@ impl<'a> Symbols<'a> {
     /// Empty when the name is unknown or several symbols remain possible on no evidence.
     /// Without a size, every symbol of that name.
     pub fn resolve(&self, name: &[u8], size: Option<u64>) -> Vec<Symbol> {
-        let Some(all) = self.by_name.get(name) else {
-            return Vec::new();
-        };
+        let all = self.named(name);
         let Some(size) = size else {
-            return all.clone();
+            return all;
         };
         let exact: Vec<Symbol> = all.iter().copied().filter(|s| s.size == size).collect();
         if !exact.is_empty() {
@@ -206,7 +218,18 @@ impl<'a> Symbols<'a> {
         if !st.is_empty() || all.len() > 1 {
             return st;
         }
-        all.clone()
+        all
+    }
+
+    /// Every symbol called `name`, in kallsyms' order.
+    fn named(&self, name: &[u8]) -> Vec<Symbol> {
+        let mut all = Vec::new();
+        let mut at = self.by_name.get(name).copied().unwrap_or(END);
+        while let Some(&(_, s)) = self.by_place.get(at as usize) {
+            all.push(s);
+            at = self.same_name[at as usize];
+        }
+        all
     }
 
     /// How many distinct names there are.

@@ -223,14 +223,32 @@ impl<'a> Symbolizer<'a> {
     /// A module (`ET_REL`) with its tables; `Ok(None)` when it carries none. `config` says
     /// where the loader puts v1 sections in text memory.
     pub fn module(input: &Input<'a>, config: LoaderConfig) -> Result<Option<Symbolizer<'a>>> {
-        let file = input.file();
-        if file.kind() != ObjectKind::Relocatable {
-            return Err(ErrorKind::Elf("not a relocatable object (a module)".into()).into());
-        }
+        relocatable(input)?;
         let Some(tables) = ModuleTables::read(input, config)? else {
             return Ok(None);
         };
-        Ok(Some(Symbolizer {
+        Ok(Some(Self::of_module(input, tables)))
+    }
+
+    /// A module (`ET_REL`) without tables of its own, with the tables built for it in memory
+    /// (`built`: what [`crate::layout::module_sections`] gives for layout v7, not embedded);
+    /// `Ok(None)` when `built` holds none. Answers as [`module`](Self::module) would once
+    /// they are embedded.
+    pub fn module_built(
+        input: &Input<'a>,
+        built: &'a [crate::emit::ko::NewSection],
+    ) -> Result<Option<Symbolizer<'a>>> {
+        relocatable(input)?;
+        let Some(tables) = ModuleTables::built(input, built)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self::of_module(input, tables)))
+    }
+
+    /// The module `input` (checked by [`relocatable`]) with `tables`.
+    fn of_module(input: &Input<'a>, tables: ModuleTables<'a>) -> Symbolizer<'a> {
+        let file = input.file();
+        Symbolizer {
             symbols: Symbols::from_file(file),
             tables: Tables::Module {
                 tables,
@@ -239,7 +257,7 @@ impl<'a> Symbolizer<'a> {
             x86: is_x86(file),
             is_64: file.is_64(),
             build_id: file.build_id().ok().flatten(),
-        }))
+        }
     }
 
     pub fn layout(&self) -> Layout {
@@ -521,6 +539,14 @@ fn is_x86(file: &object::File<'_>) -> bool {
         file.architecture(),
         object::Architecture::X86_64 | object::Architecture::I386
     )
+}
+
+/// A module is a relocatable object.
+fn relocatable(input: &Input<'_>) -> Result<()> {
+    if input.file().kind() != ObjectKind::Relocatable {
+        return Err(ErrorKind::Elf("not a relocatable object (a module)".into()).into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

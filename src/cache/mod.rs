@@ -26,6 +26,10 @@ const ENTRY_SUFFIX: &str = ".entry";
 /// Prefix of temp files being written.
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// The size cap of the cache in MiB when none is given (`modules --cache-size`), for every
+/// command that writes to it.
+pub const DEFAULT_SIZE_MIB: u64 = 1024;
+
 /// A cache directory, or a disabled cache (`--no-cache`, or no usable directory).
 /// Shared by reference between jobs; all methods take `&self`.
 #[derive(Debug)]
@@ -213,8 +217,8 @@ fn warn(msg: impl std::fmt::Display) {
 mod tests {
     use super::*;
 
-    /// A size cap no test reaches: 1 GiB.
-    const DEFAULT_CAP: u64 = 1 << 30;
+    /// A size cap no test reaches.
+    const DEFAULT_CAP: u64 = DEFAULT_SIZE_MIB << 20;
 
     /// Temporary directories are UTF-8 here.
     fn utf8(p: &std::path::Path) -> &Utf8Path {

@@ -20,19 +20,24 @@
 //! frames, and frames that do not resolve (unknown symbol or module, offset past the symbol,
 //! a build-id that is not the module's), pass through byte for byte.
 
-use std::collections::{HashMap, HashSet};
+mod modules;
+pub use modules::open_module;
+mod release;
+
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::frames::{Frame, Scanner};
-use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::symbolize::{Format, Symbolizer};
 use kbuild_lineinfo::Layout;
 
+use super::built::{Built, Source};
 use crate::cli::AnnotateArgs;
 use crate::mmap::InputError;
+use modules::ModuleDirs;
 
 /// Longer lines are copied through unparsed (the kernel's lines are under 1 KiB).
 const MAX_LINE: usize = 64 * 1024;
@@ -76,8 +81,9 @@ pub fn run(args: &AnnotateArgs) -> Result<ExitCode> {
 }
 
 struct Annotator {
-    vmlinux: Option<Symbolizer<'static>>,
-    modules: Option<ModuleDir>,
+    vmlinux: Option<Vmlinux>,
+    modules: Option<ModuleDirs>,
+    built: Built,
     check: bool,
     like_kernel: bool,
     disagreements: u64,
@@ -88,48 +94,54 @@ struct Annotator {
     mismatched: HashSet<String>,
 }
 
+/// The vmlinux and where its tables came from (for `-v`).
+struct Vmlinux {
+    symbolizer: Symbolizer<'static>,
+    path: PathBuf,
+    source: Source,
+    announced: bool,
+}
+
 impl Annotator {
     fn new(args: &AnnotateArgs) -> Result<Annotator> {
-        let vmlinux = match &args.vmlinux {
+        let built = Built::new(args.no_cache);
+        let (vmlinux, modules) = files(args)?;
+        let vmlinux = match vmlinux {
             Some(path) => {
+                let table = args.table.as_deref().map(|t| t.as_std_path());
                 let inputs = super::kernel::Inputs {
-                    image: path.as_std_path(),
-                    table: args.table.as_deref().map(|t| t.as_std_path()),
+                    image: &path,
+                    table,
                     system_map: args.system_map.as_deref().map(|m| m.as_std_path()),
                 };
-                let symbolizer = super::kernel::open(&inputs)?;
+                let (symbolizer, source) = super::kernel::open(&inputs, &built)?;
                 if symbolizer.is_bare() {
                     bail!(
-                        "{path}: a relocatable object: --vmlinux takes the linked vmlinux (its \
-                         symbols)"
+                        "{}: a relocatable object: --vmlinux takes the linked vmlinux (its \
+                         symbols)",
+                        path.display()
                     );
                 }
                 if symbolizer.is_empty() {
-                    let tables = args.table.as_ref().unwrap_or(path);
+                    let tables = table.unwrap_or(&path).display();
                     crate::voice::note(format_args!(
                         "{tables}: the lineinfo tables are empty (all counts 0: the stub of a \
                          first link?); no frame of vmlinux gets a line"
                     ));
                 }
-                Some(symbolizer)
-            }
-            None => None,
-        };
-        let modules = match &args.modules {
-            Some(root) => {
-                // Read once up front: a typo is an error now, not a warning at the first frame.
-                std::fs::read_dir(root).with_context(|| format!("{root}: cannot read"))?;
-                Some(ModuleDir {
-                    root: root.clone().into(),
-                    index: None,
-                    loaded: HashMap::new(),
+                Some(Vmlinux {
+                    symbolizer,
+                    path,
+                    source,
+                    announced: false,
                 })
             }
             None => None,
         };
         Ok(Annotator {
             vmlinux,
-            modules,
+            modules: modules.map(ModuleDirs::new),
+            built,
             check: args.check,
             like_kernel: args.like_kernel,
             disagreements: 0,
@@ -229,7 +241,7 @@ impl Annotator {
     fn answer(&mut self, text: &[u8], frame: &Frame) -> Option<Option<(Vec<u8>, bool)>> {
         let name = &text[frame.name.clone()];
         let image = match &frame.module {
-            None => self.vmlinux.as_ref()?,
+            None => self.vmlinux()?,
             Some(module) => {
                 let module = text[module.clone()].to_vec();
                 let build_id = frame.build_id.clone().map(|r| text[r].to_vec());
@@ -255,35 +267,44 @@ impl Annotator {
         Some(Some((annotation, printed_by_kernel)))
     }
 
+    /// The vmlinux; under `-v`, the first time, which file answers its frames.
+    fn vmlinux(&mut self) -> Option<&Symbolizer<'static>> {
+        let v = self.vmlinux.as_mut()?;
+        announce(&mut v.announced, &v.path, "vmlinux", v.source);
+        Some(&v.symbolizer)
+    }
+
     /// The module called `name` (`-` and `_` alike), loaded on first use; `None` (with one
-    /// warning) when it is not under `--modules`, has no tables, or has another build-id.
+    /// warning) when it is not under `--modules`, has no tables nor DWARF, or has another
+    /// build-id. Under `-v`, the first time, which file answers its frames.
     fn module(&mut self, name: &[u8], build_id: Option<&[u8]>) -> Option<&Symbolizer<'static>> {
-        let Some(dir) = self.modules.as_mut() else {
+        let Some(dirs) = self.modules.as_mut() else {
             self.unlocated_modules += 1;
             return None;
         };
         let key = String::from_utf8_lossy(name).replace('-', "_");
-        if !dir.loaded.contains_key(&key) {
-            let loaded = dir.load(&key);
+        if !dirs.loaded.contains_key(&key) {
+            let loaded = dirs.load(&key, &self.built);
             match &loaded {
                 Err(e) => {
-                    let message = format!("[{key}]: {e:#}; its frames stay as they are");
+                    let e = crate::voice::render(e);
+                    let message = format!("[{key}]: {e}; its frames stay as they are");
                     warn(&mut self.warnings, &message);
                 }
-                Ok((path, image)) if image.is_empty() => {
+                Ok(m) if m.symbolizer.is_empty() => {
                     let message = format!(
                         "{}: the lineinfo tables are empty (all counts 0); no frame of [{key}] \
                          gets a line",
-                        path.display()
+                        m.path.display()
                     );
                     warn(&mut self.warnings, &message);
                 }
                 Ok(_) => {}
             }
-            let loaded = loaded.map(|(_, image)| image);
-            dir.loaded.insert(key.clone(), loaded.ok());
+            dirs.loaded.insert(key.clone(), loaded.ok());
         }
-        let image = dir.loaded.get(&key)?.as_ref()?;
+        let module = dirs.loaded.get_mut(&key)?.as_mut()?;
+        let image = &module.symbolizer;
         if let Some(printed) = build_id {
             if !image.is_build_id(printed) {
                 if self.mismatched.insert(key.clone()) {
@@ -295,16 +316,71 @@ impl Annotator {
                         .collect();
                     let own = if own.is_empty() { "none".into() } else { own };
                     let message = format!(
-                        "[{key}]: the log's build-id {} is not the module's ({own}); its frames \
-                         stay as they are",
-                        String::from_utf8_lossy(printed)
+                        "[{key}]: the log's build-id {} is not the module's ({own}, {}); its \
+                         frames stay as they are",
+                        String::from_utf8_lossy(printed),
+                        module.path.display()
                     );
                     warn(&mut self.warnings, &message);
                 }
                 return None;
             }
         }
-        Some(image)
+        let what = format!("[{key}]");
+        announce(&mut module.announced, &module.path, &what, module.source);
+        Some(&module.symbolizer)
+    }
+}
+
+/// The vmlinux and the module directories: `--vmlinux` and `--modules`, else what `-r` finds
+/// (a vmlinux that is not found is an error naming the paths tried, as are module
+/// directories when no vmlinux is given either).
+fn files(args: &AnnotateArgs) -> Result<(Option<PathBuf>, Option<Vec<PathBuf>>)> {
+    let vmlinux = args.vmlinux.as_ref().map(PathBuf::from);
+    let modules = match &args.modules {
+        Some(root) => {
+            // Read once up front: a typo is an error now, not a warning at the first frame.
+            std::fs::read_dir(root).with_context(|| format!("{root}: cannot read"))?;
+            Some(vec![root.into()])
+        }
+        None => None,
+    };
+    let Some(rel) = &args.release else {
+        return Ok((vmlinux, modules));
+    };
+    let found = release::find(args.root.as_std_path(), rel);
+    let vmlinux = match (vmlinux, found.vmlinux) {
+        (Some(given), _) => Some(given),
+        (None, Ok(path)) => Some(path),
+        (None, Err(tried)) => bail!(
+            "release {rel}: no vmlinux (tried {}); pass --vmlinux FILE",
+            release::list(&tried)
+        ),
+    };
+    let modules = match (modules, found.modules) {
+        (Some(given), _) => Some(given),
+        (None, Ok(dirs)) => Some(dirs),
+        (None, Err(tried)) => {
+            crate::voice::note(format_args!(
+                "release {rel}: no module directory (tried {}); frames of modules stay as they \
+                 are",
+                release::list(&tried)
+            ));
+            None
+        }
+    };
+    Ok((vmlinux, modules))
+}
+
+/// Under `-v`, once per image (`announced`), the file that answers its frames and where its
+/// tables came from.
+fn announce(announced: &mut bool, path: &Path, image: &str, source: Source) {
+    if !std::mem::replace(announced, true) {
+        crate::voice::explain(format_args!(
+            "{}: answers the frames of {image} ({})",
+            path.display(),
+            source.describe()
+        ));
     }
 }
 
@@ -321,104 +397,12 @@ fn map_forever(path: &Path) -> Result<&'static [u8]> {
     Ok(Box::leak(Box::new(map)))
 }
 
-/// The tables of a vmlinux that carries none, built in memory from its DWARF as
-/// `kbuild-lineinfo vmlinux --layout v7 -o T.o` builds them (a distribution's debug vmlinux);
-/// an image without DWARF either is an error that says what to pass.
-pub fn built_from_dwarf(path: &Path, data: &[u8]) -> Result<object::File<'static>> {
-    let start = std::time::Instant::now();
-    let bytes = super::vmlinux::table_from_dwarf(path, data).map_err(|e| {
-        anyhow::anyhow!(
-            "no lineinfo tables (lineinfo_* symbols), and none could be built from its DWARF \
-             ({}): pass --table TABLE.o, made from the image with DWARF by `kbuild-lineinfo \
-             vmlinux -o TABLE.o VMLINUX`",
-            e.root_cause()
-        )
-    })?;
-    crate::voice::explain(format_args!(
-        "{}: no lineinfo tables: built them from its DWARF ({} bytes, {:.2} s)",
-        path.display(),
-        bytes.len(),
-        start.elapsed().as_secs_f64()
-    ));
-    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    object::File::parse(bytes).map_err(|e| kbuild_lineinfo::Error::from(e).into())
-}
-
 /// The table object `path`, for the rest of the run. Errors name it (the caller names the
 /// image).
 pub fn parse_table(path: &Path) -> Result<object::File<'static>> {
     let data = map_forever(path)?;
     object::File::parse(data)
         .map_err(|e| InputError::new(path, kbuild_lineinfo::Error::from(e)).into())
-}
-
-fn load_module(path: &Path) -> Result<Symbolizer<'static>> {
-    let data = map_forever(path)?;
-    let input = Input::parse(data)?;
-    // v1 offsets count from text memory as the loader lays it out (the one rule of
-    // `kbuild::tree::loader_config`: the current directory's config, else unload on).
-    Symbolizer::module(&input, crate::kbuild::tree::loader_config(None))?
-        .context("no .mod_lineinfo")
-}
-
-/// The modules under `--modules`, found by name on first use.
-struct ModuleDir {
-    root: PathBuf,
-    /// Module name (`-` as `_`) → path of its `.ko`, from one walk of the tree.
-    index: Option<HashMap<String, PathBuf>>,
-    loaded: HashMap<String, Option<Symbolizer<'static>>>,
-}
-
-impl ModuleDir {
-    /// The module `key` and the path it was read from.
-    fn load(&mut self, key: &str) -> Result<(PathBuf, Symbolizer<'static>)> {
-        if self.index.is_none() {
-            let mut index = HashMap::new();
-            walk(&self.root, &mut index)
-                .with_context(|| format!("{}: cannot list", self.root.display()))?;
-            self.index = Some(index);
-        }
-        let Some(path) = self.index.as_ref().and_then(|i| i.get(key)) else {
-            bail!("no {key}.ko under {}", self.root.display());
-        };
-        if path.extension().is_some_and(|e| e != "ko") {
-            bail!("{}: compressed, unpack it first", path.display());
-        }
-        let image = load_module(path).with_context(|| path.display().to_string())?;
-        Ok((path.clone(), image))
-    }
-}
-
-/// Every `*.ko` under `dir` (sorted, so the first of two equal names is always the same one).
-fn walk(dir: &Path, index: &mut HashMap<String, PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            walk(&path, index)?;
-        } else if let Some(stem) = module_stem(&path) {
-            // An uncompressed .ko wins over a compressed one of the same name.
-            let key = stem.replace('-', "_");
-            let plain = path.extension().is_some_and(|e| e == "ko");
-            match index.get(&key) {
-                Some(p) if !plain || p.extension().is_some_and(|e| e == "ko") => {}
-                _ => {
-                    index.insert(key, path);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `NAME` of `NAME.ko`, `NAME.ko.xz`, `NAME.ko.zst`, `NAME.ko.gz`.
-fn module_stem(path: &Path) -> Option<&str> {
-    let name = path.file_name()?.to_str()?;
-    [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
-        .iter()
-        .find_map(|suffix| name.strip_suffix(suffix))
 }
 
 enum Read {

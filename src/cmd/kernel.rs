@@ -18,6 +18,7 @@ use kbuild_lineinfo::symbolize::{NoTables, Symbolizer};
 use kbuild_lineinfo::sysmap::SystemMap;
 use kbuild_lineinfo::unpack::{self, ImageKind, KernelImage};
 
+use super::built::{Built, Source};
 use crate::mmap::InputError;
 
 /// What `--vmlinux`, `--table` and `--system-map` name.
@@ -28,8 +29,9 @@ pub struct Inputs<'p> {
     pub system_map: Option<&'p Path>,
 }
 
-/// The symbolizer of `inputs.image`, for the rest of the run.
-pub fn open(inputs: &Inputs<'_>) -> Result<Symbolizer<'static>> {
+/// The symbolizer of `inputs.image`, for the rest of the run, and where its tables came from;
+/// tables built from DWARF go through `built` (the build-id cache).
+pub fn open(inputs: &Inputs<'_>, built: &Built) -> Result<(Symbolizer<'static>, Source)> {
     let path = inputs.image;
     let data = map_any(path)?;
     let start = std::time::Instant::now();
@@ -54,7 +56,7 @@ pub fn open(inputs: &Inputs<'_>) -> Result<Symbolizer<'static>> {
         None => None,
     };
     if kind == ImageKind::Elf && has_symbols(bytes) {
-        return with_symbols(path, bytes, table, inputs.table);
+        return with_symbols(path, bytes, table, inputs.table, built);
     }
     let map_path = find_system_map(path, inputs.system_map, &how)?;
     let text = map_any(&map_path)?;
@@ -67,7 +69,11 @@ pub fn open(inputs: &Inputs<'_>) -> Result<Symbolizer<'static>> {
     }
     let symbolizer = Symbolizer::installed(&memory, &map, table.as_ref())
         .map_err(|e| InputError::new(&map_path, e))?;
-    symbolizer.map_err(|NoTables::Missing| match inputs.table {
+    let source = match inputs.table {
+        Some(_) => Source::Table,
+        None => Source::Embedded,
+    };
+    let symbolizer = symbolizer.map_err(|NoTables::Missing| match inputs.table {
         Some(t) => InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into(),
         None => anyhow!(
             "{}: no lineinfo tables (no lineinfo_* symbols in {}) and no DWARF ({how}): pass the \
@@ -76,7 +82,8 @@ pub fn open(inputs: &Inputs<'_>) -> Result<Symbolizer<'static>> {
             path.display(),
             map_path.display()
         ),
-    })
+    })?;
+    Ok((symbolizer, source))
 }
 
 /// A vmlinux with its own symbols: its tables, `table`'s, or tables built from its DWARF.
@@ -85,18 +92,21 @@ fn with_symbols(
     bytes: &'static [u8],
     table: Option<object::File<'static>>,
     table_path: Option<&Path>,
-) -> Result<Symbolizer<'static>> {
+    built: &Built,
+) -> Result<(Symbolizer<'static>, Source)> {
     let named = |e: kbuild_lineinfo::Error| anyhow!(e).context(path.display().to_string());
     match Symbolizer::vmlinux(bytes, table.as_ref()).map_err(named)? {
-        Ok(s) => Ok(s),
+        Ok(s) if table_path.is_some() => Ok((s, Source::Table)),
+        Ok(s) => Ok((s, Source::Embedded)),
         // A fault of --table names it, not the vmlinux.
         Err(NoTables::Missing) => match table_path {
             Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
             None => {
-                let built = super::annotate::built_from_dwarf(path, bytes)
+                let (built, source) = built
+                    .vmlinux(path, bytes)
                     .map_err(|e| e.context(path.display().to_string()))?;
                 match Symbolizer::vmlinux(bytes, Some(&built)).map_err(named)? {
-                    Ok(s) => Ok(s),
+                    Ok(s) => Ok((s, source)),
                     Err(NoTables::Missing) => Err(anyhow!(
                         "{}: the tables built from its DWARF have no lineinfo_* symbols",
                         path.display()

@@ -8,12 +8,10 @@
 //! so that the output stays in step with the input, and makes the exit status 1 at the end.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 use kbuild_lineinfo::embedded::Uncovered;
-use kbuild_lineinfo::input::Input;
 use kbuild_lineinfo::symbolize::{Answer, Format, Miss, Symbolizer};
 
 use crate::cli::LookupArgs;
@@ -21,10 +19,35 @@ use crate::voice::Verbosity;
 
 pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     let silent = crate::voice::verbosity() == Verbosity::Silent;
-    let data = ImageFiles::map(args)?;
-    let symbolizer = data.open(args)?;
+    let built = super::built::Built::new(args.no_cache);
+    let symbolizer = match (&args.module, &args.vmlinux) {
+        (Some(path), _) => {
+            let loader = crate::kbuild::tree::loader_config(args.objtree.as_deref());
+            super::annotate::open_module(path.as_std_path(), loader, &built)?.0
+        }
+        (None, Some(path)) => {
+            let inputs = super::kernel::Inputs {
+                image: path.as_std_path(),
+                table: args.table.as_deref().map(|t| t.as_std_path()),
+                system_map: args.system_map.as_deref().map(|m| m.as_std_path()),
+            };
+            let (symbolizer, _) = super::kernel::open(&inputs, &built)?;
+            if symbolizer.is_bare() && args.table.is_some() {
+                bail!(
+                    "{path}: a relocatable object: with --table, --vmlinux takes the linked \
+                     vmlinux (its symbols)"
+                );
+            }
+            symbolizer
+        }
+        (None, None) => unreachable!("clap requires --vmlinux or --module"),
+    };
+    let name = args.vmlinux.as_ref().or(args.module.as_ref());
+    let name = name
+        .expect("clap requires --vmlinux or --module")
+        .to_string();
     let mut lookup = Lookup {
-        image: data.name.clone(),
+        image: name.clone(),
         symbolizer: &symbolizer,
         silent,
         bad: 0,
@@ -32,7 +55,7 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
         out: std::io::BufWriter::new(std::io::stdout().lock()),
     };
     if symbolizer.is_empty() {
-        let tables = args.table.as_ref().map_or(&data.name[..], |t| t.as_str());
+        let tables = args.table.as_ref().map_or(&name[..], |t| t.as_str());
         crate::voice::note(format_args!(
             "{tables}: the lineinfo tables are empty (all counts 0: the stub of a first link?); \
              every address answers ??"
@@ -63,55 +86,6 @@ pub fn run(args: &LookupArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The mapped inputs; the symbolizer borrows them.
-struct ImageFiles {
-    /// The image or module, as named on the command line.
-    name: String,
-    /// The module (`--vmlinux` is opened by [`super::kernel::open`]).
-    image: Option<memmap2::Mmap>,
-}
-
-impl ImageFiles {
-    fn map(args: &LookupArgs) -> Result<ImageFiles> {
-        let name = args.vmlinux.as_ref().or(args.module.as_ref());
-        let name = name
-            .expect("clap requires --vmlinux or --module")
-            .to_string();
-        Ok(ImageFiles {
-            image: match args.module {
-                Some(_) => Some(crate::mmap::map(Path::new(&name))?),
-                None => None,
-            },
-            name,
-        })
-    }
-
-    fn open(&self, args: &LookupArgs) -> Result<Symbolizer<'_>> {
-        let name = &self.name;
-        if let Some(image) = &self.image {
-            let loader = crate::kbuild::tree::loader_config(args.objtree.as_deref());
-            let input = Input::parse(image).with_context(|| name.clone())?;
-            let symbolizer = Symbolizer::module(&input, loader).with_context(|| name.clone())?;
-            return symbolizer.with_context(|| {
-                format!("{name}: no .mod_lineinfo or .init.mod_lineinfo section")
-            });
-        }
-        let inputs = super::kernel::Inputs {
-            image: Path::new(name),
-            table: args.table.as_deref().map(|t| t.as_std_path()),
-            system_map: args.system_map.as_deref().map(|m| m.as_std_path()),
-        };
-        let symbolizer = super::kernel::open(&inputs)?;
-        if symbolizer.is_bare() && args.table.is_some() {
-            bail!(
-                "{name}: a relocatable object: with --table, --vmlinux takes the linked vmlinux \
-                 (its symbols)"
-            );
-        }
-        Ok(symbolizer)
-    }
 }
 
 struct Lookup<'s, 'a, W: Write> {

@@ -1,6 +1,7 @@
 //! One function per subcommand; shared helpers for writing outputs.
 
 pub mod annotate;
+pub mod built;
 pub mod classic;
 pub mod kbuild;
 pub mod kernel;

@@ -87,24 +87,11 @@ impl Pipeline<'_> {
         let module = embed::open_locked(path)?;
         let waited = module.lock.waited();
         let mut warnings: Vec<String> = module.lock.warning().into_iter().collect();
-        let (record, cached) = {
-            let data = &module.map;
-            // No key (a hash of the identity) nor cache record without a cache.
-            let key = self.cache.dir().map(|_| self.key(&Identity::of(data)));
-            let hit = key.as_ref().and_then(|key| self.cache.get(key));
-            match hit.and_then(|p| cached::decode(&p)) {
-                Some(record) => (record, true),
-                None => {
-                    let record = self
-                        .compute(data)
-                        .with_context(|| path.display().to_string())?;
-                    if let Some(key) = &key {
-                        self.cache.put(key, &cached::encode(&record));
-                    }
-                    (record, false)
-                }
-            }
-        };
+        // No key (a hash of the identity) nor cache record without a cache.
+        let identity = self.cache.dir().map(|_| Identity::of(&module.map));
+        let (record, cached) = self
+            .record(&module.map, identity.as_ref())
+            .with_context(|| path.display().to_string())?;
         let done = match record {
             Record::NoDebugInfo => Done::NoDebugInfo,
             Record::Sections {
@@ -125,6 +112,22 @@ impl Pipeline<'_> {
             warnings,
             waited,
         })
+    }
+
+    /// What goes into the module `data` (or that it has no DWARF), from the cache under
+    /// `identity` when an entry is there, else computed and stored; and whether it came from
+    /// the cache. Without an identity, computed and not stored.
+    pub fn record(&self, data: &[u8], identity: Option<&Identity>) -> Result<(Record, bool)> {
+        let key = identity.map(|id| self.key(id));
+        let hit = key.as_ref().and_then(|key| self.cache.get(key));
+        if let Some(record) = hit.and_then(|p| cached::decode(&p)) {
+            return Ok((record, true));
+        }
+        let record = self.compute(data)?;
+        if let Some(key) = &key {
+            self.cache.put(key, &cached::encode(&record));
+        }
+        Ok((record, false))
     }
 
     fn compute(&self, data: &[u8]) -> Result<Record> {

@@ -1,0 +1,176 @@
+//! Tables for an image that carries none, built in memory from its DWARF by the build's own
+//! code (the `vmlinux` step for a vmlinux, the `modules` batch for a module, layout v7), and
+//! kept in the build-id cache so that the next log on the same kernel reads them back instead of
+//! reading DWARF again: what `annotate` and `lookup` use on a distribution's debug package.
+//!
+//! Only a file with a GNU build-id is cached (hashing a 400 MB debug vmlinux to name it would
+//! cost what reading it back saves); `-v` says when one is not. A module's entry is the very
+//! entry the `modules` batch keeps for that build-id ([`Pipeline::record`]); a vmlinux's is the
+//! table object `vmlinux --layout v7 -o T.o` writes, under [`vmlinux_key`]. The cache is
+//! opened on first use: a log whose images all carry tables leaves no trace.
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use anyhow::Result;
+use kbuild_lineinfo::emit::ko::NewSection;
+use kbuild_lineinfo::loader::LoaderConfig;
+#[cfg(doc)]
+use kbuild_lineinfo::symbolize::Symbolizer;
+use kbuild_lineinfo::Layout;
+
+use crate::cache::{self, Cache, Identity, Key};
+use crate::modules::lineinfo::Pipeline;
+use crate::modules::cached::Record;
+use crate::voice;
+
+/// The build-id cache, opened when a table is first built or looked for.
+#[derive(Debug)]
+pub struct Built {
+    no_cache: bool,
+    cache: OnceLock<Cache>,
+}
+
+/// Where an image's tables came from, for `-v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Embedded in the image by its build.
+    Embedded,
+    /// Read from the table object given with `--table`.
+    Table,
+    /// Built from its DWARF now.
+    Dwarf,
+    /// Built from its DWARF by an earlier run, read from the cache.
+    Cache,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Embedded => "its embedded tables",
+            Source::Table => "the tables of --table",
+            Source::Dwarf => "tables built from its DWARF",
+            Source::Cache => "tables built from its DWARF, from the cache",
+        }
+    }
+}
+
+/// The key of the vmlinux tables built from an image with build-id `id`: layout v7, no
+/// srctree (names as DWARF gives them), and what the entry holds (a table object), so that it
+/// never meets a module's entry.
+fn vmlinux_key(id: &[u8]) -> Key {
+    let identity = Identity::BuildId(id.to_vec());
+    Key::new(
+        &identity,
+        Layout::V7.name(),
+        &[("entry", b"vmlinux table object")],
+    )
+}
+
+impl Built {
+    /// `no_cache`: build every time, read and write nothing (`--no-cache`).
+    pub fn new(no_cache: bool) -> Built {
+        Built {
+            no_cache,
+            cache: OnceLock::new(),
+        }
+    }
+
+    fn cache(&self) -> &Cache {
+        self.cache.get_or_init(|| {
+            let cache = match self.no_cache {
+                true => Cache::disabled(),
+                false => Cache::open(None, cache::DEFAULT_SIZE_MIB << 20),
+            };
+            voice::explain(format_args!(
+                "cache of tables built from DWARF: {}",
+                cache.dir().map_or("disabled".into(), |d| d.to_string())
+            ));
+            cache
+        })
+    }
+
+    /// The table object of the vmlinux `data` (read from `path`), which carries none: from the
+    /// cache, else built from its DWARF (and stored). An image without DWARF either is an
+    /// error that says what to pass.
+    pub fn vmlinux(&self, path: &Path, data: &[u8]) -> Result<(object::File<'static>, Source)> {
+        let start = Instant::now();
+        let key = self.key_of(path, data).map(|id| vmlinux_key(&id));
+        let hit = key.as_ref().and_then(|k| self.cache().get(k));
+        let (bytes, source) = match hit {
+            Some(bytes) => (bytes, Source::Cache),
+            None => {
+                let bytes = super::vmlinux::table_from_dwarf(path, data).map_err(|e| {
+                    anyhow::anyhow!(
+                        "no lineinfo tables (lineinfo_* symbols), and none could be built from \
+                         its DWARF ({}): pass --table TABLE.o, made from the image with DWARF \
+                         by `kbuild-lineinfo vmlinux -o TABLE.o VMLINUX`",
+                        e.root_cause()
+                    )
+                })?;
+                if let Some(key) = &key {
+                    self.cache().put(key, &bytes);
+                }
+                (bytes, Source::Dwarf)
+            }
+        };
+        voice::explain(format_args!(
+            "{}: no lineinfo tables: {} ({} bytes, {:.2} s)",
+            path.display(),
+            source.describe(),
+            bytes.len(),
+            start.elapsed().as_secs_f64()
+        ));
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let file = object::File::parse(bytes).map_err(kbuild_lineinfo::Error::from)?;
+        Ok((file, source))
+    }
+
+    /// The sections the `modules` batch would embed (layout v7) in the module `data` (read
+    /// from `path`), which carries no tables: the cached ones, else built from its DWARF (and
+    /// stored), for [`Symbolizer::module_built`]. `None` when it has no DWARF line
+    /// information.
+    pub fn module(
+        &self,
+        path: &Path,
+        data: &[u8],
+        loader: LoaderConfig,
+    ) -> Result<Option<(&'static [NewSection], Source)>> {
+        let start = Instant::now();
+        let options = Default::default();
+        let pipeline = Pipeline {
+            cache: self.cache(),
+            options: &options,
+            layout: Layout::V7,
+            loader,
+        };
+        let identity = self.key_of(path, data).map(Identity::BuildId);
+        let (record, cached) = pipeline.record(data, identity.as_ref())?;
+        let Record::Sections { sections, .. } = record else {
+            return Ok(None);
+        };
+        let source = if cached { Source::Cache } else { Source::Dwarf };
+        voice::explain(format_args!(
+            "{}: no .mod_lineinfo: {} ({:.3} s)",
+            path.display(),
+            source.describe(),
+            start.elapsed().as_secs_f64()
+        ));
+        Ok(Some((Box::leak(sections.into_boxed_slice()), source)))
+    }
+
+    /// The build-id that names `data`'s entry; `None` (said under `-v`) when it has none or
+    /// the cache is off.
+    fn key_of(&self, path: &Path, data: &[u8]) -> Option<Vec<u8>> {
+        self.cache().dir()?;
+        let id = cache::build_id(data);
+        if id.is_none() {
+            voice::explain(format_args!(
+                "{}: no build-id: the tables built from its DWARF are not cached",
+                path.display()
+            ));
+        }
+        id
+    }
+}
