@@ -705,6 +705,26 @@ fn installed_kernel_logs_round_trip() {
         if !out.status.success() {
             failed.push(cell.display().to_string());
         }
+        // The answers came from what was installed (`--check` looks every annotation up): the
+        // vmlinuz, and compressed modules.
+        let out = Command::new(bin())
+            .args(["-v", "annotate", "--check", "-r", release.trim(), "--root"])
+            .arg(cell.join("root"))
+            .arg(cell.join("console.log"))
+            .env("XDG_CACHE_HOME", cache.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        let vmlinuz = format!(
+            "boot/vmlinuz-{}: answers the frames of vmlinux",
+            release.trim()
+        );
+        if !said.contains(&vmlinuz) || !said.contains(".ko.xz: answers") {
+            failed.push(format!(
+                "{}: not answered from the vmlinuz and .ko.xz modules: {said}",
+                cell.display()
+            ));
+        }
     }
     assert!(failed.is_empty(), "round trip failed: {failed:?}");
 }

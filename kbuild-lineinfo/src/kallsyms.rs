@@ -105,7 +105,9 @@ impl<'a> Symbols<'a> {
                 (name, symbol, rank)
             })
             .collect();
-        Self::from_starts(all, relocatable, |section| code.get(section).copied().flatten())
+        Self::from_starts(all, relocatable, |section| {
+            code.get(section).copied().flatten()
+        })
     }
 
     /// The text symbols of a System.map (a linked image's, so one address space): kallsyms'

@@ -21,8 +21,8 @@ use kbuild_lineinfo::symbolize::Symbolizer;
 use kbuild_lineinfo::Layout;
 
 use crate::cache::{self, Cache, Identity, Key};
-use crate::modules::lineinfo::Pipeline;
 use crate::modules::cached::Record;
+use crate::modules::lineinfo::Pipeline;
 use crate::voice;
 
 /// The build-id cache, opened when a table is first built or looked for.

@@ -24,8 +24,37 @@ pub fn vmlinux_candidates(root: &Path, release: &str) -> Vec<PathBuf> {
         format!("boot/vmlinuz-{release}"),
     ]
     .into_iter()
-    .map(|p| root.join(p))
+    .map(|p| rooted(root, Path::new(&p)))
     .collect()
+}
+
+/// `root/path`, with every symbolic link on the way resolved inside `root`, as a chroot would
+/// see it: `modules_install` leaves `lib/modules/REL/build` pointing at the absolute path of
+/// the build tree, which under `--root` names a file of this machine, not of the image.
+fn rooted(root: &Path, path: &Path) -> PathBuf {
+    fn walk(root: &Path, path: &Path, hops: &mut u32) -> PathBuf {
+        let mut at = root.to_path_buf();
+        for part in path.components() {
+            at.push(part);
+            // Bounded, as the kernel bounds a path walk (40 links): a loop ends here.
+            let Some(target) = std::fs::read_link(&at).ok().filter(|_| *hops < 40) else {
+                continue;
+            };
+            *hops += 1;
+            at = match target.strip_prefix("/") {
+                Ok(inside) => walk(root, inside, hops),
+                Err(_) => {
+                    at.pop();
+                    at.join(target)
+                }
+            };
+        }
+        at
+    }
+    if root == Path::new("/") {
+        return root.join(path);
+    }
+    walk(root, path, &mut 0)
 }
 
 /// The module directories tried: the installed modules, then the debug package's.
@@ -35,7 +64,7 @@ pub fn module_candidates(root: &Path, release: &str) -> Vec<PathBuf> {
         format!("usr/lib/debug/lib/modules/{release}"),
     ]
     .into_iter()
-    .map(|p| root.join(p))
+    .map(|p| rooted(root, Path::new(&p)))
     .collect()
 }
 
@@ -66,6 +95,37 @@ pub fn list(paths: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absolute_links_stay_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let rel = "6.12.1";
+        std::fs::create_dir_all(r.join("lib/modules/6.12.1")).unwrap();
+        std::fs::create_dir_all(r.join("usr/src/obj")).unwrap();
+        std::fs::write(r.join("usr/src/obj/vmlinux"), b"x").unwrap();
+        // What modules_install leaves: an absolute link to the build tree.
+        std::os::unix::fs::symlink("/usr/src/obj", r.join("lib/modules/6.12.1/build")).unwrap();
+        assert_eq!(
+            find(r, rel).vmlinux,
+            Ok(r.join("usr/src/obj/vmlinux")),
+            "the link is read inside the root"
+        );
+        // A link to this machine's own file does not count under another root.
+        std::fs::remove_file(r.join("lib/modules/6.12.1/build")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("vmlinux"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), r.join("lib/modules/6.12.1/build")).unwrap();
+        assert!(find(r, rel).vmlinux.is_err());
+        // A loop ends.
+        std::fs::remove_file(r.join("lib/modules/6.12.1/build")).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/modules/6.12.1/build",
+            r.join("lib/modules/6.12.1/build"),
+        )
+        .unwrap();
+        assert!(find(r, rel).vmlinux.is_err());
+    }
 
     #[test]
     fn first_existing_vmlinux_and_every_module_directory() {
