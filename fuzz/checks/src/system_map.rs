@@ -20,7 +20,9 @@ pub fn check(data: &[u8]) {
         }
     }
     let symbols = Symbols::from_map(&map, map.address("_etext"));
-    assert!(symbols.len() <= map.symbols().len());
+    for s in map.symbols().iter().filter(|s| s.is_text()) {
+        assert!(symbols.name(s.name).is_some(), "text symbol {s:?} not found by name");
+    }
     let text = map.address("_text").unwrap_or(0);
     let memory = Memory::new(data, ImageKind::Arm64, text).unwrap();
     let _ = map.check_image(&memory);
