@@ -663,6 +663,27 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
     }
 }
 
+/// The cells of `KBUILD_LINEINFO_KERNEL_LOGS` (one directory per booted kernel, as
+/// `tests/kernel/run.sh` keeps them with `E2E_LOGS`) that hold `console.log` and `with`.
+fn kernel_cells(with: &str) -> Vec<PathBuf> {
+    let root = PathBuf::from(
+        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
+            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
+    );
+    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("console.log").exists() && p.join(with).exists())
+        .collect();
+    cells.sort();
+    assert!(
+        !cells.is_empty(),
+        "{}: no <cell>/console.log with <cell>/{with} (run tests/kernel/run.sh with E2E_LOGS)",
+        root.display()
+    );
+    cells
+}
+
 /// The same booted kernels as a distribution installs them (`tests/kernel/run.sh` with
 /// `E2E_LOGS` writes `<cell>/root`: `/boot/vmlinuz-REL` with `System.map-REL`, and
 /// `/lib/modules/REL` stripped of DWARF, compressed with xz and zstd; `<cell>/release`): with no
@@ -671,21 +692,7 @@ fn debian_cloud_module_frames_agree_with_llvm_symbolizer() {
 #[test]
 #[ignore = "needs booted kernels installed: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,release,root/}"]
 fn installed_kernel_logs_round_trip() {
-    let root = PathBuf::from(
-        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
-            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
-    );
-    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("console.log").exists() && p.join("release").exists())
-        .collect();
-    cells.sort();
-    assert!(
-        !cells.is_empty(),
-        "{}: no <cell>/console.log with <cell>/release (run tests/kernel/run.sh with E2E_LOGS)",
-        root.display()
-    );
+    let cells = kernel_cells("release");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/annotate-roundtrip.sh");
     let cache = tempfile::tempdir().unwrap();
     let mut failed = Vec::new();
@@ -735,21 +742,7 @@ fn installed_kernel_logs_round_trip() {
 #[test]
 #[ignore = "needs booted kernel logs: KBUILD_LINEINFO_KERNEL_LOGS=DIR/<cell>/{console.log,vmlinux,modules/}"]
 fn booted_kernel_logs_round_trip() {
-    let root = PathBuf::from(
-        std::env::var_os("KBUILD_LINEINFO_KERNEL_LOGS")
-            .expect("KBUILD_LINEINFO_KERNEL_LOGS: the directory of booted kernels' logs"),
-    );
-    let mut cells: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("console.log").exists() && p.join("vmlinux").exists())
-        .collect();
-    cells.sort();
-    assert!(
-        !cells.is_empty(),
-        "{}: no <cell>/console.log",
-        root.display()
-    );
+    let cells = kernel_cells("vmlinux");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/annotate-roundtrip.sh");
     let mut failed = Vec::new();
     for cell in &cells {
