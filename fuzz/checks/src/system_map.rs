@@ -21,7 +21,10 @@ pub fn check(data: &[u8]) {
     }
     let symbols = Symbols::from_map(&map, map.address("_etext"));
     for s in map.symbols().iter().filter(|s| s.is_text()) {
-        assert!(symbols.name(s.name).is_some(), "text symbol {s:?} not found by name");
+        assert!(
+            symbols.name(s.name).is_some(),
+            "text symbol {s:?} not found by name"
+        );
     }
     let text = map.address("_text").unwrap_or(0);
     let memory = Memory::new(data, ImageKind::Arm64, text).unwrap();
