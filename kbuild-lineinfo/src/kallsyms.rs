@@ -10,7 +10,9 @@
 //! symbol of a section reaches its end). A name can occur several times (static functions);
 //! [`Symbols::resolve`] narrows them with the printed size.
 
-use std::collections::HashMap;
+// A debug vmlinux has 186,000 text symbols, all hashed by name on every run: foldhash's fast
+// hasher (names are not chosen by an attacker) instead of SipHash.
+use foldhash::HashMap;
 
 use object::{Object, ObjectSection, SectionFlags};
 
@@ -164,7 +166,7 @@ impl<'a> Symbols<'a> {
             };
             s.size = limit - s.value;
         }
-        let mut by_name = HashMap::with_capacity(all.len());
+        let mut by_name = HashMap::with_capacity_and_hasher(all.len(), Default::default());
         let mut same_name = vec![END; all.len()];
         // Backwards, so that each name's chain runs in kallsyms' order.
         for (i, &(name, _)) in all.iter().enumerate().rev() {
