@@ -152,11 +152,25 @@ fn modules_that_cannot_answer_are_one_line_each() {
 }
 
 /// The corpus as Debian's dbg package lays it out under a root:
-/// `usr/lib/debug/boot/vmlinux-REL` and `usr/lib/debug/lib/modules/REL/`, and an installed
+/// `usr/lib/debug/boot/vmlinux-REL` and `usr/lib/debug/lib/modules/REL/` (relative links to
+/// the corpus: `--root` reads an absolute link inside the root, as a chroot would), and an installed
 /// `lib/modules/REL/` holding one module stripped of DWARF (as `INSTALL_MOD_STRIP` leaves it)
 /// and compressed: `-r REL --root ROOT` answers as `--vmlinux`/`--modules` on the debug files
 /// do (checked against `llvm-symbolizer` by the test after this one), `-v` naming the debug
 /// files; the second run reads every table from the cache, the same output.
+/// A symbolic link at `link` to the absolute path `target`, spelled relative to the link's
+/// directory (`../../…/target`), so that it leads there under any `--root` too.
+fn relative_link(target: &Path, link: &Path) {
+    let dir = link.parent().unwrap().canonicalize().unwrap();
+    let up = dir.components().count() - 1;
+    let mut relative = PathBuf::new();
+    for _ in 0..up {
+        relative.push("..");
+    }
+    relative.push(target.canonicalize().unwrap().strip_prefix("/").unwrap());
+    std::os::unix::fs::symlink(relative, link).unwrap();
+}
+
 #[test]
 #[ignore = "needs the corpus: scripts/corpus.sh"]
 fn release_finds_a_debian_debug_package() {
@@ -170,8 +184,8 @@ fn release_finds_a_debian_debug_package() {
     for d in [&debug_boot, &debug_modules, &installed] {
         std::fs::create_dir_all(d).unwrap();
     }
-    std::os::unix::fs::symlink(&corpus.vmlinux, debug_boot.join(format!("vmlinux-{rel}"))).unwrap();
-    std::os::unix::fs::symlink(&corpus.modules_dir, debug_modules.join(rel)).unwrap();
+    relative_link(&corpus.vmlinux, &debug_boot.join(format!("vmlinux-{rel}")));
+    relative_link(&corpus.modules_dir, &debug_modules.join(rel));
     let stripped = installed.join("virtio_net.ko");
     common::tools::run(
         Command::new("strip")

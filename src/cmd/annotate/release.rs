@@ -36,18 +36,16 @@ fn rooted(root: &Path, path: &Path) -> PathBuf {
         let mut at = root.to_path_buf();
         for part in path.components() {
             at.push(part);
-            // Bounded, as the kernel bounds a path walk (40 links): a loop ends here.
+            // Only an absolute link is read again inside the root (a relative one leads where
+            // it leads from here, and the path keeps its name). Bounded, as the kernel bounds a
+            // path walk (40 links): a loop ends here.
             let Some(target) = std::fs::read_link(&at).ok().filter(|_| *hops < 40) else {
                 continue;
             };
-            *hops += 1;
-            at = match target.strip_prefix("/") {
-                Ok(inside) => walk(root, inside, hops),
-                Err(_) => {
-                    at.pop();
-                    at.join(target)
-                }
-            };
+            if let Ok(inside) = target.strip_prefix("/") {
+                *hops += 1;
+                at = walk(root, inside, hops);
+            }
         }
         at
     }
