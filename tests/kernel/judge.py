@@ -35,8 +35,15 @@ MOD = r"(?: \[(?P<mod>[A-Za-z0-9_]+)(?: [0-9a-f]+)?\])?"
 LINE = r"(?: \((?P<file>[^():]+):(?P<line>\d+)\))?"
 # x86-64 Call Trace entry (%pBb), possibly "? " (unreliable); /proc/PID/stack "[<0>] %pB".
 FRAME_B = re.compile(r"^\s*(?:\[<[0-9a-f]+>\] )?(?P<q>\? )?" + SYM + MOD + LINE + r"\s*$")
-# %pS: x86-64 "RIP: 0010:" line, arm64 "pc : "/"lr : " lines and arm64 Call trace entries.
-FRAME_S = re.compile(r"^\s*(?:RIP: [0-9a-f]{4}:|pc : |lr : )" + SYM + MOD + LINE + r"\s*$")
+# %pS: x86-64 "RIP: 0010:" line, arm64 "pc : "/"lr : " lines and arm64 Call trace entries;
+# powerpc "NIP [..] "/"LR [..] " and its trace "[sp] [ip] %pS", s390 "([<ip>] %pSR)", 32-bit ARM
+# "callee from %pS". (riscv's "[<ip>] %pS" matches FRAME_B's shape: told apart by --arch.)
+FRAME_S = re.compile(r"^\s*(?:RIP: [0-9a-f]{4}:|pc : |lr : |(?:NIP|LR) +\[[0-9a-f]+\] |"
+                     r"\[[0-9a-f]+\] \[[0-9a-f]+\] |\(\[<[0-9a-f]+>\] |\S+ from )"
+                     + SYM + MOD + LINE + r"(?: \(unreliable\))?\)?\s*$")
+# The architectures whose own traces print %pB (x86's "Call Trace:"); elsewhere only
+# /proc/PID/stack's "[<0>] %pB" entries are %pB and every other frame line is %pS.
+PRINTS_PB = ("x86_64", "i386")
 KTAP = re.compile(r"^(?P<ind>\s*)(?P<not>not )?ok (?P<n>\d+) (?P<name>[^#]+?)\s*(?:# (?P<dir>SKIP|TODO)\s*(?P<why>.*))?$")
 
 
@@ -157,6 +164,7 @@ def main():
     ap.add_argument("--vmlinux", required=True)
     ap.add_argument("--modules", required=True, help="directory searched for NAME.ko")
     ap.add_argument("--layout", choices=("v1", "v7"), required=True)
+    ap.add_argument("--arch", default="x86_64", help="the cell's ARCH (tests/kernel/run.sh)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--report", required=True)
     a = ap.parse_args()
@@ -180,6 +188,8 @@ def main():
             context = line
         m = FRAME_B.match(line)
         kind = "B"
+        if m and a.arch not in PRINTS_PB and not line.lstrip().startswith("[<0>] "):
+            kind = "S"
         if not m:
             m = FRAME_S.match(line)
             kind = "S"
@@ -312,6 +322,8 @@ def main():
         "frames": len([f for f in frames if id(f) in want]),
         "right": right, "wrong": wrong, "unannotated": unann,
         "unresolved": len(unresolved),
+        # %pS frames (the architecture's own trace lines): v7 prints no line there, by design.
+        "pS_bare": sum(1 for f in frames if f[2] == "S") if a.layout == "v7" else 0,
         "frames_with_line_printed": sum(1 for f in frames if f[7]),
         "kunit": [{"ok": sum(1 for c in s["cases"] if c["ok"] and not c["skip"]),
                    "fail": sum(1 for c in s["cases"] if not c["ok"]),

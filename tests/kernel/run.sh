@@ -13,7 +13,9 @@
 #   MATRIX=1 tests/kernel/run.sh               # every cell, ours and the C tool
 #
 # Environment:
-#   LAYOUT=v1|v7  CC=gcc|clang  ARCH=x86_64|arm64  TOOL=ours|c
+#   LAYOUT=v1|v7  CC=gcc|clang  TOOL=ours|c
+#   ARCH=x86_64|arm64|riscv64|ppc64le|s390x|i386|arm   (Debian's cross gcc and qemu-system-*;
+#                    a busybox-static of that architecture is fetched from Debian 13 with apt)
 #   KUNIT=m|y        the series' KUnit suite (v7) as a module (insmod from the initrd) or built in
 #   KBUILD_LINEINFO  the tool (default: target/release/kbuild-lineinfo of this repository)
 #   KBUILD_LINEINFO_SERIES  the series' diffs (default: ../shared/series beside the repository)
@@ -22,6 +24,7 @@
 #                    $E2E_LOGS/<cell>/ (console.log, vmlinux, modules/)
 #   E2E_JOBS         make -j (default 2)   E2E_NICE  nice level of the build (default 5)
 #   E2E_BOOT_TIMEOUT seconds (default 1500)
+#   E2E_STOP=config  stop after configuring (to check a cell's .config without building)
 #
 # Reruns reuse the unpacked tree and the build directory: make rebuilds only what changed
 # (switching TOOL relinks vmlinux and every .ko, nothing else). One source tree per layout
@@ -60,10 +63,38 @@ cmp -s "$new" "$timed" 2>/dev/null && rm "$new" || mv "$new" "$timed"
 # A new tool is a new wrapper for make (the rewritten Makefile.modfinal depends on it).
 [ "$timed" -nt "$tool" ] || [ "$timed" -ot "$tool" ] && touch -r "$tool" "$timed"
 
+# --- Architectures --------------------------------------------------------------------------------
+# For ARCH (the cell's name): KARCH (make's ARCH=), CROSS (CROSS_COMPILE for gcc), IMAGE (the boot
+# image, relative to the build directory; its basename is the make target), DEBARCH (Debian's name,
+# for busybox-static), QEMU (the command line, less -kernel/-initrd/-append), CONSOLE, PKGS.
+arch_setup() {
+	case $1 in
+	x86_64) KARCH=x86_64 CROSS= IMAGE=arch/x86/boot/bzImage DEBARCH=amd64 CONSOLE=ttyS0
+		QEMU=(qemu-system-x86_64 -accel tcg -smp 2 -m 1G) PKGS=(qemu-system-x86) ;;
+	i386) KARCH=i386 CROSS=i686-linux-gnu- IMAGE=arch/x86/boot/bzImage DEBARCH=i386 CONSOLE=ttyS0
+		QEMU=(qemu-system-i386 -accel tcg -smp 2 -m 1G) PKGS=(qemu-system-x86 gcc-i686-linux-gnu) ;;
+	arm64) KARCH=arm64 CROSS=aarch64-linux-gnu- IMAGE=arch/arm64/boot/Image DEBARCH=arm64
+		CONSOLE=ttyAMA0 QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a57 -accel tcg -smp 2 -m 1G)
+		PKGS=(qemu-system-arm gcc-aarch64-linux-gnu) ;;
+	arm) KARCH=arm CROSS=arm-linux-gnueabihf- IMAGE=arch/arm/boot/zImage DEBARCH=armhf
+		CONSOLE=ttyAMA0 QEMU=(qemu-system-arm -M virt -cpu cortex-a15 -accel tcg -smp 2 -m 1G)
+		PKGS=(qemu-system-arm gcc-arm-linux-gnueabihf) ;;
+	riscv64) KARCH=riscv CROSS=riscv64-linux-gnu- IMAGE=arch/riscv/boot/Image DEBARCH=riscv64
+		CONSOLE=ttyS0 QEMU=(qemu-system-riscv64 -M virt -bios default -accel tcg -smp 2 -m 1G)
+		PKGS=(qemu-system-misc gcc-riscv64-linux-gnu) ;;
+	ppc64le) KARCH=powerpc CROSS=powerpc64le-linux-gnu- IMAGE=vmlinux DEBARCH=ppc64el
+		CONSOLE=hvc0 QEMU=(qemu-system-ppc64 -M pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off
+			-cpu power9 -accel tcg -smp 2 -m 1G) PKGS=(qemu-system-ppc gcc-powerpc64le-linux-gnu) ;;
+	s390x) KARCH=s390 CROSS=s390x-linux-gnu- IMAGE=arch/s390/boot/bzImage DEBARCH=s390x
+		CONSOLE=ttysclp0 QEMU=(qemu-system-s390x -M s390-ccw-virtio -cpu max -accel tcg -smp 2 -m 1G)
+		PKGS=(qemu-system-misc gcc-s390x-linux-gnu) ;;
+	*) die "ARCH=$1: not one of x86_64 i386 arm64 arm riscv64 ppc64le s390x" ;;
+	esac
+}
+
 install_missing() {
 	local need=(linux-source-6.12 bc flex bison libelf-dev libssl-dev libdw-dev cpio
-		busybox-static qemu-system-x86 e2fsprogs) missing=()
-	[ "$1" = arm64 ] && need+=(gcc-aarch64-linux-gnu qemu-system-arm)
+		busybox-static e2fsprogs zstd xz-utils "${PKGS[@]}") missing=()
 	for p in "${need[@]}"; do
 		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] ||
 			missing+=("$p")
@@ -72,6 +103,30 @@ install_missing() {
 		say "apt-get install ${missing[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
 	fi
+}
+
+# busybox-static of the cell's architecture: the host's for x86_64, else Debian 13's package
+# (every architecture of the matrix has one there), fetched with apt through a private list
+# (nothing is added to the host's sources) and unpacked into $work.
+busybox_for() {
+	local debarch=$1 bb=$work/busybox-$1
+	[ "$debarch" = amd64 ] && { echo /bin/busybox; return; }
+	if [ ! -x "$bb" ]; then
+		local apt=$work/apt o
+		mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/deb"
+		echo "deb [arch=$debarch] http://deb.debian.org/debian trixie main" >"$apt/sources-$debarch.list"
+		o=(-o Dir::Etc::SourceList="$apt/sources-$debarch.list" -o Dir::Etc::SourceParts=/dev/null
+			-o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
+			-o APT::Architectures::="$debarch" -o APT::Sandbox::User=root)
+		say "fetching busybox-static:$debarch (Debian 13) into $work"
+		apt-get "${o[@]}" update >&2 || die "apt-get update for busybox-static:$debarch failed"
+		(cd "$apt/deb" && rm -f busybox-static_*_"$debarch".deb &&
+			apt-get "${o[@]}" download "busybox-static:$debarch" >&2) ||
+			die "cannot download busybox-static:$debarch"
+		rm -rf "$apt/x" && dpkg-deb -x "$apt/deb"/busybox-static_*_"$debarch".deb "$apt/x"
+		cp "$apt/x/usr/bin/busybox" "$bb"
+	fi
+	echo "$bb"
 }
 
 # --- The tree: Debian's 6.12 with the series applied (one per layout) ----------------------------
@@ -122,8 +177,9 @@ select_tool() {
 
 # --- Configuration ----------------------------------------------------------------------------------
 make_args() { # arch cc obj
-	local a=(-C "$work/src-$LAYOUT" O="$3" ARCH="$1")
-	[ "$1" = arm64 ] && [ "$2" = gcc ] && a+=(CROSS_COMPILE=aarch64-linux-gnu-)
+	arch_setup "$1"
+	local a=(-C "$work/src-$LAYOUT" O="$3" ARCH="$KARCH")
+	[ "$2" = gcc ] && [ -n "$CROSS" ] && a+=(CROSS_COMPILE="$CROSS")
 	[ "$2" = clang ] && a+=(LLVM=1)
 	printf '%s\n' "${a[@]}"
 }
@@ -202,19 +258,20 @@ run_cell() {
 	local cell=$arch-$cc-$layout dir=$work/$arch-$cc-$layout
 	local obj=$dir/obj name=$arch-$cc-$layout-$which-kunit$kunit
 	local margs start build_s steps_ms=0
+	arch_setup "$arch"
 	install_missing "$arch"
 	unpack "$layout"
 	select_tool "$layout" "$which"
 	mkdir -p "$dir"
 	configure "$arch" "$cc" "$obj" "$kunit"
+	[ "${E2E_STOP:-}" = config ] && { say "$name: configured ($obj/.config)"; return 0; }
 	mapfile -t margs < <(make_args "$arch" "$cc" "$obj")
 	# Another tool made the .ko files last time: make would not redo their step.
 	if [ "$(cat "$obj/.e2e-tool" 2>/dev/null)" != "$which" ]; then
 		find "$obj" -name '*.ko' -delete
 		echo "$which" >"$obj/.e2e-tool"
 	fi
-	local image=arch/x86/boot/bzImage
-	[ "$arch" = arm64 ] && image=arch/arm64/boot/Image
+	local image=$IMAGE
 	local times=$dir/steps-$which.log log=$dir/build-$which.log
 	rm -f "$times"
 	say "$name: make -j$jobs $(basename $image) modules (log: $log)"
@@ -235,12 +292,7 @@ run_cell() {
 	# Initrd: busybox, every module of modules.order and ours, an ext4 image.
 	local rd=$dir/initrd
 	rm -rf "$rd" && mkdir -p "$rd/bin" "$rd/modules" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/mnt"
-	local bb=/bin/busybox
-	if [ "$arch" = arm64 ]; then
-		bb=$work/busybox-arm64
-		[ -x "$bb" ] || die "no arm64 busybox at $bb (see README: busybox-static:arm64)"
-	fi
-	cp "$bb" "$rd/bin/busybox"
+	cp "$(busybox_for "$DEBARCH")" "$rd/bin/busybox"
 	cp "$here/init.sh" "$rd/init"
 	chmod +x "$rd/init"
 	: >"$rd/modules.list"
@@ -257,13 +309,7 @@ run_cell() {
 	# Boot (TCG; KASLR on: no nokaslr).
 	local console=$dir/console-$which-kunit$kunit.log qemu
 	say "$name: booting under QEMU (TCG), console: $console"
-	if [ "$arch" = x86_64 ]; then
-		qemu=(qemu-system-x86_64 -accel tcg -smp 2 -m 1G -kernel "$obj/$image"
-			-append "console=ttyS0 panic=-1 loglevel=7")
-	else
-		qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -accel tcg -smp 2 -m 1G
-			-kernel "$obj/$image" -append "console=ttyAMA0 panic=-1 loglevel=7")
-	fi
+	qemu=("${QEMU[@]}" -kernel "$obj/$image" -append "console=$CONSOLE panic=-1 loglevel=7")
 	timeout "$boot_timeout" "${qemu[@]}" -initrd "$dir/initrd.cpio.gz" -nographic -no-reboot \
 		-monitor none -serial stdio </dev/null >"$console" 2>&1 || true
 	grep -q E2E-END "$console" || say "$name: the boot did not reach E2E-END (see $console)"
@@ -276,14 +322,16 @@ run_cell() {
 		cp "$rd/modules/"*.ko "$keep/modules/"
 		printf 'kernel 6.12 + series %s, %s, %s, tables by %s, KUnit suite %s\n' \
 			"$layout" "$arch" "$cc" "$which" "$kunit" >"$keep/README"
-		install_like_a_distribution "$arch" "$obj" "$dir" "$image" "$keep"
+		case $arch in
+		x86_64 | arm64) install_like_a_distribution "$arch" "$obj" "$dir" "$image" "$keep" ;;
+		*) say "$name: not installed as a distribution does (annotate reads x86 and arm64 images)" ;;
+		esac
 	fi
 
 	local report=$dir/judge-$which-kunit$kunit.txt json
-	local ld=ld
-	[ "$arch" = arm64 ] && ld=aarch64-linux-gnu-ld
-	[ "$arch" = arm64 ] && [ "$cc" = clang ] && ld=ld.lld
-	json=$(LD=$ld python3 "$here/judge.py" --console "$console" --vmlinux "$obj/vmlinux" \
+	local ld=${CROSS}ld
+	[ "$cc" = clang ] && ld=ld.lld
+	json=$(LD=$ld python3 "$here/judge.py" --arch "$arch" --console "$console" --vmlinux "$obj/vmlinux" \
 		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report")
 	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
 	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
@@ -293,13 +341,14 @@ name, j, build_ms, steps_ms, nsteps, which = sys.argv[1], json.loads(sys.argv[2]
 k = j["kunit"]
 ks = " ".join("%d/%d/%d" % (s["ok"], s["fail"], s["skip"]) for s in k) or "-"
 step = "step %.1f s in %d calls" % (steps_ms / 1000, nsteps) if which == "ours" else "step: the C tool's"
-print("CELL %-34s frames %d: right %d wrong %d unannotated %d | KUnit ok/fail/skip %s | build %.0f s (%s)"
-      % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], ks, build_ms / 1000, step))
+print("CELL %-34s frames %d: right %d wrong %d unannotated %d (%%pS, bare by design: %d) | KUnit ok/fail/skip %s | build %.0f s (%s)"
+      % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], j.get("pS_bare", 0), ks, build_ms / 1000, step))
 EOF
 }
 
 if [ -n "${MATRIX:-}" ]; then
-	for cell in x86_64:gcc:v7 x86_64:gcc:v1 x86_64:clang:v7 x86_64:clang:v1 arm64:gcc:v7; do
+	for cell in x86_64:gcc:v7 x86_64:gcc:v1 x86_64:clang:v7 x86_64:clang:v1 arm64:gcc:v7 \
+		riscv64:gcc:v7 ppc64le:gcc:v7 s390x:gcc:v7 i386:gcc:v7 arm:gcc:v7; do
 		IFS=: read -r a c l <<<"$cell"
 		for t in ours c; do
 			run_cell "$a" "$c" "$l" "$t" "${KUNIT:-m}" || true
