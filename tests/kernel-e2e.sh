@@ -191,27 +191,14 @@ check_vmlinux() {
 	PYTHONPATH="$repo/tests/kernel" python3 - "$obj" "$tool" "$samples" "$table" "$2" >"$out" <<'EOF' ||
 		fail "$2 table (see $out)"
 import os, random, subprocess, sys
-from judge import compare, lookup, symbolize  # tests/kernel/judge.py: the booted-log judge's oracle
+from judge import sample_vmlinux  # tests/kernel/judge.py: the booted-log judge's oracle
 obj, tool, count, table, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-vmlinux = os.path.join(obj, "vmlinux")
-absolute = os.path.samefile(table, vmlinux)
-
-syms = {}
-for l in subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=True).stdout.splitlines():
-    f = l.split()
-    if len(f) == 3 and f[2] in ("_text", "_etext"):
-        syms[f[2]] = int(f[0], 16)
-text, etext = syms["_text"], syms["_etext"]
-rng = random.Random(2)
-addrs = [text + rng.randrange(etext - text) for _ in range(count)]
-want = symbolize(vmlinux, addrs)
-got = lookup(tool, ["--vmlinux", table], ["%#x" % (a - (0 if absolute else text)) for a in addrs])
-c, a, u, b, wrong = compare(addrs, want, got)
+c, a, u, b, wrong, text_size = sample_vmlinux(tool, os.path.join(obj, "vmlinux"), table, count)
 for addr, w, g in wrong[:10]:
     print("  %#x: llvm-symbolizer %s:%d, ours %s:%d" % (addr, w[0], w[1], g[0], g[1]))
 rate = 100.0 * a / c if c else 0.0
 print(name.upper() + " %d addresses in [_text,_etext) (%d KiB), %d with a DWARF answer, %d agree (%.3f %%), %d unannotated, %d bad names"
-      % (count, (etext - text) >> 10, c, a, rate, u, b))
+      % (count, text_size >> 10, c, a, rate, u, b))
 # x86-64 pads the text to 2 MiB boundaries (entry text, static call text): most random
 # addresses of a small kernel have no DWARF answer, so only a tenth must have one.
 sys.exit(0 if c >= count // 10 and rate >= 99.9 and u == 0 and b == 0 else 1)

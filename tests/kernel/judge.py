@@ -25,6 +25,7 @@ skip's reason). Prints a JSON summary on stdout; details go to --report.
 import argparse
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -87,9 +88,11 @@ def lookup(tool, args, queries):
     return res
 
 
-def compare(keys, want, got):
+def compare(keys, want, got, absolute_ok=False):
     """Our answers `got` against llvm-symbolizer's `want` where it has one: (compared, agree,
-    unannotated, bad names, [(key, want, got) for each disagreement])."""
+    unannotated, bad names, [(key, want, got) for each disagreement]). A name is bad if it is not
+    relative and folded; with `absolute_ok` (an out-of-tree module: its sources are outside the
+    tree, and the absolute name is what the kernel prints) an absolute one is not."""
     c = a = u = b = 0
     wrong = []
     for k, w, g in zip(keys, want, got):
@@ -99,6 +102,8 @@ def compare(keys, want, got):
         if g is None:
             u += 1
             continue
+        if absolute_ok and g[0].startswith("/") and fold(g[0]) == g[0][1:]:
+            g = (g[0][1:], g[1])  # llvm-symbolizer's name is folded the same way
         if g[0].startswith("/") or fold(g[0]) != g[0]:
             b += 1
         if (w[0] == g[0] or w[0].endswith("/" + g[0])) and w[1] == g[1]:
@@ -158,6 +163,75 @@ class Oracle:
         return self.linked[key]
 
 
+def text_bounds(vmlinux):
+    """(_text, _etext) of a linked vmlinux."""
+    syms = {}
+    for l in subprocess.run(["nm", vmlinux], capture_output=True, text=True, check=True).stdout.splitlines():
+        f = l.split()
+        if len(f) == 3 and f[2] in ("_text", "_etext"):
+            syms[f[2]] = int(f[0], 16)
+    return syms["_text"], syms["_etext"]
+
+
+def sample_vmlinux(tool, vmlinux, table, count, seed=2):
+    """`count` random addresses of [_text, _etext): llvm-symbolizer on `vmlinux` against
+    `lookup --vmlinux table` (the linked image itself: absolute addresses; a table object:
+    offsets from _text). compare()'s tuple, with the text size."""
+    text, etext = text_bounds(vmlinux)
+    absolute = os.path.samefile(table, vmlinux)
+    rng = random.Random(seed)
+    addrs = [text + rng.randrange(etext - text) for _ in range(count)]
+    want = symbolize(vmlinux, addrs)
+    got = lookup(tool, ["--vmlinux", table], ["%#x" % (x - (0 if absolute else text)) for x in addrs])
+    return compare(addrs, want, got) + (etext - text,)
+
+
+def sample_modules(tool, kos, oracle, per_module, seed=1):
+    """Up to `per_module` random offsets of each module's .text: llvm-symbolizer on the .ko
+    linked by `oracle` against `lookup --module KO .text+OFF`. [(ko, .text size, compare()'s
+    tuple)]."""
+    rng = random.Random(seed)
+    res = []
+    for ko in kos:
+        size = next((size for name, size in section_sizes(ko) if name == ".text"), 0)
+        if size == 0:
+            res.append((ko, 0, (0, 0, 0, 0, [])))
+            continue
+        offs = sorted(rng.sample(range(size), min(size, per_module)))
+        want = symbolize(oracle.module_section(ko, ".text"), [0x100000 + o for o in offs])
+        got = lookup(tool, ["--module", ko], [".text+%#x" % o for o in offs])
+        out_of_tree = os.path.basename(ko) == "lineinfo_e2e.ko"  # tests/kernel/e2e_mod, built M=
+        res.append((ko, size, compare(offs, want, got, absolute_ok=out_of_tree)))
+    return res
+
+
+def section_sizes(path):
+    out = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True, check=True).stdout
+    return [(m.group(1), int(m.group(2), 16)) for m in
+            re.finditer(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)", out, re.M)]
+
+
+def check_tables(a, oracle, kos):
+    """--sample: the embedded tables of the booted vmlinux and of every module, sampled."""
+    tool = a.tool
+    c, ag, u, b, wrong, text_size = sample_vmlinux(tool, a.vmlinux, a.vmlinux, a.sample)
+    out = {"vmlinux": {"sampled": a.sample, "text_kib": text_size >> 10, "compared": c,
+                       "agree": ag, "unannotated": u, "bad_names": b,
+                       "wrong": ["%#x: DWARF %s:%d, ours %s:%d" % (k, w[0], w[1], g[0], g[1])
+                                 for k, w, g in wrong[:10]]}}
+    tot = [0, 0, 0, 0]
+    mwrong = []
+    for ko, _size, (c, ag, u, b, wrong) in sample_modules(tool, sorted(set(kos.values())), oracle,
+                                                          max(1, a.sample // 10)):
+        for i, v in enumerate((c, ag, u, b)):
+            tot[i] += v
+        mwrong += ["%s .text+%#x: DWARF %s:%d, ours %s:%d" % (os.path.basename(ko), k, w[0], w[1], g[0], g[1])
+                   for k, w, g in wrong[:3]]
+    out["modules"] = {"count": len(set(kos.values())), "compared": tot[0], "agree": tot[1],
+                      "unannotated": tot[2], "bad_names": tot[3], "wrong": mwrong[:20]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--console", required=True)
@@ -167,6 +241,10 @@ def main():
     ap.add_argument("--arch", default="x86_64", help="the cell's ARCH (tests/kernel/run.sh)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--report", required=True)
+    ap.add_argument("--sample", type=int, default=0, metavar="N",
+                    help="also check the embedded tables offline: N random vmlinux text addresses "
+                         "and N/10 per module's .text, against llvm-symbolizer")
+    ap.add_argument("--tool", default="kbuild-lineinfo", help="for --sample: our lookup")
     a = ap.parse_args()
 
     kos = {}
@@ -331,6 +409,10 @@ def main():
                    "skips": sorted({c["name"] + ": " + c["why"] for c in s["cases"] if c["skip"]})}
                   for s in suites],
     }
+    if a.sample:
+        out["tables"] = check_tables(a, oracle, kos)
+        with open(a.report, "a") as rep:
+            rep.write("tables (offline, against llvm-symbolizer): %s\n" % json.dumps(out["tables"], indent=1))
     json.dump(out, sys.stdout)
     print()
 

@@ -25,6 +25,8 @@
 #   E2E_JOBS         make -j (default 2)   E2E_NICE  nice level of the build (default 5)
 #   E2E_BOOT_TIMEOUT seconds (default 1500)
 #   E2E_STOP=config  stop after configuring (to check a cell's .config without building)
+#   E2E_SAMPLES      the judge also checks the embedded tables offline: this many random vmlinux
+#                    text addresses, a tenth of it per module (default 20000; 0: no)
 #
 # Reruns reuse the unpacked tree and the build directory: make rebuilds only what changed
 # (switching TOOL relinks vmlinux and every .ko, nothing else). One source tree per layout
@@ -332,7 +334,8 @@ run_cell() {
 	local ld=${CROSS}ld
 	[ "$cc" = clang ] && ld=ld.lld
 	json=$(LD=$ld python3 "$here/judge.py" --arch "$arch" --console "$console" --vmlinux "$obj/vmlinux" \
-		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report")
+		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report" \
+		--sample "${E2E_SAMPLES:-20000}" --tool "$tool")
 	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
 	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
 	python3 - "$name" "$json" "$build_s" "$steps_ms" "$nsteps" "$which" <<'EOF'
@@ -341,6 +344,12 @@ name, j, build_ms, steps_ms, nsteps, which = sys.argv[1], json.loads(sys.argv[2]
 k = j["kunit"]
 ks = " ".join("%d/%d/%d" % (s["ok"], s["fail"], s["skip"]) for s in k) or "-"
 step = "step %.1f s in %d calls" % (steps_ms / 1000, nsteps) if which == "ours" else "step: the C tool's"
+t = j.get("tables")
+if t:
+    v, m = t["vmlinux"], t["modules"]
+    step += " | tables offline: vmlinux %d/%d agree, %d unannotated, %d bad names; %d modules %d/%d, %d, %d" % (
+        v["agree"], v["compared"], v["unannotated"], v["bad_names"], m["count"], m["agree"],
+        m["compared"], m["unannotated"], m["bad_names"])
 print("CELL %-34s frames %d: right %d wrong %d unannotated %d (%%pS, bare by design: %d) | KUnit ok/fail/skip %s | build %.0f s (%s)"
       % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], j.get("pS_bare", 0), ks, build_ms / 1000, step))
 EOF
