@@ -26,7 +26,17 @@ pub fn vmlinux_view<'a>(file: &object::File<'a>) -> Option<TableView<'a>> {
     } else {
         Endian::Big
     };
-    vmlinux_view_at(|name| crate::image::symbol_data(file, name), endian)
+    // Every name either layout reads, found in one walk of the symbol table.
+    let mut names: Vec<&str> = layout::v7::VMLINUX_SYMBOLS
+        .iter()
+        .chain(&layout::v1::VMLINUX_SYMBOLS)
+        .copied()
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let data = crate::image::symbols_data(file, &names);
+    let get = |name: &str| names.iter().position(|&n| n == name).and_then(|i| data[i]);
+    vmlinux_view_at(get, endian)
 }
 
 /// The vmlinux tables whose `lineinfo_*` symbols `get` finds (the bytes from the symbol to the

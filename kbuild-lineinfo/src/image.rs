@@ -34,22 +34,49 @@ impl<'a> Image<'a> {
 /// section. `None` when there is no such symbol, it is absolute or common, its section holds
 /// no file bytes (`SHT_NOBITS`), its value lies outside its section, or `file` is not ELF.
 pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
+    symbols_data(file, &[name]).pop().flatten()
+}
+
+/// [`symbol_data`] of each of `names`, in order, from one walk of the symbol table.
+pub fn symbols_data<'a>(file: &object::File<'a>, names: &[&str]) -> Vec<Option<&'a [u8]>> {
     match file {
-        object::File::Elf32(file) => symbol_bytes(file, name.as_bytes()),
-        object::File::Elf64(file) => symbol_bytes(file, name.as_bytes()),
-        _ => None,
+        object::File::Elf32(file) => symbols_bytes(file, names),
+        object::File::Elf64(file) => symbols_bytes(file, names),
+        _ => vec![None; names.len()],
     }
 }
 
-fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
+fn symbols_bytes<'a, H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'a, H>,
-    name: &[u8],
+    names: &[&str],
+) -> Vec<Option<&'a [u8]>> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
+    let mut first = vec![None; names.len()];
+    for (which, index) in named(file, names) {
+        let symbol = symbols.symbol(index).ok();
+        let defined = symbol.filter(|s| !s.is_undefined(endian));
+        if first[which].is_none() {
+            first[which] = defined.map(|s| (index, s));
+        }
+    }
+    first
+        .into_iter()
+        .map(|found| {
+            let (index, symbol) = found?;
+            bytes_from(file, symbol, index)
+        })
+        .collect()
+}
+
+/// The bytes from `symbol` (at `index`) to the end of its section.
+fn bytes_from<'a, H: FileHeader<Endian = Endian>>(
+    file: &ElfFile<'a, H>,
+    symbol: &H::Sym,
+    index: object::SymbolIndex,
 ) -> Option<&'a [u8]> {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
-    let (index, symbol) = symbols
-        .enumerate()
-        .find(|(_, s)| !s.is_undefined(endian) && symbols.symbol_name(endian, s) == Ok(name))?;
     let section_index = symbols.symbol_section(endian, symbol, index).ok()??;
     let section = file.elf_section_table().section(section_index).ok()?;
     if section.sh_type(endian) == elf::SHT_NOBITS {
@@ -63,6 +90,45 @@ fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
     };
     let data = section.data(endian, file.data()).ok()?;
     data.get(usize::try_from(offset).ok()?..)
+}
+
+/// Every symbol (but the null one) called one of `names`: (which name, symbol index), in
+/// symbol-table order. One walk of the symbol table that compares each name in place in the
+/// string table, NUL included (no scan for the end of every name, no allocation per symbol): a
+/// vmlinux has 200,000 symbols, and several names are looked for at once.
+pub(crate) fn named<H: FileHeader<Endian = Endian>>(
+    file: &ElfFile<'_, H>,
+    names: &[&str],
+) -> Vec<(usize, object::SymbolIndex)> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
+    let strings = file
+        .elf_section_table()
+        .section(symbols.string_section())
+        .ok()
+        .and_then(|s| s.data(endian, file.data()).ok())
+        .unwrap_or_default();
+    // The first bytes of the names (the NUL of an empty one): most symbols stop at one test.
+    let mut first = [false; 256];
+    for name in names {
+        first[usize::from(name.as_bytes().first().copied().unwrap_or(0))] = true;
+    }
+    let mut found = Vec::new();
+    for (index, symbol) in symbols.enumerate().skip(1) {
+        let Some(tail) = strings.get(symbol.st_name(endian) as usize..) else {
+            continue;
+        };
+        if !tail.first().is_some_and(|&b| first[usize::from(b)]) {
+            continue;
+        }
+        for (which, name) in names.iter().enumerate() {
+            let name = name.as_bytes();
+            if tail.get(name.len()) == Some(&0) && tail.starts_with(name) {
+                found.push((which, index));
+            }
+        }
+    }
+    found
 }
 
 /// Every text symbol start of an image, by the one kallsyms rule of the project (vmlinux and

@@ -154,6 +154,18 @@ impl<'a> Symbolizer<'a> {
         image: &'a [u8],
         tables: Option<&object::File<'a>>,
     ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
+        Self::vmlinux_with(image, tables, None)
+    }
+
+    /// [`vmlinux`](Self::vmlinux) with the image's text symbols given (read back from
+    /// [`Symbols::to_packed`]'s bytes of an earlier run, say) instead of read from its symbol
+    /// table; `None`: read them. They must be the image's ([`symbols`](Self::symbols) of an
+    /// earlier symbolizer of the same image).
+    pub fn vmlinux_with(
+        image: &'a [u8],
+        tables: Option<&object::File<'a>>,
+        symbols: Option<Symbols<'a>>,
+    ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
         let input = Input::parse(image)?;
         let file = input.file();
         let bare = input.is_relocatable();
@@ -167,10 +179,10 @@ impl<'a> Symbolizer<'a> {
             Some(crate::extract::text_range(&input)?)
         };
         Ok(Ok(Symbolizer {
-            symbols: if bare {
-                Symbols::default()
-            } else {
-                Symbols::from_file(file)
+            symbols: match symbols {
+                _ if bare => Symbols::default(),
+                Some(symbols) => symbols,
+                None => Symbols::from_file(file),
             },
             tables: Tables::Vmlinux { view, text },
             x86: is_x86(file),
@@ -258,6 +270,11 @@ impl<'a> Symbolizer<'a> {
             is_64: file.is_64(),
             build_id: file.build_id().ok().flatten(),
         }
+    }
+
+    /// The image's text symbols, as kallsyms prints them.
+    pub fn symbols(&self) -> &Symbols<'a> {
+        &self.symbols
     }
 
     pub fn layout(&self) -> Layout {

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use kbuild_lineinfo::emit::ko::NewSection;
+use kbuild_lineinfo::kallsyms::Symbols;
 use kbuild_lineinfo::loader::LoaderConfig;
 #[cfg(doc)]
 use kbuild_lineinfo::symbolize::Symbolizer;
@@ -56,16 +57,26 @@ impl Source {
     }
 }
 
-/// The key of the vmlinux tables built from an image with build-id `id`: layout v7, no
-/// srctree (names as DWARF gives them), and what the entry holds (a table object), so that it
-/// never meets a module's entry.
-fn vmlinux_key(id: &[u8]) -> Key {
+/// The key of an entry about the vmlinux with build-id `id`: layout v7, no srctree (names as
+/// DWARF gives them), and what the entry holds (`entry`), so that it never meets a module's
+/// entry nor the other entry of the same vmlinux.
+fn vmlinux_key(id: &[u8], entry: Entry) -> Key {
     let identity = Identity::BuildId(id.to_vec());
-    Key::new(
-        &identity,
-        Layout::V7.name(),
-        &[("entry", b"vmlinux table object")],
-    )
+    let what: &[u8] = match entry {
+        Entry::Tables => b"vmlinux table object",
+        Entry::Symbols => b"vmlinux text symbols, packed",
+    };
+    Key::new(&identity, Layout::V7.name(), &[("entry", what)])
+}
+
+/// What a vmlinux's cache entry holds.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// The table object `vmlinux --layout v7 -o T.o` writes.
+    Tables,
+    /// Its text symbols as kallsyms prints them ([`Symbols::to_packed`]): a warm run reads no
+    /// symbol table.
+    Symbols,
 }
 
 impl Built {
@@ -96,10 +107,12 @@ impl Built {
     /// error that says what to pass.
     pub fn vmlinux(&self, path: &Path, data: &[u8]) -> Result<(object::File<'static>, Source)> {
         let start = Instant::now();
-        let key = self.key_of(path, data).map(|id| vmlinux_key(&id));
-        let hit = key.as_ref().and_then(|k| self.cache().get(k));
-        let (bytes, source) = match hit {
-            Some(bytes) => (bytes, Source::Cache),
+        let key = self
+            .key_of(path, data)
+            .map(|id| vmlinux_key(&id, Entry::Tables));
+        let hit = key.as_ref().and_then(|k| self.cache().get_mapped(k));
+        let (bytes, source): (&'static [u8], _) = match hit {
+            Some(entry) => (Box::leak(Box::new(entry)).payload(), Source::Cache),
             None => {
                 let bytes = super::vmlinux::table_from_dwarf(path, data).map_err(|e| {
                     anyhow::anyhow!(
@@ -112,7 +125,7 @@ impl Built {
                 if let Some(key) = &key {
                     self.cache().put(key, &bytes);
                 }
-                (bytes, Source::Dwarf)
+                (Box::leak(bytes.into_boxed_slice()), Source::Dwarf)
             }
         };
         voice::explain(format_args!(
@@ -122,9 +135,38 @@ impl Built {
             bytes.len(),
             start.elapsed().as_secs_f64()
         ));
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
         let file = object::File::parse(bytes).map_err(kbuild_lineinfo::Error::from)?;
         Ok((file, source))
+    }
+
+    /// The text symbols of the vmlinux `data` (read from `path`) that an earlier run stored
+    /// with [`store_vmlinux_symbols`](Self::store_vmlinux_symbols); `None` when there are none
+    /// (or the entry is not a symbol list: said, and replaced by the caller's store).
+    pub fn vmlinux_symbols(&self, path: &Path, data: &[u8]) -> Option<Symbols<'static>> {
+        let key = vmlinux_key(&self.key_of(path, data)?, Entry::Symbols);
+        let entry: &'static cache::Mapped = Box::leak(Box::new(self.cache().get_mapped(&key)?));
+        match Symbols::from_packed(entry.payload()) {
+            Ok(symbols) => Some(symbols),
+            Err(why) => {
+                voice::warn(format_args!(
+                    "{}: the cached text symbols are not a symbol list ({why}); reading them \
+                     again",
+                    path.display()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Stores `symbols`, the text symbols of the vmlinux `data` (read from `path`), for
+    /// [`vmlinux_symbols`](Self::vmlinux_symbols).
+    pub fn store_vmlinux_symbols(&self, path: &Path, data: &[u8], symbols: &Symbols<'_>) {
+        let Some(id) = self.key_of(path, data) else {
+            return;
+        };
+        if let Some(bytes) = symbols.to_packed() {
+            self.cache().put(&vmlinux_key(&id, Entry::Symbols), &bytes);
+        }
     }
 
     /// The sections the `modules` batch would embed (layout v7) in the module `data` (read

@@ -102,11 +102,18 @@ fn with_symbols(
         Err(NoTables::Missing) => match table_path {
             Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
             None => {
-                let (built, source) = built
+                let (tables, source) = built
                     .vmlinux(path, bytes)
                     .map_err(|e| e.context(path.display().to_string()))?;
-                match Symbolizer::vmlinux(bytes, Some(&built)).map_err(named)? {
-                    Ok(s) => Ok((s, source)),
+                let symbols = built.vmlinux_symbols(path, bytes);
+                let cached = symbols.is_some();
+                match Symbolizer::vmlinux_with(bytes, Some(&tables), symbols).map_err(named)? {
+                    Ok(s) => {
+                        if !cached {
+                            built.store_vmlinux_symbols(path, bytes, s.symbols());
+                        }
+                        Ok((s, source))
+                    }
                     Err(NoTables::Missing) => Err(anyhow!(
                         "{}: the tables built from its DWARF have no lineinfo_* symbols",
                         path.display()
