@@ -1,7 +1,8 @@
 //! [`Symbols`](super::Symbols) as bytes, written once and looked up where they lie: what a
 //! cache keeps so that the next run on the same image parses no symbol table (a vmlinux has
 //! 186,000 text symbols; reading, sorting and hashing them costs more than every lookup of a
-//! log). Fixed-size records, so a lookup reads a few of them and nothing else.
+//! log). Fixed-size records and a hash table of names, so a lookup reads a few of them and
+//! nothing else.
 //!
 //! ```text
 //! offset        size       field (integers little-endian)
@@ -9,26 +10,37 @@
 //!      8           4       flags: bit 0 set for a relocatable object (keys are section, value)
 //!     12           4       count: the number of symbols
 //!     16           8       names: the size of the name bytes
-//!     24    36·count       records, in kallsyms' order: value u64, size u64 (the kallsyms
-//!                          size), st_size u64, section u32, name offset u32, name length u32
-//!      …     4·count       by name: record indices sorted by (name bytes, index)
-//!      …       names       every distinct name once, in name order, no separator
+//!     24           4       buckets: the size of the name table, a power of two
+//!     28           4       zero
+//!     32    40·count       records, in kallsyms' order: value u64, size u64 (the kallsyms
+//!                          size), st_size u64, section u32, name offset u32, name length
+//!                          u32, next u32 (the record of the next symbol of the same name,
+//!                          0xffffffff after the last)
+//!      …   4·buckets       name table: 1 + the record of the first symbol of a name, 0 for
+//!                          none; a name's bucket is its FNV-1a 64-bit hash modulo `buckets`,
+//!                          taken, the next one (linear probing, wrapping)
+//!      …       names       every distinct name once, in kallsyms' order of first use, no
+//!                          separator
 //! ```
 //!
 //! The bytes are a function of the symbols alone: the same symbols give the same bytes.
 
+use foldhash::{HashMap, HashMapExt};
+
 use super::Symbol;
 
 const MAGIC: [u8; 8] = *b"KLISYMS1";
-const HEADER: usize = 24;
-const RECORD: usize = 36;
+const HEADER: usize = 32;
+const RECORD: usize = 40;
 const RELOCATABLE: u32 = 1;
+/// `next` of the last symbol of a name.
+const LAST: u32 = u32::MAX;
 
 /// A packed symbol list, borrowed.
 #[derive(Debug)]
 pub(super) struct Packed<'a> {
     records: &'a [u8],
-    by_name: &'a [u8],
+    buckets: &'a [u8],
     names: &'a [u8],
     count: usize,
 }
@@ -52,20 +64,26 @@ impl<'a> Packed<'a> {
         }
         let count = u32_at(bytes, 12).unwrap_or(0) as usize;
         let names = u64_at(bytes, 16).unwrap_or(u64::MAX);
+        let buckets = u32_at(bytes, 24).unwrap_or(0) as usize;
+        if !buckets.is_power_of_two() {
+            return Err(format!("{buckets} buckets, not a power of two"));
+        }
         let expected = (HEADER as u64)
-            .saturating_add((count as u64).saturating_mul((RECORD + 4) as u64))
+            .saturating_add((count as u64).saturating_mul(RECORD as u64))
+            .saturating_add(4 * buckets as u64)
             .saturating_add(names);
         if expected != bytes.len() as u64 {
             return Err(format!(
-                "{count} symbols and {names} name bytes take {expected} bytes, found {}",
+                "{count} symbols, {buckets} buckets and {names} name bytes take {expected} \
+                 bytes, found {}",
                 bytes.len()
             ));
         }
         let (records, rest) = bytes[HEADER..].split_at(count * RECORD);
-        let (by_name, names) = rest.split_at(count * 4);
+        let (buckets, names) = rest.split_at(4 * buckets);
         let packed = Packed {
             records,
-            by_name,
+            buckets,
             names,
             count,
         };
@@ -79,7 +97,7 @@ impl<'a> Packed<'a> {
     /// The `i`-th record: its name and symbol. `None` past the end, or when its name does not
     /// lie in the name bytes.
     pub(super) fn record(&self, i: usize) -> Option<(&'a [u8], Symbol)> {
-        let r = self.records.get(i.checked_mul(RECORD)?..)?.get(..RECORD)?;
+        let r = self.raw(i)?;
         let name_at = u32_at(r, 28)? as usize;
         let name = self.names.get(name_at..)?.get(..u32_at(r, 32)? as usize)?;
         let symbol = Symbol {
@@ -91,94 +109,122 @@ impl<'a> Packed<'a> {
         Some((name, symbol))
     }
 
-    /// The `k`-th record in name order.
-    fn by_name(&self, k: usize) -> Option<(&'a [u8], Symbol)> {
-        self.record(u32_at(self.by_name, k.checked_mul(4)?)? as usize)
+    fn raw(&self, i: usize) -> Option<&'a [u8]> {
+        self.records.get(i.checked_mul(RECORD)?..)?.get(..RECORD)
     }
 
-    /// The first position in name order whose name is not below `name`.
-    fn lower_bound(&self, name: &[u8]) -> usize {
-        let (mut low, mut high) = (0, self.count);
-        while low < high {
-            let mid = low + (high - low) / 2;
-            if self.by_name(mid).is_some_and(|(n, _)| n < name) {
-                low = mid + 1;
-            } else {
-                high = mid;
+    /// The record of the first symbol called `name`.
+    fn first(&self, name: &[u8]) -> Option<usize> {
+        let buckets = self.buckets.len() / 4;
+        let mut at = fnv1a(name) as usize & (buckets - 1);
+        // Every bucket at most once, whatever damage the table has.
+        for _ in 0..buckets {
+            let i = (u32_at(self.buckets, 4 * at)? as usize).checked_sub(1)?;
+            if self.record(i).is_some_and(|(n, _)| n == name) {
+                return Some(i);
             }
+            at = (at + 1) & (buckets - 1);
         }
-        low
+        None
     }
 
     /// `name` as the list spells it, when a symbol has it.
     pub(super) fn name(&self, name: &[u8]) -> Option<&'a [u8]> {
-        let (found, _) = self.by_name(self.lower_bound(name))?;
-        (found == name).then_some(found)
+        self.record(self.first(name)?).map(|(n, _)| n)
     }
 
     /// Every symbol called `name`, in kallsyms' order.
     pub(super) fn named(&self, name: &[u8]) -> Vec<Symbol> {
-        (self.lower_bound(name)..self.count)
-            .map_while(|k| self.by_name(k).filter(|&(n, _)| n == name))
-            .map(|(_, s)| s)
-            .collect()
+        let mut all = Vec::new();
+        let mut at = self.first(name);
+        // A chain of `count` at most, whatever damage it has.
+        while let Some(i) = at.filter(|_| all.len() < self.count) {
+            let Some((_, symbol)) = self.record(i) else {
+                break;
+            };
+            all.push(symbol);
+            at = self
+                .raw(i)
+                .and_then(|r| u32_at(r, 36))
+                .filter(|&next| next != LAST)
+                .map(|next| next as usize);
+        }
+        all
     }
 
     /// How many distinct names there are.
     #[cfg(test)]
     pub(super) fn distinct_names(&self) -> usize {
-        let mut names: Vec<&[u8]> = (0..self.count)
-            .filter_map(|k| self.by_name(k))
-            .map(|(n, _)| n)
-            .collect();
-        names.dedup();
-        names.len()
+        self.buckets
+            .chunks(4)
+            .filter(|b| b.iter().any(|&x| x != 0))
+            .count()
     }
+}
+
+/// FNV-1a, 64 bits: the name table's hash.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// The bytes of `places` (kallsyms' order), as [`Packed::parse`] reads them; `None` when a
 /// section index, the name bytes or the count do not fit in 32 bits.
 pub(super) fn write(places: &[(&[u8], Symbol)], relocatable: bool) -> Option<Vec<u8>> {
-    let count = u32::try_from(places.len()).ok()?;
-    let mut by_name: Vec<(&[u8], u32)> = places
-        .iter()
-        .zip(0..count)
-        .map(|(&(name, _), i)| (name, i))
-        .collect();
-    by_name.sort_unstable();
-    // Each distinct name once, in name order: (offset, length) per record.
+    let count = u32::try_from(places.len()).ok().filter(|&c| c != LAST)?;
+    // Per record: where its name lies and the next record of that name.
     let mut names = Vec::new();
-    let mut spelled = vec![(0u32, 0u32); places.len()];
-    let mut last: Option<(&[u8], u32)> = None;
-    for &(name, i) in &by_name {
-        let at = match last {
-            Some((previous, at)) if previous == name => at,
-            _ => {
+    let mut spelled = vec![(0u32, 0u32, LAST); places.len()];
+    // Name → (its first record, its last record so far).
+    let mut seen: HashMap<&[u8], (u32, u32)> = HashMap::with_capacity(places.len());
+    let mut firsts = Vec::new();
+    for (&(name, _), i) in places.iter().zip(0..count) {
+        match seen.get_mut(name) {
+            Some((first, last)) => {
+                spelled[i as usize] = spelled[*first as usize];
+                spelled[i as usize].2 = LAST;
+                spelled[*last as usize].2 = i;
+                *last = i;
+            }
+            None => {
                 let at = u32::try_from(names.len()).ok()?;
                 names.extend_from_slice(name);
-                last = Some((name, at));
-                at
+                spelled[i as usize] = (at, u32::try_from(name.len()).ok()?, LAST);
+                seen.insert(name, (i, i));
+                firsts.push(i);
             }
-        };
-        spelled[i as usize] = (at, u32::try_from(name.len()).ok()?);
+        }
     }
     u32::try_from(names.len()).ok()?;
-    let mut out = Vec::with_capacity(HEADER + places.len() * (RECORD + 4) + names.len());
+    let buckets = (2 * firsts.len()).max(1).next_power_of_two();
+    let mut table = vec![0u32; buckets];
+    for &i in &firsts {
+        let mut at = fnv1a(places[i as usize].0) as usize & (buckets - 1);
+        while table[at] != 0 {
+            at = (at + 1) & (buckets - 1);
+        }
+        table[at] = i + 1;
+    }
+    let mut out = Vec::with_capacity(HEADER + places.len() * RECORD + 4 * buckets + names.len());
     out.extend_from_slice(&MAGIC);
     let flags = if relocatable { RELOCATABLE } else { 0 };
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&(names.len() as u64).to_le_bytes());
-    for (&(_, s), &(at, len)) in places.iter().zip(&spelled) {
+    out.extend_from_slice(&u32::try_from(buckets).ok()?.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    for (&(_, s), &(at, len, next)) in places.iter().zip(&spelled) {
         out.extend_from_slice(&s.value.to_le_bytes());
         out.extend_from_slice(&s.size.to_le_bytes());
         out.extend_from_slice(&s.st_size.to_le_bytes());
         out.extend_from_slice(&u32::try_from(s.section).ok()?.to_le_bytes());
-        out.extend_from_slice(&at.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
+        for x in [at, len, next] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
     }
-    for &(_, i) in &by_name {
-        out.extend_from_slice(&i.to_le_bytes());
+    for b in table {
+        out.extend_from_slice(&b.to_le_bytes());
     }
     out.extend_from_slice(&names);
     Some(out)
@@ -210,10 +256,12 @@ mod tests {
         }
     }
 
-    /// Two symbols `b` (one name, two places), then `a`: the records, the name order, the
-    /// names once each.
+    /// `b` (one name, two places) and `a`: the records (names once each, `b`'s chain), the
+    /// name table (4 buckets, each 1 + the record of the name hashed there), the names.
     #[test]
     fn bytes_are_the_documented_layout() {
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"b"), 0xaf63_df4c_8601_f1a5);
         let places = [
             (&b"b"[..], symbol(1, 0x10, 0x10, 0)),
             (b"a", symbol(1, 0x20, 0x8, 0x8)),
@@ -222,21 +270,23 @@ mod tests {
         let bytes = write(&places, true).unwrap();
         let mut expected = b"KLISYMS1".to_vec();
         expected.extend([1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
-        let record = |v: u64, size: u64, st: u64, section: u32, at: u32| {
+        expected.extend([4, 0, 0, 0, 0, 0, 0, 0]);
+        let record = |v: u64, size: u64, st: u64, fields: [u32; 4]| {
             let mut r = Vec::new();
             for x in [v, size, st] {
                 r.extend(x.to_le_bytes());
             }
-            for x in [section, at, 1] {
+            for x in fields {
                 r.extend(x.to_le_bytes());
             }
             r
         };
-        expected.extend(record(0x10, 0x10, 0, 1, 1));
-        expected.extend(record(0x20, 0x8, 0x8, 1, 0));
-        expected.extend(record(0x30, 0x4, 0x4, 2, 1));
-        expected.extend([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
-        expected.extend(b"ab");
+        expected.extend(record(0x10, 0x10, 0, [1, 0, 1, 2]));
+        expected.extend(record(0x20, 0x8, 0x8, [1, 1, 1, LAST]));
+        expected.extend(record(0x30, 0x4, 0x4, [2, 0, 1, LAST]));
+        // a (record 1) in bucket 0 (0x...8c & 3), b (record 0) in bucket 1 (0x...a5 & 3).
+        expected.extend([2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend(b"ba");
         assert_eq!(bytes, expected);
         let (packed, relocatable) = Packed::parse(&bytes).unwrap();
         assert!(relocatable);
@@ -247,6 +297,7 @@ mod tests {
         assert_eq!(packed.name(b""), None);
         assert_eq!(packed.record(1), Some(places[1]));
         assert_eq!(packed.record(3), None);
+        assert_eq!(packed.distinct_names(), 2);
     }
 
     #[test]
@@ -256,29 +307,36 @@ mod tests {
         other[0] = b'X';
         let mut flags = bytes.clone();
         flags[8] = 2;
-        let cases: [(&[u8], &str); 5] = [
-            (&bytes[..10], "expected 24 header bytes, found 10"),
+        let mut buckets = bytes.clone();
+        buckets[24] = 3;
+        let long = [bytes.as_slice(), b"x"].concat();
+        let cases: [(&[u8], &str); 6] = [
+            (&bytes[..10], "expected 32 header bytes, found 10"),
             (
                 &bytes[..bytes.len() - 1],
-                "1 symbols and 1 name bytes take 65 bytes, found 64",
+                "1 symbols, 2 buckets and 1 name bytes take 81 bytes, found 80",
             ),
             (
-                &[bytes.as_slice(), b"x"].concat(),
-                "1 symbols and 1 name bytes take 65 bytes, found 66",
+                &long,
+                "1 symbols, 2 buckets and 1 name bytes take 81 bytes, found 82",
             ),
             (&other, "bad magic"),
             (&flags, "unknown flags 0x2"),
+            (&buckets, "3 buckets, not a power of two"),
         ];
         for (bytes, why) in cases {
             let err = Packed::parse(bytes).unwrap_err();
             assert!(err.starts_with(why), "{err:?} should start with {why:?}");
         }
-        // Damage inside a record that keeps the lengths: no panic, no name.
-        let mut damaged = bytes.clone();
-        damaged[HEADER + 28] = 0xff;
-        let symbols = Symbols::from_packed(&damaged).unwrap();
-        assert_eq!(symbols.resolve(b"f", None), []);
-        assert_eq!(symbols.containing(0, 1), None);
+        // Damage that keeps the lengths: no panic, no endless probe or chain.
+        for (at, what) in [(HEADER + 28, "name offset"), (HEADER + 36, "next")] {
+            let mut damaged = bytes.clone();
+            damaged[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+            damaged[HEADER + RECORD..HEADER + RECORD + 8].fill(1);
+            let symbols = Symbols::from_packed(&damaged).unwrap();
+            let _ = symbols.resolve(b"f", None);
+            assert_eq!(symbols.containing(0, 0), None, "{what}");
+        }
     }
 
     /// An image's symbols and their packed copy answer every question alike.
