@@ -7,7 +7,7 @@
 //! order. It reads the static symbol table (`.symtab`) only.
 use object::elf;
 use object::read::elf::{ElfFile, ElfFile32, ElfFile64, FileHeader, SectionHeader, Sym};
-use object::FileKind;
+use object::{FileKind, SymbolIndex};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::vocab::Endian;
@@ -34,46 +34,59 @@ impl<'a> Image<'a> {
 /// section. `None` when there is no such symbol, it is absolute or common, its section holds
 /// no file bytes (`SHT_NOBITS`), its value lies outside its section, or `file` is not ELF.
 pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
-    symbols_data(file, &[name]).pop().flatten()
+    data_of(file, &named_in(file, &[name]), 0)
 }
 
 /// [`symbol_data`] of each of `names`, in order, from one walk of the symbol table.
 pub fn symbols_data<'a>(file: &object::File<'a>, names: &[&str]) -> Vec<Option<&'a [u8]>> {
+    let found = named_in(file, names);
+    (0..names.len())
+        .map(|which| data_of(file, &found, which))
+        .collect()
+}
+
+/// [`named`] of any ELF file (nothing for another format).
+pub(crate) fn named_in(file: &object::File<'_>, names: &[&str]) -> Vec<(usize, SymbolIndex)> {
     match file {
-        object::File::Elf32(file) => symbols_bytes(file, names),
-        object::File::Elf64(file) => symbols_bytes(file, names),
-        _ => vec![None; names.len()],
+        object::File::Elf32(elf) => named(elf, names),
+        object::File::Elf64(elf) => named(elf, names),
+        _ => Vec::new(),
     }
 }
 
-fn symbols_bytes<'a, H: FileHeader<Endian = Endian>>(
+/// [`symbol_data`] of the `which`-th name of a walk that `found` what it did.
+pub(crate) fn data_of<'a>(
+    file: &object::File<'a>,
+    found: &[(usize, SymbolIndex)],
+    which: usize,
+) -> Option<&'a [u8]> {
+    match file {
+        object::File::Elf32(elf) => first_defined_bytes(elf, found, which),
+        object::File::Elf64(elf) => first_defined_bytes(elf, found, which),
+        _ => None,
+    }
+}
+
+fn first_defined_bytes<'a, H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'a, H>,
-    names: &[&str],
-) -> Vec<Option<&'a [u8]>> {
+    found: &[(usize, SymbolIndex)],
+    which: usize,
+) -> Option<&'a [u8]> {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
-    let mut first = vec![None; names.len()];
-    for (which, index) in named(file, names) {
-        let symbol = symbols.symbol(index).ok();
-        let defined = symbol.filter(|s| !s.is_undefined(endian));
-        if first[which].is_none() {
-            first[which] = defined.map(|s| (index, s));
-        }
-    }
-    first
-        .into_iter()
-        .map(|found| {
-            let (index, symbol) = found?;
-            bytes_from(file, symbol, index)
-        })
-        .collect()
+    let (index, symbol) = found
+        .iter()
+        .filter(|&&(w, _)| w == which)
+        .filter_map(|&(_, index)| Some((index, symbols.symbol(index).ok()?)))
+        .find(|(_, s)| !s.is_undefined(endian))?;
+    bytes_from(file, symbol, index)
 }
 
 /// The bytes from `symbol` (at `index`) to the end of its section.
 fn bytes_from<'a, H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'a, H>,
     symbol: &H::Sym,
-    index: object::SymbolIndex,
+    index: SymbolIndex,
 ) -> Option<&'a [u8]> {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
@@ -99,7 +112,7 @@ fn bytes_from<'a, H: FileHeader<Endian = Endian>>(
 pub(crate) fn named<H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'_, H>,
     names: &[&str],
-) -> Vec<(usize, object::SymbolIndex)> {
+) -> Vec<(usize, SymbolIndex)> {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
     let strings = file
@@ -108,17 +121,24 @@ pub(crate) fn named<H: FileHeader<Endian = Endian>>(
         .ok()
         .and_then(|s| s.data(endian, file.data()).ok())
         .unwrap_or_default();
-    // The first bytes of the names (the NUL of an empty one): most symbols stop at one test.
-    let mut first = [false; 256];
+    // The first two bytes of the names (a NUL after a one-byte name): most symbols stop at
+    // these two tests (a vmlinux's names mostly start with `_`, as `_text` does). An empty name
+    // turns them off.
+    let (mut first, mut second) = ([false; 256], [false; 256]);
     for name in names {
-        first[usize::from(name.as_bytes().first().copied().unwrap_or(0))] = true;
+        if let [a, rest @ ..] = name.as_bytes() {
+            first[usize::from(*a)] = true;
+            second[usize::from(rest.first().copied().unwrap_or(0))] = true;
+        }
     }
+    let filter = names.iter().all(|n| !n.is_empty());
     let mut found = Vec::new();
     for (index, symbol) in symbols.enumerate().skip(1) {
         let Some(tail) = strings.get(symbol.st_name(endian) as usize..) else {
             continue;
         };
-        if !tail.first().is_some_and(|&b| first[usize::from(b)]) {
+        let is = |at: usize, set: &[bool; 256]| tail.get(at).is_some_and(|&b| set[usize::from(b)]);
+        if filter && !(is(0, &first) && is(1, &second)) {
             continue;
         }
         for (which, name) in names.iter().enumerate() {

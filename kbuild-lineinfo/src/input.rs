@@ -123,27 +123,30 @@ impl<'data> Input<'data> {
     /// [`symbol`](Self::symbol) of each of `names`, in order, from one walk of the symbol
     /// table.
     pub fn symbols<const N: usize>(&self, names: [&str; N]) -> [Option<u64>; N] {
-        let named = match &self.file {
-            object::File::Elf32(elf) => crate::image::named(elf, &names),
-            object::File::Elf64(elf) => crate::image::named(elf, &names),
-            _ => Vec::new(),
+        let found = crate::image::named_in(&self.file, &names);
+        std::array::from_fn(|which| self.symbol_of(&found, which))
+    }
+
+    /// [`symbol`](Self::symbol) of the `which`-th name of a walk that `found` what it did
+    /// ([`crate::image::named_in`]).
+    pub(crate) fn symbol_of(
+        &self,
+        found: &[(usize, object::SymbolIndex)],
+        which: usize,
+    ) -> Option<u64> {
+        // A global definition wins over a local one of the same name (a `static` `_text` in
+        // some unit must not move the table's base); local symbols come first in `.symtab`.
+        let mut named = found
+            .iter()
+            .filter(|&&(w, _)| w == which)
+            .filter_map(|&(_, index)| self.file.symbol_by_index(index).ok());
+        let first = named.next()?;
+        let symbol = if first.is_global() {
+            first
+        } else {
+            named.find(|s| s.is_global()).unwrap_or(first)
         };
-        std::array::from_fn(|which| {
-            // A global definition wins over a local one of the same name (a `static` `_text`
-            // in some unit must not move the table's base); local symbols come first in
-            // `.symtab`.
-            let mut named = named
-                .iter()
-                .filter(|&&(w, _)| w == which)
-                .filter_map(|&(_, index)| self.file.symbol_by_index(index).ok());
-            let first = named.next()?;
-            let symbol = if first.is_global() {
-                first
-            } else {
-                named.find(|s| s.is_global()).unwrap_or(first)
-            };
-            Some(self.address(symbol.section_index(), symbol.address()))
-        })
+        Some(self.address(symbol.section_index(), symbol.address()))
     }
 
     /// Allocated sections holding code, in section header order.

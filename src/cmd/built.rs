@@ -6,7 +6,8 @@
 //! Only a file with a GNU build-id is cached (hashing a 400 MB debug vmlinux to name it would
 //! cost what reading it back saves); `-v` says when one is not. A module's entry is the very
 //! entry the `modules` batch keeps for that build-id ([`Pipeline::record`]); a vmlinux's is the
-//! table object `vmlinux --layout v7 -o T.o` writes, under [`vmlinux_key`]. The cache is
+//! table object `vmlinux --layout v7 -o T.o` writes, under [`image_key`]; next to each, the
+//! image's text symbols, packed ([`Built::symbols`]). The cache is
 //! opened on first use: a log whose images all carry tables leaves no trace.
 
 use std::path::Path;
@@ -57,26 +58,34 @@ impl Source {
     }
 }
 
-/// The key of an entry about the vmlinux with build-id `id`: layout v7, no srctree (names as
-/// DWARF gives them), and what the entry holds (`entry`), so that it never meets a module's
-/// entry nor the other entry of the same vmlinux.
-fn vmlinux_key(id: &[u8], entry: Entry) -> Key {
+/// The key of an entry about the image with build-id `id`: layout v7, no srctree (names as
+/// DWARF gives them), and what the entry holds (`entry`), so that no two kinds of entry meet
+/// (nor the `modules` batch's entry of a module).
+fn image_key(id: &[u8], entry: Entry) -> Key {
     let identity = Identity::BuildId(id.to_vec());
     let what: &[u8] = match entry {
-        Entry::Tables => b"vmlinux table object",
-        Entry::Symbols => b"vmlinux text symbols, packed",
+        Entry::VmlinuxTables => b"vmlinux table object",
+        Entry::Symbols(Image::Vmlinux) => b"vmlinux text symbols, packed",
+        Entry::Symbols(Image::Module) => b"module text symbols, packed",
     };
     Key::new(&identity, Layout::V7.name(), &[("entry", what)])
 }
 
-/// What a vmlinux's cache entry holds.
+/// What an image's cache entry holds.
 #[derive(Debug, Clone, Copy)]
 enum Entry {
     /// The table object `vmlinux --layout v7 -o T.o` writes.
-    Tables,
-    /// Its text symbols as kallsyms prints them ([`Symbols::to_packed`]): a warm run reads no
-    /// symbol table.
-    Symbols,
+    VmlinuxTables,
+    /// The image's text symbols as kallsyms prints them ([`Symbols::to_packed`]): a warm run
+    /// reads no symbol table.
+    Symbols(Image),
+}
+
+/// Which kind of image.
+#[derive(Debug, Clone, Copy)]
+pub enum Image {
+    Vmlinux,
+    Module,
 }
 
 impl Built {
@@ -109,7 +118,7 @@ impl Built {
         let start = Instant::now();
         let key = self
             .key_of(path, data)
-            .map(|id| vmlinux_key(&id, Entry::Tables));
+            .map(|id| image_key(&id, Entry::VmlinuxTables));
         let hit = key.as_ref().and_then(|k| self.cache().get_mapped(k));
         let (bytes, source): (&'static [u8], _) = match hit {
             Some(entry) => (Box::leak(Box::new(entry)).payload(), Source::Cache),
@@ -139,11 +148,12 @@ impl Built {
         Ok((file, source))
     }
 
-    /// The text symbols of the vmlinux `data` (read from `path`) that an earlier run stored
-    /// with [`store_vmlinux_symbols`](Self::store_vmlinux_symbols); `None` when there are none
-    /// (or the entry is not a symbol list: said, and replaced by the caller's store).
-    pub fn vmlinux_symbols(&self, path: &Path, data: &[u8]) -> Option<Symbols<'static>> {
-        let key = vmlinux_key(&self.key_of(path, data)?, Entry::Symbols);
+    /// The text symbols of the `image` `data` (read from `path`, whose tables were built from
+    /// DWARF) that an earlier run stored with [`store_symbols`](Self::store_symbols); `None`
+    /// when there are none (or the entry is not a symbol list: said, and replaced by the
+    /// caller's store).
+    pub fn symbols(&self, image: Image, path: &Path, data: &[u8]) -> Option<Symbols<'static>> {
+        let key = image_key(&self.key_of(path, data)?, Entry::Symbols(image));
         let entry: &'static cache::Mapped = Box::leak(Box::new(self.cache().get_mapped(&key)?));
         match Symbols::from_packed(entry.payload()) {
             Ok(symbols) => Some(symbols),
@@ -158,14 +168,15 @@ impl Built {
         }
     }
 
-    /// Stores `symbols`, the text symbols of the vmlinux `data` (read from `path`), for
-    /// [`vmlinux_symbols`](Self::vmlinux_symbols).
-    pub fn store_vmlinux_symbols(&self, path: &Path, data: &[u8], symbols: &Symbols<'_>) {
+    /// Stores `symbols`, the text symbols of the `image` `data` (read from `path`), for
+    /// [`symbols`](Self::symbols).
+    pub fn store_symbols(&self, image: Image, path: &Path, data: &[u8], symbols: &Symbols<'_>) {
         let Some(id) = self.key_of(path, data) else {
             return;
         };
         if let Some(bytes) = symbols.to_packed() {
-            self.cache().put(&vmlinux_key(&id, Entry::Symbols), &bytes);
+            self.cache()
+                .put(&image_key(&id, Entry::Symbols(image)), &bytes);
         }
     }
 

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 use kbuild_lineinfo::memory::Memory;
-use kbuild_lineinfo::symbolize::{NoTables, Symbolizer};
+use kbuild_lineinfo::symbolize::{NoTables, Symbolizer, VmlinuxImage};
 use kbuild_lineinfo::sysmap::SystemMap;
 use kbuild_lineinfo::unpack::{self, ImageKind, KernelImage};
 
-use super::built::{Built, Source};
+use super::built::{Built, Image, Source};
 use crate::mmap::InputError;
 
 /// What `--vmlinux`, `--table` and `--system-map` name.
@@ -95,7 +95,8 @@ fn with_symbols(
     built: &Built,
 ) -> Result<(Symbolizer<'static>, Source)> {
     let named = |e: kbuild_lineinfo::Error| anyhow!(e).context(path.display().to_string());
-    match Symbolizer::vmlinux(bytes, table.as_ref()).map_err(named)? {
+    let image = VmlinuxImage::parse(bytes).map_err(named)?;
+    match Symbolizer::of_vmlinux(&image, table.as_ref(), None).map_err(named)? {
         Ok(s) if table_path.is_some() => Ok((s, Source::Table)),
         Ok(s) => Ok((s, Source::Embedded)),
         // A fault of --table names it, not the vmlinux.
@@ -105,12 +106,12 @@ fn with_symbols(
                 let (tables, source) = built
                     .vmlinux(path, bytes)
                     .map_err(|e| e.context(path.display().to_string()))?;
-                let symbols = built.vmlinux_symbols(path, bytes);
+                let symbols = built.symbols(Image::Vmlinux, path, bytes);
                 let cached = symbols.is_some();
-                match Symbolizer::vmlinux_with(bytes, Some(&tables), symbols).map_err(named)? {
+                match Symbolizer::of_vmlinux(&image, Some(&tables), symbols).map_err(named)? {
                     Ok(s) => {
                         if !cached {
-                            built.store_vmlinux_symbols(path, bytes, s.symbols());
+                            built.store_symbols(Image::Vmlinux, path, bytes, s.symbols());
                         }
                         Ok((s, source))
                     }
