@@ -505,6 +505,38 @@ pub(crate) mod tests {
         }
     }
 
+    /// One walk for several names finds what `object`'s symbol iterator finds name by name:
+    /// one-byte, empty, `_`-led and absent names, in either byte order.
+    #[test]
+    fn one_walk_finds_every_name_as_object_does() {
+        use object::{Object, ObjectSymbol};
+        let names = [
+            "f", "", "_text", "_etext", "$x", "table", "L0", "x$", "missing", "f_",
+        ];
+        for endian in [Endian::Little, Endian::Big] {
+            let data = build(2, 62, endian, true, &sections(), &symbols());
+            let file = object::File::parse(&*data).unwrap();
+            let found = named_in(&file, &names);
+            for (which, name) in names.iter().enumerate() {
+                let ours: Vec<_> = found
+                    .iter()
+                    .filter(|&&(w, _)| w == which)
+                    .map(|&(_, i)| i)
+                    .collect();
+                let theirs: Vec<_> = file
+                    .symbols()
+                    .filter(|s| s.name_bytes() == Ok(name.as_bytes()))
+                    .map(|s| s.index())
+                    .collect();
+                assert_eq!(ours, theirs, "{name:?} {endian:?}");
+            }
+            assert_eq!(
+                symbols_data(&file, &names),
+                names.map(|n| symbol_data(&file, n)).to_vec()
+            );
+        }
+    }
+
     #[test]
     fn symbol_bytes_of_a_relocatable_object_use_section_offsets() {
         let mut sections = sections();
