@@ -250,9 +250,15 @@ impl<'a> Symbols<'a> {
     /// `kallsyms/packed.rs`'s), the same bytes for the same symbols. `None` when a value
     /// does not fit the format (a name offset or a section index past 32 bits).
     pub fn to_packed(&self) -> Option<Vec<u8>> {
-        let places: Vec<(&[u8], Symbol)> =
-            (0..self.places()).map_while(|i| self.place(i)).collect();
-        packed::write(&places, self.relocatable)
+        match &self.index {
+            Index::Built(b) => packed::write(&b.by_place, &b.same_name, self.relocatable),
+            Index::Packed(p) => {
+                let places: Vec<(&[u8], Symbol)> =
+                    (0..self.places()).map_while(|i| self.place(i)).collect();
+                let next: Vec<u32> = (0..places.len()).map(|i| p.next(i)).collect();
+                packed::write(&places, &next, self.relocatable)
+            }
+        }
     }
 
     /// How many symbols there are.

@@ -37,14 +37,19 @@ impl fmt::Display for Corrupt {
 }
 
 /// The entry file for `payload` under `key`.
+#[cfg(test)]
 pub fn encode(key: &Key, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    [&header(key, payload)[..], payload].concat()
+}
+
+/// The [`HEADER_LEN`] bytes before `payload` in its entry file under `key`.
+pub fn header(key: &Key, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&ENTRY_FORMAT.to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&checksum(payload));
-    out.extend_from_slice(payload);
     out
 }
 

@@ -123,12 +123,15 @@ impl Cache {
         if !store.writable.load(Ordering::Relaxed) {
             return;
         }
-        let file = entry::encode(key, payload);
-        if file.len() as u64 > store.cap {
+        // Header and payload written one after the other: the payload is not copied (a
+        // vmlinux's entries are megabytes).
+        let header = entry::header(key, payload);
+        let len = (header.len() + payload.len()) as u64;
+        if len > store.cap {
             return; // could never stay under the cap
         }
-        match store.write(key, &file) {
-            Ok(()) => store.account(file.len() as u64, &store.path(key)),
+        match store.write(key, &[&header, payload]) {
+            Ok(()) => store.account(len, &store.path(key)),
             Err(e) => {
                 if store.writable.swap(false, Ordering::Relaxed) {
                     warn(format_args!(
@@ -169,12 +172,12 @@ impl Store {
     }
 
     /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
-    fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
+    fn write(&self, key: &Key, parts: &[&[u8]]) -> io::Result<()> {
         crate::atomic::write_in(
             self.dir.as_std_path(),
             TEMP_PREFIX,
             self.path(key).as_std_path(),
-            bytes,
+            parts,
         )
     }
 

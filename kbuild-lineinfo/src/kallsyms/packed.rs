@@ -25,8 +25,6 @@
 //!
 //! The bytes are a function of the symbols alone: the same symbols give the same bytes.
 
-use foldhash::{HashMap, HashMapExt};
-
 use super::Symbol;
 
 const MAGIC: [u8; 8] = *b"KLISYMS1";
@@ -113,6 +111,11 @@ impl<'a> Packed<'a> {
         self.records.get(i.checked_mul(RECORD)?..)?.get(..RECORD)
     }
 
+    /// The `next` of the `i`-th record.
+    pub(super) fn next(&self, i: usize) -> u32 {
+        self.raw(i).and_then(|r| u32_at(r, 36)).unwrap_or(LAST)
+    }
+
     /// The record of the first symbol called `name`.
     fn first(&self, name: &[u8]) -> Option<usize> {
         let buckets = self.buckets.len() / 4;
@@ -143,9 +146,7 @@ impl<'a> Packed<'a> {
                 break;
             };
             all.push(symbol);
-            at = self
-                .raw(i)
-                .and_then(|r| u32_at(r, 36))
+            at = Some(self.next(i))
                 .filter(|&next| next != LAST)
                 .map(|next| next as usize);
         }
@@ -169,31 +170,43 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The bytes of `places` (kallsyms' order), as [`Packed::parse`] reads them; `None` when a
-/// section index, the name bytes or the count do not fit in 32 bits.
-pub(super) fn write(places: &[(&[u8], Symbol)], relocatable: bool) -> Option<Vec<u8>> {
+/// The bytes of `places` (kallsyms' order), as [`Packed::parse`] reads them, where `next[i]`
+/// is the next place of the name of place `i` ([`LAST`] after the last: [`Symbols`]' chains;
+/// a chain that loops or leaves the places ends there); `None` when a section index, the name
+/// bytes or the count do not fit in 32 bits.
+///
+/// [`Symbols`]: super::Symbols
+pub(super) fn write(
+    places: &[(&[u8], Symbol)],
+    next: &[u32],
+    relocatable: bool,
+) -> Option<Vec<u8>> {
     let count = u32::try_from(places.len()).ok().filter(|&c| c != LAST)?;
-    // Per record: where its name lies and the next record of that name.
+    // Per place: where its name lies and the next place of that name; each name written once,
+    // at its first place, for every place of its chain.
     let mut names = Vec::new();
-    let mut spelled = vec![(0u32, 0u32, LAST); places.len()];
-    // Name → (its first record, its last record so far).
-    let mut seen: HashMap<&[u8], (u32, u32)> = HashMap::with_capacity(places.len());
+    let mut spelled: Vec<Option<(u32, u32, u32)>> = vec![None; places.len()];
     let mut firsts = Vec::new();
-    for (&(name, _), i) in places.iter().zip(0..count) {
-        match seen.get_mut(name) {
-            Some((first, last)) => {
-                spelled[i as usize] = spelled[*first as usize];
-                spelled[i as usize].2 = LAST;
-                spelled[*last as usize].2 = i;
-                *last = i;
+    for (i, &(name, _)) in places.iter().enumerate() {
+        if spelled[i].is_some() {
+            continue;
+        }
+        let at = u32::try_from(names.len()).ok()?;
+        let len = u32::try_from(name.len()).ok()?;
+        names.extend_from_slice(name);
+        firsts.push(i as u32);
+        let mut j = i;
+        loop {
+            let after = next.get(j).copied().unwrap_or(LAST);
+            let after = match places.get(after as usize) {
+                Some(_) if spelled[after as usize].is_none() && after as usize != j => after,
+                _ => LAST,
+            };
+            spelled[j] = Some((at, len, after));
+            if after == LAST {
+                break;
             }
-            None => {
-                let at = u32::try_from(names.len()).ok()?;
-                names.extend_from_slice(name);
-                spelled[i as usize] = (at, u32::try_from(name.len()).ok()?, LAST);
-                seen.insert(name, (i, i));
-                firsts.push(i);
-            }
+            j = after as usize;
         }
     }
     u32::try_from(names.len()).ok()?;
@@ -214,7 +227,8 @@ pub(super) fn write(places: &[(&[u8], Symbol)], relocatable: bool) -> Option<Vec
     out.extend_from_slice(&(names.len() as u64).to_le_bytes());
     out.extend_from_slice(&u32::try_from(buckets).ok()?.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
-    for (&(_, s), &(at, len, next)) in places.iter().zip(&spelled) {
+    for (&(_, s), spelled) in places.iter().zip(&spelled) {
+        let (at, len, next) = (*spelled)?;
         out.extend_from_slice(&s.value.to_le_bytes());
         out.extend_from_slice(&s.size.to_le_bytes());
         out.extend_from_slice(&s.st_size.to_le_bytes());
@@ -267,7 +281,7 @@ mod tests {
             (b"a", symbol(1, 0x20, 0x8, 0x8)),
             (b"b", symbol(2, 0x30, 0x4, 0x4)),
         ];
-        let bytes = write(&places, true).unwrap();
+        let bytes = write(&places, &[2, LAST, LAST], true).unwrap();
         let mut expected = b"KLISYMS1".to_vec();
         expected.extend([1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
         expected.extend([4, 0, 0, 0, 0, 0, 0, 0]);
@@ -302,7 +316,7 @@ mod tests {
 
     #[test]
     fn what_is_not_a_list_says_why() {
-        let bytes = write(&[(&b"f"[..], symbol(0, 1, 2, 3))], false).unwrap();
+        let bytes = write(&[(&b"f"[..], symbol(0, 1, 2, 3))], &[LAST], false).unwrap();
         let mut other = bytes.clone();
         other[0] = b'X';
         let mut flags = bytes.clone();
