@@ -7,9 +7,12 @@
 # filled). All three get the same warm-up runs (page cache) and the same number of timed runs,
 # interleaved, the order rotating; medians of wall and CPU time and the ratios.
 #
-#   bench/annotate.sh [FRAMES] [RUNS] [WARMUP]     # defaults: 300 frames, 3 runs, 0 warm-up
+#   bench/annotate.sh [FRAMES] [RUNS] [WARMUP] [SIDES]
+#       # defaults: 300 frames, 3 runs, 0 warm-up, SIDES "cold warm script"
 #
 # decode_stacktrace.sh takes about 1.5 s per frame here: 300 frames and 3 runs are 25 minutes.
+# SIDES "cold warm" leaves it out (ours alone, in seconds: `bench/annotate.sh 300 21 3 "cold
+# warm"`); KBUILD_LINEINFO_BENCH_LOG=FILE keeps the log it made.
 # Needs: the corpus (scripts/corpus.sh), linux-source-6.12 (apt-get install linux-source-6.12:
 # decode_stacktrace.sh is taken from its tarball), binutils, GNU time, python3.
 set -euo pipefail
@@ -17,6 +20,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 frames=${1:-300}
 runs=${2:-3}
 warmup=${3:-0}
+sides=${4:-cold warm script}
 corpus=${KBUILD_LINEINFO_CORPUS_DIR:-$HOME/.cache/kbuild-lineinfo/corpus/cloud}
 vmlinux=${KBUILD_LINEINFO_VMLINUX:-$corpus/vmlinux}
 modules=${KBUILD_LINEINFO_MODULES_DIR:-$corpus/modules}
@@ -25,15 +29,22 @@ work=$(mktemp -d /tmp/annotate-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 [ -x "$bin" ] || (cd "$here" && nice -n 10 cargo build --release -q)
-tarball=/usr/src/linux-source-6.12.tar.xz
-[ -f "$tarball" ] || { echo "$0: needs $tarball (apt-get install linux-source-6.12)" >&2; exit 1; }
-tar -xJf "$tarball" -C "$work" linux-source-6.12/scripts/decode_stacktrace.sh
-decode=$work/linux-source-6.12/scripts/decode_stacktrace.sh
+side() { case " $sides " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if side script; then
+  tarball=/usr/src/linux-source-6.12.tar.xz
+  [ -f "$tarball" ] || { echo "$0: needs $tarball (apt-get install linux-source-6.12)" >&2; exit 1; }
+  tar -xJf "$tarball" -C "$work" linux-source-6.12/scripts/decode_stacktrace.sh
+  decode=$work/linux-source-6.12/scripts/decode_stacktrace.sh
+fi
 
-# timed FILE CMD...: one run of CMD, its output to FILE.out; appends "wall cpu" to FILE.
+# timed FILE CMD...: one run of CMD, its output to FILE.out; appends "wall user system" to FILE
+# (wall from bash's microsecond clock: ours takes tens of milliseconds warm; CPU from GNU time).
 timed() {
   local f=$1; shift
-  /usr/bin/time -a -o "$f" -f "%e %U %S" "$@" > "$f.out" 2> "$f.err" || { cat "$f.err" >&2; exit 1; }
+  local start=$EPOCHREALTIME
+  /usr/bin/time -o "$f.cpu" -f "%U %S" "$@" > "$f.out" 2> "$f.err" || { cat "$f.err" >&2; exit 1; }
+  local end=$EPOCHREALTIME
+  echo "$(echo "$end - $start" | bc -l) $(cat "$f.cpu")" >> "$f"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 wall() { awk '{print $1}' "$1" | median; }
@@ -85,6 +96,7 @@ for i in range(int(sys.argv[1])):
     print(f"[   10.000000]  {n}+{1 + rng.randrange(size):#x}/{size:#x}{mod}")
 print("[   10.000000]  </TASK>")
 ' "$frames" "$work/modsyms" > "$work/trace.log"
+[ -z "${KBUILD_LINEINFO_BENCH_LOG:-}" ] || cp "$work/trace.log" "$KBUILD_LINEINFO_BENCH_LOG"
 
 cold() {
   rm -rf "$work/cache"
@@ -95,16 +107,31 @@ warm() {
   KBUILD_LINEINFO_CACHE=$work/cache timed "$1" "$bin" annotate --vmlinux "$vmlinux" --modules "$modules" "$work/trace.log"
 }
 script() { timed "$1" sh -c 'bash "$1" "$2" auto "$3" < "$4"' sh "$decode" "$vmlinux" "$modules" "$work/trace.log"; }
+# run SIDE FILE: one run of SIDE if it is asked for.
+run() { if side "$1"; then "$1" "$2"; fi; }
 : > "$work/cold.t"; : > "$work/warm.t"; : > "$work/script.t"
-for _ in $(seq "$warmup"); do cold "$work/w"; warm "$work/w"; script "$work/w"; done
+for _ in $(seq "$warmup"); do run cold "$work/w"; run warm "$work/w"; run script "$work/w"; done
 for i in $(seq "$runs"); do
   case $((i % 3)) in
-    1) cold "$work/cold.t"; warm "$work/warm.t"; script "$work/script.t" ;;
-    2) script "$work/script.t"; cold "$work/cold.t"; warm "$work/warm.t" ;;
-    0) warm "$work/warm.t"; script "$work/script.t"; cold "$work/cold.t" ;;
+    1) run cold "$work/cold.t"; run warm "$work/warm.t"; run script "$work/script.t" ;;
+    2) run script "$work/script.t"; run cold "$work/cold.t"; run warm "$work/warm.t" ;;
+    0) run warm "$work/warm.t"; run script "$work/script.t"; run cold "$work/cold.t" ;;
   esac
 done
-cmp -s "$work/cold.t.out" "$work/warm.t.out" || { echo "$0: cold and warm outputs differ" >&2; exit 1; }
+if side cold && side warm && ! cmp -s "$work/cold.t.out" "$work/warm.t.out"; then
+  echo "$0: cold and warm outputs differ" >&2; exit 1
+fi
+print() {
+  local name
+  if [ "$1" = script ]; then name=decode_stacktrace.sh; else name="annotate, $1 cache"; fi
+  printf '%-22s %8.3f s wall median, %8.3f s CPU (%d runs after %d warm-up)\n' \
+    "$name:" "$(wall "$work/$1.t")" "$(cpu "$work/$1.t")" "$runs" "$warmup"
+}
+if ! side script; then
+  for t in cold warm; do if side $t; then print $t; fi; done
+  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 # Answers: ours `name+0x1/0x2 (file:line)`, the script's `name (file:line file:line ...)`, innermost
 # inline first; the same line order.
 python3 - "$work/cold.t.out" "$work/script.t.out" <<'PY'
@@ -124,11 +151,7 @@ print(f"answers: annotate gave file:line for {sum(1 for o in ours if o)} frames,
       f"{sum(1 for t in theirs if t)}; ours is its innermost place for {first} of {len(pairs)}, "
       f"one of its inline chain for {chain}")
 PY
-for t in cold warm script; do
-  name=$t; [ $t = script ] && name=decode_stacktrace.sh; [ $t = script ] || name="annotate, $t cache"
-  printf '%-22s %8.3f s wall median, %8.3f s CPU (%d runs after %d warm-up)\n' \
-    "$name:" "$(wall "$work/$t.t")" "$(cpu "$work/$t.t")" "$runs" "$warmup"
-done
+for t in cold warm script; do print $t; done
 printf '%s-frame trace: annotate cold %.0fx faster than decode_stacktrace.sh in wall time (%.0fx CPU), warm %.0fx (%.0fx CPU)\n' \
   "$frames" \
   "$(echo "$(wall "$work/script.t") / $(wall "$work/cold.t")" | bc -l)" \

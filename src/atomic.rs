@@ -33,10 +33,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// [`write`] for a caller that owns the directory and its leftovers: the temporary file is
-/// named `prefix…` inside `dir`, and errors are plain I/O errors for the caller to word.
-pub fn write_in(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// named `prefix…` inside `dir`, and errors are plain I/O errors for the caller to word. The
+/// file holds `parts` one after the other.
+pub fn write_in(dir: &Path, prefix: &str, path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let mut tmp = builder(prefix).tempfile_in(dir).map_err(without_path)?;
-    tmp.write_all(bytes)?;
+    for part in parts {
+        tmp.write_all(part)?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -70,7 +73,7 @@ mod tests {
         std::fs::write(&path, b"old contents, longer than the new").unwrap();
         write(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
-        write_in(dir.path(), ".tmp-", &path, b"newer").unwrap();
+        write_in(dir.path(), ".tmp-", &path, &[b"new", b"er"]).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"newer");
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

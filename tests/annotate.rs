@@ -508,6 +508,88 @@ fn hostile_logs_pass_through_unchanged() {
     assert!(stderr.contains("build-id"), "{stderr}");
 }
 
+/// A vmlinux without tables (DWARF and a build-id): the first run builds its tables and keeps
+/// them and its text symbols in the cache (two entries); the next reads both back, the same
+/// output. An entry truncated or with a byte changed is said (one warning), removed and made
+/// again, never trusted: the same output, the same entry bytes as before.
+#[test]
+fn a_damaged_cache_entry_is_made_again() {
+    let ws = Workspace::new();
+    let v = fixture_variant("v7");
+    let objs = ws.compile_all(&v, &VMLINUX_UNITS);
+    let vmlinux = ws.path("vmlinux");
+    common::tools::run(
+        Command::new(v.toolchain.linker())
+            .args(["-z", "noexecstack", "--build-id=sha1", "-T"])
+            .arg(ws.src().join("mini-vmlinux.ld"))
+            .arg("-o")
+            .arg(&vmlinux)
+            .args(&objs),
+    );
+    let mut log = String::from("[    1.000000] Call Trace:\n");
+    for s in kernel_text_symbols(&vmlinux).iter().filter(|s| s.size > 1) {
+        log += &format!("[    1.000000]  {}+0x1/{:#x}\n", s.name, s.size);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = with_stdin(
+            Command::new(bin())
+                .args(["-v", "annotate", "--vmlinux", vmlinux.to_str().unwrap()])
+                .env("KBUILD_LINEINFO_CACHE", cache.path()),
+            log.as_bytes(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        (String::from_utf8(out.stdout).unwrap(), err)
+    };
+    // The entry holding the packed text symbols, the one holding the tables.
+    let entries = || {
+        let mut entries: Vec<(Vec<u8>, PathBuf)> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "entry"))
+            .map(|p| (std::fs::read(&p).unwrap(), p))
+            .collect();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        // Entry header: 84 bytes, then the payload.
+        entries.sort_by_key(|(bytes, _)| !bytes[84..].starts_with(b"KLISYMS1"));
+        entries
+    };
+    let (cold, cold_err) = run();
+    assert!(cold.matches(".c:").count() > 10, "{cold}\n{cold_err}");
+    assert!(!cold_err.contains("from the cache"), "{cold_err}");
+    let kept = entries();
+    let (warm, warm_err) = run();
+    assert_eq!(warm, cold);
+    assert!(warm_err.contains("from the cache"), "{warm_err}");
+    for (which, what) in [(0, "text symbols"), (1, "tables")] {
+        for damage in ["truncated", "a byte changed"] {
+            let (bytes, path) = &kept[which];
+            let damaged = match damage {
+                "truncated" => bytes[..bytes.len() / 2].to_vec(),
+                _ => {
+                    let mut b = bytes.clone();
+                    b[84 + (bytes.len() - 84) / 3] ^= 0x10;
+                    b
+                }
+            };
+            std::fs::write(path, damaged).unwrap();
+            let (out, err) = run();
+            assert_eq!(out, cold, "{what} {damage}: {err}");
+            let warnings: Vec<_> = err.lines().filter(|l| l.contains("warning")).collect();
+            assert!(
+                warnings.len() == 1 && warnings[0].contains("corrupt cache entry"),
+                "{what} {damage}: one warning about the entry: {err}"
+            );
+            assert_eq!(
+                entries(),
+                kept,
+                "{what} {damage}: made again, the same bytes"
+            );
+        }
+    }
+}
+
 /// `--check` leaves the log alone and reports a wrong or missing line, exit 1; a right one
 /// passes with exit 0.
 #[test]

@@ -26,7 +26,23 @@ pub fn vmlinux_view<'a>(file: &object::File<'a>) -> Option<TableView<'a>> {
     } else {
         Endian::Big
     };
-    vmlinux_view_at(|name| crate::image::symbol_data(file, name), endian)
+    // Every name either layout reads, found in one walk of the symbol table.
+    let names = vmlinux_names();
+    let data = crate::image::symbols_data(file, &names);
+    let get = |name: &str| names.iter().position(|&n| n == name).and_then(|i| data[i]);
+    vmlinux_view_at(get, endian)
+}
+
+/// The names of the symbols the vmlinux tables of either layout are read through, each once.
+pub(crate) fn vmlinux_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = layout::v7::VMLINUX_SYMBOLS
+        .iter()
+        .chain(&layout::v1::VMLINUX_SYMBOLS)
+        .copied()
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// The vmlinux tables whose `lineinfo_*` symbols `get` finds (the bytes from the symbol to the

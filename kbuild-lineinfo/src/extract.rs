@@ -114,10 +114,18 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
 /// The core kernel text a vmlinux table covers: `[_text, _etext)`, the end of `_text`'s code
 /// section when `_etext` is missing (docs/format.md §1). A global `_text` wins over a local one.
 pub fn text_range(input: &Input<'_>) -> Result<(u64, u64)> {
-    let text = input
-        .symbol("_text")
-        .ok_or(ErrorKind::MissingSymbol("_text"))?;
-    let etext = match input.symbol("_etext") {
+    let [text, etext] = input.symbols(["_text", "_etext"]);
+    text_range_of(input, text, etext)
+}
+
+/// [`text_range`] from the values of `_text` and `_etext` (by [`Input::symbol`]'s rule).
+pub(crate) fn text_range_of(
+    input: &Input<'_>,
+    text: Option<u64>,
+    etext: Option<u64>,
+) -> Result<(u64, u64)> {
+    let text = text.ok_or(ErrorKind::MissingSymbol("_text"))?;
+    let etext = match etext {
         Some(etext) => etext,
         None => section_end_of(input, text)?,
     };

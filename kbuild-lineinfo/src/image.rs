@@ -7,7 +7,7 @@
 //! order. It reads the static symbol table (`.symtab`) only.
 use object::elf;
 use object::read::elf::{ElfFile, ElfFile32, ElfFile64, FileHeader, SectionHeader, Sym};
-use object::FileKind;
+use object::{FileKind, SymbolIndex};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::vocab::Endian;
@@ -34,22 +34,62 @@ impl<'a> Image<'a> {
 /// section. `None` when there is no such symbol, it is absolute or common, its section holds
 /// no file bytes (`SHT_NOBITS`), its value lies outside its section, or `file` is not ELF.
 pub fn symbol_data<'a>(file: &object::File<'a>, name: &str) -> Option<&'a [u8]> {
+    data_of(file, &named_in(file, &[name]), 0)
+}
+
+/// [`symbol_data`] of each of `names`, in order, from one walk of the symbol table.
+pub fn symbols_data<'a>(file: &object::File<'a>, names: &[&str]) -> Vec<Option<&'a [u8]>> {
+    let found = named_in(file, names);
+    (0..names.len())
+        .map(|which| data_of(file, &found, which))
+        .collect()
+}
+
+/// [`named`] of any ELF file (nothing for another format).
+pub(crate) fn named_in(file: &object::File<'_>, names: &[&str]) -> Vec<(usize, SymbolIndex)> {
     match file {
-        object::File::Elf32(file) => symbol_bytes(file, name.as_bytes()),
-        object::File::Elf64(file) => symbol_bytes(file, name.as_bytes()),
+        object::File::Elf32(elf) => named(elf, names),
+        object::File::Elf64(elf) => named(elf, names),
+        _ => Vec::new(),
+    }
+}
+
+/// [`symbol_data`] of the `which`-th name of a walk that `found` what it did.
+pub(crate) fn data_of<'a>(
+    file: &object::File<'a>,
+    found: &[(usize, SymbolIndex)],
+    which: usize,
+) -> Option<&'a [u8]> {
+    match file {
+        object::File::Elf32(elf) => first_defined_bytes(elf, found, which),
+        object::File::Elf64(elf) => first_defined_bytes(elf, found, which),
         _ => None,
     }
 }
 
-fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
+fn first_defined_bytes<'a, H: FileHeader<Endian = Endian>>(
     file: &ElfFile<'a, H>,
-    name: &[u8],
+    found: &[(usize, SymbolIndex)],
+    which: usize,
 ) -> Option<&'a [u8]> {
     let endian = file.endian();
     let symbols = file.elf_symbol_table();
-    let (index, symbol) = symbols
-        .enumerate()
-        .find(|(_, s)| !s.is_undefined(endian) && symbols.symbol_name(endian, s) == Ok(name))?;
+    let (index, symbol) = found
+        .iter()
+        .filter(|&&(w, _)| w == which)
+        .filter_map(|&(_, index)| Some((index, symbols.symbol(index).ok()?)))
+        .find(|(_, s)| !s.is_undefined(endian))?;
+    bytes_from(file, symbol, index)
+}
+
+/// The bytes from `symbol` (at `index`) to the end of its section.
+fn bytes_from<'a, H: FileHeader<Endian = Endian>>(
+    file: &ElfFile<'a, H>,
+    symbol: &H::Sym,
+    index: SymbolIndex,
+) -> Option<&'a [u8]> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
     let section_index = symbols.symbol_section(endian, symbol, index).ok()??;
     let section = file.elf_section_table().section(section_index).ok()?;
     if section.sh_type(endian) == elf::SHT_NOBITS {
@@ -63,6 +103,52 @@ fn symbol_bytes<'a, H: FileHeader<Endian = Endian>>(
     };
     let data = section.data(endian, file.data()).ok()?;
     data.get(usize::try_from(offset).ok()?..)
+}
+
+/// Every symbol (but the null one) called one of `names`: (which name, symbol index), in
+/// symbol-table order. One walk of the symbol table that compares each name in place in the
+/// string table, NUL included (no scan for the end of every name, no allocation per symbol): a
+/// vmlinux has 200,000 symbols, and several names are looked for at once.
+pub(crate) fn named<H: FileHeader<Endian = Endian>>(
+    file: &ElfFile<'_, H>,
+    names: &[&str],
+) -> Vec<(usize, SymbolIndex)> {
+    let endian = file.endian();
+    let symbols = file.elf_symbol_table();
+    let strings = file
+        .elf_section_table()
+        .section(symbols.string_section())
+        .ok()
+        .and_then(|s| s.data(endian, file.data()).ok())
+        .unwrap_or_default();
+    // The first two bytes of the names (a NUL after a one-byte name): most symbols stop at
+    // these two tests (a vmlinux's names mostly start with `_`, as `_text` does). An empty name
+    // turns them off.
+    let (mut first, mut second) = ([false; 256], [false; 256]);
+    for name in names {
+        if let [a, rest @ ..] = name.as_bytes() {
+            first[usize::from(*a)] = true;
+            second[usize::from(rest.first().copied().unwrap_or(0))] = true;
+        }
+    }
+    let filter = names.iter().all(|n| !n.is_empty());
+    let mut found = Vec::new();
+    for (index, symbol) in symbols.enumerate().skip(1) {
+        let Some(tail) = strings.get(symbol.st_name(endian) as usize..) else {
+            continue;
+        };
+        let is = |at: usize, set: &[bool; 256]| tail.get(at).is_some_and(|&b| set[usize::from(b)]);
+        if filter && !(is(0, &first) && is(1, &second)) {
+            continue;
+        }
+        for (which, name) in names.iter().enumerate() {
+            let name = name.as_bytes();
+            if tail.get(name.len()) == Some(&0) && tail.starts_with(name) {
+                found.push((which, index));
+            }
+        }
+    }
+    found
 }
 
 /// Every text symbol start of an image, by the one kallsyms rule of the project (vmlinux and
@@ -416,6 +502,38 @@ pub(crate) mod tests {
             assert_eq!(symbols.get("undefined"), None);
             assert_eq!(symbols.get("beyond"), None, "outside its section");
             assert_eq!(symbols.get("missing"), None);
+        }
+    }
+
+    /// One walk for several names finds what `object`'s symbol iterator finds name by name:
+    /// one-byte, empty, `_`-led and absent names, in either byte order.
+    #[test]
+    fn one_walk_finds_every_name_as_object_does() {
+        use object::{Object, ObjectSymbol};
+        let names = [
+            "f", "", "_text", "_etext", "$x", "table", "L0", "x$", "missing", "f_",
+        ];
+        for endian in [Endian::Little, Endian::Big] {
+            let data = build(2, 62, endian, true, &sections(), &symbols());
+            let file = object::File::parse(&*data).unwrap();
+            let found = named_in(&file, &names);
+            for (which, name) in names.iter().enumerate() {
+                let ours: Vec<_> = found
+                    .iter()
+                    .filter(|&&(w, _)| w == which)
+                    .map(|&(_, i)| i)
+                    .collect();
+                let theirs: Vec<_> = file
+                    .symbols()
+                    .filter(|s| s.name_bytes() == Ok(name.as_bytes()))
+                    .map(|s| s.index())
+                    .collect();
+                assert_eq!(ours, theirs, "{name:?} {endian:?}");
+            }
+            assert_eq!(
+                symbols_data(&file, &names),
+                names.map(|n| symbol_data(&file, n)).to_vec()
+            );
         }
     }
 

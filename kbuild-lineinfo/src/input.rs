@@ -116,12 +116,30 @@ impl<'data> Input<'data> {
 
     /// The value of the symbol `name` (its address in this input's space).
     pub fn symbol(&self, name: &str) -> Option<u64> {
+        let [value] = self.symbols([name]);
+        value
+    }
+
+    /// [`symbol`](Self::symbol) of each of `names`, in order, from one walk of the symbol
+    /// table.
+    pub fn symbols<const N: usize>(&self, names: [&str; N]) -> [Option<u64>; N] {
+        let found = crate::image::named_in(&self.file, &names);
+        std::array::from_fn(|which| self.symbol_of(&found, which))
+    }
+
+    /// [`symbol`](Self::symbol) of the `which`-th name of a walk that `found` what it did
+    /// ([`crate::image::named_in`]).
+    pub(crate) fn symbol_of(
+        &self,
+        found: &[(usize, object::SymbolIndex)],
+        which: usize,
+    ) -> Option<u64> {
         // A global definition wins over a local one of the same name (a `static` `_text` in
         // some unit must not move the table's base); local symbols come first in `.symtab`.
-        let mut named = self
-            .file
-            .symbols()
-            .filter(|s| s.name_bytes().ok() == Some(name.as_bytes()));
+        let mut named = found
+            .iter()
+            .filter(|&&(w, _)| w == which)
+            .filter_map(|&(_, index)| self.file.symbol_by_index(index).ok());
         let first = named.next()?;
         let symbol = if first.is_global() {
             first

@@ -20,6 +20,9 @@ use object::{Object, ObjectSection, SectionFlags};
 use crate::error::Result;
 use crate::image;
 use crate::sysmap::SystemMap;
+use packed::Packed;
+
+mod packed;
 
 /// The end of a chain of [`Symbols`]' `same_name`.
 const END: u32 = u32::MAX;
@@ -47,6 +50,27 @@ impl Symbol {
 /// Every text symbol of an image, by name and by place.
 #[derive(Debug, Default)]
 pub struct Symbols<'a> {
+    index: Index<'a>,
+    relocatable: bool,
+}
+
+/// Where [`Symbols`] keeps its symbols.
+#[derive(Debug)]
+enum Index<'a> {
+    /// Read from an image or a System.map.
+    Built(Built<'a>),
+    /// Read back from the bytes [`Symbols::to_packed`] wrote, looked up in place.
+    Packed(Packed<'a>),
+}
+
+impl Default for Index<'_> {
+    fn default() -> Self {
+        Index::Built(Built::default())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Built<'a> {
     /// Name → index in `by_place` of the first symbol of that name.
     by_name: HashMap<&'a [u8], u32>,
     /// Per index in `by_place`: the index of the next symbol of the same name, [`END`] after
@@ -55,7 +79,6 @@ pub struct Symbols<'a> {
     /// kallsyms' order: by (section of a `.ko`, value); among symbols at one start, the one
     /// kallsyms prints first.
     by_place: Vec<(&'a [u8], Symbol)>,
-    relocatable: bool,
 }
 
 impl<'a> Symbols<'a> {
@@ -82,31 +105,37 @@ impl<'a> Symbols<'a> {
             }
         }
         // The one walk of the symbol table (a symbol that cannot be read is left out here).
-        let text: Vec<image::TextSymbol<'a>> = match file {
-            object::File::Elf32(elf) => image::text_symbol_walk(elf).flatten().flatten().collect(),
-            object::File::Elf64(elf) => image::text_symbol_walk(elf).flatten().flatten().collect(),
+        let rank = |t: &image::TextSymbol<'a>| {
+            // scripts/kallsyms' compare_symbols(): at one address, weak symbols and names with
+            // more leading underscores come later. A module's kallsyms keeps the symbol
+            // table's order (find_kallsyms_symbol() takes the first).
+            match relocatable {
+                true => (false, 0),
+                false => (t.weak, t.name.iter().take_while(|&&b| b == b'_').count()),
+            }
+        };
+        let start = |t: image::TextSymbol<'a>| {
+            let symbol = Symbol {
+                section: t.start.section,
+                value: t.start.value,
+                size: 0,
+                st_size: t.st_size,
+            };
+            (t.name, symbol, rank(&t))
+        };
+        let all: Vec<(&'a [u8], Symbol, (bool, usize))> = match file {
+            object::File::Elf32(elf) => image::text_symbol_walk(elf)
+                .flatten()
+                .flatten()
+                .map(start)
+                .collect(),
+            object::File::Elf64(elf) => image::text_symbol_walk(elf)
+                .flatten()
+                .flatten()
+                .map(start)
+                .collect(),
             _ => Vec::new(),
         };
-        let all: Vec<(&'a [u8], Symbol, (bool, usize))> = text
-            .into_iter()
-            .map(|t| {
-                let name = t.name;
-                // scripts/kallsyms' compare_symbols(): at one address, weak symbols and
-                // names with more leading underscores come later. A module's kallsyms keeps
-                // the symbol table's order (find_kallsyms_symbol() takes the first).
-                let rank = match relocatable {
-                    true => (false, 0),
-                    false => (t.weak, name.iter().take_while(|&&b| b == b'_').count()),
-                };
-                let symbol = Symbol {
-                    section: t.start.section,
-                    value: t.start.value,
-                    size: 0,
-                    st_size: t.st_size,
-                };
-                (name, symbol, rank)
-            })
-            .collect();
         Self::from_starts(all, relocatable, |section| {
             code.get(section).copied().flatten()
         })
@@ -138,7 +167,7 @@ impl<'a> Symbols<'a> {
     /// `rank`) and gives each the kallsyms size: up to the next distinct start (in a `.ko`,
     /// within its section), the last one up to `section_end` of its section.
     fn from_starts(
-        mut all: Vec<(&'a [u8], Symbol, (bool, usize))>,
+        all: Vec<(&'a [u8], Symbol, (bool, usize))>,
         relocatable: bool,
         section_end: impl Fn(usize) -> Option<u64>,
     ) -> Symbols<'a> {
@@ -149,8 +178,28 @@ impl<'a> Symbols<'a> {
                 (0, s.value)
             }
         };
-        all.sort_by_key(|&(_, s, rank)| (key(&s), rank));
-        let mut all: Vec<(&'a [u8], Symbol)> = all.into_iter().map(|(n, s, _)| (n, s)).collect();
+        // Sorted by (key, rank), equal ones in the input's order (the symbol table's): two
+        // integers per symbol, the second ending with its index, sort as fast as a vmlinux's
+        // 186,000 symbols allow. A rank is (weak, leading underscores), 0 in a `.ko`; the
+        // index takes 32 bits (a symbol table of 2^32 symbols would be a 96 GiB file).
+        let mut order: Vec<(u128, u64)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, s, (weak, underscores)))| {
+                let (section, value) = key(&s);
+                let i = i as u64;
+                let rank = (u64::from(weak) << 63) | ((underscores as u64).min(0x7fff_ffff) << 32);
+                ((section as u128) << 64 | u128::from(value), rank | i)
+            })
+            .collect();
+        order.sort_unstable();
+        let mut all: Vec<(&'a [u8], Symbol)> = order
+            .into_iter()
+            .map(|(_, i)| {
+                let (name, symbol, _) = all[(i & 0xffff_ffff) as usize];
+                (name, symbol)
+            })
+            .collect();
         // Symbols at the same start share the size to the next distinct start.
         let mut prev: Option<(usize, u64)> = None;
         let mut next = None;
@@ -175,11 +224,72 @@ impl<'a> Symbols<'a> {
             }
         }
         Symbols {
-            by_name,
-            same_name,
-            by_place: all,
+            index: Index::Built(Built {
+                by_name,
+                same_name,
+                by_place: all,
+            }),
             relocatable,
         }
+    }
+
+    /// The symbols of the bytes [`to_packed`](Self::to_packed) wrote, looked up where they
+    /// lie (nothing is read until asked for: a warm `annotate` on a vmlinux parses none of
+    /// its 186,000 symbols). Bytes that are not such a list are an error saying why; damage
+    /// inside records that keeps the lengths right gives wrong answers, never a panic (the
+    /// caller checksums what it stored).
+    pub fn from_packed(bytes: &'a [u8]) -> std::result::Result<Symbols<'a>, String> {
+        let (packed, relocatable) = Packed::parse(bytes)?;
+        Ok(Symbols {
+            index: Index::Packed(packed),
+            relocatable,
+        })
+    }
+
+    /// The symbols as bytes for [`from_packed`](Self::from_packed) (the format is
+    /// `kallsyms/packed.rs`'s), the same bytes for the same symbols. `None` when a value
+    /// does not fit the format (a name offset or a section index past 32 bits).
+    pub fn to_packed(&self) -> Option<Vec<u8>> {
+        match &self.index {
+            Index::Built(b) => packed::write(&b.by_place, &b.same_name, self.relocatable),
+            Index::Packed(p) => {
+                let places: Vec<(&[u8], Symbol)> =
+                    (0..self.places()).map_while(|i| self.place(i)).collect();
+                let next: Vec<u32> = (0..places.len()).map(|i| p.next(i)).collect();
+                packed::write(&places, &next, self.relocatable)
+            }
+        }
+    }
+
+    /// How many symbols there are.
+    fn places(&self) -> usize {
+        match &self.index {
+            Index::Built(b) => b.by_place.len(),
+            Index::Packed(p) => p.len(),
+        }
+    }
+
+    /// The `i`-th symbol in kallsyms' order.
+    fn place(&self, i: usize) -> Option<(&'a [u8], Symbol)> {
+        match &self.index {
+            Index::Built(b) => b.by_place.get(i).copied(),
+            Index::Packed(p) => p.record(i),
+        }
+    }
+
+    /// The first index in `..end` of kallsyms' order whose symbol `pred` rejects (`pred` holds
+    /// for a prefix).
+    fn partition_point(&self, end: usize, pred: impl Fn(&Symbol) -> bool) -> usize {
+        let (mut low, mut high) = (0, end);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.place(mid).is_some_and(|(_, s)| pred(&s)) {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
     }
 
     /// The symbol kallsyms resolves at `value` (an address of a linked image; an offset in
@@ -189,20 +299,21 @@ impl<'a> Symbols<'a> {
     pub fn containing(&self, section: usize, value: u64) -> Option<(&'a [u8], Symbol)> {
         let section = if self.relocatable { section } else { 0 };
         let key = |s: &Symbol| (if self.relocatable { s.section } else { 0 }, s.value);
-        let i = self
-            .by_place
-            .partition_point(|(_, s)| key(s) <= (section, value));
-        let (_, last) = *self.by_place.get(i.checked_sub(1)?)?;
+        let i = self.partition_point(self.places(), |s| key(s) <= (section, value));
+        let (_, last) = self.place(i.checked_sub(1)?)?;
         if key(&last).0 != section || value - last.value >= last.size.max(1) {
             return None;
         }
-        let first = self.by_place[..i].partition_point(|(_, s)| key(s) < key(&last));
-        Some(self.by_place[first])
+        let first = self.partition_point(i, |s| key(s) < key(&last));
+        self.place(first)
     }
 
     /// `name` as the image spells it, when a text symbol has it.
     pub fn name(&self, name: &[u8]) -> Option<&'a [u8]> {
-        self.by_name.get_key_value(name).map(|(&k, _)| k)
+        match &self.index {
+            Index::Built(b) => b.by_name.get_key_value(name).map(|(&k, _)| k),
+            Index::Packed(p) => p.name(name),
+        }
     }
 
     /// The symbols called `name` that a frame printed with `size` can mean: those whose
@@ -227,11 +338,15 @@ impl<'a> Symbols<'a> {
 
     /// Every symbol called `name`, in kallsyms' order.
     fn named(&self, name: &[u8]) -> Vec<Symbol> {
+        let b = match &self.index {
+            Index::Built(b) => b,
+            Index::Packed(p) => return p.named(name),
+        };
         let mut all = Vec::new();
-        let mut at = self.by_name.get(name).copied().unwrap_or(END);
-        while let Some(&(_, s)) = self.by_place.get(at as usize) {
+        let mut at = b.by_name.get(name).copied().unwrap_or(END);
+        while let Some(&(_, s)) = b.by_place.get(at as usize) {
             all.push(s);
-            at = self.same_name[at as usize];
+            at = b.same_name[at as usize];
         }
         all
     }
@@ -239,7 +354,10 @@ impl<'a> Symbols<'a> {
     /// How many distinct names there are.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.by_name.len()
+        match &self.index {
+            Index::Built(b) => b.by_name.len(),
+            Index::Packed(p) => p.distinct_names(),
+        }
     }
 }
 

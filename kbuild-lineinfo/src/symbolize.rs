@@ -137,6 +137,37 @@ pub struct Symbolizer<'a> {
     build_id: Option<&'a [u8]>,
 }
 
+/// A vmlinux (or a table object alone) read once for [`Symbolizer::of_vmlinux`]: its own
+/// tables and its core text, from one walk of its symbol table (a debug vmlinux has 200,000
+/// symbols; a second walk was a fifth of a warm `annotate`).
+#[derive(Debug)]
+pub struct VmlinuxImage<'a> {
+    input: Input<'a>,
+    /// Its own tables (`lineinfo_*` symbols), when they are there and consistent.
+    own: Option<TableView<'a>>,
+    /// `[_text, _etext)` ([`crate::extract::text_range`]); `None` for a table object alone
+    /// (relocatable: queries are offsets from `_text`).
+    text: Option<Result<(u64, u64)>>,
+}
+
+impl<'a> VmlinuxImage<'a> {
+    pub fn parse(image: &'a [u8]) -> Result<VmlinuxImage<'a>> {
+        let input = Input::parse(image)?;
+        let file = input.file();
+        let mut names = embedded::vmlinux_names();
+        names.extend(["_text", "_etext"]);
+        let found = crate::image::named_in(file, &names);
+        let which = |name: &str| names.iter().position(|&n| n == name);
+        let get = |name: &str| crate::image::data_of(file, &found, which(name)?);
+        let own = embedded::vmlinux_view_at(get, input.endian());
+        let text = (!input.is_relocatable()).then(|| {
+            let value = |name| input.symbol_of(&found, which(name)?);
+            crate::extract::text_range_of(&input, value("_text"), value("_etext"))
+        });
+        Ok(VmlinuxImage { input, own, text })
+    }
+}
+
 /// What [`Symbolizer::vmlinux`] found instead of tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTables {
@@ -154,23 +185,33 @@ impl<'a> Symbolizer<'a> {
         image: &'a [u8],
         tables: Option<&object::File<'a>>,
     ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
-        let input = Input::parse(image)?;
-        let file = input.file();
-        let bare = input.is_relocatable();
-        let view = embedded::vmlinux_view(tables.unwrap_or(file));
+        Self::of_vmlinux(&VmlinuxImage::parse(image)?, tables, None)
+    }
+
+    /// [`vmlinux`](Self::vmlinux) of an image read once (asking again, its own tables
+    /// missing, with tables built for it, reads nothing of it again), with its text symbols
+    /// given (read back from [`Symbols::to_packed`]'s bytes of an earlier run, say) instead of
+    /// read from its symbol table; `None`: read them. They must be the image's
+    /// ([`symbols`](Self::symbols) of an earlier symbolizer of the same image).
+    pub fn of_vmlinux(
+        image: &VmlinuxImage<'a>,
+        tables: Option<&object::File<'a>>,
+        symbols: Option<Symbols<'a>>,
+    ) -> Result<std::result::Result<Symbolizer<'a>, NoTables>> {
+        let file = image.input.file();
+        let view = match tables {
+            Some(tables) => embedded::vmlinux_view(tables),
+            None => image.own,
+        };
         let Some(view) = view else {
             return Ok(Err(NoTables::Missing));
         };
-        let text = if bare {
-            None
-        } else {
-            Some(crate::extract::text_range(&input)?)
-        };
+        let text = image.text.clone().transpose()?;
         Ok(Ok(Symbolizer {
-            symbols: if bare {
-                Symbols::default()
-            } else {
-                Symbols::from_file(file)
+            symbols: match symbols {
+                _ if text.is_none() => Symbols::default(),
+                Some(symbols) => symbols,
+                None => Symbols::from_file(file),
             },
             tables: Tables::Vmlinux { view, text },
             x86: is_x86(file),
@@ -227,7 +268,7 @@ impl<'a> Symbolizer<'a> {
         let Some(tables) = ModuleTables::read(input, config)? else {
             return Ok(None);
         };
-        Ok(Some(Self::of_module(input, tables)))
+        Ok(Some(Self::of_module(input, tables, None)))
     }
 
     /// A module (`ET_REL`) without tables of its own, with the tables built for it in memory
@@ -238,18 +279,33 @@ impl<'a> Symbolizer<'a> {
         input: &Input<'a>,
         built: &'a [crate::emit::ko::NewSection],
     ) -> Result<Option<Symbolizer<'a>>> {
+        Self::module_built_with(input, built, None)
+    }
+
+    /// [`module_built`](Self::module_built) with the module's text symbols given, as
+    /// [`of_vmlinux`](Self::of_vmlinux) takes a vmlinux's; `None`: read them.
+    pub fn module_built_with(
+        input: &Input<'a>,
+        built: &'a [crate::emit::ko::NewSection],
+        symbols: Option<Symbols<'a>>,
+    ) -> Result<Option<Symbolizer<'a>>> {
         relocatable(input)?;
         let Some(tables) = ModuleTables::built(input, built)? else {
             return Ok(None);
         };
-        Ok(Some(Self::of_module(input, tables)))
+        Ok(Some(Self::of_module(input, tables, symbols)))
     }
 
-    /// The module `input` (checked by [`relocatable`]) with `tables`.
-    fn of_module(input: &Input<'a>, tables: ModuleTables<'a>) -> Symbolizer<'a> {
+    /// The module `input` (checked by [`relocatable`]) with `tables` and its text symbols
+    /// (`None`: read from it).
+    fn of_module(
+        input: &Input<'a>,
+        tables: ModuleTables<'a>,
+        symbols: Option<Symbols<'a>>,
+    ) -> Symbolizer<'a> {
         let file = input.file();
         Symbolizer {
-            symbols: Symbols::from_file(file),
+            symbols: symbols.unwrap_or_else(|| Symbols::from_file(file)),
             tables: Tables::Module {
                 tables,
                 sections: input.code_sections(),
@@ -258,6 +314,11 @@ impl<'a> Symbolizer<'a> {
             is_64: file.is_64(),
             build_id: file.build_id().ok().flatten(),
         }
+    }
+
+    /// The image's text symbols, as kallsyms prints them.
+    pub fn symbols(&self) -> &Symbols<'a> {
+        &self.symbols
     }
 
     pub fn layout(&self) -> Layout {

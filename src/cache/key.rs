@@ -10,8 +10,9 @@ use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{elf, Endianness, FileKind};
 
 /// Bump when the cached bytes for the same key inputs change meaning (encoder or layout fixes
-/// that keep the tool version, a new entry payload, a change of the key recipe below).
-pub const CACHE_VERSION: u32 = 1;
+/// that keep the tool version, a new entry payload, a change of the key recipe below), and with
+/// the entry format (`entry.rs`), so that no entry of the old format is even read (2: xxh3).
+pub const CACHE_VERSION: u32 = 2;
 
 /// A 32-byte blake3 digest naming one cache entry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -85,13 +85,24 @@ impl Cache {
     /// The cached payload for `key`. A missing entry is `None`; so is a corrupt one, after a
     /// warning and its removal. A hit refreshes the entry's mtime (its LRU age).
     pub fn get(&self, key: &Key) -> Option<Vec<u8>> {
+        self.get_mapped(key).map(|entry| entry.payload().to_vec())
+    }
+
+    /// [`get`](Self::get), the entry mapped rather than copied (checked all the same): for
+    /// payloads of megabytes that are read once and kept for the run.
+    pub fn get_mapped(&self, key: &Key) -> Option<Mapped> {
         let store = self.store.as_ref()?;
         let path = store.path(key);
-        let bytes = fs::read(&path).ok()?;
-        match entry::decode(key, &bytes) {
-            Ok(payload) => {
+        let file = File::open(&path).ok()?;
+        // An empty file cannot be mapped: it reads as the 0 bytes it holds.
+        let map = match file.metadata().ok()?.len() {
+            0 => None,
+            _ => Some(crate::mmap::map_file(&file).ok()?),
+        };
+        match entry::decode(key, map.as_deref().unwrap_or_default()) {
+            Ok(_) => {
                 touch(&path);
-                Some(payload.to_vec())
+                Some(Mapped(map))
             }
             Err(why) => {
                 warn(format_args!(
@@ -112,12 +123,15 @@ impl Cache {
         if !store.writable.load(Ordering::Relaxed) {
             return;
         }
-        let file = entry::encode(key, payload);
-        if file.len() as u64 > store.cap {
+        // Header and payload written one after the other: the payload is not copied (a
+        // vmlinux's entries are megabytes).
+        let header = entry::header(key, payload);
+        let len = (header.len() + payload.len()) as u64;
+        if len > store.cap {
             return; // could never stay under the cap
         }
-        match store.write(key, &file) {
-            Ok(()) => store.account(file.len() as u64, &store.path(key)),
+        match store.write(key, &[&header, payload]) {
+            Ok(()) => store.account(len, &store.path(key)),
             Err(e) => {
                 if store.writable.swap(false, Ordering::Relaxed) {
                     warn(format_args!(
@@ -127,6 +141,19 @@ impl Cache {
                 }
             }
         }
+    }
+}
+
+/// A checked cache entry, mapped.
+#[derive(Debug)]
+pub struct Mapped(Option<memmap2::Mmap>);
+
+impl Mapped {
+    /// What was stored.
+    pub fn payload(&self) -> &[u8] {
+        self.0
+            .as_deref()
+            .map_or(&[][..], |entry| &entry[entry::HEADER_LEN..])
     }
 }
 
@@ -145,12 +172,12 @@ impl Store {
     }
 
     /// Temp file in the cache directory, then rename: the entry appears whole or not at all.
-    fn write(&self, key: &Key, bytes: &[u8]) -> io::Result<()> {
+    fn write(&self, key: &Key, parts: &[&[u8]]) -> io::Result<()> {
         crate::atomic::write_in(
             self.dir.as_std_path(),
             TEMP_PREFIX,
             self.path(key).as_std_path(),
-            bytes,
+            parts,
         )
     }
 

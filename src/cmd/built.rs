@@ -6,7 +6,8 @@
 //! Only a file with a GNU build-id is cached (hashing a 400 MB debug vmlinux to name it would
 //! cost what reading it back saves); `-v` says when one is not. A module's entry is the very
 //! entry the `modules` batch keeps for that build-id ([`Pipeline::record`]); a vmlinux's is the
-//! table object `vmlinux --layout v7 -o T.o` writes, under [`vmlinux_key`]. The cache is
+//! table object `vmlinux --layout v7 -o T.o` writes, under [`image_key`]; next to each, the
+//! image's text symbols, packed ([`Built::symbols`]). The cache is
 //! opened on first use: a log whose images all carry tables leaves no trace.
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use kbuild_lineinfo::emit::ko::NewSection;
+use kbuild_lineinfo::kallsyms::Symbols;
 use kbuild_lineinfo::loader::LoaderConfig;
 #[cfg(doc)]
 use kbuild_lineinfo::symbolize::Symbolizer;
@@ -56,16 +58,34 @@ impl Source {
     }
 }
 
-/// The key of the vmlinux tables built from an image with build-id `id`: layout v7, no
-/// srctree (names as DWARF gives them), and what the entry holds (a table object), so that it
-/// never meets a module's entry.
-fn vmlinux_key(id: &[u8]) -> Key {
+/// The key of an entry about the image with build-id `id`: layout v7, no srctree (names as
+/// DWARF gives them), and what the entry holds (`entry`), so that no two kinds of entry meet
+/// (nor the `modules` batch's entry of a module).
+fn image_key(id: &[u8], entry: Entry) -> Key {
     let identity = Identity::BuildId(id.to_vec());
-    Key::new(
-        &identity,
-        Layout::V7.name(),
-        &[("entry", b"vmlinux table object")],
-    )
+    let what: &[u8] = match entry {
+        Entry::VmlinuxTables => b"vmlinux table object",
+        Entry::Symbols(Image::Vmlinux) => b"vmlinux text symbols, packed",
+        Entry::Symbols(Image::Module) => b"module text symbols, packed",
+    };
+    Key::new(&identity, Layout::V7.name(), &[("entry", what)])
+}
+
+/// What an image's cache entry holds.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// The table object `vmlinux --layout v7 -o T.o` writes.
+    VmlinuxTables,
+    /// The image's text symbols as kallsyms prints them ([`Symbols::to_packed`]): a warm run
+    /// reads no symbol table.
+    Symbols(Image),
+}
+
+/// Which kind of image.
+#[derive(Debug, Clone, Copy)]
+pub enum Image {
+    Vmlinux,
+    Module,
 }
 
 impl Built {
@@ -96,10 +116,12 @@ impl Built {
     /// error that says what to pass.
     pub fn vmlinux(&self, path: &Path, data: &[u8]) -> Result<(object::File<'static>, Source)> {
         let start = Instant::now();
-        let key = self.key_of(path, data).map(|id| vmlinux_key(&id));
-        let hit = key.as_ref().and_then(|k| self.cache().get(k));
-        let (bytes, source) = match hit {
-            Some(bytes) => (bytes, Source::Cache),
+        let key = self
+            .key_of(path, data)
+            .map(|id| image_key(&id, Entry::VmlinuxTables));
+        let hit = key.as_ref().and_then(|k| self.cache().get_mapped(k));
+        let (bytes, source): (&'static [u8], _) = match hit {
+            Some(entry) => (Box::leak(Box::new(entry)).payload(), Source::Cache),
             None => {
                 let bytes = super::vmlinux::table_from_dwarf(path, data).map_err(|e| {
                     anyhow::anyhow!(
@@ -112,7 +134,7 @@ impl Built {
                 if let Some(key) = &key {
                     self.cache().put(key, &bytes);
                 }
-                (bytes, Source::Dwarf)
+                (Box::leak(bytes.into_boxed_slice()), Source::Dwarf)
             }
         };
         voice::explain(format_args!(
@@ -122,9 +144,40 @@ impl Built {
             bytes.len(),
             start.elapsed().as_secs_f64()
         ));
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
         let file = object::File::parse(bytes).map_err(kbuild_lineinfo::Error::from)?;
         Ok((file, source))
+    }
+
+    /// The text symbols of the `image` `data` (read from `path`, whose tables were built from
+    /// DWARF) that an earlier run stored with [`store_symbols`](Self::store_symbols); `None`
+    /// when there are none (or the entry is not a symbol list: said, and replaced by the
+    /// caller's store).
+    pub fn symbols(&self, image: Image, path: &Path, data: &[u8]) -> Option<Symbols<'static>> {
+        let key = image_key(&self.key_of(path, data)?, Entry::Symbols(image));
+        let entry: &'static cache::Mapped = Box::leak(Box::new(self.cache().get_mapped(&key)?));
+        match Symbols::from_packed(entry.payload()) {
+            Ok(symbols) => Some(symbols),
+            Err(why) => {
+                voice::warn(format_args!(
+                    "{}: the cached text symbols are not a symbol list ({why}); reading them \
+                     again",
+                    path.display()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Stores `symbols`, the text symbols of the `image` `data` (read from `path`), for
+    /// [`symbols`](Self::symbols).
+    pub fn store_symbols(&self, image: Image, path: &Path, data: &[u8], symbols: &Symbols<'_>) {
+        let Some(id) = self.key_of(path, data) else {
+            return;
+        };
+        if let Some(bytes) = symbols.to_packed() {
+            self.cache()
+                .put(&image_key(&id, Entry::Symbols(image)), &bytes);
+        }
     }
 
     /// The sections the `modules` batch would embed (layout v7) in the module `data` (read

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 use kbuild_lineinfo::memory::Memory;
-use kbuild_lineinfo::symbolize::{NoTables, Symbolizer};
+use kbuild_lineinfo::symbolize::{NoTables, Symbolizer, VmlinuxImage};
 use kbuild_lineinfo::sysmap::SystemMap;
 use kbuild_lineinfo::unpack::{self, ImageKind, KernelImage};
 
-use super::built::{Built, Source};
+use super::built::{Built, Image, Source};
 use crate::mmap::InputError;
 
 /// What `--vmlinux`, `--table` and `--system-map` name.
@@ -95,18 +95,26 @@ fn with_symbols(
     built: &Built,
 ) -> Result<(Symbolizer<'static>, Source)> {
     let named = |e: kbuild_lineinfo::Error| anyhow!(e).context(path.display().to_string());
-    match Symbolizer::vmlinux(bytes, table.as_ref()).map_err(named)? {
+    let image = VmlinuxImage::parse(bytes).map_err(named)?;
+    match Symbolizer::of_vmlinux(&image, table.as_ref(), None).map_err(named)? {
         Ok(s) if table_path.is_some() => Ok((s, Source::Table)),
         Ok(s) => Ok((s, Source::Embedded)),
         // A fault of --table names it, not the vmlinux.
         Err(NoTables::Missing) => match table_path {
             Some(t) => Err(InputError::new(t, "no lineinfo tables (lineinfo_* symbols)").into()),
             None => {
-                let (built, source) = built
+                let (tables, source) = built
                     .vmlinux(path, bytes)
                     .map_err(|e| e.context(path.display().to_string()))?;
-                match Symbolizer::vmlinux(bytes, Some(&built)).map_err(named)? {
-                    Ok(s) => Ok((s, source)),
+                let symbols = built.symbols(Image::Vmlinux, path, bytes);
+                let cached = symbols.is_some();
+                match Symbolizer::of_vmlinux(&image, Some(&tables), symbols).map_err(named)? {
+                    Ok(s) => {
+                        if !cached {
+                            built.store_symbols(Image::Vmlinux, path, bytes, s.symbols());
+                        }
+                        Ok((s, source))
+                    }
                     Err(NoTables::Missing) => Err(anyhow!(
                         "{}: the tables built from its DWARF have no lineinfo_* symbols",
                         path.display()

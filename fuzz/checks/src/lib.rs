@@ -9,6 +9,7 @@ pub mod decode_v7_blob;
 pub mod elf_rows;
 pub mod frames;
 pub mod generate;
+pub mod packed_symbols;
 pub mod roundtrip;
 pub mod system_map;
 pub mod unpack;
@@ -50,5 +51,9 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "system_map",
         check: system_map::check,
+    },
+    Target {
+        name: "packed_symbols",
+        check: packed_symbols::check,
     },
 ];

@@ -16,7 +16,7 @@ use kbuild_lineinfo::loader::LoaderConfig;
 use kbuild_lineinfo::symbolize::Symbolizer;
 use kbuild_lineinfo::unpack::{self, Limits};
 
-use crate::cmd::built::{Built, Source};
+use crate::cmd::built::{Built, Image, Source};
 use crate::mmap::InputError;
 
 /// One module, ready for lookups.
@@ -83,12 +83,7 @@ impl ModuleDirs {
             }
         }
         for (path, data, input) in &bare {
-            let built = built.module(path, data, loader);
-            let Some((sections, source)) = built.with_context(|| path.display().to_string())?
-            else {
-                continue;
-            };
-            if let Some(symbolizer) = Symbolizer::module_built(input, sections)? {
+            if let Some((symbolizer, source)) = with_built(path, data, input, loader, built)? {
                 return Ok(loaded(path, symbolizer, source));
             }
         }
@@ -111,12 +106,33 @@ pub fn open_module(
         Opened::Tables(symbolizer) => return Ok((symbolizer, Source::Embedded)),
         Opened::Bare(data, input) => (data, input),
     };
-    if let Some((sections, source)) = built.module(path, data, config)? {
-        if let Some(symbolizer) = Symbolizer::module_built(&input, sections)? {
-            return Ok((symbolizer, source));
-        }
+    match with_built(path, data, &input, config, built)? {
+        Some(answer) => Ok(answer),
+        None => Err(InputError::new(path, NEITHER).into()),
     }
-    Err(InputError::new(path, NEITHER).into())
+}
+
+/// The module `input` (`data`, read from `path`), which carries no tables, with tables built
+/// from its DWARF (cached, as its text symbols are); `None` when it has no DWARF line
+/// information.
+fn with_built(
+    path: &Path,
+    data: &'static [u8],
+    input: &Input<'static>,
+    config: LoaderConfig,
+    built: &Built,
+) -> Result<Option<(Symbolizer<'static>, Source)>> {
+    let made = built.module(path, data, config);
+    let Some((sections, source)) = made.with_context(|| path.display().to_string())? else {
+        return Ok(None);
+    };
+    let symbols = built.symbols(Image::Module, path, data);
+    let cached = symbols.is_some();
+    let symbolizer = Symbolizer::module_built_with(input, sections, symbols)?;
+    if let (Some(s), false) = (&symbolizer, cached) {
+        built.store_symbols(Image::Module, path, data, s.symbols());
+    }
+    Ok(symbolizer.map(|s| (s, source)))
 }
 
 /// Why a module cannot answer.
