@@ -101,12 +101,7 @@ fn gen_mod_lineinfo_keeps_the_script_contract() {
 
     // No DWARF: exit 0, file untouched.
     let bare = ws.path("bare.ko");
-    tools::run(
-        Command::new("objcopy")
-            .arg("--strip-debug")
-            .arg(&ko)
-            .arg(&bare),
-    );
+    tools::strip_debug(&ko, &bare);
     let before = std::fs::read(&bare).unwrap();
     let out = cli
         .command()

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::realdata::{self, copy_tree, listed_modules, parse_lookup, parse_symbolizer};
-use common::realdata::{pick_modules, pipe, Rng};
+use common::realdata::{parallel_map, pick_modules, pipe, Rng};
 use common::{blob, textmem};
 
 use object::{Object, ObjectSection};
@@ -362,28 +362,19 @@ fn debian_cloud_modules_agree_with_linked_originals() {
     let script = dir.path().join("module.ld");
     std::fs::write(&script, LINK_SCRIPT).unwrap();
     let picked = sample(&listed);
-    let results = std::sync::Mutex::new(BTreeMap::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(m) = picked.get(i) else { break };
-                let work = tempfile::tempdir().unwrap();
-                let f = check_module(
-                    m,
-                    &corpus_dir.join(m),
-                    &copy.join(m),
-                    work.path(),
-                    &script,
-                    i as u64 * 7919,
-                );
-                results.lock().unwrap().insert(m.clone(), f);
-            });
-        }
+    let figures = parallel_map(&picked, |i, m| {
+        let work = tempfile::tempdir().unwrap();
+        check_module(
+            m,
+            &corpus_dir.join(m),
+            &copy.join(m),
+            work.path(),
+            &script,
+            i as u64 * 7919,
+        )
     });
 
-    let results = results.into_inner().unwrap();
+    let results: BTreeMap<_, _> = picked.iter().cloned().zip(figures).collect();
     assert_eq!(results.len(), picked.len());
     let mut total = Figures::default();
     for (m, f) in &results {

@@ -17,9 +17,8 @@ use crate::v7_oracle;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
-use common::realdata::{self, listed_modules, same_file, Rng};
+use common::realdata::{self, listed_modules, parallel_map, same_file, Rng};
 use common::{blob, textmem};
 
 /// Random offsets per section, besides every symbol start in it.
@@ -139,20 +138,11 @@ fn debian_cloud_v1_places_every_code_section_of_text_memory() {
     let (root, order) = realdata::modules_corpus();
     let picked = pick(&root, &listed_modules(&order));
     let work = tempfile::tempdir().unwrap();
-    let results = Mutex::new(BTreeMap::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(m) = picked.get(i) else { break };
-                let scratch = tempfile::tempdir_in(work.path()).unwrap();
-                let f = check_module(m, &root.join(m), scratch.path(), i as u64 * 7919);
-                results.lock().unwrap().insert(m.clone(), f);
-            });
-        }
+    let figures = parallel_map(&picked, |i, m| {
+        let scratch = tempfile::tempdir_in(work.path()).unwrap();
+        check_module(m, &root.join(m), scratch.path(), i as u64 * 7919)
     });
-    let results = results.into_inner().unwrap();
+    let results: BTreeMap<_, _> = picked.iter().cloned().zip(figures).collect();
     let mut per_section: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut wrong = Vec::new();
     for f in results.values() {

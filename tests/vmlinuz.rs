@@ -15,6 +15,7 @@ use crate::common;
 use common::build::VMLINUX_UNITS;
 use common::realdata::Rng;
 use common::{Variant, Workspace};
+use kbuild_lineinfo::testing::bzimage;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_kbuild-lineinfo")
@@ -128,24 +129,6 @@ fn compressed(cmd: &str, args: &[&str], payload: &[u8]) -> Vec<u8> {
     let mut out = filter(cmd, args, payload);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out
-}
-
-/// A bzImage as arch/x86/boot/tools/build.c lays it out: setup sectors with the header
-/// (protocol 2.15), then the protected-mode part, whose `payload_offset` names `payload`.
-fn bzimage(payload: &[u8]) -> Vec<u8> {
-    let setup_sects = 3u8;
-    let kernel = (usize::from(setup_sects) + 1) * 512;
-    let offset = 0x100;
-    let mut img = vec![0u8; kernel + offset];
-    img[0x1f1] = setup_sects;
-    img[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
-    img[0x202..0x206].copy_from_slice(b"HdrS");
-    img[0x206..0x208].copy_from_slice(&0x20fu16.to_le_bytes());
-    img[0x248..0x24c].copy_from_slice(&(offset as u32).to_le_bytes());
-    img[0x24c..0x250].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    img.extend_from_slice(payload);
-    img.extend_from_slice(&[0xcc; 512]);
-    img
 }
 
 /// An arm64 `Image` of `elf`: its memory from `_text` on (`objcopy -O binary`, `_text` being

@@ -53,12 +53,7 @@ fn modules() -> (Workspace, PathBuf, PathBuf) {
     let objs = ws.compile_all(&v, &MODULE_UNITS);
     let ko = ws.link_module(&v, &objs, "m.ko");
     let bare = ws.path("bare.ko");
-    tools::run(
-        Command::new("objcopy")
-            .arg("--strip-debug")
-            .arg(&ko)
-            .arg(&bare),
-    );
+    tools::strip_debug(&ko, &bare);
     (ws, ko, bare)
 }
 

@@ -48,6 +48,9 @@ mod rows;
 pub mod symbolize;
 pub mod sysmap;
 mod table;
+#[cfg(feature = "test-fixtures")]
+#[doc(hidden)]
+pub mod testing;
 pub mod unpack;
 mod vocab;
 

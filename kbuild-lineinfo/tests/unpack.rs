@@ -4,6 +4,7 @@
 //! streams, a zstd bomb, a compressed file that is no module). Needs the four commands
 //! (`scripts/deps.sh` installs them).
 
+use kbuild_lineinfo::testing::bzimage;
 use kbuild_lineinfo::unpack::{self, Compression, ImageKind, Limits};
 use std::io::Write;
 use std::path::Path;
@@ -70,24 +71,6 @@ fn some_elf() -> Vec<u8> {
         std::fs::read(Path::new(path.trim())).expect("ld (scripts/deps.sh installs binutils)");
     assert!(bytes.starts_with(b"\x7fELF"));
     bytes
-}
-
-/// A bzImage as arch/x86/boot/tools/build.c lays it out: `setup_sects` + 1 sectors of setup
-/// with the header, then the protected-mode part, whose `payload_offset` names the payload.
-fn bzimage(payload: &[u8]) -> Vec<u8> {
-    let setup_sects = 39u8;
-    let kernel = (usize::from(setup_sects) + 1) * 512;
-    let offset = 0x2cc;
-    let mut img = vec![0u8; kernel + offset];
-    img[0x1f1] = setup_sects;
-    img[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
-    img[0x202..0x206].copy_from_slice(b"HdrS");
-    img[0x206..0x208].copy_from_slice(&0x20fu16.to_le_bytes());
-    img[0x248..0x24c].copy_from_slice(&(offset as u32).to_le_bytes());
-    img[0x24c..0x250].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    img.extend_from_slice(payload);
-    img.extend_from_slice(&[0xcc; 4096]); // the decompressor's own code after it
-    img
 }
 
 #[test]

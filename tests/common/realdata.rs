@@ -13,6 +13,8 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// `file:line`, or `None` when the tool knows none.
 pub type Answer = Option<(String, u32)>;
@@ -219,6 +221,26 @@ pub fn symbol_value(elf: &Path, name: &str) -> u64 {
         .find(|l| l.split_whitespace().nth(2) == Some(name))
         .unwrap_or_else(|| panic!("nm: no {name} in {}", elf.display()));
     u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+}
+
+/// `f(i, &items[i])` for every item, on two threads (the machine's two cores: one module at a
+/// time each, the next taken as one finishes), the results in the order of `items`.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(i, item);
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `elf` without its DWARF (`objcopy --strip-debug`), as `out`: a module or vmlinux with
+/// nothing to build tables from.
+pub fn strip_debug(elf: &Path, out: &Path) {
+    run(Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(elf)
+        .arg(out));
+}
+
 /// Runs `cmd` and returns its output; panics (naming the command and quoting
 /// stderr) when it cannot be started or exits non-zero.
 pub fn run(cmd: &mut Command) -> Output {

@@ -109,34 +109,58 @@ fn decode_sub_table(r: &Bytes, at: usize) -> Result<Table, String> {
     let mut entries: Vec<Entry> = Vec::with_capacity(n);
     for b in 0..nb {
         let addr = r.u32(at + blocks_offset + 4 * b)?;
-        let start = r.u32(at + blocks_offset + 4 * nb + 4 * b)? as usize;
-        if entries.last().is_some_and(|last| last.offset >= addr) {
-            return Err(format!(
-                "block {b} starts at {addr:#x}, not above the last entry"
-            ));
-        }
-        let mut pos = start;
-        let mut e = Entry {
-            offset: addr,
-            file: uleb(data, &mut pos)?,
-            line: uleb(data, &mut pos)?,
-        };
-        entries.push(e);
-        for _ in 1..(n - 64 * b).min(64) {
-            let delta = uleb(data, &mut pos)?;
-            if delta == 0 {
-                return Err(format!("zero address delta after {:#x}", e.offset));
-            }
-            e.offset = e.offset.checked_add(delta).ok_or("offset past u32")?;
-            e.file = e.file.wrapping_add(sleb(data, &mut pos)? as u32);
-            e.line = e.line.wrapping_add(sleb(data, &mut pos)? as u32);
-            entries.push(e);
-        }
+        let mut pos = r.u32(at + blocks_offset + 4 * nb + 4 * b)? as usize;
+        decode_block(data, &mut pos, (b, addr), n, true, &mut entries)?;
     }
     if let Some(e) = entries.iter().find(|e| e.file as usize >= nf) {
         return Err(format!("file id {} of {nf} at {:#x}", e.file, e.offset));
     }
     Ok(Table { entries, names })
+}
+
+/// Block `b` of §3, starting at `addr` and at byte `pos` of `data`, of a table of `n` entries:
+/// its first entry (ULEB file and line), then up to 63 by their deltas (ULEB address, then
+/// file and line as SLEB in v7, as zig-zag ULEB in v1), appended to `entries`; `pos` moves
+/// past it. The one block decoder of the harness (v7 blobs here, vmlinux tables in `vmtable`).
+pub fn decode_block(
+    data: &[u8],
+    pos: &mut usize,
+    (b, addr): (usize, u32),
+    n: usize,
+    v7: bool,
+    entries: &mut Vec<Entry>,
+) -> Result<(), String> {
+    if entries.last().is_some_and(|last| last.offset >= addr) {
+        return Err(format!(
+            "block {b} starts at {addr:#x}, not above the last entry"
+        ));
+    }
+    let mut e = Entry {
+        offset: addr,
+        file: uleb(data, pos)?,
+        line: uleb(data, pos)?,
+    };
+    entries.push(e);
+    for _ in 1..(n - 64 * b).min(64) {
+        let delta = uleb(data, pos)?;
+        if delta == 0 {
+            return Err(format!("zero address delta after {:#x}", e.offset));
+        }
+        e.offset = e.offset.checked_add(delta).ok_or("offset past u32")?;
+        let (df, dl) = if v7 {
+            (sleb(data, pos)?, sleb(data, pos)?)
+        } else {
+            (unzigzag(uleb(data, pos)?), unzigzag(uleb(data, pos)?))
+        };
+        e.file = e.file.wrapping_add(df as u32);
+        e.line = e.line.wrapping_add(dl as u32);
+        entries.push(e);
+    }
+    Ok(())
+}
+
+fn unzigzag(v: u32) -> i32 {
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
 /// The blob's integers in its byte order.

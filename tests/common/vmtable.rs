@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::blob::Entry;
-use super::v7blob::{sleb, uleb};
+use super::v7blob::decode_block;
 use object::{Object, ObjectSection, ObjectSymbol};
 
 /// A decoded vmlinux table: entries by offset from `_text`, and the file names by id.
@@ -157,35 +157,7 @@ fn decode_stream(
                 "block {b} at byte {start}, the previous block ends at {pos}"
             ));
         }
-        if entries.last().is_some_and(|e| e.offset >= addr) {
-            return Err(format!(
-                "block {b} starts at {addr:#x}, not above the last entry"
-            ));
-        }
-        let mut e = Entry {
-            offset: addr,
-            file: uleb(data, &mut pos)?,
-            line: uleb(data, &mut pos)?,
-        };
-        entries.push(e);
-        for _ in 1..(n - 64 * b).min(64) {
-            let delta = uleb(data, &mut pos)?;
-            if delta == 0 {
-                return Err(format!("zero offset delta after {:#x}", e.offset));
-            }
-            e.offset = e.offset.checked_add(delta).ok_or("offset past u32")?;
-            let (df, dl) = if v7 {
-                (sleb(data, &mut pos)?, sleb(data, &mut pos)?)
-            } else {
-                (
-                    unzigzag(uleb(data, &mut pos)?),
-                    unzigzag(uleb(data, &mut pos)?),
-                )
-            };
-            e.file = e.file.wrapping_add(df as u32);
-            e.line = e.line.wrapping_add(dl as u32);
-            entries.push(e);
-        }
+        decode_block(data, &mut pos, (b, addr), n, v7, &mut entries)?;
     }
     if pos != data.len() {
         return Err(format!(
@@ -260,10 +232,6 @@ impl VmTable {
         let e = self.entries.get(i.checked_sub(1)?)?;
         Some((self.names[e.file as usize].as_str(), e.line))
     }
-}
-
-fn unzigzag(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
 #[cfg(test)]
@@ -392,7 +360,7 @@ mod tests {
         );
         bad(
             &|a| a.symbols.get_mut("lineinfo_data").unwrap()[2] = 0,
-            "zero offset delta",
+            "zero address delta",
         );
         bad(
             &|a| {

@@ -35,6 +35,10 @@ pub struct ModuleDirs {
     /// Module name (`-` as `_`) → its files, in the order they are tried; one walk of the
     /// trees.
     index: Option<HashMap<String, Vec<PathBuf>>>,
+    /// Where the loader puts v1 sections, for every module: the one rule of
+    /// `kbuild::tree::loader_config` (the current directory's config, else unload on, as in
+    /// every distribution kernel), read once.
+    loader: LoaderConfig,
     /// Every module asked for; `None` when it could not be used (warned once).
     pub loaded: HashMap<String, Option<Loaded>>,
 }
@@ -44,6 +48,7 @@ impl ModuleDirs {
         ModuleDirs {
             roots,
             index: None,
+            loader: crate::kbuild::tree::loader_config(None),
             loaded: HashMap::new(),
         }
     }
@@ -65,10 +70,8 @@ impl ModuleDirs {
             let roots: Vec<_> = self.roots.iter().map(|r| r.display().to_string()).collect();
             bail!("no {key}.ko under {}", roots.join(" or "));
         };
-        // v1 offsets count from text memory as the loader lays it out (the one rule of
-        // `kbuild::tree::loader_config`: the current directory's config, else unload on, as in
-        // every distribution kernel).
-        let loader = crate::kbuild::tree::loader_config(None);
+        // v1 offsets count from text memory as the loader lays it out.
+        let loader = self.loader;
         let mut bare = Vec::new();
         let mut failed = None;
         for path in paths {
