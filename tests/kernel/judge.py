@@ -88,11 +88,11 @@ def lookup(tool, args, queries):
     return res
 
 
-def compare(keys, want, got, absolute_ok=False):
+def compare(keys, want, got, srctree=None):
     """Our answers `got` against llvm-symbolizer's `want` where it has one: (compared, agree,
     unannotated, bad names, [(key, want, got) for each disagreement]). A name is bad if it is not
-    relative and folded; with `absolute_ok` (an out-of-tree module: its sources are outside the
-    tree, and the absolute name is what the kernel prints) an absolute one is not."""
+    relative and folded, but with `srctree` given a file outside that tree prints as its full
+    path (format.md §2: an out-of-tree module, the core library Rust builds from RUST_LIB_SRC)."""
     c = a = u = b = 0
     wrong = []
     for k, w, g in zip(keys, want, got):
@@ -102,7 +102,8 @@ def compare(keys, want, got, absolute_ok=False):
         if g is None:
             u += 1
             continue
-        if absolute_ok and g[0].startswith("/") and fold(g[0]) == g[0][1:]:
+        if (srctree and g[0].startswith("/") and not g[0].startswith(srctree.rstrip("/") + "/")
+                and fold(g[0]) == g[0][1:]):
             g = (g[0][1:], g[1])  # llvm-symbolizer's name is folded the same way
         if g[0].startswith("/") or fold(g[0]) != g[0]:
             b += 1
@@ -173,7 +174,7 @@ def text_bounds(vmlinux):
     return syms["_text"], syms["_etext"]
 
 
-def sample_vmlinux(tool, vmlinux, table, count, seed=2):
+def sample_vmlinux(tool, vmlinux, table, count, seed=2, srctree=None):
     """`count` random addresses of [_text, _etext): llvm-symbolizer on `vmlinux` against
     `lookup --vmlinux table` (the linked image itself: absolute addresses; a table object:
     offsets from _text). compare()'s tuple, with the text size."""
@@ -183,10 +184,10 @@ def sample_vmlinux(tool, vmlinux, table, count, seed=2):
     addrs = [text + rng.randrange(etext - text) for _ in range(count)]
     want = symbolize(vmlinux, addrs)
     got = lookup(tool, ["--vmlinux", table], ["%#x" % (x - (0 if absolute else text)) for x in addrs])
-    return compare(addrs, want, got) + (etext - text,)
+    return compare(addrs, want, got, srctree) + (etext - text,)
 
 
-def sample_modules(tool, kos, oracle, per_module, seed=1):
+def sample_modules(tool, kos, oracle, per_module, seed=1, srctree=None):
     """Up to `per_module` random offsets of each module's .text: llvm-symbolizer on the .ko
     linked by `oracle` against `lookup --module KO .text+OFF`. [(ko, .text size, compare()'s
     tuple)]."""
@@ -200,8 +201,7 @@ def sample_modules(tool, kos, oracle, per_module, seed=1):
         offs = sorted(rng.sample(range(size), min(size, per_module)))
         want = symbolize(oracle.module_section(ko, ".text"), [0x100000 + o for o in offs])
         got = lookup(tool, ["--module", ko], [".text+%#x" % o for o in offs])
-        out_of_tree = os.path.basename(ko) == "lineinfo_e2e.ko"  # tests/kernel/e2e_mod, built M=
-        res.append((ko, size, compare(offs, want, got, absolute_ok=out_of_tree)))
+        res.append((ko, size, compare(offs, want, got, srctree)))
     return res
 
 
@@ -214,7 +214,7 @@ def section_sizes(path):
 def check_tables(a, oracle, kos):
     """--sample: the embedded tables of the booted vmlinux and of every module, sampled."""
     tool = a.tool
-    c, ag, u, b, wrong, text_size = sample_vmlinux(tool, a.vmlinux, a.vmlinux, a.sample)
+    c, ag, u, b, wrong, text_size = sample_vmlinux(tool, a.vmlinux, a.vmlinux, a.sample, srctree=a.srctree)
     out = {"vmlinux": {"sampled": a.sample, "text_kib": text_size >> 10, "compared": c,
                        "agree": ag, "unannotated": u, "bad_names": b,
                        "wrong": ["%#x: DWARF %s:%d, ours %s:%d" % (k, w[0], w[1], g[0], g[1])
@@ -222,7 +222,7 @@ def check_tables(a, oracle, kos):
     tot = [0, 0, 0, 0]
     mwrong = []
     for ko, _size, (c, ag, u, b, wrong) in sample_modules(tool, sorted(set(kos.values())), oracle,
-                                                          max(1, a.sample // 10)):
+                                                          max(1, a.sample // 10), srctree=a.srctree):
         for i, v in enumerate((c, ag, u, b)):
             tot[i] += v
         mwrong += ["%s .text+%#x: DWARF %s:%d, ours %s:%d" % (os.path.basename(ko), k, w[0], w[1], g[0], g[1])
@@ -245,6 +245,8 @@ def main():
                     help="also check the embedded tables offline: N random vmlinux text addresses "
                          "and N/10 per module's .text, against llvm-symbolizer")
     ap.add_argument("--tool", default="kbuild-lineinfo", help="for --sample: our lookup")
+    ap.add_argument("--srctree", help="for --sample: the kernel's source tree (a file outside it "
+                                      "prints as a full path)")
     a = ap.parse_args()
 
     kos = {}
