@@ -331,11 +331,11 @@ run_cell() {
 	fi
 
 	local report=$dir/judge-$which-kunit$kunit.txt json
+	# GNU ld of the architecture links clang's objects too (the judge passes it GNU options).
 	local ld=${CROSS}ld
-	[ "$cc" = clang ] && ld=ld.lld
 	json=$(LD=$ld python3 "$here/judge.py" --arch "$arch" --console "$console" --vmlinux "$obj/vmlinux" \
 		--modules "$rd/modules" --layout "$layout" --work "$dir/judge" --report "$report" \
-		--sample "${E2E_SAMPLES:-20000}" --tool "$tool")
+		--sample "${E2E_SAMPLES:-20000}" --tool "$tool" --srctree "$work/src-$layout")
 	echo "$json" >"$dir/judge-$which-kunit$kunit.json"
 	[ -z "${E2E_LOGS:-}" ] || cp "$report" "$dir/judge-$which-kunit$kunit.json" "$E2E_LOGS/$name/"
 	python3 - "$name" "$json" "$build_s" "$steps_ms" "$nsteps" "$which" <<'EOF'
