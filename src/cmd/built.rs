@@ -153,7 +153,7 @@ impl Built {
     /// when there are none (or the entry is not a symbol list: said, and replaced by the
     /// caller's store).
     pub fn symbols(&self, image: Image, path: &Path, data: &[u8]) -> Option<Symbols<'static>> {
-        let key = image_key(&self.key_of(path, data)?, Entry::Symbols(image));
+        let key = image_key(&self.id_of(data)?, Entry::Symbols(image));
         let entry: &'static cache::Mapped = Box::leak(Box::new(self.cache().get_mapped(&key)?));
         match Symbols::from_packed(entry.payload()) {
             Ok(symbols) => Some(symbols),
@@ -168,10 +168,10 @@ impl Built {
         }
     }
 
-    /// Stores `symbols`, the text symbols of the `image` `data` (read from `path`), for
+    /// Stores `symbols`, the text symbols of the `image` `data`, for
     /// [`symbols`](Self::symbols).
-    pub fn store_symbols(&self, image: Image, path: &Path, data: &[u8], symbols: &Symbols<'_>) {
-        let Some(id) = self.key_of(path, data) else {
+    pub fn store_symbols(&self, image: Image, data: &[u8], symbols: &Symbols<'_>) {
+        let Some(id) = self.id_of(data) else {
             return;
         };
         if let Some(bytes) = symbols.to_packed() {
@@ -213,12 +213,17 @@ impl Built {
         Ok(Some((Box::leak(sections.into_boxed_slice()), source)))
     }
 
-    /// The build-id that names `data`'s entry; `None` (said under `-v`) when it has none or
-    /// the cache is off.
-    fn key_of(&self, path: &Path, data: &[u8]) -> Option<Vec<u8>> {
+    /// The build-id that names `data`'s entry; `None` when it has none or the cache is off.
+    /// Quiet: [`key_of`](Self::key_of), which comes first for every image, says why.
+    fn id_of(&self, data: &[u8]) -> Option<Vec<u8>> {
         self.cache().dir()?;
-        let id = cache::build_id(data);
-        if id.is_none() {
+        cache::build_id(data)
+    }
+
+    /// [`id_of`](Self::id_of), saying under `-v` when the image has no build-id.
+    fn key_of(&self, path: &Path, data: &[u8]) -> Option<Vec<u8>> {
+        let id = self.id_of(data);
+        if id.is_none() && self.cache().dir().is_some() {
             voice::explain(format_args!(
                 "{}: no build-id: the tables built from its DWARF are not cached",
                 path.display()

@@ -111,7 +111,7 @@ fn with_symbols(
                 match Symbolizer::of_vmlinux(&image, Some(&tables), symbols).map_err(named)? {
                     Ok(s) => {
                         if !cached {
-                            built.store_symbols(Image::Vmlinux, path, bytes, s.symbols());
+                            built.store_symbols(Image::Vmlinux, bytes, s.symbols());
                         }
                         Ok((s, source))
                     }

@@ -133,7 +133,7 @@ fn with_built(
     let cached = symbols.is_some();
     let symbolizer = Symbolizer::module_built_with(input, sections, symbols)?;
     if let (Some(s), false) = (&symbolizer, cached) {
-        built.store_symbols(Image::Module, path, data, s.symbols());
+        built.store_symbols(Image::Module, data, s.symbols());
     }
     Ok(symbolizer.map(|s| (s, source)))
 }
