@@ -213,7 +213,10 @@ configure() {
 		make "${margs[@]}" olddefconfig >/dev/null
 	done
 	local missing=()
-	for o in "${common_enable[@]}" "${!en}"; do grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o"); done
+	# An option the architecture turns off (arm: SMP) is not missing.
+	for o in "${common_enable[@]}" "${!en}"; do
+		[[ " ${!dis} " == *" $o "* ]] || grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o")
+	done
 	for o in "${common_modules[@]}" "${!mods}"; do grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m"); done
 	[ ${#missing[@]} -eq 0 ] || say "not in .config (dependencies): ${missing[*]}"
 	for o in KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES DEBUG_INFO_DWARF5 MODULES; do
