@@ -10,7 +10,9 @@
 #
 #   tests/kernel/run.sh                        # one cell: LAYOUT=v7 CC=gcc ARCH=x86_64 TOOL=ours
 #   LAYOUT=v1 TOOL=c tests/kernel/run.sh       # the series' own C tool in the v1 tree
-#   MATRIX=1 tests/kernel/run.sh               # every cell, ours and the C tool
+#   MATRIX=1 tests/kernel/run.sh               # every cell: 7 ARCHs x gcc, clang x v7, v1 x ours, c
+#                                              # (MATRIX_ARCHS, MATRIX_CCS, MATRIX_LAYOUTS,
+#                                              # MATRIX_KUNIT narrow it: MATRIX_ARCHS="s390x arm")
 #
 # Environment:
 #   LAYOUT=v1|v7  CC=gcc|clang  TOOL=ours|c
@@ -359,11 +361,17 @@ EOF
 }
 
 if [ -n "${MATRIX:-}" ]; then
-	for cell in x86_64:gcc:v7 x86_64:gcc:v1 x86_64:clang:v7 x86_64:clang:v1 arm64:gcc:v7 \
-		riscv64:gcc:v7 ppc64le:gcc:v7 s390x:gcc:v7 i386:gcc:v7 arm:gcc:v7; do
-		IFS=: read -r a c l <<<"$cell"
-		for t in ours c; do
-			run_cell "$a" "$c" "$l" "$t" "${KUNIT:-m}" || true
+	# Every architecture x compiler x layout x tool; v7 with the KUnit suite as a module and
+	# built in. A cell that fails (its own subshell: die exits it) says so and the matrix goes on.
+	for a in ${MATRIX_ARCHS:-x86_64 arm64 riscv64 ppc64le s390x i386 arm}; do
+		for c in ${MATRIX_CCS:-gcc clang}; do
+			for l in ${MATRIX_LAYOUTS:-v7 v1}; do
+				for t in ours c; do
+					for k in $([ "$l" = v7 ] && echo "${MATRIX_KUNIT:-m y}" || echo m); do
+						(run_cell "$a" "$c" "$l" "$t" "$k") || say "$a-$c-$l-$t-kunit$k: failed"
+					done
+				done
+			done
 		done
 	done
 else
