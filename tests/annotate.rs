@@ -113,7 +113,7 @@ pub(crate) fn check_frames(
     let mut frames = Vec::new();
     for _ in 0..count {
         let s = &symbols[(rng.next() % symbols.len() as u64) as usize];
-        let backtrace = rng.next() % 2 == 0;
+        let backtrace = rng.next().is_multiple_of(2);
         let suffix = module.map(|m| format!(" [{m}]")).unwrap_or_default();
         let (offset, address) = if backtrace {
             let off = 1 + rng.next() % s.size;

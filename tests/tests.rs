@@ -27,6 +27,7 @@ mod real_modules_v7;
 mod real_v1_placement;
 mod real_vmlinux;
 mod rust_fixtures;
+mod subsection;
 mod synth;
 mod v1_placement;
 mod v7_modules;

@@ -467,6 +467,8 @@ struct UnitRows<'u, 'd> {
     cache: Vec<u32>,
     /// Where the current sequence's points start in the unit's points.
     sequence_start: usize,
+    /// A row of the current sequence went back in address (see `end_sequence`).
+    out_of_order: bool,
 }
 
 /// The fast runner's view of a program header; `None` when its standard opcode lengths cannot
@@ -531,6 +533,7 @@ impl<'d> UnitReader<'_, 'd> {
             comp: comp_id,
             cache: Vec::new(),
             sequence_start: 0,
+            out_of_order: false,
         };
         if self.fast {
             let rows = self.rows.rows;
@@ -555,6 +558,7 @@ impl<'d> UnitReader<'_, 'd> {
             self.unit_points.clear();
             self.rows.rows = rows;
             unit_rows.sequence_start = 0;
+            unit_rows.out_of_order = false;
         }
         let mut rows = program.rows();
         while let Some((header, row)) = rows.next_row()? {
@@ -583,6 +587,9 @@ impl<'d> UnitReader<'_, 'd> {
     ) -> Result<()> {
         let (address, index, line) = match row {
             program::Row::End { address } => {
+                if unit.out_of_order {
+                    self.end_sequence(unit);
+                }
                 self.unit_points.push(Point {
                     address,
                     file: 0,
@@ -617,9 +624,40 @@ impl<'d> UnitReader<'_, 'd> {
         match self.unit_points.last_mut() {
             // Rule 3: within a sequence, the last row at an address wins.
             Some(last) if in_sequence && last.address == address => *last = point,
+            Some(last) if in_sequence && last.address > address => {
+                unit.out_of_order = true;
+                self.unit_points.push(point);
+            }
             _ => self.unit_points.push(point),
         }
         Ok(())
+    }
+
+    /// Puts the rows of a sequence that went back in address (clang's integrated assembler
+    /// after a `.subsection`, program.rs) in address order before its end: at one address
+    /// the last row in program order wins (docs/format.md §1 rule 3). Rows past the end (the
+    /// subsection's code: the assembler ends the sequence with the subsection before it) keep
+    /// their lines up to the next row (rule 4). Binutils' `addr2line` answers the same inside
+    /// the sequence; `llvm-symbolizer` bisects the rows as they come, and misses some.
+    #[cold]
+    #[inline(never)]
+    fn end_sequence(&mut self, unit: &mut UnitRows<'_, 'd>) {
+        unit.out_of_order = false;
+        let rows = &mut self.unit_points[unit.sequence_start..];
+        // Stable: at one address, program order stays, and the last is kept.
+        rows.sort_by_key(|p| p.address);
+        let mut kept = 0;
+        for i in 0..rows.len() {
+            if rows
+                .get(i + 1)
+                .is_some_and(|next| next.address == rows[i].address)
+            {
+                continue;
+            }
+            rows[kept] = rows[i];
+            kept += 1;
+        }
+        self.unit_points.truncate(unit.sequence_start + kept);
     }
 
     /// [`UnitReader::resolve`] for the first row of a unit that names file `index`, kept in

@@ -74,7 +74,7 @@ pub fn lookup(sections: &[Section], address: u64) -> Option<Found> {
 
 /// The sub-table whose 11-u32 header starts at `at`.
 fn decode_sub_table(r: &Bytes, at: usize) -> Result<Table, String> {
-    if at % 4 != 0 {
+    if !at.is_multiple_of(4) {
         return Err("header not on a 4-byte boundary".into());
     }
     let field = |k: usize| r.u32(at + 4 * k).map(|v| v as usize);

@@ -4,12 +4,19 @@
 //! `Reader` and copies a full row of registers each time: about 200 instructions per row, half
 //! of the vmlinux step. This runs the same state machine (DWARF 5 §6.2) over the program bytes,
 //! keeping only the registers the table uses (address, file, line, end of sequence), and follows
-//! gimli's choices exactly: tombstone addresses (below the current one, or -2 and above) skip
-//! their sequence, a line never goes below 0, unknown opcodes are skipped.
+//! gimli's choices: tombstone addresses (below the current one, or -2 and above) skip their
+//! sequence, a line never goes below 0, unknown opcodes are skipped.
+//!
+//! One choice is not gimli's: an address advance wraps around the address size, as in
+//! binutils, libdw and LLVM, where gimli stops with "address overflow". Clang's integrated
+//! assembler steps *back* that way (`DW_LNS_advance_pc` of 2^64 - n, a 10-byte LEB128) after
+//! the rows of a `.subsection 1`, which arm64's `ALTERNATIVE` uses in every assembly file
+//! (arm64's `entry.S`: without this a clang-built arm64 kernel stopped at its first link). The
+//! caller puts such rows back in address order (rows.rs, `UnitReader::end_sequence`).
 //!
 //! Whatever it does not handle, it gives back to gimli: VLIW programs, `DW_LNE_define_file`,
-//! LEB128s of 10 bytes, address sizes other than 1, 2, 4, 8, address overflow, a cut-short
-//! program. The caller then reads the unit again with gimli, so errors and odd cases keep
+//! signed LEB128s of 10 bytes, unsigned ones past 64 bits, address sizes other than 1, 2, 4,
+//! 8, a cut-short program. The caller then reads the unit again with gimli, so errors and odd cases keep
 //! gimli's exact behaviour. `DW_LNE_set_address` operands are read through gimli's reader, so
 //! that relocations applied on read (modules) apply here too.
 
@@ -140,10 +147,10 @@ impl<'e> Machine<'e> {
         })
     }
 
-    /// `address + advance` as gimli's `add_sized`; `None` where gimli fails.
+    /// `address + advance`, wrapping around the address size (where gimli's `add_sized`
+    /// fails: the module documentation says why).
     fn add(&self, address: u64, advance: u64) -> Option<u64> {
-        let sum = address.checked_add(advance)?;
-        (sum & !self.mask == 0).then_some(sum)
+        Some(address.wrapping_add(advance) & self.mask)
     }
 
     fn advance_ops(&self, state: &mut State, operations: u64) -> Option<()> {
@@ -263,7 +270,8 @@ impl Input<'_> {
         Some(v)
     }
 
-    /// An unsigned LEB128 of at most 9 bytes (longer ones are gimli's to judge).
+    /// An unsigned LEB128 of at most 10 bytes, the tenth 0 or 1 (gimli's rule: no bit past
+    /// the 64th; anything else is gimli's to refuse).
     #[inline]
     fn uleb(&mut self) -> Option<u64> {
         let mut value = 0u64;
@@ -274,7 +282,10 @@ impl Input<'_> {
                 return Some(value);
             }
         }
-        None
+        match self.u8()? {
+            last @ (0 | 1) => Some(value | u64::from(last) << 63),
+            _ => None,
+        }
     }
 
     /// A signed LEB128 of at most 9 bytes.
@@ -424,10 +435,14 @@ mod tests {
         let e = encoding();
         let cut = &SET_ADDRESS_0X1000[..6];
         assert_eq!(rows(cut, &e), Err(Unhandled), "cut short");
-        let ten_byte_leb = [
-            2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+        let past_64_bits = [
+            2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02,
         ];
-        assert_eq!(rows(&ten_byte_leb, &e), Err(Unhandled));
+        assert_eq!(rows(&past_64_bits, &e), Err(Unhandled));
+        let ten_byte_sleb = [
+            3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
+        assert_eq!(rows(&ten_byte_sleb, &e), Err(Unhandled));
         let mut v4 = e.clone();
         v4.version = 4;
         assert_eq!(
@@ -438,13 +453,41 @@ mod tests {
         let mut vliw = e.clone();
         vliw.maximum_operations_per_instruction = 2;
         assert_eq!(rows(&[1], &vliw), Err(Unhandled));
-        let mut small = e.clone();
+    }
+
+    /// Clang's integrated assembler after a `.subsection 1`: forward past the end, then back
+    /// by 2^64 - n (a 10-byte LEB128). Addresses wrap around the address size.
+    #[test]
+    fn an_advance_wraps_around_the_address_size() {
+        let mut program = SET_ADDRESS_0X1000.to_vec();
+        program.extend([1, 2, 0x20, 1]); // 0x1000, then advance 0x20: 0x1020
+                                         // advance_pc 2^64 - 0x1c: back to 0x1004.
+        program.extend([
+            2, 0xe4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1,
+        ]);
+        program.extend([0, 1, 1]);
+        let line = |address| Row::Line {
+            address,
+            file: 1,
+            line: 1,
+        };
+        let want = vec![
+            line(0x1000),
+            line(0x1020),
+            line(0x1004),
+            Row::End { address: 0x1004 },
+        ];
+        assert_eq!(rows(&program, &encoding()), Ok(want));
+        // With 4-byte addresses, 2^32 - 0x1c steps back the same way, and so does 2^64 - 0x1c.
+        let mut small = encoding();
         small.address_size = 4;
-        // advance_pc past 2^32 overflows a 4-byte address.
-        assert_eq!(
-            rows(&[2, 0x80, 0x80, 0x80, 0x80, 0x10], &small),
-            Err(Unhandled)
-        );
+        let mut program = vec![0, 5, 2, 0x00, 0x10, 0, 0];
+        program.extend([1, 2, 0x20, 1, 2, 0xe4, 0xff, 0xff, 0xff, 0x0f, 1]);
+        program.extend([
+            2, 0xe4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1,
+        ]);
+        let want = vec![line(0x1000), line(0x1020), line(0x1004), line(0x0fe8)];
+        assert_eq!(rows(&program, &small), Ok(want));
     }
 
     #[test]
