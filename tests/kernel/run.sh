@@ -355,6 +355,8 @@ if t:
     step += " | tables offline: vmlinux %d/%d agree, %d unannotated, %d bad names; %d modules %d/%d, %d, %d" % (
         v["agree"], v["compared"], v["unannotated"], v["bad_names"], m["count"], m["agree"],
         m["compared"], m["unannotated"], m["bad_names"])
+    if m.get("without_table"):
+        step += " (%d without a table)" % m["without_table"]
 print("CELL %-34s frames %d: right %d wrong %d unannotated %d (%%pS, bare by design: %d) | KUnit ok/fail/skip %s | build %.0f s (%s)"
       % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], j.get("pS_bare", 0), ks, build_ms / 1000, step))
 EOF
