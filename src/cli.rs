@@ -264,7 +264,8 @@ pub struct AnnotateArgs {
     #[arg(long)]
     pub check: bool,
     /// Annotate only what the kernel itself annotates: every frame for v1 tables, only
-    /// backtrace (%pB) frames for v7 tables.
+    /// backtrace (%pB) frames for v7 tables, no frame of an image whose tables were built
+    /// from its DWARF (the kernel had none).
     #[arg(long)]
     pub like_kernel: bool,
     /// Kernel logs (none or -: standard input).

@@ -302,3 +302,78 @@ fn debian_cloud_dwarf_only_frames_agree_with_llvm_symbolizer() {
     }
     assert_figures("cloud modules from DWARF", &f);
 }
+
+/// A module built in a kernel-like tree (absolute names in its DWARF, as an `O=` build leaves
+/// them) and carrying no tables: the names `lookup` gives from its DWARF are relative to the
+/// tree, found as the directory above `include/linux/`, and every line is `addr2line`'s.
+#[test]
+fn module_names_from_dwarf_read_like_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("linux");
+    std::fs::create_dir_all(tree.join("include/linux")).unwrap();
+    std::fs::create_dir_all(tree.join("drivers/fix")).unwrap();
+    std::fs::write(
+        tree.join("include/linux/fix.h"),
+        "static inline int fix_twice(int x)\n{\n\treturn x * 2 + (x > 7);\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tree.join("drivers/fix/m.c"),
+        "#include <linux/fix.h>\n\nint fix_entry(int *v, int n)\n{\n\tint t = 0;\n\n\
+         \tfor (int i = 0; i < n; i++)\n\t\tt += fix_twice(v[i]);\n\treturn t;\n}\n",
+    )
+    .unwrap();
+    let object = dir.path().join("m.o");
+    let status = Command::new("cc")
+        .args(["-c", "-g", "-O2", "-fno-pic", "-I"])
+        .arg(tree.join("include"))
+        .arg(tree.join("drivers/fix/m.c"))
+        .arg("-o")
+        .arg(&object)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ko = dir.path().join("m.ko");
+    let status = Command::new("ld")
+        .arg("-r")
+        .arg(&object)
+        .arg("-o")
+        .arg(&ko)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let size = common::elf::section(&ko, ".text").unwrap().size;
+    let offsets: Vec<String> = (0..size).map(|o| format!("{o:#x}")).collect();
+    let out = Command::new("addr2line")
+        .arg("-e")
+        .arg(&object)
+        .args(&offsets)
+        .output()
+        .unwrap();
+    let prefix = format!("{}/", tree.display());
+    let want: Vec<Option<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let l = l.split(" (").next().unwrap();
+            (!l.starts_with("??")).then(|| l.strip_prefix(&prefix).unwrap_or(l).to_owned())
+        })
+        .collect();
+    let (got, said) = succeeds_with(
+        Command::new(bin())
+            .args(["lookup", "-v", "--no-cache", "--module"])
+            .arg(&ko),
+        &offsets.join("\n"),
+    );
+    assert!(said.contains("no .mod_lineinfo"), "{said}");
+    let got: Vec<&str> = got.lines().map(|l| l.rsplit(' ').next().unwrap()).collect();
+    assert_eq!(got.len(), want.len());
+    let mut names = std::collections::BTreeSet::new();
+    for ((offset, want), got) in offsets.iter().zip(&want).zip(&got) {
+        let Some(want) = want else { continue };
+        assert_eq!(got, want, "{offset}: ours against addr2line");
+        names.insert(got.rsplit_once(':').unwrap().0);
+    }
+    let names: Vec<&str> = names.into_iter().collect();
+    assert_eq!(names, ["drivers/fix/m.c", "include/linux/fix.h"]);
+}

@@ -111,6 +111,13 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
     })
 }
 
+/// The kernel source tree a module's names are relative to when none is given: the directory
+/// above the first `include/linux/` its line programs name (`None` when there is none). For
+/// tables built from a module's DWARF outside a kernel build (`annotate`, `lookup`).
+pub fn guess_module_srctree(data: &[u8]) -> Result<Option<Vec<u8>>> {
+    rows::guess_module_srctree(&Input::parse(data)?)
+}
+
 /// The core kernel text a vmlinux table covers: `[_text, _etext)`, the end of `_text`'s code
 /// section when `_etext` is missing (docs/format.md §1). A global `_text` wins over a local one.
 pub fn text_range(input: &Input<'_>) -> Result<(u64, u64)> {

@@ -313,6 +313,60 @@ pub fn guess_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
     Ok(None)
 }
 
+/// Guesses the kernel source tree of a module (which has no `init/main.c`) as the directory
+/// above the first `include/linux/` among the files its line programs name (every kernel file
+/// includes some); `None` when there is none. For tables built from a module's DWARF without
+/// a tree given (`annotate`, `lookup`), so that its names read like the kernel tree too.
+pub fn guess_module_srctree(input: &Input<'_>) -> Result<Option<Vec<u8>>> {
+    const MARK: &[u8] = b"/include/linux/";
+    let sections = Sections::load(input)?;
+    let dwarf = sections.dwarf(gimli_endian(input.endian()));
+    let string = |unit: &gimli::Unit<R<'_>>, value| -> Option<Vec<u8>> {
+        Some(
+            dwarf
+                .attr_string(unit, value)
+                .ok()?
+                .to_slice()
+                .ok()?
+                .into_owned(),
+        )
+    };
+    let mut units = dwarf.units();
+    while let Ok(Some(header)) = units.next() {
+        let Ok(unit) = line_unit(&dwarf, header) else {
+            continue;
+        };
+        let Some(program) = &unit.line_program else {
+            continue;
+        };
+        let comp_dir = unit
+            .comp_dir
+            .as_ref()
+            .and_then(|c| c.to_slice().ok().map(|s| s.into_owned()))
+            .unwrap_or_default();
+        let header = program.header();
+        for file in header.file_names() {
+            let dir = match file.directory_index() {
+                0 => Vec::new(),
+                _ => file
+                    .directory(header)
+                    .and_then(|d| string(&unit, d))
+                    .unwrap_or_default(),
+            };
+            let Some(name) = string(&unit, file.path_name()) else {
+                continue;
+            };
+            let full = crate::paths::normalize(&crate::paths::join(&comp_dir, &dir, &name));
+            if let Some(at) = full.windows(MARK.len()).position(|w| w == MARK) {
+                if full.starts_with(b"/") {
+                    return Ok(Some(full[..=at].to_vec()));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// A unit with only what the table needs: its line program, name, compilation directory and
 /// string offsets base (for `DW_FORM_strx` names).
 ///

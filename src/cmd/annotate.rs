@@ -240,7 +240,7 @@ impl Annotator {
     /// ambiguous symbol, offset past it).
     fn answer(&mut self, text: &[u8], frame: &Frame) -> Option<Option<(Vec<u8>, bool)>> {
         let name = &text[frame.name.clone()];
-        let image = match &frame.module {
+        let (image, source) = match &frame.module {
             None => self.vmlinux()?,
             Some(module) => {
                 let module = text[module.clone()].to_vec();
@@ -263,21 +263,28 @@ impl Annotator {
             .max_frame()
             .saturating_sub(frame.end - frame.name.start);
         annotation.truncate(room);
-        let printed_by_kernel = image.layout() == Layout::V1 || format == Format::Backtrace;
+        // The kernel reads only the tables its image carries: none where we built them from
+        // DWARF (a module v1 could not place, a distribution's debug package).
+        let printed_by_kernel = matches!(source, Source::Embedded | Source::Table)
+            && (image.layout() == Layout::V1 || format == Format::Backtrace);
         Some(Some((annotation, printed_by_kernel)))
     }
 
     /// The vmlinux; under `-v`, the first time, which file answers its frames.
-    fn vmlinux(&mut self) -> Option<&Symbolizer<'static>> {
+    fn vmlinux(&mut self) -> Option<(&Symbolizer<'static>, Source)> {
         let v = self.vmlinux.as_mut()?;
         announce(&mut v.announced, &v.path, "vmlinux", v.source);
-        Some(&v.symbolizer)
+        Some((&v.symbolizer, v.source))
     }
 
     /// The module called `name` (`-` and `_` alike), loaded on first use; `None` (with one
     /// warning) when it is not under `--modules`, has no tables nor DWARF, or has another
     /// build-id. Under `-v`, the first time, which file answers its frames.
-    fn module(&mut self, name: &[u8], build_id: Option<&[u8]>) -> Option<&Symbolizer<'static>> {
+    fn module(
+        &mut self,
+        name: &[u8],
+        build_id: Option<&[u8]>,
+    ) -> Option<(&Symbolizer<'static>, Source)> {
         let Some(dirs) = self.modules.as_mut() else {
             self.unlocated_modules += 1;
             return None;
@@ -328,7 +335,7 @@ impl Annotator {
         }
         let what = format!("[{key}]");
         announce(&mut module.announced, &module.path, &what, module.source);
-        Some(&module.symbolizer)
+        Some((&module.symbolizer, module.source))
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use kbuild_lineinfo::emit::ko::NewSection;
+use kbuild_lineinfo::extract;
 use kbuild_lineinfo::kallsyms::Symbols;
 use kbuild_lineinfo::loader::LoaderConfig;
 #[cfg(doc)]
@@ -191,7 +192,17 @@ impl Built {
         loader: LoaderConfig,
     ) -> Result<Option<(&'static [NewSection], Source)>> {
         let start = Instant::now();
-        let options = Default::default();
+        // Names relative to the tree, as a kernel build would have made them.
+        let options = extract::Options {
+            srctree: extract::guess_module_srctree(data).ok().flatten(),
+        };
+        if let Some(tree) = &options.srctree {
+            voice::explain(format_args!(
+                "{}: names relative to {} (above the include/linux/ its DWARF names)",
+                path.display(),
+                String::from_utf8_lossy(tree)
+            ));
+        }
         let pipeline = Pipeline {
             cache: self.cache(),
             options: &options,
