@@ -16,6 +16,10 @@ use crate::vocab::Endian;
 pub struct Options {
     /// The kernel source tree as the compiler saw it; names are made relative to it.
     pub srctree: Option<Vec<u8>>,
+    /// Without `srctree`, a module's names are made relative to the tree its DWARF shows: the
+    /// directory above the first `include/linux/` its line programs name (for tables built
+    /// outside a kernel build: `annotate`, `lookup`). A vmlinux's tree is always guessed.
+    pub guess_srctree: bool,
 }
 
 /// Figures about one extraction.
@@ -111,13 +115,6 @@ pub fn vmlinux(data: &[u8], options: &Options, effort: Effort) -> Result<Vmlinux
     })
 }
 
-/// The kernel source tree a module's names are relative to when none is given: the directory
-/// above the first `include/linux/` its line programs name (`None` when there is none). For
-/// tables built from a module's DWARF outside a kernel build (`annotate`, `lookup`).
-pub fn guess_module_srctree(data: &[u8]) -> Result<Option<Vec<u8>>> {
-    rows::guess_module_srctree(&Input::parse(data)?)
-}
-
 /// The core kernel text a vmlinux table covers: `[_text, _etext)`, the end of `_text`'s code
 /// section when `_etext` is missing (docs/format.md §1). A global `_text` wins over a local one.
 pub fn text_range(input: &Input<'_>) -> Result<(u64, u64)> {
@@ -192,11 +189,11 @@ pub fn module(data: &[u8], options: &Options) -> Result<Option<Module>> {
     if !rows::has_line_info(&input)? {
         return Ok(None);
     }
-    let rows: Rows = rows::read_rows(
-        &input,
-        &Namer::new(options.srctree.as_deref()),
-        Effort::default(),
-    )?;
+    let srctree = match &options.srctree {
+        None if options.guess_srctree => rows::guess_module_srctree(&input)?,
+        srctree => srctree.clone(),
+    };
+    let rows: Rows = rows::read_rows(&input, &Namer::new(srctree.as_deref()), Effort::default())?;
     let symbols = input.text_symbol_starts()?;
     let mut stats = Stats {
         rows: rows.rows,

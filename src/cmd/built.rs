@@ -192,17 +192,12 @@ impl Built {
         loader: LoaderConfig,
     ) -> Result<Option<(&'static [NewSection], Source)>> {
         let start = Instant::now();
-        // Names relative to the tree, as a kernel build would have made them.
+        // Names relative to the tree, as a kernel build would have made them: guessed while
+        // building, so that a cached entry costs no walk of the DWARF.
         let options = extract::Options {
-            srctree: extract::guess_module_srctree(data).ok().flatten(),
+            srctree: None,
+            guess_srctree: true,
         };
-        if let Some(tree) = &options.srctree {
-            voice::explain(format_args!(
-                "{}: names relative to {} (above the include/linux/ its DWARF names)",
-                path.display(),
-                String::from_utf8_lossy(tree)
-            ));
-        }
         let pipeline = Pipeline {
             cache: self.cache(),
             options: &options,
@@ -216,7 +211,8 @@ impl Built {
         };
         let source = if cached { Source::Cache } else { Source::Dwarf };
         voice::explain(format_args!(
-            "{}: no .mod_lineinfo: {} ({:.3} s)",
+            "{}: no .mod_lineinfo: {}, names relative to the tree above the include/linux/ it \
+             names ({:.3} s)",
             path.display(),
             source.describe(),
             start.elapsed().as_secs_f64()

@@ -137,5 +137,6 @@ pub fn extract_options(table: &TableOptions) -> kbuild_lineinfo::extract::Option
             .srctree
             .as_ref()
             .map(|p| p.as_os_str().as_bytes().to_vec()),
+        guess_srctree: false,
     }
 }

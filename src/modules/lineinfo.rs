@@ -73,11 +73,11 @@ impl Pipeline<'_> {
         } else {
             b"n"
         };
-        Key::new(
-            identity,
-            self.layout.name(),
-            &[("srctree", srctree), ("module_unload", unload)],
-        )
+        let mut options = vec![("srctree", srctree), ("module_unload", unload)];
+        if self.options.guess_srctree {
+            options.push(("guess_srctree", b"y"));
+        }
+        Key::new(identity, self.layout.name(), &options)
     }
 
     /// The module at `path`, locked from before it is read until it is written (see
