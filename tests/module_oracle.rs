@@ -313,7 +313,7 @@ fn check_v1_blob(ws: &Workspace, v: &Variant, ko: &Path, orig: &Path, linked: &P
     );
     let mut stored: Vec<String> = in_text
         .iter()
-        .map(|e| table.names[e.file as usize].clone())
+        .filter_map(|e| table.names.get(e.file as usize).cloned())
         .collect();
     stored.sort();
     stored.dedup();

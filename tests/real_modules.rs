@@ -191,7 +191,8 @@ fn check_module(
         let at = u32::try_from(text_at + offset).ok()?;
         let i = decoded.entries.partition_point(|e| e.offset <= at);
         let e = decoded.entries.get(i.checked_sub(1)?)?;
-        Some((decoded.names[e.file as usize].clone(), e.line))
+        // A hole (file id = number of names, format §1 rule 7) has no line.
+        Some((decoded.names.get(e.file as usize)?.clone(), e.line))
     };
 
     let mut f = Figures {

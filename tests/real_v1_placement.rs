@@ -87,7 +87,7 @@ fn check_module(name: &str, original: &Path, work: &Path, seed: u64) -> Found {
             .checked_sub(1)
             .map(|k| table.entries[k])
             .filter(|e| u64::from(e.offset) >= at + start)
-            .map(|e| (table.names[e.file as usize].as_str(), e.line));
+            .and_then(|e| Some((table.names.get(e.file as usize)?.as_str(), e.line)));
         let tally = found.per_section.entry(s.name.clone()).or_default();
         tally.0 += 1;
         if got.is_some_and(|(f, l)| same_file(want_file, f) && l == *want_line) {

@@ -63,7 +63,7 @@ fn sequences() -> Vec<Seq> {
             unit: 0,
             start: TEXT,
             len: 0x40,
-            // Two rows at 0: the last wins. Line 0 at 0x10 is dropped.
+            // Two rows at 0: the last wins. Line 0 at 0x10: no line up to 0x18.
             rows: vec![
                 (0, 0, 10),
                 (0, 1, 3),
@@ -147,7 +147,9 @@ fn expected(seqs: &[Seq], addr: u64) -> Option<Answer> {
     seq.rows
         .iter()
         .rev()
-        .find(|r| seq.start + r.0 <= addr && r.2 != 0)
+        .find(|r| seq.start + r.0 <= addr)
+        // A line-0 row: no line from there on (format §1 rules 1 and 7).
+        .filter(|r| r.2 != 0)
         .map(|r| Answer {
             file: FILES[r.1].2.to_string(),
             line: r.2 as u32,

@@ -317,6 +317,8 @@ fn kernel_v1_lookup(table: &Table, offset: u64, symbol_start: u64) -> Option<Ent
     i.checked_sub(1)
         .map(|i| table.entries[i])
         .filter(|e| u64::from(e.offset) >= symbol_start)
+        // A hole (file id = number of names, format §1 rule 7): the kernel answers nothing.
+        .filter(|e| (e.file as usize) < table.names.len())
 }
 
 /// Where `ld` put input section `name` of `ko` inside the output section at `base`: the

@@ -69,6 +69,17 @@ impl<'a> TableView<'a> {
         })
     }
 
+    /// The offset of the entry in effect at `offset` when it is a hole (docs/format.md §1 rule 7:
+    /// file id `num_files`, DWARF has no line from there on), where [`lookup`](Self::lookup)
+    /// finds nothing.
+    pub fn hole_at(&self, offset: u32) -> Option<u32> {
+        if self.num_entries == 0 || self.num_blocks == 0 {
+            return None;
+        }
+        let entry = self.search_block(self.find_block(offset)?, offset)?;
+        (entry.file == self.num_files).then_some(entry.offset)
+    }
+
     /// [`lookup`](Self::lookup) plus the kernel's symbol-start guard (docs/format.md §5): an entry
     /// below `symbol_start` belongs to an earlier symbol and is rejected.
     pub fn lookup_guarded(&self, offset: u32, symbol_start: u32) -> Option<Found<'a>> {
@@ -78,7 +89,8 @@ impl<'a> TableView<'a> {
 
     /// Every entry and name, checked against [`LineTable`]'s invariants: block `b` starts at
     /// entry 64·b and at `block_addrs[b]`, offsets strictly increase, file ids are below
-    /// `num_files`, names are NUL-terminated. Errors name the block, entry and data position.
+    /// `num_files` or a hole's `num_files` ([`Entry::NO_LINE`]), names are NUL-terminated. Errors
+    /// name the block, entry and data position.
     pub fn decode_all(&self) -> Result<LineTable> {
         self.check_counts()?;
         // Bounded by the stream length (an entry takes at least 2 bytes), never by a count.
@@ -242,14 +254,22 @@ impl<'a> TableView<'a> {
                     entry.offset
                 )));
             }
-            if entry.file >= self.num_files {
-                return Err(invalid(format!(
-                    "{}: file id {} but {} files",
-                    place(),
-                    entry.file,
-                    self.num_files
-                )));
-            }
+            let entry = match entry.file.cmp(&self.num_files) {
+                std::cmp::Ordering::Less => entry,
+                // A hole (docs/format.md §1 rule 7): the kernel answers nothing from here on.
+                std::cmp::Ordering::Equal => Entry {
+                    file: Entry::NO_LINE,
+                    ..entry
+                },
+                std::cmp::Ordering::Greater => {
+                    return Err(invalid(format!(
+                        "{}: file id {} but {} files",
+                        place(),
+                        entry.file,
+                        self.num_files
+                    )))
+                }
+            };
             out.push(entry);
         }
         Ok(())
@@ -368,7 +388,7 @@ pub(crate) mod tests {
     pub(crate) fn expected(table: &LineTable, offset: u32) -> Option<(u32, &[u8], u32)> {
         let i = table.entries.partition_point(|e| e.offset <= offset);
         let e = table.entries.get(i.checked_sub(1)?)?;
-        Some((e.offset, &table.files[e.file as usize][..], e.line))
+        Some((e.offset, &table.files.get(e.file as usize)?[..], e.line))
     }
 
     pub(crate) fn answer(found: Option<Found<'_>>) -> Option<(u32, &[u8], u32)> {
@@ -521,11 +541,22 @@ pub(crate) mod tests {
                     if entries.last().is_some_and(|e: &Entry| e.offset >= offset) {
                         break; // saturated at u32::MAX
                     }
-                    entries.push(Entry {
-                        offset,
-                        file: (file % num_files) as u32,
-                        line,
-                    });
+                    // Now and then a hole (docs/format.md §1 rule 7): never first, never twice.
+                    let entry = match entries.last() {
+                        Some(&last) if file % (num_files + 1) == num_files && !last.is_hole() => {
+                            Entry {
+                                offset,
+                                file: Entry::NO_LINE,
+                                line: last.line,
+                            }
+                        }
+                        _ => Entry {
+                            offset,
+                            file: (file % num_files) as u32,
+                            line,
+                        },
+                    };
+                    entries.push(entry);
                 }
                 let files = (0..num_files)
                     .map(|i| format!("dir{i}/f{i}.c").into_bytes())
@@ -549,6 +580,12 @@ pub(crate) mod tests {
             let view = owned.view();
             prop_assert_eq!(view.decode_all().unwrap(), table.clone());
             for e in &table.entries {
+                if e.is_hole() {
+                    prop_assert_eq!(view.lookup(e.offset), None);
+                    prop_assert_eq!(view.hole_at(e.offset), Some(e.offset));
+                    continue;
+                }
+                prop_assert_eq!(view.hole_at(e.offset), None);
                 let found = view.lookup(e.offset).unwrap();
                 prop_assert_eq!((found.entry_offset, found.file_id, found.line), (e.offset, e.file, e.line));
                 prop_assert_eq!(found.file, &table.files[e.file as usize][..]);
@@ -563,7 +600,9 @@ pub(crate) mod tests {
                 prop_assert_eq!(answer(view.lookup(*pick)), expected(&table, *pick));
             }
             if let Some(first) = table.entries.first() {
-                prop_assert_eq!(view.lookup(first.offset.wrapping_sub(1)).is_none(), first.offset != 0);
+                // Below the first entry nothing; at offset 0, u32::MAX takes the last (maybe a hole).
+                let below = first.offset.wrapping_sub(1);
+                prop_assert_eq!(view.lookup(below).is_none(), first.offset != 0 || table.entries.last().is_some_and(Entry::is_hole));
             }
         }
 

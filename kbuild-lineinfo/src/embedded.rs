@@ -241,6 +241,23 @@ impl<'a> ModuleTables<'a> {
     /// same section (the symbol-start guard; the caller passes the start the kernel compares
     /// with). v1 covers the sections placed in text memory, at their offset there; v7 takes the
     /// first descriptor of that section whose size covers `offset`.
+    /// [`TableView::hole_at`] for `offset` of code section `section` (an offset in the table's
+    /// terms; unguarded).
+    pub fn hole_at(&self, section: usize, offset: u64) -> Option<u32> {
+        match self {
+            ModuleTables::V1 { text, view, .. } => {
+                let base = text.offset_of(section)?;
+                view.hole_at(u32::try_from(base.checked_add(offset)?).ok()?)
+            }
+            ModuleTables::V7(tables) => {
+                let t = tables
+                    .iter()
+                    .find(|t| t.section == Some(section) && offset < u64::from(t.size))?;
+                t.table.as_ref()?.hole_at(u32::try_from(offset).ok()?)
+            }
+        }
+    }
+
     pub fn lookup(&self, section: usize, offset: u64, guard: u64) -> Option<Found<'a>> {
         // A guard past the offset guards nothing (0: the whole table).
         let guarded = guard <= offset;

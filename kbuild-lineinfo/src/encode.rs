@@ -50,18 +50,23 @@ pub fn encode(table: &LineTable, layout: Layout) -> EncodedTable {
     for block in blocks {
         out.block_addrs.push(block[0].offset);
         out.block_offsets.push(out.data.len() as u32);
-        write_block(&mut out.data, block, layout);
+        write_block(&mut out.data, block, table.files.len() as u32, layout);
     }
     write_names(&mut out, &table.files);
     out
 }
 
 /// Appends one block: entry 0 as (file, line), then (address, file, line) deltas.
-fn write_block(data: &mut Vec<u8>, block: &[Entry], layout: Layout) {
+fn write_block(data: &mut Vec<u8>, block: &[Entry], num_files: u32, layout: Layout) {
     let Some((first, rest)) = block.split_first() else {
         return;
     };
-    write_uleb128(data, first.file);
+    // A hole is file id `num_files` (docs/format.md §1 rule 7).
+    let id = |e: &Entry| match e.is_hole() {
+        true => num_files,
+        false => e.file,
+    };
+    write_uleb128(data, id(first));
     write_uleb128(data, first.line);
     let mut prev = first;
     for entry in rest {
@@ -70,7 +75,7 @@ fn write_block(data: &mut Vec<u8>, block: &[Entry], layout: Layout) {
             "LineTable offsets must strictly increase"
         );
         write_uleb128(data, entry.offset.wrapping_sub(prev.offset));
-        write_signed(data, entry.file.wrapping_sub(prev.file) as i32, layout);
+        write_signed(data, id(entry).wrapping_sub(id(prev)) as i32, layout);
         write_signed(data, entry.line.wrapping_sub(prev.line) as i32, layout);
         prev = entry;
     }
@@ -194,6 +199,70 @@ pub(crate) mod tests {
         assert_eq!(&t.data[b1..b1 + 3], [0x00, 0xa8, 0x08]);
         // Block 2 (entries 128, 129): file 0, line 1128 = 0xe8 0x08; +2, file +1, line +1.
         assert_eq!(&t.data[2 * b1..], [0x00, 0xe8, 0x08, 0x02, 0x01, 0x01]);
+    }
+
+    /// A hole (docs/format.md §1 rule 7) is file id `num_files` with the line before it, in
+    /// either layout, also as a block's first entry; the decoder gives it back and the kernel's
+    /// lookup (the decoder's) finds no line there.
+    #[test]
+    fn holes_are_file_id_num_files() {
+        let entry = |offset, file, line| Entry { offset, file, line };
+        let hole = Entry::NO_LINE;
+        let mut entries = vec![
+            entry(0x10, 0, 5),
+            entry(0x18, hole, 5),
+            entry(0x20, 1, 9),
+            entry(0x30, 0, 5),
+        ];
+        // Entry 64 (a block's first) is a hole too.
+        entries.extend((0..60).map(|i| entry(0x40 + 2 * i, 0, 100 + i)));
+        entries.push(entry(0x200, hole, 159));
+        entries.push(entry(0x210, 0, 7));
+        let table = LineTable {
+            entries,
+            files: vec![b"a.c".to_vec(), b"b.h".to_vec()],
+        };
+        let v7 = encode(&table, Layout::V7);
+        #[rustfmt::skip]
+        assert_eq!(&v7.data[..11], [
+            0x00, 0x05,       // file 0, line 5
+            0x08, 0x02, 0x00, // +8, file +2 (num_files: a hole), line +0
+            0x08, 0x7f, 0x04, // +8, file −1, line +4
+            0x10, 0x7f, 0x7c, // +16, file −1, line −4
+        ]);
+        let b1 = v7.block_offsets[1] as usize;
+        assert_eq!(&v7.data[b1..b1 + 3], [0x02, 0x9f, 0x01], "file 2, line 159");
+        let v1 = encode(&table, Layout::V1);
+        #[rustfmt::skip]
+        assert_eq!(&v1.data[..8], [
+            0x00, 0x05,       // file 0, line 5
+            0x08, 0x04, 0x00, // +8, file +2 (zig-zag 4), line +0
+            0x08, 0x01, 0x08, // +8, file −1 (zig-zag 1), line +4 (zig-zag 8)
+        ]);
+        for layout in [Layout::V1, Layout::V7] {
+            let bytes = crate::decode::tests::Owned::new(
+                encode(&table, layout),
+                crate::vocab::Endian::Little,
+                layout,
+            );
+            let view = bytes.view();
+            assert_eq!(view.decode_all().unwrap(), table, "{layout:?}");
+            for (offset, want) in [
+                (0x17, Some(5)),
+                (0x18, None),
+                (0x1f, None),
+                (0x20, Some(9)),
+                (0x200, None),
+                (0x20f, None),
+                (0x210, Some(7)),
+            ] {
+                assert_eq!(
+                    view.lookup(offset).map(|f| f.line),
+                    want,
+                    "{layout:?} {offset:#x}"
+                );
+            }
+        }
     }
 
     /// Deltas are 32-bit wrapping differences: a line above `i32::MAX` still encodes.

@@ -33,6 +33,8 @@ pub struct Stats {
     pub files: u64,
     /// Entries added or kept at symbol starts (rule 6).
     pub symbol_entries: u64,
+    /// Holes: where DWARF stops having a line (rule 7).
+    pub hole_entries: u64,
     /// Rows skipped because their offset does not fit in u32.
     pub offset_overflow: u64,
     /// Entries of code sections the layout does not cover (counted in `entries`, not
@@ -51,6 +53,7 @@ impl Stats {
         self.entries += table.entries.len() as u64;
         self.files += table.files.len() as u64;
         self.symbol_entries += built.symbol_entries;
+        self.hole_entries += built.hole_entries;
         self.offset_overflow += built.offset_overflow;
     }
 }

@@ -1,8 +1,8 @@
 //! DWARF `.debug_line` → rows (docs/format.md §1 rules 1–3), merged into one sorted point stream.
 //!
 //! Every compilation unit's line program is walked with gimli (DWARF 2–5, 32- and 64-bit
-//! formats). Rows with line 0 or an unresolvable file are dropped (rule 1); within a sequence the
-//! last row at an address wins (rule 3); each sequence's end becomes a [`Point`] with no answer, so
+//! formats). Within a sequence the last row at an address wins (rule 3); each sequence's end, and
+//! each row with line 0 or an unresolvable file (rule 1), becomes a [`Point`] with no answer, so
 //! that after sorting, "the last point at or below A" is exactly rule 3's answer for A.
 
 mod program;
@@ -658,26 +658,37 @@ impl<'d> UnitReader<'_, 'd> {
                 line,
             } => (address, file, line),
         };
-        let Some(line) = u32::try_from(line).ok().filter(|&l| l != 0) else {
-            return Ok(());
+        let line = u32::try_from(line).unwrap_or(0);
+        let file = match line {
+            0 => INVALID,
+            _ => match unit.cache.get(index as usize) {
+                Some(&id) if id != UNRESOLVED => id,
+                _ => self.first_use(unit, header, index)?,
+            },
         };
-        let file = match unit.cache.get(index as usize) {
-            Some(&id) if id != UNRESOLVED => id,
-            _ => self.first_use(unit, header, index)?,
-        };
-        if file == INVALID {
-            return Ok(());
-        }
-        self.rows.rows += 1;
-        let point = Point {
-            address,
-            file,
-            line,
+        let point = match file {
+            // Rule 1: no line from here on, as after an end (a hole in the table, rule 7).
+            INVALID => Point {
+                address,
+                file: 0,
+                line: 0,
+            },
+            _ => {
+                self.rows.rows += 1;
+                Point {
+                    address,
+                    file,
+                    line,
+                }
+            }
         };
         let in_sequence = self.unit_points.len() > unit.sequence_start;
         match self.unit_points.last_mut() {
             // Rule 3: within a sequence, the last row at an address wins.
             Some(last) if in_sequence && last.address == address => *last = point,
+            // No line after no line: nothing changes.
+            Some(last)
+                if in_sequence && point.is_end() && last.is_end() && last.address < address => {}
             Some(last) if in_sequence && last.address > address => {
                 unit.out_of_order = true;
                 self.unit_points.push(point);

@@ -75,6 +75,8 @@ pub enum Miss {
     EarlierSymbol { entry_offset: u32 },
     /// No entry at or below the offset (or the bytes there are malformed).
     NoEntry,
+    /// The entry in effect is a hole (docs/format.md §1 rule 7): DWARF has no line there.
+    NoLine { entry_offset: u32 },
     /// The tables hold no entry at all (a stub).
     EmptyTables,
     /// `name+0xOFF`: no text symbol of that name (or several, and the size picks none).
@@ -402,7 +404,7 @@ impl<'a> Symbolizer<'a> {
                     symbol: None,
                     line: Ok(found),
                 },
-                None => Answer::miss(None, empty(Miss::NoEntry)),
+                None => Answer::miss(None, empty(unguarded(None, view.hole_at(offset), 0))),
             };
         };
         let outside = Miss::OutsideText { text, etext };
@@ -430,7 +432,10 @@ impl<'a> Symbolizer<'a> {
                 line: Ok(found),
             },
             None if address >= etext => Answer::miss(symbol, outside),
-            None => Answer::miss(symbol, empty(unguarded(view.lookup(offset), guard))),
+            None => {
+                let hole = view.hole_at(offset);
+                Answer::miss(symbol, empty(unguarded(view.lookup(offset), hole, guard)))
+            }
         }
     }
 
@@ -462,8 +467,9 @@ impl<'a> Symbolizer<'a> {
             None if tables.is_empty() => Answer::miss(symbol, Miss::EmptyTables),
             None => {
                 let entry = tables.lookup(section.index, offset, 0);
+                let hole = tables.hole_at(section.index, offset);
                 let guard = u32::try_from(start.value).unwrap_or(u32::MAX);
-                Answer::miss(symbol, unguarded(entry, guard))
+                Answer::miss(symbol, unguarded(entry, hole, guard))
             }
         }
     }
@@ -553,7 +559,8 @@ impl<'a> Symbolizer<'a> {
                     _ if view.num_entries == 0 => Miss::EmptyTables,
                     Some(offset) if at < etext => {
                         let guard = u32::try_from(symbol.value.saturating_sub(text));
-                        unguarded(view.lookup(offset), guard.unwrap_or(0))
+                        let hole = view.hole_at(offset);
+                        unguarded(view.lookup(offset), hole, guard.unwrap_or(0))
                     }
                     _ => Miss::OutsideText { text, etext },
                 }
@@ -563,7 +570,8 @@ impl<'a> Symbolizer<'a> {
                 Err(why) => Miss::NotCovered(why),
                 Ok(()) => {
                     let guard = u32::try_from(symbol.value).unwrap_or(u32::MAX);
-                    unguarded(tables.lookup(symbol.section, at, 0), guard)
+                    let hole = tables.hole_at(symbol.section, at);
+                    unguarded(tables.lookup(symbol.section, at, 0), hole, guard)
                 }
             },
         }
@@ -585,12 +593,15 @@ fn at<'a>(name: &'a [u8], start: Symbol, value: u64) -> SymbolOffset<'a> {
     }
 }
 
-/// Why a guarded lookup missed, from the unguarded one.
-fn unguarded(entry: Option<Found<'_>>, guard: u32) -> Miss {
-    match entry {
-        Some(f) if f.entry_offset < guard => Miss::EarlierSymbol {
-            entry_offset: f.entry_offset,
-        },
+/// Why a guarded lookup missed, from the unguarded one (or the hole in effect there).
+fn unguarded(entry: Option<Found<'_>>, hole: Option<u32>, guard: u32) -> Miss {
+    match (entry, hole) {
+        (Some(Found { entry_offset, .. }), _) | (None, Some(entry_offset))
+            if entry_offset < guard =>
+        {
+            Miss::EarlierSymbol { entry_offset }
+        }
+        (_, Some(entry_offset)) => Miss::NoLine { entry_offset },
         _ => Miss::NoEntry,
     }
 }
@@ -620,14 +631,26 @@ mod tests {
     use crate::table::{Entry, LineTable};
     use crate::Endian;
 
+    /// Entries of `m.c`; line 0 stands for a hole (docs/format.md §1 rule 7).
     fn table(entries: &[(u32, u32)]) -> LineTable {
+        let mut prev = 0;
         LineTable {
             entries: entries
                 .iter()
-                .map(|&(offset, line)| Entry {
-                    offset,
-                    file: 0,
-                    line,
+                .map(|&(offset, line)| match line {
+                    0 => Entry {
+                        offset,
+                        file: Entry::NO_LINE,
+                        line: prev,
+                    },
+                    _ => {
+                        prev = line;
+                        Entry {
+                            offset,
+                            file: 0,
+                            line,
+                        }
+                    }
                 })
                 .collect(),
             files: vec![b"m.c".to_vec()],
@@ -694,6 +717,31 @@ mod tests {
             let f = s.at_symbol(b"f", 0, None, Format::Symbol);
             assert_eq!(line(&f), Err(Miss::UnknownSymbol));
         }
+    }
+
+    #[test]
+    fn a_hole_has_no_line_and_says_why() {
+        for layout in Layout::ALL {
+            let data = table_object(&[(0x10, 7), (0x18, 0), (0x20, 9)], layout);
+            let s = Symbolizer::vmlinux(&data, None).unwrap().unwrap();
+            assert_eq!(line(&s.at_address(0x17)), Ok(7));
+            for at in [0x18, 0x1f] {
+                let miss = Err(Miss::NoLine { entry_offset: 0x18 });
+                assert_eq!(line(&s.at_address(at)), miss, "{layout:?} {at:#x}");
+            }
+            assert_eq!(line(&s.at_address(0x20)), Ok(9));
+        }
+        // A module: the hole inside `f`; in `g` a hole before its start is the guard's.
+        let data = module(&[(0, 5), (0x8, 0), (0x14, 6)]);
+        let input = Input::parse(&data).unwrap();
+        let s = Symbolizer::module(&input, LoaderConfig::default())
+            .unwrap()
+            .unwrap();
+        let at = |offset| line(&s.at_section(".text", offset));
+        assert_eq!(at(0x7), Ok(5));
+        assert_eq!(at(0x9), Err(Miss::NoLine { entry_offset: 0x8 }));
+        assert_eq!(at(0x12), Err(Miss::EarlierSymbol { entry_offset: 0x8 }));
+        assert_eq!(at(0x14), Ok(6));
     }
 
     #[test]

@@ -8,16 +8,30 @@
 pub struct Entry {
     /// Offset from the table's base (`_text` for vmlinux, the section start for modules).
     pub offset: u32,
-    /// Index into [`LineTable::files`].
+    /// Index into [`LineTable::files`], or [`Entry::NO_LINE`].
     pub file: u32,
-    /// Source line, never 0.
+    /// Source line, never 0 (a hole keeps the line of the entry before it, so that it costs a
+    /// zero line delta).
     pub line: u32,
+}
+
+impl Entry {
+    /// The file of a *hole*: from this offset on DWARF has no line (a line-0 row, or past the
+    /// end of a sequence), docs/format.md §1 rule 7. Encoded as file id `num_files`, which the
+    /// kernel's reader answers with nothing.
+    pub const NO_LINE: u32 = u32::MAX;
+
+    /// True for a hole ([`Entry::NO_LINE`]).
+    pub fn is_hole(&self) -> bool {
+        self.file == Self::NO_LINE
+    }
 }
 
 /// The content of one table.
 ///
-/// Invariants: `entries` offsets strictly increase; every `entry.file < files.len()`;
-/// `files.len() <= 65535`; every file is referenced by at least one entry.
+/// Invariants: `entries` offsets strictly increase; every `entry.file < files.len()` but holes
+/// ([`Entry::NO_LINE`]), which never follow a hole or start the table; `files.len() <= 65535`;
+/// every file is referenced by at least one entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineTable {
     /// Entries in strictly increasing offset order.
@@ -40,9 +54,11 @@ pub struct BuildStats {
     pub symbol_entries: u64,
     /// Points whose offset from the region start does not fit in u32 (skipped, never wrapped).
     pub offset_overflow: u64,
+    /// Holes (rule 7): where DWARF stops having a line inside the region.
+    pub hole_entries: u64,
 }
 
-/// Builds the table of the region `[start, end)` of an address space (docs/format.md §1 rules 3–6).
+/// Builds the table of the region `[start, end)` of an address space (docs/format.md §1 rules 3–7).
 ///
 /// `points` is sorted as [`Rows::points`](crate::rows::Rows) promises (the last point at an
 /// address is the answer there; an end point means no answer); `names` are the names `points`
@@ -92,7 +108,13 @@ pub fn build(
             while address_of(p) == at {
                 p += 1;
             }
+            let was = current;
             current = Some(points[p - 1]).filter(|x| !x.is_end());
+            // Rule 7: where the answer stops, a hole says so (the kernel would otherwise go on
+            // answering with the last line up to the next entry).
+            if current.is_none() && was.is_some() {
+                builder.hole(at)?;
+            }
         }
         let forced = symbol == at;
         if forced {
@@ -122,6 +144,10 @@ pub fn share_files(tables: &[&LineTable]) -> Result<Vec<LineTable>> {
         // The table's file id → shared id, looked up by name once per file, not per entry.
         let mut local = vec![u32::MAX; table.files.len()];
         for e in &table.entries {
+            if e.is_hole() {
+                entries.push(*e);
+                continue;
+            }
             let slot = &mut local[e.file as usize];
             if *slot == u32::MAX {
                 let name = &table.files[e.file as usize][..];
@@ -153,7 +179,7 @@ struct Builder<'a> {
     /// Name id (index into `names`) → file id in this table, `u32::MAX` when not used yet.
     local: Vec<u32>,
     names: &'a [Vec<u8>],
-    /// (name id, line) of the last entry kept.
+    /// (name id, line) of the last entry kept; `None` at the start and after a hole.
     last: Option<(u32, u32)>,
     stats: BuildStats,
 }
@@ -207,6 +233,30 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A hole at `at` (rule 7), unless there is no entry before it or the last is a hole.
+    fn hole(&mut self, at: u64) -> Result<()> {
+        let Some(&last) = self.table.entries.last() else {
+            return Ok(());
+        };
+        if last.is_hole() {
+            return Ok(());
+        }
+        let Ok(offset) = u32::try_from(at - self.start) else {
+            self.stats.offset_overflow += 1;
+            return Ok(());
+        };
+        // Points at one address are taken together and a hole comes first there.
+        debug_assert!(offset > last.offset);
+        self.table.entries.push(Entry {
+            offset,
+            file: Entry::NO_LINE,
+            line: last.line,
+        });
+        self.last = None;
+        self.stats.hole_entries += 1;
+        Ok(())
+    }
+
     /// File ids by first use (docs/format.md §2).
     fn file_id(&mut self, name: u32) -> Result<u32> {
         let slot = &mut self.local[name as usize];
@@ -257,10 +307,20 @@ mod tests {
             pt(0x120, 0, 0),
         ];
         let (t, stats) = build(&points, &names(2), &[], 0x100, 0x200).unwrap();
-        // File ids by first use: name 1 → 0, name 0 → 1.
-        assert_eq!(offsets(&t), [(0, 0, 10), (8, 1, 5), (0x10, 0, 20)]);
+        // File ids by first use: name 1 → 0, name 0 → 1; the last end is a hole (rule 7).
+        let hole = Entry::NO_LINE;
+        assert_eq!(
+            offsets(&t),
+            [(0, 0, 10), (8, 1, 5), (0x10, 0, 20), (0x20, hole, 20)]
+        );
         assert_eq!(t.files, [b"f1.c".to_vec(), b"f0.c".to_vec()]);
-        assert_eq!(stats, BuildStats::default());
+        assert_eq!(
+            stats,
+            BuildStats {
+                hole_entries: 1,
+                ..BuildStats::default()
+            }
+        );
     }
 
     #[test]
@@ -272,11 +332,23 @@ mod tests {
             pt(0x210, 0, 0),
         ];
         // 0x120: inside a sequence, no row there; 0x100: has a row; 0x180: in a gap (no answer);
-        // 0x200: a row that rule 5 would drop (same file:line as the previous kept entry).
+        // 0x200: a row with the file:line of the last real entry.
+        // 0x140 and 0x210: holes (rule 7); after one, a row is never a repeat.
         let symbols = [0x100, 0x120, 0x180, 0x200];
         let (t, stats) = build(&points, &names(1), &symbols, 0x100, 0x1000).unwrap();
-        assert_eq!(offsets(&t), [(0, 0, 7), (0x20, 0, 7), (0x100, 0, 7)]);
-        assert_eq!(stats.symbol_entries, 2);
+        let hole = Entry::NO_LINE;
+        assert_eq!(
+            offsets(&t),
+            [
+                (0, 0, 7),
+                (0x20, 0, 7),
+                (0x40, hole, 7),
+                (0x100, 0, 7),
+                (0x110, hole, 7)
+            ]
+        );
+        // Only 0x120 is forced: 0x200 follows a hole, so its row is kept by rule 5 anyway.
+        assert_eq!(stats.symbol_entries, 1);
     }
 
     #[test]

@@ -244,6 +244,10 @@ impl<'a, W: Write> Lookup<'_, 'a, W> {
                  earlier symbol, and the kernel's symbol-start guard rejects it"
             ),
             Miss::NoEntry => "no entry of the tables at or below it".into(),
+            Miss::NoLine { entry_offset } => format!(
+                "DWARF has no line there (line 0, or no line program) from {entry_offset:#x} on, \
+                 and the table says so"
+            ),
             Miss::EmptyTables => "the tables are empty".into(),
             Miss::UnknownSymbol if self.symbolizer.is_module() => {
                 format!("no code section or text symbol `{section}`")

@@ -95,7 +95,7 @@ fn generate_with(
     let bytes = tables.bytes();
     let s = &tables.stats;
     let summary = format!(
-        "{}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries",
+        "{}: {} rows, {} entries, {} files, {} bytes ({:.2} bytes/entry), {} symbol-start entries, {} holes",
         path.display(),
         s.rows,
         s.entries,
@@ -103,6 +103,7 @@ fn generate_with(
         bytes,
         bytes as f64 / s.entries.max(1) as f64,
         s.symbol_entries,
+        s.hole_entries,
     );
     Ok(Generated {
         stats: tables.stats,

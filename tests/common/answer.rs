@@ -103,7 +103,8 @@ impl Expect {
     /// after mapping the oracle's path, lines exactly equal.
     pub fn verdict(&self, oracle: Option<&Answer>, ours: Option<&Answer>) -> Verdict {
         match (oracle, ours) {
-            (None, _) => Verdict::NoOracle,
+            (None, None) => Verdict::NoOracle,
+            (None, Some(_)) => Verdict::Extra,
             (Some(_), None) => Verdict::Missing,
             (Some(o), Some(u)) => {
                 if o.line == u.line && self.name(&o.file) == u.file {
@@ -119,8 +120,10 @@ impl Expect {
 /// Outcome of comparing one address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The oracle has no answer: anything goes (docs/format.md section 1 rule 4).
+    /// Neither has an answer (docs/format.md section 1 rules 1, 4 and 7).
     NoOracle,
+    /// DWARF has no line there (line 0, or no sequence), the tool prints one.
+    Extra,
     Agree,
     /// The oracle answers, the tool prints `??`.
     Missing,

@@ -86,18 +86,16 @@ impl LineOracle {
 }
 
 impl Sequence {
-    /// Last kept row (line != 0, file resolved) at or below `addr`, for an
-    /// `addr` inside the sequence.
+    /// The last row at or below `addr`, for an `addr` inside the sequence;
+    /// `None` when that row has line 0 or no file (format §1 rules 1 and 7).
     pub fn answer(&self, addr: u64) -> Option<Answer> {
         let upto = self.rows.partition_point(|r| r.addr <= addr);
-        self.rows[..upto]
-            .iter()
-            .rev()
-            .find(|r| r.line != 0 && r.file.is_some())
-            .map(|r| Answer {
-                file: r.file.clone().expect("checked"),
-                line: r.line,
-            })
+        let row = self.rows[..upto].last()?;
+        Some(Answer {
+            file: row.file.clone()?,
+            line: row.line,
+        })
+        .filter(|a| a.line != 0)
     }
 }
 
@@ -300,9 +298,10 @@ Address            Line   Column File   ISA Discriminator Flags
         let at = |a| o.answer(a).map(|x| x.to_string());
         // Last row at an address wins.
         assert_eq!(at(0x1000).as_deref(), Some("/build/include/linux/h.h:7"));
-        // Line 0 and unresolvable file rows are dropped.
-        assert_eq!(at(0x1004).as_deref(), Some("/build/include/linux/h.h:7"));
-        assert_eq!(at(0x100b).as_deref(), Some("/build/include/linux/h.h:7"));
+        // Line 0 and unresolvable file rows: no line.
+        assert_eq!(at(0x1003).as_deref(), Some("/build/include/linux/h.h:7"));
+        assert_eq!(at(0x1004), None);
+        assert_eq!(at(0x100b), None);
         assert_eq!(at(0x100c).as_deref(), Some("/build/a.c:5"));
         // At a sequence boundary the next sequence's row wins.
         assert_eq!(at(0x1010).as_deref(), Some("/build/a.c:20"));

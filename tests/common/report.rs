@@ -13,6 +13,8 @@ pub struct Report {
     pub no_oracle: usize,
     pub missing: Vec<String>,
     pub differ: Vec<String>,
+    /// The oracle has no line, the tool prints one.
+    pub extra: Vec<String>,
     pub bad_names: Vec<String>,
 }
 
@@ -32,6 +34,9 @@ impl Report {
         }
         match expect.verdict(oracle, ours) {
             Verdict::NoOracle => self.no_oracle += 1,
+            Verdict::Extra => self
+                .extra
+                .push(format!("{what}: oracle has no line, tool {}", show(ours))),
             Verdict::Agree => self.agree += 1,
             Verdict::Missing => self.missing.push(format!(
                 "{what}: oracle {} (expect {}), tool ??",
@@ -63,10 +68,11 @@ impl Report {
     /// Counts, then samples of each kind of failure.
     pub fn describe(&self, title: &str) -> String {
         let mut s = format!(
-            "{title}: {} agree, {} missing (??), {} differ, {} badly shaped names, {} without oracle answer ({:.3}% agreement)\n",
+            "{title}: {} agree, {} missing (??), {} differ, {} with a line where DWARF has none, {} badly shaped names, {} without a line in either ({:.3}% agreement)\n",
             self.agree,
             self.missing.len(),
             self.differ.len(),
+            self.extra.len(),
             self.bad_names.len(),
             self.no_oracle,
             100.0 * self.agreement()
@@ -74,6 +80,7 @@ impl Report {
         for (name, list) in [
             ("missing", &self.missing),
             ("differ", &self.differ),
+            ("extra", &self.extra),
             ("bad names", &self.bad_names),
         ] {
             for line in list.iter().take(SHOWN) {
@@ -83,12 +90,15 @@ impl Report {
         s
     }
 
-    /// Panics with `describe` unless every oracle answer is matched and
-    /// every name is well shaped.
+    /// Panics with `describe` unless every oracle answer is matched, no line
+    /// is printed where the oracle has none, and every name is well shaped.
     pub fn assert_perfect(&self, title: &str) {
         assert!(self.answered() > 0, "{title}: the oracle answered nothing");
         assert!(
-            self.missing.is_empty() && self.differ.is_empty() && self.bad_names.is_empty(),
+            self.missing.is_empty()
+                && self.differ.is_empty()
+                && self.extra.is_empty()
+                && self.bad_names.is_empty(),
             "{}",
             self.describe(title)
         );

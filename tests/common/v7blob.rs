@@ -66,7 +66,8 @@ pub fn lookup(sections: &[Section], address: u64) -> Option<Found> {
     let i = s.table.entries.partition_point(|e| e.offset <= at);
     let e = s.table.entries.get(i.checked_sub(1)?)?;
     Some(Found {
-        file: s.table.names[e.file as usize].clone(),
+        // A hole (file id = number of names, format §1 rule 7): no line, as in the kernel.
+        file: s.table.names.get(e.file as usize)?.clone(),
         line: e.line,
         entry_offset: e.offset,
     })
@@ -112,7 +113,7 @@ fn decode_sub_table(r: &Bytes, at: usize) -> Result<Table, String> {
         let mut pos = r.u32(at + blocks_offset + 4 * nb + 4 * b)? as usize;
         decode_block(data, &mut pos, (b, addr), n, true, &mut entries)?;
     }
-    if let Some(e) = entries.iter().find(|e| e.file as usize >= nf) {
+    if let Some(e) = entries.iter().find(|e| e.file as usize > nf) {
         return Err(format!("file id {} of {nf} at {:#x}", e.file, e.offset));
     }
     Ok(Table { entries, names })
@@ -307,7 +308,8 @@ mod tests {
         };
         bad(&|b| b[20] = 26, "4-byte boundary"); // table_offset 24 -> 26
         bad(&|b| b[DATA + 2] = 0, "zero address delta");
-        bad(&|b| b[DATA + 3] = 0x02, "file id 2 of 2");
+        // File id 2 of 2 is a hole (format §1 rule 7); 3 is past it.
+        bad(&|b| b[DATA + 3] = 0x03, "file id 3 of 2");
         bad(
             &|b| b[16] = 0x10,
             "entry at 0x10 past the section's 0x10 bytes",

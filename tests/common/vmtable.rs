@@ -203,11 +203,24 @@ fn decode_names(names: &[u8], offsets: &[u32], nf: usize) -> Result<Vec<String>,
     Ok(out)
 }
 
-/// Every id below `nf`, each used, first used in id order.
+/// Every id below `nf`, each used, first used in id order; `nf` itself is a hole (format §1
+/// rule 7), never first nor after a hole.
 fn check_file_ids(entries: &[Entry], nf: usize) -> Result<(), String> {
     let mut next = 0u32;
+    let mut hole = true;
     for e in entries {
-        if e.file as usize >= nf {
+        if e.file as usize == nf {
+            if hole {
+                return Err(format!(
+                    "a hole at {:#x} without a line before it",
+                    e.offset
+                ));
+            }
+            hole = true;
+            continue;
+        }
+        hole = false;
+        if e.file as usize > nf {
             return Err(format!("file id {} of {nf} at {:#x}", e.file, e.offset));
         }
         if e.file > next {
@@ -230,7 +243,7 @@ impl VmTable {
         let offset = u32::try_from(offset).ok()?;
         let i = self.entries.partition_point(|e| e.offset <= offset);
         let e = self.entries.get(i.checked_sub(1)?)?;
-        Some((self.names[e.file as usize].as_str(), e.line))
+        Some((self.names.get(e.file as usize)?.as_str(), e.line))
     }
 }
 

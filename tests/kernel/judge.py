@@ -90,13 +90,15 @@ def lookup(tool, args, queries):
 
 def compare(keys, want, got, srctree=None):
     """Our answers `got` against llvm-symbolizer's `want` where it has one: (compared, agree,
-    unannotated, bad names, [(key, want, got) for each disagreement]). A name is bad if it is not
+    unannotated, bad names, [(key, want, got) for each disagreement], lines printed where
+    llvm-symbolizer has none (format §1 rule 7: line 0 or no sequence)). A name is bad if it is not
     relative and folded, but with `srctree` given a file outside that tree prints as its full
     path (format.md §2: an out-of-tree module, the core library Rust builds from RUST_LIB_SRC)."""
-    c = a = u = b = 0
+    c = a = u = b = x = 0
     wrong = []
     for k, w, g in zip(keys, want, got):
         if w is None:
+            x += g is not None
             continue
         c += 1
         if g is None:
@@ -111,7 +113,7 @@ def compare(keys, want, got, srctree=None):
             a += 1
         else:
             wrong.append((k, w, g))
-    return c, a, u, b, wrong
+    return c, a, u, b, wrong, x
 
 
 class Elf:
@@ -200,10 +202,10 @@ def sample_modules(tool, kos, oracle, per_module, seed=1, srctree=None):
             # No table embedded (v1 on s390: the loader's GOT/PLT comes before .text, the
             # tool says so and leaves it out): `lookup` would build one from DWARF, which is
             # not what the kernel reads.
-            res.append((ko, None, (0, 0, 0, 0, [])))
+            res.append((ko, None, (0, 0, 0, 0, [], 0)))
             continue
         if size == 0:
-            res.append((ko, 0, (0, 0, 0, 0, [])))
+            res.append((ko, 0, (0, 0, 0, 0, [], 0)))
             continue
         offs = sorted(rng.sample(range(size), min(size, per_module)))
         want = symbolize(oracle.module_section(ko, ".text"), [0x100000 + o for o in offs])
@@ -221,24 +223,26 @@ def section_sizes(path):
 def check_tables(a, oracle, kos):
     """--sample: the embedded tables of the booted vmlinux and of every module, sampled."""
     tool = a.tool
-    c, ag, u, b, wrong, text_size = sample_vmlinux(tool, a.vmlinux, a.vmlinux, a.sample, srctree=a.srctree)
+    c, ag, u, b, wrong, x, text_size = sample_vmlinux(tool, a.vmlinux, a.vmlinux, a.sample,
+                                                       srctree=a.srctree)
     out = {"vmlinux": {"sampled": a.sample, "text_kib": text_size >> 10, "compared": c,
-                       "agree": ag, "unannotated": u, "bad_names": b,
+                       "agree": ag, "unannotated": u, "bad_names": b, "line_where_dwarf_has_none": x,
                        "wrong": ["%#x: DWARF %s:%d, ours %s:%d" % (k, w[0], w[1], g[0], g[1])
                                  for k, w, g in wrong[:10]]}}
-    tot = [0, 0, 0, 0]
+    tot = [0, 0, 0, 0, 0]
     mwrong = []
     untabled = 0
-    for ko, size, (c, ag, u, b, wrong) in sample_modules(tool, sorted(set(kos.values())), oracle,
+    for ko, size, (c, ag, u, b, wrong, x) in sample_modules(tool, sorted(set(kos.values())), oracle,
                                                           max(1, a.sample // 10), srctree=a.srctree):
         untabled += size is None
-        for i, v in enumerate((c, ag, u, b)):
+        for i, v in enumerate((c, ag, u, b, x)):
             tot[i] += v
         mwrong += ["%s .text+%#x: DWARF %s:%d, ours %s:%d" % (os.path.basename(ko), k, w[0], w[1], g[0], g[1])
                    for k, w, g in wrong[:3]]
     out["modules"] = {"count": len(set(kos.values())) - untabled, "without_table": untabled,
                       "compared": tot[0], "agree": tot[1],
-                      "unannotated": tot[2], "bad_names": tot[3], "wrong": mwrong[:20]}
+                      "unannotated": tot[2], "bad_names": tot[3],
+                      "line_where_dwarf_has_none": tot[4], "wrong": mwrong[:20]}
     return out
 
 

@@ -31,9 +31,10 @@
 #                    text addresses, a tenth of it per module (default 20000; 0: no)
 #
 # Reruns reuse the unpacked tree and the build directory: make rebuilds only what changed
-# (switching TOOL relinks vmlinux and every .ko, nothing else). One source tree per layout
-# serves every ARCH/CC/TOOL of that layout, and TOOL rewrites its hooks: never run two cells of
-# one layout at once in the same E2E_WORK (use another E2E_WORK for a concurrent cell).
+# (switching TOOL, or a new build of ours, relinks vmlinux and every .ko, nothing else). One
+# source tree per layout serves every ARCH/CC/TOOL of that layout, and TOOL rewrites its hooks:
+# never run two cells of one layout at once in the same E2E_WORK (use another E2E_WORK for a
+# concurrent cell).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -273,10 +274,14 @@ run_cell() {
 	configure "$arch" "$cc" "$obj" "$kunit"
 	[ "${E2E_STOP:-}" = config ] && { say "$name: configured ($obj/.config)"; return 0; }
 	mapfile -t margs < <(make_args "$arch" "$cc" "$obj")
-	# Another tool made the .ko files last time: make would not redo their step.
-	if [ "$(cat "$obj/.e2e-tool" 2>/dev/null)" != "$which" ]; then
+	# Another tool (or another build of ours) made vmlinux and the .ko files last time: make
+	# would not redo their step, the tool is no prerequisite of theirs.
+	local made_by=$which
+	[ "$which" = ours ] && made_by="ours $(cksum <"$tool")"
+	if [ "$(cat "$obj/.e2e-tool" 2>/dev/null)" != "$made_by" ]; then
 		find "$obj" -name '*.ko' -delete
-		echo "$which" >"$obj/.e2e-tool"
+		rm -f "$obj/vmlinux"
+		echo "$made_by" >"$obj/.e2e-tool"
 	fi
 	local image=$IMAGE
 	local times=$dir/steps-$which.log log=$dir/build-$which.log
@@ -357,6 +362,8 @@ if t:
         m["compared"], m["unannotated"], m["bad_names"])
     if m.get("without_table"):
         step += " (%d without a table)" % m["without_table"]
+    step += "; a line where DWARF has none: %d, %d" % (
+        v.get("line_where_dwarf_has_none", 0), m.get("line_where_dwarf_has_none", 0))
 print("CELL %-34s frames %d: right %d wrong %d unannotated %d (%%pS, bare by design: %d) | KUnit ok/fail/skip %s | build %.0f s (%s)"
       % (name, j["frames"], j["right"], j["wrong"], j["unannotated"], j.get("pS_bare", 0), ks, build_ms / 1000, step))
 EOF

@@ -10,7 +10,7 @@
 //! stable-sorted alone (addresses of discarded functions, all at 0, meet there).
 
 /// From `address` on, the code is at `names[file]:line`; `line == 0` means "no answer" (the end
-/// of a sequence).
+/// of a sequence, or a row without a line or a file: docs/format.md §1 rule 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Point {
     pub address: u64,

@@ -164,18 +164,18 @@ fn end(address: u64) -> (u64, String, u32) {
 }
 
 #[test]
-fn rule_1_line_0_and_unresolvable_files_are_dropped() {
+fn rule_1_line_0_and_unresolvable_files_have_no_answer() {
     let program = Program::default()
         .set_address(0x1000)
         .advance_line(9)
         .copy() // 0x1000 a.c:10
         .advance_pc(4)
         .advance_line(-10)
-        .copy() // 0x1004 a.c:0: dropped
+        .copy() // 0x1004 a.c:0: no answer from here on
         .advance_pc(4)
         .advance_line(20)
         .set_file(9)
-        .copy() // 0x1008 file 9 (there is none): dropped
+        .copy() // 0x1008 file 9 (there is none): still no answer
         .advance_pc(8)
         .set_file(2)
         .copy() // 0x1010 inc/b.h:20
@@ -186,11 +186,25 @@ fn rule_1_line_0_and_unresolvable_files_are_dropped() {
         named,
         [
             row(0x1000, "a.c", 10),
+            end(0x1004),
             row(0x1010, "inc/b.h", 20),
             end(0x1020)
         ]
     );
     assert_eq!(rows.rows, 2, "rows read with a line and a file");
+    // Rule 7: the table says so with a hole (keeping the line before it).
+    let (t, stats) = table::build(&rows.points, &rows.names, &[], 0x1000, 0x1100).unwrap();
+    let hole = Entry::NO_LINE;
+    let got: Vec<_> = t
+        .entries
+        .iter()
+        .map(|e| (e.offset, e.file, e.line))
+        .collect();
+    assert_eq!(
+        got,
+        [(0, 0, 10), (4, hole, 10), (0x10, 1, 20), (0x20, hole, 20)]
+    );
+    assert_eq!(stats.hole_entries, 2);
 }
 
 #[test]
@@ -277,11 +291,19 @@ fn end_of_sequence_has_no_answer_and_resets_the_registers() {
     };
     assert_eq!(
         entries(0x4002),
-        [Entry {
-            offset: 0,
-            file: 0,
-            line: 7
-        }]
+        [
+            Entry {
+                offset: 0,
+                file: 0,
+                line: 7
+            },
+            // Rule 7: the sequence's end is a hole.
+            Entry {
+                offset: 2,
+                file: Entry::NO_LINE,
+                line: 7
+            }
+        ]
     );
     assert_eq!(entries(0x4004), []);
 }
