@@ -644,11 +644,18 @@ impl<'d> UnitReader<'_, 'd> {
                 if unit.out_of_order {
                     self.end_sequence(unit);
                 }
-                self.unit_points.push(Point {
+                let end = Point {
                     address,
                     file: 0,
                     line: 0,
-                });
+                };
+                let in_sequence = self.unit_points.len() > unit.sequence_start;
+                match self.unit_points.last_mut() {
+                    // A row at the end's address covers nothing (gas often ends a sequence so):
+                    // the answer there is none (rule 7), not that row's line.
+                    Some(last) if in_sequence && last.address == address => *last = end,
+                    _ => self.unit_points.push(end),
+                }
                 unit.sequence_start = self.unit_points.len();
                 return Ok(());
             }

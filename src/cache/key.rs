@@ -11,9 +11,9 @@ use object::{elf, Endianness, FileKind};
 
 /// Bump when the cached bytes for the same key inputs change meaning (encoder or layout fixes
 /// that keep the tool version, a new entry payload, a change of the key recipe below), and with
-/// the entry format (`entry.rs`), so that no entry of the old format is even read (2: xxh3; 4:
+/// the entry format (`entry.rs`), so that no entry of the old format is even read (2: xxh3; 5:
 /// holes, docs/format.md §1 rule 7).
-pub const CACHE_VERSION: u32 = 4;
+pub const CACHE_VERSION: u32 = 5;
 
 /// A 32-byte blake3 digest naming one cache entry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,8 +3,8 @@
 //! printed above) plus each unit's `DW_AT_comp_dir`/`DW_AT_stmt_list` from
 //! `llvm-dwarfdump --debug-info -r 0`, and answers addresses by docs/format.md
 //! section 1: within the sequence containing the address, the last row at or
-//! below it; end-of-sequence rows never answer; rows with line 0 or an
-//! unresolvable file are dropped.
+//! below it; end-of-sequence rows never answer; a row with line 0 or an
+//! unresolvable file answers nothing (rules 1 and 7).
 
 use super::answer::{join, Answer};
 use super::tools::run;

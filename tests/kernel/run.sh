@@ -15,7 +15,7 @@
 #                                              # MATRIX_KUNIT narrow it: MATRIX_ARCHS="s390x arm")
 #
 # Environment:
-#   LAYOUT=v1|v7  CC=gcc|clang  TOOL=ours|c
+#   LAYOUT=v1|v7  CC=gcc|clang|clang-N (Debian's clang-N, e.g. clang-16: LLVM=-16)  TOOL=ours|c
 #   ARCH=x86_64|arm64|riscv64|ppc64le|s390x|i386|arm   (Debian's cross gcc and qemu-system-*;
 #                    a busybox-static of that architecture is fetched from Debian 13 with apt)
 #   KUNIT=m|y        the series' KUnit suite (v7) as a module (insmod from the initrd) or built in
@@ -100,6 +100,11 @@ arch_setup() {
 install_missing() {
 	local need=(linux-source-6.12 bc flex bison libelf-dev libssl-dev libdw-dev cpio
 		busybox-static e2fsprogs zstd xz-utils "${PKGS[@]}") missing=()
+	# CC=clang is Debian's default LLVM; CC=clang-16 that version (LLVM=-16 to Kbuild).
+	case $CC_NAME in
+	clang) need+=(clang lld llvm) ;;
+	clang-[0-9]*) need+=("$CC_NAME" "lld-${CC_NAME#clang-}" "llvm-${CC_NAME#clang-}") ;;
+	esac
 	for p in "${need[@]}"; do
 		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == *'install ok installed'* ]] ||
 			missing+=("$p")
@@ -185,7 +190,12 @@ make_args() { # arch cc obj
 	arch_setup "$1"
 	local a=(-C "$work/src-$LAYOUT" O="$3" ARCH="$KARCH")
 	[ "$2" = gcc ] && [ -n "$CROSS" ] && a+=(CROSS_COMPILE="$CROSS")
-	[ "$2" = clang ] && a+=(LLVM=1)
+	case $2 in
+	clang) a+=(LLVM=1) ;;
+	clang-[0-9]*) a+=(LLVM=-"${2#clang-}") ;;
+	esac
+	# s390 has no ld.lld nor llvm-objcopy: GNU's, as Documentation/kbuild/llvm.rst says.
+	[[ $2 == clang* && $1 == s390x ]] && a+=(LD="${CROSS}ld.bfd" OBJCOPY="${CROSS}objcopy")
 	printf '%s\n' "${a[@]}"
 }
 
@@ -198,7 +208,14 @@ configure() {
 	en="${arch}_enable[@]"
 	dis="${arch}_disable[@]"
 	mods="${arch}_modules[@]"
-	for o in "${common_enable[@]}" "${!en}"; do args+=(--enable "$o"); done
+	# RISC-V with linker relaxation: DWARF 5 needs LLVM 18 (ARCH_HAS_BROKEN_DWARF5).
+	local dwarf=DEBUG_INFO_DWARF5 enable=()
+	[[ $cc == clang* && $arch == riscv64 ]] && dwarf=DEBUG_INFO_DWARF4
+	for o in "${common_enable[@]}" "${!en}"; do
+		[ "$o" = DEBUG_INFO_DWARF5 ] && o=$dwarf
+		enable+=("$o")
+		args+=(--enable "$o")
+	done
 	for o in "${common_modules[@]}" "${!mods}"; do args+=(--module "$o"); done
 	for o in "${common_disable[@]}" "${!dis}"; do args+=(--disable "$o"); done
 	if [ "$LAYOUT" = v7 ]; then
@@ -217,12 +234,12 @@ configure() {
 	done
 	local missing=()
 	# An option the architecture turns off (arm: SMP) is not missing.
-	for o in "${common_enable[@]}" "${!en}"; do
+	for o in "${enable[@]}"; do
 		[[ " ${!dis} " == *" $o "* ]] || grep -q "^CONFIG_$o=y" "$obj/.config" || missing+=("$o")
 	done
 	for o in "${common_modules[@]}" "${!mods}"; do grep -q "^CONFIG_$o=m" "$obj/.config" || missing+=("$o=m"); done
 	[ ${#missing[@]} -eq 0 ] || say "not in .config (dependencies): ${missing[*]}"
-	for o in KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES DEBUG_INFO_DWARF5 MODULES; do
+	for o in KALLSYMS_LINEINFO KALLSYMS_LINEINFO_MODULES "$dwarf" MODULES; do
 		grep -q "^CONFIG_$o=y" "$obj/.config" || die "$obj/.config lacks CONFIG_$o=y"
 	done
 }

@@ -5,7 +5,9 @@ use kbuild_lineinfo::encode::encode;
 use kbuild_lineinfo::layout::{v1, v7};
 use kbuild_lineinfo::{Endian, Entry, Layout, LineTable};
 
-/// Six bytes per entry: u16 offset delta (+1), u8 file, u24 line; offsets stop at u32::MAX.
+/// Six bytes per entry: u16 offset delta (+1), u8 file, u24 line; offsets stop at u32::MAX. A
+/// file byte of `num_files` modulo `num_files + 1` makes a hole (docs/format.md §1 rule 7) where
+/// one may be: not first, not after a hole.
 fn table(data: &[u8]) -> LineTable {
     let num_files = usize::from(data.first().copied().unwrap_or(0) % 8) + 1;
     let mut entries: Vec<Entry> = Vec::new();
@@ -18,9 +20,24 @@ fn table(data: &[u8]) -> LineTable {
             },
             None => delta - 1,
         };
-        let file = u32::from(chunk[2]) % num_files as u32;
         let line = u32::from_le_bytes([chunk[3], chunk[4], chunk[5], 0]);
-        entries.push(Entry { offset, file, line });
+        let entry = match entries.last() {
+            Some(prev)
+                if usize::from(chunk[2]) % (num_files + 1) == num_files && !prev.is_hole() =>
+            {
+                Entry {
+                    offset,
+                    file: Entry::NO_LINE,
+                    line: prev.line,
+                }
+            }
+            _ => Entry {
+                offset,
+                file: u32::from(chunk[2]) % num_files as u32,
+                line,
+            },
+        };
+        entries.push(entry);
     }
     let files = (0..num_files)
         .map(|i| format!("dir/f{i}.c").into_bytes())
@@ -59,6 +76,11 @@ fn check_layout(table: &LineTable, layout: Layout) {
     };
     assert_eq!(view.decode_all().unwrap(), *table);
     for e in &table.entries {
+        if e.is_hole() {
+            assert_eq!(view.lookup(e.offset), None);
+            assert_eq!(view.hole_at(e.offset), Some(e.offset));
+            continue;
+        }
         let found = view.lookup(e.offset).unwrap();
         assert_eq!(
             (found.entry_offset, found.file_id, found.line),

@@ -207,6 +207,28 @@ fn rule_1_line_0_and_unresolvable_files_have_no_answer() {
     assert_eq!(stats.hole_entries, 2);
 }
 
+/// gas often puts a row at the very address it ends the sequence at: that row covers no byte,
+/// and the end is a hole (rule 7), as `llvm-symbolizer` and `addr2line` answer nothing there.
+#[test]
+fn a_row_at_the_end_address_covers_nothing() {
+    let program = Program::default()
+        .set_address(0x3000)
+        .advance_line(41)
+        .copy() // 0x3000 a.c:42
+        .advance_pc(1)
+        .copy() // 0x3001 a.c:42, at the end's address
+        .end_sequence(); // 0x3001
+    let (rows, named) = rows(program);
+    assert_eq!(named, [row(0x3000, "a.c", 42), end(0x3001)]);
+    let (t, _) = table::build(&rows.points, &rows.names, &[], 0x3000, 0x4000).unwrap();
+    let got: Vec<_> = t
+        .entries
+        .iter()
+        .map(|e| (e.offset, e.file, e.line))
+        .collect();
+    assert_eq!(got, [(0, 0, 42), (1, Entry::NO_LINE, 42)]);
+}
+
 #[test]
 fn rule_3_the_last_row_at_an_address_wins() {
     let program = Program::default()
