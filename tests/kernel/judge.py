@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import struct
 import subprocess
 import sys
 
@@ -143,8 +144,12 @@ class Elf:
 
 
 class Oracle:
-    def __init__(self, workdir):
+    def __init__(self, workdir, arch=None):
         self.workdir = workdir
+        # The module loader never moves code; on RISC-V ld deletes the padding an R_RISCV_ALIGN
+        # marks (clang emits them even with -mno-relax) whatever --no-relax says: the oracle
+        # links a copy whose ALIGN relocations are made R_RISCV_NONE.
+        self.riscv = arch == "riscv64"
         self.linked = {}
         os.makedirs(workdir, exist_ok=True)
 
@@ -157,13 +162,38 @@ class Oracle:
             out = os.path.join(self.workdir, tag + ".elf")
             with open(lds, "w") as f:
                 f.write("SECTIONS {\n  . = 0x100000;\n  .judged : { *(%s) }\n}\n" % section)
+            src = ko
+            if self.riscv:
+                src = os.path.join(self.workdir, tag + ".noalign.o")
+                with open(ko, "rb") as f:
+                    data = bytearray(f.read())
+                disarm_riscv_align(data)
+                with open(src, "wb") as f:
+                    f.write(data)
             r = subprocess.run([os.environ.get("LD", "ld"), "-o", out, "-T", lds,
                                 "--unresolved-symbols=ignore-all", "-e", "0",
-                                "--no-warn-rwx-segments", ko], capture_output=True, text=True)
+                                "--no-warn-rwx-segments", src], capture_output=True, text=True)
             if r.returncode != 0:
                 sys.exit("judge: cannot link %s for %s: %s" % (ko, section, r.stderr.strip()))
             self.linked[key] = out
         return self.linked[key]
+
+
+def disarm_riscv_align(elf):
+    """Turns every R_RISCV_ALIGN (43) of a little-endian ELF64 relocatable into R_RISCV_NONE, in
+    place: ld would otherwise delete alignment padding the module loader keeps."""
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", elf, 0x3a)
+    for i in range(shnum):
+        sh = shoff + i * shentsize
+        sh_type, = struct.unpack_from("<I", elf, sh + 4)
+        if sh_type != 4:  # SHT_RELA
+            continue
+        offset, size, _, _, _, entsize = struct.unpack_from("<QQIIQQ", elf, sh + 0x18)
+        for at in range(offset, offset + size, entsize or 24):
+            info, = struct.unpack_from("<Q", elf, at + 8)
+            if info & 0xffffffff == 43:
+                struct.pack_into("<Q", elf, at + 8, info & ~0xffffffff)
 
 
 def text_bounds(vmlinux):
@@ -270,7 +300,7 @@ def main():
                 kos.setdefault(f[:-3].replace("-", "_"), os.path.join(root, f))
     vml = Elf(a.vmlinux)
     elfs = {}
-    oracle = Oracle(a.work)
+    oracle = Oracle(a.work, a.arch)
 
     frames = []  # (lineno, text, kind, mod, sym, off, size, printed)
     ktap = []
