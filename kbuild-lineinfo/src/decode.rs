@@ -55,11 +55,7 @@ impl<'a> TableView<'a> {
     /// The kernel's `lineinfo_search`: the last entry whose offset is <= `offset`, with its
     /// file name. `None` when no entry qualifies or the bytes are malformed.
     pub fn lookup(&self, offset: u32) -> Option<Found<'a>> {
-        if self.num_entries == 0 || self.num_blocks == 0 {
-            return None;
-        }
-        let block = self.find_block(offset)?;
-        let entry = self.search_block(block, offset)?;
+        let entry = self.entry_at(offset)?;
         let file = self.file_name(entry.file)?;
         Some(Found {
             entry_offset: entry.offset,
@@ -73,11 +69,16 @@ impl<'a> TableView<'a> {
     /// file id `num_files`, DWARF has no line from there on), where [`lookup`](Self::lookup)
     /// finds nothing.
     pub fn hole_at(&self, offset: u32) -> Option<u32> {
+        let entry = self.entry_at(offset)?;
+        (entry.file == self.num_files).then_some(entry.offset)
+    }
+
+    /// The last entry whose offset is <= `offset`, its file id unchecked.
+    fn entry_at(&self, offset: u32) -> Option<Entry> {
         if self.num_entries == 0 || self.num_blocks == 0 {
             return None;
         }
-        let entry = self.search_block(self.find_block(offset)?, offset)?;
-        (entry.file == self.num_files).then_some(entry.offset)
+        self.search_block(self.find_block(offset)?, offset)
     }
 
     /// [`lookup`](Self::lookup) plus the kernel's symbol-start guard (docs/format.md §5): an entry

@@ -241,44 +241,35 @@ impl<'a> ModuleTables<'a> {
     /// same section (the symbol-start guard; the caller passes the start the kernel compares
     /// with). v1 covers the sections placed in text memory, at their offset there; v7 takes the
     /// first descriptor of that section whose size covers `offset`.
-    /// [`TableView::hole_at`] for `offset` of code section `section` (an offset in the table's
-    /// terms; unguarded).
-    pub fn hole_at(&self, section: usize, offset: u64) -> Option<u32> {
-        match self {
-            ModuleTables::V1 { text, view, .. } => {
-                let base = text.offset_of(section)?;
-                view.hole_at(u32::try_from(base.checked_add(offset)?).ok()?)
-            }
-            ModuleTables::V7(tables) => {
-                let t = tables
-                    .iter()
-                    .find(|t| t.section == Some(section) && offset < u64::from(t.size))?;
-                t.table.as_ref()?.hole_at(u32::try_from(offset).ok()?)
-            }
-        }
+    pub fn lookup(&self, section: usize, offset: u64, guard: u64) -> Option<Found<'a>> {
+        let (view, base) = self.locate(section, offset)?;
+        let at = u32::try_from(base.checked_add(offset)?).ok()?;
+        // A guard past the offset guards nothing (0: the whole table).
+        let min = match guard <= offset {
+            true => u32::try_from(base + guard).ok()?,
+            false => 0,
+        };
+        view.lookup_guarded(at, min)
     }
 
-    pub fn lookup(&self, section: usize, offset: u64, guard: u64) -> Option<Found<'a>> {
-        // A guard past the offset guards nothing (0: the whole table).
-        let guarded = guard <= offset;
+    /// [`TableView::hole_at`] for `offset` of code section `section` (unguarded; the hole's
+    /// offset is in the table's terms).
+    pub fn hole_at(&self, section: usize, offset: u64) -> Option<u32> {
+        let (view, base) = self.locate(section, offset)?;
+        view.hole_at(u32::try_from(base.checked_add(offset)?).ok()?)
+    }
+
+    /// The table that holds `offset` of `section`, and what to add to a section offset to get
+    /// the table's: v1, the section's place in text memory; v7, 0 in the first descriptor of
+    /// that section whose size covers `offset`.
+    fn locate(&self, section: usize, offset: u64) -> Option<(&TableView<'a>, u64)> {
         match self {
-            ModuleTables::V1 { text, view, .. } => {
-                let base = text.offset_of(section)?;
-                let at = u32::try_from(base.checked_add(offset)?).ok()?;
-                let min = if guarded {
-                    u32::try_from(base + guard).ok()?
-                } else {
-                    0
-                };
-                view.lookup_guarded(at, min)
-            }
+            ModuleTables::V1 { text, view, .. } => Some((view, text.offset_of(section)?)),
             ModuleTables::V7(tables) => {
                 let t = tables
                     .iter()
                     .find(|t| t.section == Some(section) && offset < u64::from(t.size))?;
-                let at = u32::try_from(offset).ok()?;
-                let min = if guarded { guard as u32 } else { 0 };
-                t.table.as_ref()?.lookup_guarded(at, min)
+                Some((t.table.as_ref()?, 0))
             }
         }
     }
